@@ -1,0 +1,228 @@
+// The one error registry. Every failure vsync reports carries one of these codes; the agent maps it to an
+// HTTP status, the client to an exit code, and docs/ERRORS.md documents each (test/unit/errors-doc.test.ts
+// fails when the two disagree). Messages say what happened; hints say what the user can do about it.
+
+export interface ErrorSpec {
+  readonly message: string;
+  readonly hint: string;
+  readonly http: number;
+  readonly exit: number;
+}
+
+// Exit codes, grouped so a script can branch on the class of failure without parsing text.
+export const exitCodes = {
+  usage: 2,
+  config: 3,
+  integrity: 4,
+  storage: 5,
+  conflict: 6,
+  keychain: 7,
+  agent: 8,
+  internal: 70,
+} as const;
+
+const x = exitCodes;
+
+export const registry = {
+  // Names and paths
+  NAME_INVALID: {
+    message: 'invalid name',
+    hint: 'env names match ^[a-z][a-z0-9_-]{0,63}$; repo names use only a-z, 0-9, "." and "_" (at most 100 characters)',
+    http: 400,
+    exit: x.usage,
+  },
+
+  // Config files
+  CONFIG_NOT_FOUND: {
+    message: 'no config for this repo and env',
+    hint: 'run `vsync init <env>` first, or copy the config a teammate shares',
+    http: 404,
+    exit: x.config,
+  },
+  CONFIG_INVALID: {
+    message: 'the config file is not valid',
+    hint: 'the file is gzip-compressed JSON; check it with `gunzip -c <file> | jq .` and fix the named field',
+    http: 422,
+    exit: x.config,
+  },
+  CONFIG_UNSAFE: {
+    message: 'the config folder or file has unsafe permissions or owner',
+    hint: 'the folder must be 0700 and the file 0600, both owned by you: chmod 700 <folder>; chmod 600 <file>',
+    http: 500,
+    exit: x.config,
+  },
+
+  // Key material
+  KEY_INVALID: {
+    message: 'the key is not 32 bytes of standard base64 (44 characters)',
+    hint: 'the keychain entry or VSYNC_KEY must hold the key text exactly as vsync wrote it',
+    http: 422,
+    exit: x.keychain,
+  },
+  SALT_INVALID: {
+    message: 'the salt is not 16 to 18 bytes of standard base64',
+    hint: 'the config field encryption.salt must hold the salt text exactly as vsync wrote it',
+    http: 422,
+    exit: x.config,
+  },
+  KEY_MISMATCH: {
+    message: 'this key is not the key the config was made with',
+    hint: 'the keychain holds a different key for this repo and env; import the team key, or check VSYNC_KEY',
+    http: 409,
+    exit: x.keychain,
+  },
+
+  // Envelope and seal (docs/FORMAT.md)
+  ENVELOPE_TRUNCATED: {
+    message: 'the encrypted file is too short to be an RQE1 envelope',
+    hint: 'the object was cut short in transfer or storage; pull another version or push again',
+    http: 422,
+    exit: x.integrity,
+  },
+  ENVELOPE_UNKNOWN_FORMAT: {
+    message: 'the encrypted file does not start with a known magic (RQE1)',
+    hint: 'this is not a vsync envelope, or it was written by a newer vsync; upgrade, or check the object',
+    http: 422,
+    exit: x.integrity,
+  },
+  DECRYPT_FAILED: {
+    message: 'decryption failed: the key is wrong or the data was altered',
+    hint: 'GCM authentication failed, so nothing was written; if the key is right, the object was tampered with or damaged',
+    http: 422,
+    exit: x.integrity,
+  },
+  SEAL_INVALID: {
+    message: 'the decrypted bundle does not carry a valid RQEM0001 seal',
+    hint: 'the version was not written by `vsync push`; pull another version',
+    http: 422,
+    exit: x.integrity,
+  },
+  TIMESTAMP_INVALID: {
+    message: 'not a vsync timestamp (YYYYMMDD-HHmmss, UTC)',
+    hint: 'versions are named like 20260516-113304; list them with `vsync versions <env>`',
+    http: 400,
+    exit: x.usage,
+  },
+
+  // Bundles (zip archives of a vault folder)
+  BUNDLE_SOURCE_INVALID: {
+    message: 'the vault folder cannot be bundled',
+    hint: 'the vault folder must be a folder inside the repo holding regular files only',
+    http: 422,
+    exit: x.usage,
+  },
+  BUNDLE_UNSAFE_ENTRY: {
+    message: 'the archive holds an entry that would land outside the vault folder, or is not a regular file',
+    hint: 'nothing was extracted; the version was not written by vsync or was tampered with',
+    http: 422,
+    exit: x.integrity,
+  },
+  BUNDLE_TOO_LARGE: {
+    message: 'the archive exceeds the entry count or total size limit',
+    hint: 'nothing was extracted; a vault folder holds a few small secret files, not bulk data',
+    http: 413,
+    exit: x.integrity,
+  },
+  BUNDLE_CORRUPT: {
+    message: 'the archive could not be read',
+    hint: 'nothing was extracted; the zip inside the envelope is damaged',
+    http: 422,
+    exit: x.integrity,
+  },
+
+  // Storage (daemon/storage/storage.ts states the contract)
+  STORAGE_NOT_FOUND: {
+    message: 'no such object in the store',
+    hint: 'check the repo and env, and that a teammate has pushed; `vsync versions <env>` lists what is there',
+    http: 404,
+    exit: x.storage,
+  },
+  STORAGE_PRECONDITION_FAILED: {
+    message: 'the object changed (or already exists) since it was last read',
+    hint: 'another machine wrote first; pull, then try again',
+    http: 409,
+    exit: x.conflict,
+  },
+  STORAGE_TRANSIENT: {
+    message: 'the store did not answer in time or answered with a temporary failure',
+    hint: 'check the network and the endpoint, then try again',
+    http: 503,
+    exit: x.storage,
+  },
+  STORAGE_PERMANENT: {
+    message: 'the store refused the request',
+    hint: 'check the bucket name, the endpoint, and that your AWS credentials may read and write it',
+    http: 502,
+    exit: x.storage,
+  },
+  STORAGE_CONFIG_INVALID: {
+    message: 'the storage settings are not valid',
+    hint: 'an S3 store needs a bucket; a directory store needs an absolute folder path',
+    http: 422,
+    exit: x.config,
+  },
+
+  // Keychain
+  KEYCHAIN_NOT_FOUND: {
+    message: 'no key in the keychain for this repo and env',
+    hint: 'run `vsync init <env>` to make one, or import the team key; on a headless machine set VSYNC_KEY',
+    http: 404,
+    exit: x.keychain,
+  },
+  KEYCHAIN_UNAVAILABLE: {
+    message: 'the OS keychain cannot be reached',
+    hint: 'on Linux a Secret Service (gnome-keyring, KeePassXC) must run on the session D-Bus; on a headless machine set VSYNC_KEY',
+    http: 503,
+    exit: x.keychain,
+  },
+  KEYCHAIN_READ_ONLY: {
+    message: 'the key comes from VSYNC_KEY, which vsync never writes',
+    hint: 'unset VSYNC_KEY to store or delete keys in the OS keychain',
+    http: 409,
+    exit: x.keychain,
+  },
+
+  INTERNAL: {
+    message: 'an unexpected internal error',
+    hint: 'this is a bug; please report it with the agent log',
+    http: 500,
+    exit: x.internal,
+  },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof registry;
+
+export function isErrorCode(code: string): code is ErrorCode {
+  return Object.hasOwn(registry, code);
+}
+
+/**
+ * A failure with a registry code. `detail` says what about this case is specific (which field, which key,
+ * which versions); it is shown after the registry message and must never hold secret material.
+ */
+export class VsyncError extends Error {
+  readonly code: ErrorCode;
+  readonly detail: string | undefined;
+  readonly hint: string;
+
+  constructor(code: ErrorCode, detail?: string, options?: { cause?: unknown; hint?: string }) {
+    const spec = registry[code];
+    super(detail ? `${spec.message}: ${detail}` : spec.message, { cause: options?.cause });
+    this.name = 'VsyncError';
+    this.code = code;
+    this.detail = detail;
+    this.hint = options?.hint ?? spec.hint;
+  }
+
+  get http(): number {
+    return registry[this.code].http;
+  }
+
+  get exit(): number {
+    return registry[this.code].exit;
+  }
+}
+
+export function isVsyncError(err: unknown, code?: ErrorCode): err is VsyncError {
+  return err instanceof VsyncError && (code === undefined || err.code === code);
+}
