@@ -1,0 +1,84 @@
+import t from 'tap';
+import { randomBytes } from 'node:crypto';
+import { isVsyncError, type ErrorCode } from '../../shared/errors.js';
+import { deriveKey } from '../../daemon/crypto/kdf.js';
+import { generateKey, generateSalt } from '../../daemon/crypto/key.js';
+import { ENVELOPE_OVERHEAD, decryptEnvelope, encryptEnvelope } from '../../daemon/crypto/envelope.js';
+import { assertKeyMatchesCheck, keyCheck } from '../../daemon/crypto/key-check.js';
+
+const salt = generateSalt();
+const aesKey = await deriveKey(generateKey(), salt);
+const otherKey = await deriveKey(generateKey(), salt);
+const secret = Buffer.from('API_KEY=do-not-leak-this-value\n');
+const envelope = encryptEnvelope(aesKey, secret);
+
+function codeOf(fn: () => unknown): ErrorCode | string {
+  try {
+    fn();
+    return 'no error';
+  } catch (err) {
+    if (!isVsyncError(err)) throw err;
+    t.notMatch(err.message, /do-not-leak/, 'no plaintext in the message');
+    return err.code;
+  }
+}
+
+t.test('roundtrip and fresh IVs', async (t) => {
+  t.same(decryptEnvelope(aesKey, envelope), secret);
+  const again = encryptEnvelope(aesKey, secret);
+  t.not(again.subarray(4, 16).toString('hex'), envelope.subarray(4, 16).toString('hex'), 'a new IV each time');
+  t.equal(envelope.length, secret.length + ENVELOPE_OVERHEAD);
+  t.same(decryptEnvelope(aesKey, encryptEnvelope(aesKey, Buffer.alloc(0))), Buffer.alloc(0), 'empty plaintext');
+  const big = randomBytes(1 << 20);
+  t.same(decryptEnvelope(aesKey, encryptEnvelope(aesKey, big)), big, '1 MiB');
+});
+
+t.test('a wrong key fails authentication, and the key check names it', async (t) => {
+  t.equal(codeOf(() => decryptEnvelope(otherKey, envelope)), 'DECRYPT_FAILED');
+  const check = keyCheck(aesKey);
+  t.equal(codeOf(() => assertKeyMatchesCheck(otherKey, check)), 'KEY_MISMATCH');
+  t.equal(codeOf(() => assertKeyMatchesCheck(aesKey, check)), 'no error');
+  t.equal(codeOf(() => assertKeyMatchesCheck(aesKey, undefined)), 'no error', 'configs without keyCheck pass');
+  t.not(check, keyCheck(otherKey));
+});
+
+t.test('every flipped bit position is refused', async (t) => {
+  const seen = new Map<string, number>();
+  for (let i = 0; i < envelope.length; i++) {
+    const bad = Buffer.from(envelope);
+    bad[i] = bad[i]! ^ 0x01;
+    const code = codeOf(() => decryptEnvelope(aesKey, bad));
+    seen.set(code, (seen.get(code) ?? 0) + 1);
+    const expected = i < 4 ? 'ENVELOPE_UNKNOWN_FORMAT' : 'DECRYPT_FAILED';
+    if (code !== expected) t.fail(`byte ${i}: ${code}, expected ${expected}`);
+  }
+  t.same(Object.fromEntries(seen), { ENVELOPE_UNKNOWN_FORMAT: 4, DECRYPT_FAILED: envelope.length - 4 });
+});
+
+t.test('every truncation is refused', async (t) => {
+  for (let n = 0; n < envelope.length; n++) {
+    const code = codeOf(() => decryptEnvelope(aesKey, envelope.subarray(0, n)));
+    const expected = n < ENVELOPE_OVERHEAD ? 'ENVELOPE_TRUNCATED' : 'DECRYPT_FAILED';
+    if (code !== expected) t.fail(`length ${n}: ${code}, expected ${expected}`);
+  }
+  t.pass('all lengths below the full envelope refused');
+});
+
+t.test('unknown magic and a newer version are told apart', async (t) => {
+  const newer = Buffer.from(envelope);
+  newer.write('RQE2', 0, 'ascii');
+  try {
+    decryptEnvelope(aesKey, newer);
+    t.fail('accepted RQE2');
+  } catch (err) {
+    t.ok(isVsyncError(err, 'ENVELOPE_UNKNOWN_FORMAT'));
+    t.match((err as Error).message, /version "2" is not supported/);
+  }
+  const zip = Buffer.concat([Buffer.from('PK\x03\x04'), randomBytes(40)]);
+  t.equal(codeOf(() => decryptEnvelope(aesKey, zip)), 'ENVELOPE_UNKNOWN_FORMAT');
+});
+
+t.test('programming errors are not format errors', async (t) => {
+  t.throws(() => encryptEnvelope(Buffer.alloc(16), secret), RangeError);
+  t.throws(() => encryptEnvelope(aesKey, secret, Buffer.alloc(8)), RangeError);
+});
