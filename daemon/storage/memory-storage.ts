@@ -1,0 +1,76 @@
+// An in-memory Storage for unit tests of domain logic. It passes the same contract suite as the real
+// adapters (test/contract/), so a test that passes against it is not passing against a looser fake.
+import { createHash } from 'node:crypto';
+import { VsyncError } from '../../shared/errors.js';
+import { isValidKey, isValidPrefix, type ListedObject, type ObjectHead, type Storage, type StoredObject, type WriteResult } from './storage.js';
+
+interface Entry {
+  body: Buffer;
+  etag: string;
+  lastModified: Date;
+}
+
+export class MemoryStorage implements Storage {
+  private readonly objects = new Map<string, Entry>();
+
+  describe(key: string): string {
+    return `memory:///${key}`;
+  }
+
+  private check(key: string): void {
+    if (!isValidKey(key)) throw new VsyncError('STORAGE_PERMANENT', `invalid key ${JSON.stringify(key)}`);
+  }
+
+  private entry(key: string): Entry {
+    this.check(key);
+    const entry = this.objects.get(key);
+    if (!entry) throw new VsyncError('STORAGE_NOT_FOUND', key);
+    return entry;
+  }
+
+  private store(key: string, body: Buffer): WriteResult {
+    const etag = createHash('md5').update(body).digest('hex');
+    this.objects.set(key, { body: Buffer.from(body), etag, lastModified: new Date() });
+    return { etag };
+  }
+
+  async get(key: string): Promise<StoredObject> {
+    const { body, etag } = this.entry(key);
+    return { body: Buffer.from(body), etag };
+  }
+
+  async head(key: string): Promise<ObjectHead> {
+    const { body, etag, lastModified } = this.entry(key);
+    return { size: body.length, etag, lastModified };
+  }
+
+  async put(key: string, body: Buffer): Promise<WriteResult> {
+    this.check(key);
+    return this.store(key, body);
+  }
+
+  async putIfAbsent(key: string, body: Buffer): Promise<WriteResult> {
+    this.check(key);
+    if (this.objects.has(key)) throw new VsyncError('STORAGE_PRECONDITION_FAILED', `${key} already exists`);
+    return this.store(key, body);
+  }
+
+  async putIfMatch(key: string, body: Buffer, etag: string): Promise<WriteResult> {
+    this.check(key);
+    if (this.objects.get(key)?.etag !== etag) throw new VsyncError('STORAGE_PRECONDITION_FAILED', `${key} is not at ETag ${etag}`);
+    return this.store(key, body);
+  }
+
+  async list(prefix: string): Promise<ListedObject[]> {
+    if (!isValidPrefix(prefix)) throw new VsyncError('STORAGE_PERMANENT', `invalid prefix ${JSON.stringify(prefix)}`);
+    return [...this.objects]
+      .filter(([key]) => key.startsWith(prefix))
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([key, e]) => ({ key, size: e.body.length, lastModified: e.lastModified }));
+  }
+
+  async delete(key: string): Promise<void> {
+    this.check(key);
+    this.objects.delete(key);
+  }
+}

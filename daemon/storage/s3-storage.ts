@@ -1,0 +1,205 @@
+// The S3 adapter, for AWS S3 and S3-compatible servers (Ceph RGW, MinIO, R2, Garage).
+// Credentials come from the SDK's default chain (env, ~/.aws, SSO, instance roles): never from our config.
+// The SDK's own retries are off (maxAttempts 1): retrying-storage.ts retries transient failures for every
+// adapter alike, and knows how to make a retried conditional write idempotent.
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  type ListObjectsV2CommandOutput,
+} from '@aws-sdk/client-s3';
+import { VsyncError } from '../../shared/errors.js';
+import {
+  isValidKey,
+  isValidPrefix,
+  type ListedObject,
+  type ObjectHead,
+  type Storage,
+  type StoredObject,
+  type WriteResult,
+} from './storage.js';
+
+export interface S3Settings {
+  readonly bucket: string;
+  readonly region?: string | undefined;
+  readonly endpoint?: string | undefined;
+  /** Prepended to every key, e.g. `team-a/`. */
+  readonly prefix?: string | undefined;
+  /** Path-style URLs (`endpoint/bucket/key`), which most self-hosted servers need. */
+  readonly forcePathStyle?: boolean | undefined;
+  /** Milliseconds before a request is abandoned as transient. */
+  readonly requestTimeoutMs?: number | undefined;
+}
+
+const DEFAULT_REGION = 'us-east-1';
+
+// ETags arrive quoted (`"abc"`); we keep them bare, and send them bare, because RGW compares If-Match
+// against the bare value and AWS accepts both.
+const bare = (etag: string | undefined): string => (etag ?? '').replace(/^W\//, '').replace(/^"(.*)"$/, '$1');
+
+const TRANSIENT_NAMES = new Set([
+  'TimeoutError',
+  'RequestTimeout',
+  'RequestTimeoutException',
+  'SlowDown',
+  'Throttling',
+  'ThrottlingException',
+  'InternalError',
+  'ServiceUnavailable',
+  'ConditionalRequestConflict', // S3: a concurrent conditional write is in flight; the retry decides
+]);
+const TRANSIENT_SYSCALLS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNABORTED']);
+
+/** Classes an SDK failure into the contract's four errors. */
+export function classifyS3Error(err: unknown, what: string): VsyncError {
+  const e = err as { name?: string; code?: string; $metadata?: { httpStatusCode?: number }; message?: string };
+  const status = e.$metadata?.httpStatusCode;
+  const name = e.name ?? 'Error';
+  const label = `${what}: ${name}${status ? ` (HTTP ${status})` : ''}`;
+  if (status === 412 || name === 'PreconditionFailed') {
+    return new VsyncError('STORAGE_PRECONDITION_FAILED', label, { cause: err });
+  }
+  if (name === 'NoSuchBucket') {
+    return new VsyncError('STORAGE_PERMANENT', label, { cause: err, hint: 'the bucket does not exist; check its name, region and endpoint' });
+  }
+  if (status === 404 || name === 'NoSuchKey' || name === 'NotFound') {
+    return new VsyncError('STORAGE_NOT_FOUND', what, { cause: err });
+  }
+  if (
+    TRANSIENT_NAMES.has(name) ||
+    (status !== undefined && (status >= 500 || status === 429 || status === 408)) ||
+    TRANSIENT_SYSCALLS.has(e.code ?? '')
+  ) {
+    return new VsyncError('STORAGE_TRANSIENT', label, { cause: err });
+  }
+  if (status === 403 || name === 'AccessDenied' || name === 'InvalidAccessKeyId' || name === 'SignatureDoesNotMatch' || name === 'CredentialsProviderError') {
+    return new VsyncError('STORAGE_PERMANENT', label, {
+      cause: err,
+      hint: 'the store refused these credentials; check AWS_PROFILE / AWS_ACCESS_KEY_ID and the bucket policy',
+    });
+  }
+  return new VsyncError('STORAGE_PERMANENT', label, { cause: err });
+}
+
+export class S3Storage implements Storage {
+  readonly settings: S3Settings;
+  private readonly client: S3Client;
+  private readonly prefix: string;
+
+  constructor(settings: S3Settings, client?: S3Client) {
+    if (!settings.bucket) throw new VsyncError('STORAGE_CONFIG_INVALID', 'an S3 store needs a bucket');
+    this.settings = settings;
+    this.prefix = settings.prefix ?? '';
+    this.client =
+      client ??
+      new S3Client({
+        region: settings.region || DEFAULT_REGION,
+        ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
+        forcePathStyle: settings.forcePathStyle ?? false,
+        maxAttempts: 1,
+        // The SDK's default checksums (CRC32 trailers, aws-chunked bodies) break on many non-AWS servers.
+        requestChecksumCalculation: 'WHEN_REQUIRED',
+        responseChecksumValidation: 'WHEN_REQUIRED',
+        requestHandler: { requestTimeout: settings.requestTimeoutMs ?? 30_000, connectionTimeout: 5_000 },
+      });
+  }
+
+  describe(key: string): string {
+    return `s3://${this.settings.bucket}/${this.prefix}${key}`;
+  }
+
+  private fullKey(key: string): string {
+    if (!isValidKey(key)) throw new VsyncError('STORAGE_PERMANENT', `invalid key ${JSON.stringify(key)}`);
+    return this.prefix + key;
+  }
+
+  private async send<T>(what: string, run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (err) {
+      throw classifyS3Error(err, what);
+    }
+  }
+
+  async get(key: string): Promise<StoredObject> {
+    const Key = this.fullKey(key);
+    return this.send(key, async () => {
+      const out = await this.client.send(new GetObjectCommand({ Bucket: this.settings.bucket, Key }));
+      const bytes = await out.Body!.transformToByteArray();
+      return { body: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), etag: bare(out.ETag) };
+    });
+  }
+
+  async head(key: string): Promise<ObjectHead> {
+    const Key = this.fullKey(key);
+    return this.send(key, async () => {
+      const out = await this.client.send(new HeadObjectCommand({ Bucket: this.settings.bucket, Key }));
+      return { size: out.ContentLength ?? 0, etag: bare(out.ETag), lastModified: out.LastModified ?? new Date(0) };
+    });
+  }
+
+  private async write(key: string, body: Buffer, condition: { IfNoneMatch?: string; IfMatch?: string }): Promise<WriteResult> {
+    const Key = this.fullKey(key);
+    return this.send(key, async () => {
+      const out = await this.client.send(
+        new PutObjectCommand({ Bucket: this.settings.bucket, Key, Body: body, ContentLength: body.length, ...condition }),
+      );
+      return { etag: bare(out.ETag) };
+    });
+  }
+
+  put(key: string, body: Buffer): Promise<WriteResult> {
+    return this.write(key, body, {});
+  }
+
+  putIfAbsent(key: string, body: Buffer): Promise<WriteResult> {
+    return this.write(key, body, { IfNoneMatch: '*' });
+  }
+
+  async putIfMatch(key: string, body: Buffer, etag: string): Promise<WriteResult> {
+    try {
+      return await this.write(key, body, { IfMatch: etag });
+    } catch (err) {
+      // Servers answer If-Match on a missing object with 404; the contract calls that a failed precondition.
+      if (err instanceof VsyncError && err.code === 'STORAGE_NOT_FOUND') {
+        throw new VsyncError('STORAGE_PRECONDITION_FAILED', `${key} does not exist`, { cause: err });
+      }
+      throw err;
+    }
+  }
+
+  async list(prefix: string): Promise<ListedObject[]> {
+    if (!isValidPrefix(prefix)) throw new VsyncError('STORAGE_PERMANENT', `invalid prefix ${JSON.stringify(prefix)}`);
+    const found: ListedObject[] = [];
+    let token: string | undefined;
+    do {
+      const page: ListObjectsV2CommandOutput = await this.send(`listing ${prefix}`, () =>
+        this.client.send(
+          new ListObjectsV2Command({ Bucket: this.settings.bucket, Prefix: this.prefix + prefix, ContinuationToken: token }),
+        ),
+      );
+      for (const item of page.Contents ?? []) {
+        if (!item.Key?.startsWith(this.prefix)) continue;
+        const key = item.Key.slice(this.prefix.length);
+        // Objects someone else put under our prefix with keys we could never write are not ours to report.
+        if (!isValidKey(key)) continue;
+        found.push({ key, size: item.Size ?? 0, lastModified: item.LastModified ?? new Date(0) });
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return found.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
+
+  async delete(key: string): Promise<void> {
+    const Key = this.fullKey(key);
+    await this.send(key, () => this.client.send(new DeleteObjectCommand({ Bucket: this.settings.bucket, Key })));
+  }
+
+  /** Releases sockets so a short-lived process can exit. */
+  destroy(): void {
+    this.client.destroy();
+  }
+}

@@ -1,0 +1,87 @@
+// The Storage interface: a flat namespace of immutable-ish objects with conditional writes, as S3 has it.
+// Adapters: s3-storage.ts (any S3-compatible server) and dir-storage.ts (the embedded default). Retrying
+// lives in retrying-storage.ts, around any adapter, not inside one. test/contract/storage-contract.ts holds
+// every adapter to the contract written here.
+//
+// Keys are `/`-separated, each segment starting with [A-Za-z0-9_] and holding only [A-Za-z0-9._-]
+// (e.g. `acme_web/dev/versions/20260516-113304.enc`); an adapter refuses any other key with
+// STORAGE_PERMANENT before touching the store. ETags are opaque strings without surrounding quotes; two
+// reads of an unchanged object give the same ETag, and any successful write changes it unless the bytes
+// are identical.
+//
+// Errors (VsyncError codes):
+//   STORAGE_NOT_FOUND            the object does not exist (only where a method says so)
+//   STORAGE_PRECONDITION_FAILED  a conditional write's condition did not hold; nothing was written
+//   STORAGE_TRANSIENT            timeout, connection failure, throttling, 5xx: the call may be retried
+//   STORAGE_PERMANENT            refused (no bucket, access denied, bad key, bad request): retrying won't help
+
+export interface StoredObject {
+  readonly body: Buffer;
+  readonly etag: string;
+}
+
+export interface ObjectHead {
+  readonly size: number;
+  readonly etag: string;
+  readonly lastModified: Date;
+}
+
+export interface ListedObject {
+  readonly key: string;
+  readonly size: number;
+  readonly lastModified: Date;
+}
+
+export interface WriteResult {
+  readonly etag: string;
+}
+
+export interface Storage {
+  /** What to show a person for this key: `s3://bucket/prefix/key` or `file:///root/key`. */
+  describe(key: string): string;
+
+  /** The object's bytes and ETag, read as one consistent snapshot. STORAGE_NOT_FOUND if absent. */
+  get(key: string): Promise<StoredObject>;
+
+  /** Size, ETag and modification time without the body. STORAGE_NOT_FOUND if absent. */
+  head(key: string): Promise<ObjectHead>;
+
+  /** Creates or replaces the object unconditionally. Readers see the old bytes or the new, never a mix. */
+  put(key: string, body: Buffer): Promise<WriteResult>;
+
+  /**
+   * Creates the object only if no object has that key (`If-None-Match: *`). Of any number of concurrent
+   * callers, across processes and machines, exactly one succeeds; the others get
+   * STORAGE_PRECONDITION_FAILED and the winner's bytes stay.
+   */
+  putIfAbsent(key: string, body: Buffer): Promise<WriteResult>;
+
+  /**
+   * Replaces the object only if its current ETag is `etag` (`If-Match`). Of concurrent callers holding the
+   * same ETag exactly one succeeds; the others get STORAGE_PRECONDITION_FAILED. An absent object also
+   * gives STORAGE_PRECONDITION_FAILED: it is not at the ETag the caller holds.
+   */
+  putIfMatch(key: string, body: Buffer, etag: string): Promise<WriteResult>;
+
+  /**
+   * Every object whose key starts with `prefix` (a string prefix, not a folder), sorted by key, however
+   * many there are: adapters page through the server's listing (S3 returns at most 1,000 per page).
+   */
+  list(prefix: string): Promise<ListedObject[]>;
+
+  /** Removes the object. Removing an absent object succeeds (as in S3), so a retry is harmless. */
+  delete(key: string): Promise<void>;
+}
+
+const KEY_SEGMENT = /^[A-Za-z0-9_][A-Za-z0-9._-]*$/;
+
+export function isValidKey(key: string): boolean {
+  return key.length > 0 && key.length <= 900 && key.split('/').every((segment) => KEY_SEGMENT.test(segment));
+}
+
+/** A list prefix: any leading part of a valid key (may end in `/` or mid-segment, may be empty). */
+export function isValidPrefix(prefix: string): boolean {
+  if (prefix === '') return true;
+  const trimmed = prefix.endsWith('/') ? prefix.slice(0, -1) : prefix;
+  return isValidKey(trimmed);
+}

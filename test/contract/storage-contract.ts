@@ -1,0 +1,173 @@
+// The one contract every Storage adapter passes (daemon/storage/storage.ts states it). Each adapter's test
+// file calls runStorageContract with a factory; every case works under its own random key namespace so
+// runs never see each other's objects.
+import { randomBytes } from 'node:crypto';
+import type { Storage } from '../../daemon/storage/storage.js';
+import type { TestContext } from '../helpers/tap-types.js';
+
+export interface ContractOptions {
+  /** How a described key must look, e.g. /^s3:\/\/bucket\// */
+  readonly describes: RegExp;
+}
+
+const CONCURRENT_WRITERS = 16;
+const MANY_KEYS = 1_005; // past S3's 1,000-key page
+
+function namespace(): string {
+  return `contract_${randomBytes(5).toString('hex')}`;
+}
+
+async function codeOf(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+    return 'ok';
+  } catch (err) {
+    return (err as { code?: string }).code ?? String(err);
+  }
+}
+
+function tally(codes: string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const c of codes) out[c] = (out[c] ?? 0) + 1;
+  return out;
+}
+
+export function runStorageContract(t: TestContext, storage: Storage, options: ContractOptions): void {
+  t.test('get and head of a missing object: STORAGE_NOT_FOUND', async (t) => {
+    const ns = namespace();
+    t.equal(await codeOf(storage.get(`${ns}/missing`)), 'STORAGE_NOT_FOUND');
+    t.equal(await codeOf(storage.head(`${ns}/missing`)), 'STORAGE_NOT_FOUND');
+    t.equal(await codeOf(storage.get(`${ns}/deep/er/missing.enc`)), 'STORAGE_NOT_FOUND');
+  });
+
+  t.test('put, get, head: bytes and a stable ETag', async (t) => {
+    const key = `${namespace()}/dev/versions/20260516-113304.enc`;
+    const body = randomBytes(4096);
+    const written = await storage.put(key, body);
+    t.type(written.etag, 'string');
+    t.notMatch(written.etag, /^"|"$/, 'ETags are bare, without quotes');
+    const got = await storage.get(key);
+    t.same(got.body, body, 'the same bytes');
+    t.equal(got.etag, written.etag, 'get returns the ETag put returned');
+    t.equal((await storage.get(key)).etag, written.etag, 'stable across reads');
+    const head = await storage.head(key);
+    t.equal(head.size, body.length);
+    t.equal(head.etag, written.etag);
+    t.ok(Math.abs(head.lastModified.getTime() - Date.now()) < 10 * 60_000, 'lastModified is about now');
+    t.match(storage.describe(key), options.describes);
+    t.ok(storage.describe(key).endsWith(key), 'describe names the key');
+  });
+
+  t.test('empty and binary bodies survive', async (t) => {
+    const ns = namespace();
+    await storage.put(`${ns}/empty`, Buffer.alloc(0));
+    t.equal((await storage.get(`${ns}/empty`)).body.length, 0);
+    t.equal((await storage.head(`${ns}/empty`)).size, 0);
+    const all = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
+    await storage.put(`${ns}/bytes`, all);
+    t.same((await storage.get(`${ns}/bytes`)).body, all);
+    const mib = randomBytes(1 << 20);
+    await storage.put(`${ns}/mib`, mib);
+    t.ok((await storage.get(`${ns}/mib`)).body.equals(mib), '1 MiB');
+  });
+
+  t.test('put replaces, and the ETag changes', async (t) => {
+    const key = `${namespace()}/latest`;
+    const a = await storage.put(key, Buffer.from('20260516-113304'));
+    const b = await storage.put(key, Buffer.from('20260516-113305'));
+    t.not(a.etag, b.etag);
+    t.equal((await storage.get(key)).body.toString(), '20260516-113305');
+  });
+
+  t.test('putIfAbsent: creates once, then refuses and keeps the first bytes', async (t) => {
+    const key = `${namespace()}/dev/versions/20260516-113304.enc`;
+    const first = await storage.putIfAbsent(key, Buffer.from('first'));
+    t.equal(await codeOf(storage.putIfAbsent(key, Buffer.from('second'))), 'STORAGE_PRECONDITION_FAILED');
+    const got = await storage.get(key);
+    t.equal(got.body.toString(), 'first');
+    t.equal(got.etag, first.etag);
+  });
+
+  t.test('putIfMatch: only at the current ETag', async (t) => {
+    const key = `${namespace()}/dev/latest`;
+    const v1 = await storage.putIfAbsent(key, Buffer.from('20260516-113304'));
+    const v2 = await storage.putIfMatch(key, Buffer.from('20260516-113305'), v1.etag);
+    t.equal((await storage.get(key)).etag, v2.etag, 'the returned ETag is the stored one');
+    t.equal(await codeOf(storage.putIfMatch(key, Buffer.from('stale writer'), v1.etag)), 'STORAGE_PRECONDITION_FAILED');
+    t.equal(await codeOf(storage.putIfMatch(key, Buffer.from('junk etag'), 'ffffffffffffffffffffffffffffffff')), 'STORAGE_PRECONDITION_FAILED');
+    t.equal((await storage.get(key)).body.toString(), '20260516-113305', 'refused writes changed nothing');
+    const missing = `${namespace()}/dev/latest`;
+    t.equal(await codeOf(storage.putIfMatch(missing, Buffer.from('x'), v1.etag)), 'STORAGE_PRECONDITION_FAILED', 'absent object');
+    t.equal(await codeOf(storage.get(missing)), 'STORAGE_NOT_FOUND', 'and it stays absent');
+  });
+
+  t.test(`${CONCURRENT_WRITERS} concurrent putIfAbsent on one key: exactly one winner`, async (t) => {
+    for (let round = 0; round < 3; round++) {
+      const key = `${namespace()}/race/versions/20260516-113304.enc`;
+      const bodies = Array.from({ length: CONCURRENT_WRITERS }, (_, i) => Buffer.from(`writer ${i} ${randomBytes(8).toString('hex')}`));
+      const codes = await Promise.all(bodies.map((b) => codeOf(storage.putIfAbsent(key, b))));
+      t.same(tally(codes), { ok: 1, STORAGE_PRECONDITION_FAILED: CONCURRENT_WRITERS - 1 }, `round ${round}`);
+      const winner = bodies[codes.indexOf('ok')]!;
+      t.same((await storage.get(key)).body, winner, 'the stored bytes are the winner\'s');
+    }
+  });
+
+  t.test(`${CONCURRENT_WRITERS} concurrent putIfMatch on one key: exactly one winner`, async (t) => {
+    for (let round = 0; round < 3; round++) {
+      const key = `${namespace()}/race/latest`;
+      const base = await storage.put(key, Buffer.from('20260516-113304'));
+      const bodies = Array.from({ length: CONCURRENT_WRITERS }, (_, i) => Buffer.from(`20260516-1134${String(i).padStart(2, '0')}`));
+      const codes = await Promise.all(bodies.map((b) => codeOf(storage.putIfMatch(key, b, base.etag))));
+      t.same(tally(codes), { ok: 1, STORAGE_PRECONDITION_FAILED: CONCURRENT_WRITERS - 1 }, `round ${round}`);
+      const winner = bodies[codes.indexOf('ok')]!;
+      t.same((await storage.get(key)).body, winner, 'the stored bytes are the winner\'s');
+    }
+  });
+
+  t.test('list: string prefixes, sorted, sizes', async (t) => {
+    const ns = namespace();
+    const keys = [`${ns}/b/x`, `${ns}/a/versions/2.enc`, `${ns}/a/versions/1.enc`, `${ns}/a/latest`, `${ns}/ab/y`, `${ns}/a_/z`];
+    for (const [i, key] of keys.entries()) await storage.put(key, Buffer.alloc(i + 1));
+    const all = await storage.list(`${ns}/`);
+    t.same(all.map((o) => o.key), [...keys].sort(), 'every key, sorted');
+    t.same(all.find((o) => o.key === `${ns}/ab/y`)?.size, 5, 'sizes');
+    t.same((await storage.list(`${ns}/a/`)).map((o) => o.key), [`${ns}/a/latest`, `${ns}/a/versions/1.enc`, `${ns}/a/versions/2.enc`]);
+    t.same((await storage.list(`${ns}/a`)).map((o) => o.key).length, 5, 'a prefix is a string prefix, not a folder');
+    t.same((await storage.list(`${ns}/a/versions/`)).map((o) => o.key), [`${ns}/a/versions/1.enc`, `${ns}/a/versions/2.enc`]);
+    t.same(await storage.list(`${ns}/nothing/`), [], 'no match: empty');
+    t.same(await storage.list(`${namespace()}/`), [], 'unknown namespace: empty');
+  });
+
+  t.test(`list pages past 1,000 keys (${MANY_KEYS})`, async (t) => {
+    const ns = namespace();
+    const keys = Array.from({ length: MANY_KEYS }, (_, i) => `${ns}/env/versions/${String(i).padStart(5, '0')}.enc`);
+    for (let i = 0; i < keys.length; i += 32) {
+      await Promise.all(keys.slice(i, i + 32).map((k) => storage.put(k, Buffer.from('x'))));
+    }
+    const listed = await storage.list(`${ns}/env/versions/`);
+    t.equal(listed.length, MANY_KEYS);
+    t.same(listed.map((o) => o.key), keys, 'all of them, in order, no duplicates');
+  });
+
+  t.test('delete: removes; deleting a missing object succeeds', async (t) => {
+    const key = `${namespace()}/gone`;
+    await storage.put(key, Buffer.from('x'));
+    await storage.delete(key);
+    t.equal(await codeOf(storage.get(key)), 'STORAGE_NOT_FOUND');
+    t.equal(await codeOf(storage.delete(key)), 'ok', 'again');
+    t.equal(await codeOf(storage.delete(`${namespace()}/never/was`)), 'ok', 'never existed');
+    t.equal(await codeOf(storage.putIfAbsent(key, Buffer.from('y'))), 'ok', 'the key is free again');
+  });
+
+  t.test('invalid keys are refused before the store is touched', async (t) => {
+    const ns = namespace();
+    for (const bad of ['', '/abs', `${ns}/../x`, `${ns}//x`, `${ns}/.hidden`, `${ns}/./x`, `${ns}/a b`, `${ns}/x/`, '..', `${ns}/\u00e9`, `${ns}\\x`]) {
+      t.equal(await codeOf(storage.put(bad, Buffer.from('x'))), 'STORAGE_PERMANENT', `put ${JSON.stringify(bad)}`);
+      t.equal(await codeOf(storage.get(bad)), 'STORAGE_PERMANENT', `get ${JSON.stringify(bad)}`);
+      t.equal(await codeOf(storage.putIfAbsent(bad, Buffer.from('x'))), 'STORAGE_PERMANENT');
+      t.equal(await codeOf(storage.delete(bad)), 'STORAGE_PERMANENT');
+    }
+    t.equal(await codeOf(storage.list('../')), 'STORAGE_PERMANENT');
+    t.same(await storage.list(`${ns}/`), [], 'nothing was written');
+  });
+}

@@ -1,0 +1,21 @@
+// Tests that start separate processes run the built JavaScript (dist/), as users do. scripts/test.sh
+// builds before testing; running one test file by hand needs `npm run build` first.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+export const projectRoot = join(import.meta.dirname, '..', '..');
+
+/** The file URL of a built module, e.g. built('daemon/storage/dir-storage'). Throws when not built. */
+export function built(modulePath: string): string {
+  const file = join(projectRoot, 'dist', `${modulePath}.js`);
+  if (!existsSync(file)) throw new Error(`${file} is missing: run \`npm run build\` before this test`);
+  return pathToFileURL(file).href;
+}
+
+/** The environment for a child Node process without tap's instrumentation hooks (NODE_OPTIONS). */
+export function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env = { ...process.env, ...extra };
+  delete env.NODE_OPTIONS;
+  return env;
+}
