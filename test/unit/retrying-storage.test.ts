@@ -1,0 +1,71 @@
+// Retry semantics over a store whose faults we script: a write that lands but whose answer is lost must
+// end as success for its writer and as a precondition failure for everyone else.
+import t from 'tap';
+import { VsyncError } from '../../shared/errors.js';
+import { MemoryStorage } from '../../daemon/storage/memory-storage.js';
+import { RetryingStorage } from '../../daemon/storage/retrying-storage.js';
+import type { Storage } from '../../daemon/storage/storage.js';
+
+const fast = { attempts: 4, baseDelayMs: 1, maxDelayMs: 2 };
+
+/** Fails the next `n` calls of `method` with a transient error, after (landed) or instead of doing them. */
+function flaky(inner: MemoryStorage, method: 'putIfAbsent' | 'putIfMatch' | 'get', n: number, landed: boolean): Storage {
+  let left = n;
+  return new Proxy(inner, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver);
+      if (prop !== method || typeof value !== 'function') return typeof value === 'function' ? value.bind(target) : value;
+      return async (...args: unknown[]) => {
+        if (left-- > 0) {
+          if (landed) await value.apply(target, args);
+          throw new VsyncError('STORAGE_TRANSIENT', 'scripted fault');
+        }
+        return value.apply(target, args);
+      };
+    },
+  });
+}
+
+t.test('a transient read is retried', async (t) => {
+  const mem = new MemoryStorage();
+  await mem.put('a/b', Buffer.from('x'));
+  const calls: number[] = [];
+  const s = new RetryingStorage(flaky(mem, 'get', 2, false), { ...fast, onRetry: (_w, n) => calls.push(n) });
+  t.equal((await s.get('a/b')).body.toString(), 'x');
+  t.same(calls, [1, 2]);
+});
+
+t.test('gives up after the last attempt with the transient error', async (t) => {
+  const s = new RetryingStorage(flaky(new MemoryStorage(), 'get', 10, false), fast);
+  await t.rejects(s.get('a/b'), { code: 'STORAGE_TRANSIENT' });
+});
+
+t.test('putIfAbsent that landed before its answer was lost: success', async (t) => {
+  const mem = new MemoryStorage();
+  const s = new RetryingStorage(flaky(mem, 'putIfAbsent', 1, true), fast);
+  const result = await s.putIfAbsent('a/v.enc', Buffer.from('mine'));
+  t.equal(result.etag, (await mem.get('a/v.enc')).etag);
+});
+
+t.test('putIfAbsent whose retry meets someone else\'s object: precondition failed', async (t) => {
+  const mem = new MemoryStorage();
+  const inner = flaky(mem, 'putIfAbsent', 1, false);
+  await mem.put('a/v.enc', Buffer.from('theirs'));
+  await t.rejects(new RetryingStorage(inner, fast).putIfAbsent('a/v.enc', Buffer.from('mine')), { code: 'STORAGE_PRECONDITION_FAILED' });
+  t.equal((await mem.get('a/v.enc')).body.toString(), 'theirs');
+});
+
+t.test('putIfMatch that landed before its answer was lost: success', async (t) => {
+  const mem = new MemoryStorage();
+  const base = await mem.put('a/latest', Buffer.from('20260516-113304'));
+  const s = new RetryingStorage(flaky(mem, 'putIfMatch', 1, true), fast);
+  await s.putIfMatch('a/latest', Buffer.from('20260516-113305'), base.etag);
+  t.equal((await mem.get('a/latest')).body.toString(), '20260516-113305');
+});
+
+t.test('a precondition failure without a transient one before it is not second-guessed', async (t) => {
+  const mem = new MemoryStorage();
+  await mem.put('a/v.enc', Buffer.from('same'));
+  await t.rejects(new RetryingStorage(mem, fast).putIfAbsent('a/v.enc', Buffer.from('same')), { code: 'STORAGE_PRECONDITION_FAILED' },
+    'identical bytes written earlier by someone else are still a refusal');
+});
