@@ -1,0 +1,221 @@
+// Reading a bundle's list of entries, taking the central directory as the truth. unzipper parses it; this
+// module adds what unzipper leaves out and a pull relies on:
+// - a size bound before parsing, and the entry count from the end record before the list is walked;
+// - the file type from the unix mode bits (unzipper calls anything not ending in `/` with data a 'File',
+//   symlinks and fifos included, and a `dir/` entry carrying data a 'File' too);
+// - agreement between each local header and its central record (name, method, sizes, checksum), because
+//   unzipper silently falls back to the LOCAL header's sizes when the central compressed size is 0;
+// - data ranges that stay in the archive and do not overlap;
+// - refusal of encrypted entries and of compression methods other than stored and deflate (unzipper
+//   inflates any non-zero method as deflate).
+// unzipper checks no CRC and no uncompressed size; the extractor counts and checksums the bytes itself.
+
+import type { Readable } from 'node:stream';
+import unzipper from 'unzipper';
+import { VsyncError } from '../../shared/errors.js';
+import { showName } from './entry-names.js';
+import { maxArchiveBytes, type BundleLimits } from './limits.js';
+
+export type EntryType =
+  | 'file'
+  | 'folder'
+  | 'symlink'
+  | 'fifo'
+  | 'socket'
+  | 'device'
+  | 'entry of unknown type'
+  | 'folder named like a file, or a file named like a folder';
+
+export interface ArchiveEntry {
+  /** The name exactly as stored (decoded as UTF-8; `nameBytes` are the raw bytes). */
+  readonly name: string;
+  readonly nameBytes: Buffer;
+  readonly type: EntryType;
+  readonly compressedSize: number;
+  /** Declared by the central directory; the extractor must check the real count against it. */
+  readonly uncompressedSize: number;
+  readonly crc32: number;
+  /** The decompressed bytes, unbounded and unchecked: the caller counts and checksums them. */
+  open(): Readable;
+}
+
+const METHOD_STORED = 0;
+const METHOD_DEFLATE = 8;
+const FLAG_ENCRYPTED = 0x0001;
+const FLAG_DATA_DESCRIPTOR = 0x0008;
+const LOCAL_HEADER_SIGNATURE = 0x04034b50;
+const END_RECORD_SIGNATURE = 0x06054b50;
+const ZIP64_MARK = 0xffffffff;
+
+const S_IFMT = 0o170000;
+const S_IFREG = 0o100000;
+const S_IFDIR = 0o040000;
+const S_IFLNK = 0o120000;
+const S_IFIFO = 0o010000;
+const S_IFSOCK = 0o140000;
+const S_IFCHR = 0o020000;
+const S_IFBLK = 0o060000;
+const DOS_DIRECTORY = 0x10;
+
+/**
+ * The archive's entries in central-directory order, each checked for structure (not yet for its name or
+ * its place: that is the caller's policy). Throws BUNDLE_CORRUPT when the bytes are not a readable zip or
+ * headers disagree, BUNDLE_TOO_LARGE when the archive or its entry count exceeds the caps.
+ */
+export async function readCentralDirectory(zip: Buffer, limits: BundleLimits): Promise<ArchiveEntry[]> {
+  if (zip.length > maxArchiveBytes(limits)) {
+    throw new VsyncError('BUNDLE_TOO_LARGE', `the archive is ${zip.length} bytes`);
+  }
+  const declared = declaredEntryCount(zip);
+  if (declared !== undefined && declared > limits.maxEntries) {
+    throw new VsyncError('BUNDLE_TOO_LARGE', `the archive lists ${declared} entries (at most ${limits.maxEntries})`);
+  }
+
+  let directory: unzipper.CentralDirectory;
+  try {
+    directory = await unzipper.Open.buffer(zip);
+  } catch (err) {
+    throw new VsyncError('BUNDLE_CORRUPT', `not a readable zip (${errorText(err)})`, { cause: err });
+  }
+  // The end record may be zip64, which the early check above leaves to this one.
+  if (directory.files.length > limits.maxEntries) {
+    throw new VsyncError(
+      'BUNDLE_TOO_LARGE',
+      `the archive lists ${directory.files.length} entries (at most ${limits.maxEntries})`,
+    );
+  }
+
+  const centralStart = directory.offsetToStartOfCentralDirectory;
+  if (!Number.isSafeInteger(centralStart) || centralStart > zip.length) {
+    throw new VsyncError('BUNDLE_CORRUPT', 'the central directory lies outside the archive');
+  }
+  const ranges: Array<{ name: string; start: number; end: number }> = [];
+  const entries = directory.files.map((file): ArchiveEntry => {
+    checkMethod(file);
+    ranges.push(checkLocalHeader(zip, file, centralStart));
+    return {
+      name: file.path,
+      nameBytes: file.pathBuffer,
+      type: entryType(file),
+      compressedSize: file.compressedSize,
+      uncompressedSize: file.uncompressedSize,
+      crc32: file.crc32,
+      open: () => file.stream(),
+    };
+  });
+  checkNoOverlap(ranges);
+  return entries;
+}
+
+/**
+ * The entry count the end record declares, read the way unzipper finds that record (first signature in the
+ * last 80 bytes), or undefined when it is not there or is a zip64 record (unzipper then decides).
+ */
+function declaredEntryCount(zip: Buffer): number | undefined {
+  const signature = Buffer.alloc(4);
+  signature.writeUInt32LE(END_RECORD_SIGNATURE, 0);
+  const at = zip.indexOf(signature, Math.max(0, zip.length - 80));
+  if (at < 0 || at + 22 > zip.length) return undefined;
+  const count = zip.readUInt16LE(at + 10);
+  return count === 0xffff ? undefined : count;
+}
+
+function checkMethod(file: unzipper.File): void {
+  if (file.flags & FLAG_ENCRYPTED) {
+    throw new VsyncError('BUNDLE_CORRUPT', `${showName(file.path)} is encrypted with a zip password`);
+  }
+  const method = file.compressionMethod;
+  if (method !== METHOD_STORED && method !== METHOD_DEFLATE) {
+    throw new VsyncError('BUNDLE_CORRUPT', `${showName(file.path)} uses compression method ${method}`);
+  }
+  if (method === METHOD_STORED && file.compressedSize !== file.uncompressedSize) {
+    throw new VsyncError('BUNDLE_CORRUPT', `${showName(file.path)} is stored but its two sizes differ`);
+  }
+  // No compressed bytes means nothing to inflate; a declared non-zero size would then be a lie.
+  if (file.compressedSize === 0 && file.uncompressedSize !== 0) {
+    throw new VsyncError('BUNDLE_CORRUPT', `${showName(file.path)} declares data but holds none`);
+  }
+}
+
+/** Checks the local header against the central record; returns the byte range the entry occupies. */
+function checkLocalHeader(
+  zip: Buffer,
+  file: unzipper.File,
+  centralStart: number,
+): { name: string; start: number; end: number } {
+  const corrupt = (why: string) => new VsyncError('BUNDLE_CORRUPT', `${showName(file.path)}: ${why}`);
+  const start = file.offsetToLocalFileHeader;
+  if (!Number.isSafeInteger(start) || start + 30 > centralStart) throw corrupt('its local header lies outside the archive');
+  if (zip.readUInt32LE(start) !== LOCAL_HEADER_SIGNATURE) throw corrupt('no local header where the directory points');
+  const flags = zip.readUInt16LE(start + 6);
+  const method = zip.readUInt16LE(start + 8);
+  const nameLength = zip.readUInt16LE(start + 26);
+  const extraLength = zip.readUInt16LE(start + 28);
+  const dataStart = start + 30 + nameLength + extraLength;
+  const end = dataStart + file.compressedSize;
+  if (end > centralStart) throw corrupt('its data runs past the start of the central directory');
+  if (!zip.subarray(start + 30, start + 30 + nameLength).equals(file.pathBuffer)) {
+    throw corrupt('the local header names a different file');
+  }
+  if (method !== file.compressionMethod) throw corrupt('the local header names a different compression method');
+  if (flags & FLAG_ENCRYPTED) throw corrupt('the local header says it is encrypted');
+  // With a data descriptor the local fields may be 0 (the values follow the data); zip64 marks them as
+  // all ones. Otherwise they must be exactly what the central directory says.
+  const agrees = (local: number, central: number) =>
+    local === central || local === ZIP64_MARK || (local === 0 && (flags & FLAG_DATA_DESCRIPTOR) !== 0);
+  if (
+    !agrees(zip.readUInt32LE(start + 14), file.crc32 >>> 0) ||
+    !agrees(zip.readUInt32LE(start + 18), file.compressedSize) ||
+    !agrees(zip.readUInt32LE(start + 22), file.uncompressedSize)
+  ) {
+    throw corrupt('the local header and the central directory disagree on its size or checksum');
+  }
+  return { name: file.path, start, end };
+}
+
+// Entries sharing bytes are how "overlapping" zip bombs multiply output; no honest writer produces them.
+function checkNoOverlap(ranges: Array<{ name: string; start: number; end: number }>): void {
+  const sorted = [...ranges].sort((a, b) => a.start - b.start);
+  for (let i = 1; i < sorted.length; i++) {
+    const previous = sorted[i - 1]!;
+    const current = sorted[i]!;
+    if (current.start < previous.end) {
+      throw new VsyncError('BUNDLE_CORRUPT', `${showName(current.name)} overlaps ${showName(previous.name)}`);
+    }
+  }
+}
+
+function entryType(file: unzipper.File): EntryType {
+  const attributes = file.externalFileAttributes >>> 0;
+  const format = (attributes >>> 16) & S_IFMT;
+  const namedLikeFolder = file.path.endsWith('/');
+  // The unix file type is honoured whatever platform the archive claims to come from: some extractors do,
+  // so a symlink or fifo must never pass as a file.
+  switch (format) {
+    case S_IFLNK:
+      return 'symlink';
+    case S_IFIFO:
+      return 'fifo';
+    case S_IFSOCK:
+      return 'socket';
+    case S_IFCHR:
+    case S_IFBLK:
+      return 'device';
+    case S_IFDIR:
+      return namedLikeFolder ? 'folder' : 'folder named like a file, or a file named like a folder';
+    case S_IFREG:
+      return namedLikeFolder ? 'folder named like a file, or a file named like a folder' : 'file';
+    case 0: {
+      // No unix bits (an archive from a DOS/Windows tool): the name and the DOS directory bit decide.
+      const dosFolder = (attributes & DOS_DIRECTORY) !== 0;
+      if (namedLikeFolder) return 'folder';
+      return dosFolder ? 'folder named like a file, or a file named like a folder' : 'file';
+    }
+    default:
+      return 'entry of unknown type';
+  }
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,218 @@
+// Unpack a pulled bundle into a staging folder that becomes the new vault folder once the caller swaps it
+// in. Every entry is judged on the central directory before the first byte is written, and the bytes are
+// counted and checksummed as they are written, so a hostile archive is refused without touching anything
+// outside the staging folder, and a failed one leaves the staging folder empty.
+
+import { createWriteStream } from 'node:fs';
+import { lstat, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve, sep } from 'node:path';
+import { Transform, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { crc32 } from 'node:zlib';
+import { isVsyncError, VsyncError } from '../../shared/errors.js';
+import { readCentralDirectory, type ArchiveEntry } from './central-directory.js';
+import { nameProblem, showName, vaultFolderPrefix } from './entry-names.js';
+import { EntrySet } from './entry-set.js';
+import { resolveBundleLimits, type BundleLimits } from './limits.js';
+
+const FILE_MODE = 0o600;
+const FOLDER_MODE = 0o700;
+
+interface PlannedWrite {
+  readonly kind: 'file' | 'folder';
+  /** Relative to the vault folder (and so to the staging folder), forward slashes. */
+  readonly path: string;
+  readonly entry: ArchiveEntry;
+}
+
+/**
+ * Extracts `zip` (entries relative to the repo root) into `stagingDir`, which must be an existing, empty
+ * folder made by the caller (mkdtemp, on the same file system as the vault folder so the swap is a rename).
+ * Entries must lie inside `vaultFolder` (`infra/vault/dev`); each is written at its path relative to it, so
+ * the staging folder ends up holding the new contents of the vault folder. Files get mode 0600, folders 0700;
+ * every file is created exclusively, so nothing is followed or overwritten. Folder entries for the vault
+ * folder itself or its parents (`infra/`, `infra/vault/`), which some zip tools list, are ignored.
+ *
+ * Returns the files written, relative to the staging folder, in byte order.
+ *
+ * Refused before anything is written: BUNDLE_CORRUPT for a buffer that is not a readable zip or whose
+ * headers disagree; BUNDLE_TOO_LARGE when the archive, its entry count, an entry's declared size or the
+ * declared total exceeds `limits`; BUNDLE_UNSAFE_ENTRY for a name that is absolute, has a drive letter, a
+ * backslash, a `.`/`..`/empty segment, a control character or invalid UTF-8, that lies outside the vault
+ * folder or clashes with another entry (exactly, or by case or Unicode normalisation), and for symlinks,
+ * fifos, sockets and devices. Refused while writing: BUNDLE_CORRUPT when an entry's bytes do not match its
+ * declared size or checksum (writing stops as soon as the size is exceeded, so the caps hold even when a
+ * header lies).
+ *
+ * Cleanup: on any failure after the staging folder was found empty, this function empties it again (the
+ * folder itself stays: the caller made it and removes it). A staging folder that is missing or not empty is
+ * refused with INTERNAL and left untouched.
+ */
+export async function unzipToStaging(
+  zip: Buffer,
+  stagingDir: string,
+  vaultFolder: string,
+  limits?: Partial<BundleLimits>,
+): Promise<{ files: string[] }> {
+  const caps = resolveBundleLimits(limits);
+  const prefix = vaultFolderPrefix(vaultFolder);
+  const staging = resolve(stagingDir);
+  await checkStaging(staging);
+  try {
+    const plan = planWrites(await readCentralDirectory(zip, caps), prefix, caps);
+    const files: string[] = [];
+    for (const write of plan) {
+      const target = join(staging, ...write.path.split('/'));
+      // The names were checked segment by segment; this is the last line should that ever regress.
+      if (!target.startsWith(staging + sep)) {
+        throw new VsyncError('BUNDLE_UNSAFE_ENTRY', `${showName(write.entry.name)} resolves outside the staging folder`);
+      }
+      if (write.kind === 'folder') {
+        await mkdir(target, { recursive: true, mode: FOLDER_MODE });
+      } else {
+        await mkdir(dirname(target), { recursive: true, mode: FOLDER_MODE });
+        await writeEntry(write.entry, target);
+        files.push(write.path);
+      }
+    }
+    files.sort((a, b) => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8')));
+    return { files };
+  } catch (err) {
+    await emptyFolder(staging);
+    throw err;
+  }
+}
+
+async function checkStaging(staging: string): Promise<void> {
+  const refuse = (why: string, cause?: unknown) =>
+    new VsyncError('INTERNAL', `staging folder ${staging} ${why}`, { cause });
+  let stats;
+  try {
+    stats = await lstat(staging);
+  } catch (err) {
+    throw refuse('cannot be read', err);
+  }
+  if (!stats.isDirectory()) throw refuse('is not a folder');
+  if ((await readdir(staging)).length > 0) throw refuse('is not empty');
+}
+
+/** Judges every entry against the vault's rules and the caps; returns what to write, in archive order. */
+function planWrites(entries: ArchiveEntry[], prefix: string, caps: BundleLimits): PlannedWrite[] {
+  const plan: PlannedWrite[] = [];
+  const names = new EntrySet();
+  let totalBytes = 0;
+  for (const entry of entries) {
+    const unsafe = (why: string) => new VsyncError('BUNDLE_UNSAFE_ENTRY', `${showName(entry.name)} ${why}`);
+    if (entry.type !== 'file' && entry.type !== 'folder') throw unsafe(`is a ${entry.type}`);
+    // unzipper decodes every name as UTF-8; bytes that do not survive the round trip are not what we'd write.
+    if (!Buffer.from(entry.name, 'utf8').equals(entry.nameBytes)) throw unsafe('is not valid UTF-8');
+    const name = entry.type === 'folder' ? entry.name.slice(0, -1) : entry.name;
+    const problem = nameProblem(name);
+    if (problem !== undefined) throw unsafe(`is refused: ${problem}`);
+
+    if (entry.type === 'folder') {
+      if (entry.uncompressedSize !== 0) throw unsafe('is a folder entry that carries data');
+      if (name === prefix || prefix.startsWith(name + '/')) continue;
+    }
+    if (!name.startsWith(prefix + '/')) throw unsafe(`lies outside the vault folder ${prefix}/`);
+    const path = name.slice(prefix.length + 1);
+
+    const clash = entry.type === 'folder' ? names.addFolder(path) : names.addFile(path);
+    if (clash !== undefined) throw new VsyncError('BUNDLE_UNSAFE_ENTRY', clash);
+
+    if (entry.type === 'file') {
+      if (entry.uncompressedSize > caps.maxEntryBytes) {
+        throw new VsyncError(
+          'BUNDLE_TOO_LARGE',
+          `${showName(entry.name)} declares ${entry.uncompressedSize} bytes (at most ${caps.maxEntryBytes})`,
+        );
+      }
+      totalBytes += entry.uncompressedSize;
+      if (totalBytes > caps.maxTotalBytes) {
+        throw new VsyncError('BUNDLE_TOO_LARGE', `the files declare more than ${caps.maxTotalBytes} bytes in all`);
+      }
+    }
+    plan.push({ kind: entry.type, path, entry });
+  }
+  return plan;
+}
+
+async function writeEntry(entry: ArchiveEntry, target: string): Promise<void> {
+  // `wx`: create only. An existing name (a clash the checks missed, or a symlink planted in the staging
+  // folder) fails instead of being overwritten or followed.
+  if (entry.compressedSize === 0) {
+    // Nothing to read. Not asking unzipper is deliberate: for a central size of 0 it would fall back to the
+    // local header's sizes, the one place a forged local header could still steer it.
+    if (entry.crc32 !== 0) throw new VsyncError('BUNDLE_CORRUPT', `${showName(entry.name)} does not match its checksum`);
+    await writeExclusive(() => writeFile(target, Buffer.alloc(0), { flag: 'wx', mode: FILE_MODE }), entry);
+    return;
+  }
+  const source = entry.open();
+  // unzipper forwards its inner streams' failures with a bare entry.emit('error'), which can come after the
+  // pipeline has torn down (when the guard stops a too-long entry early). A lasting listener keeps such a
+  // late error from becoming an uncaught exception; the pipeline still sees every error raised in time.
+  source.on('error', () => {});
+  await writeExclusive(
+    () => pipeline(source, new EntryGuard(entry), createWriteStream(target, { flags: 'wx', mode: FILE_MODE })),
+    entry,
+  );
+}
+
+async function writeExclusive(write: () => Promise<void>, entry: ArchiveEntry): Promise<void> {
+  try {
+    await write();
+  } catch (err) {
+    if (isVsyncError(err)) throw err;
+    const code = (err as { code?: unknown } | null)?.code;
+    if (code === 'EEXIST') {
+      throw new VsyncError('BUNDLE_UNSAFE_ENTRY', `${showName(entry.name)} would replace another entry`, { cause: err });
+    }
+    // File-system failures (ENOSPC, EACCES) are about this machine, not the archive: let them through.
+    if (typeof err === 'object' && err !== null && 'syscall' in err) throw err;
+    throw new VsyncError('BUNDLE_CORRUPT', `${showName(entry.name)} could not be decompressed`, { cause: err });
+  }
+}
+
+/**
+ * Passes an entry's bytes through while counting them against the size the central directory declared
+ * (already checked against the caps) and checksumming them. It fails on the first byte past the declared
+ * size, so a lying header cannot make us write more than the caps allow.
+ */
+class EntryGuard extends Transform {
+  private count = 0;
+  private crc = 0;
+
+  constructor(private readonly entry: ArchiveEntry) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.count += chunk.length;
+    if (this.count > this.entry.uncompressedSize) {
+      callback(this.corrupt(`holds more than the ${this.entry.uncompressedSize} bytes its header declares`));
+      return;
+    }
+    this.crc = crc32(chunk, this.crc);
+    callback(null, chunk);
+  }
+
+  override _flush(callback: TransformCallback): void {
+    if (this.count !== this.entry.uncompressedSize) {
+      callback(this.corrupt(`holds ${this.count} bytes, not the ${this.entry.uncompressedSize} its header declares`));
+    } else if (this.crc >>> 0 !== this.entry.crc32 >>> 0) {
+      callback(this.corrupt('does not match its checksum'));
+    } else {
+      callback();
+    }
+  }
+
+  private corrupt(why: string): VsyncError {
+    return new VsyncError('BUNDLE_CORRUPT', `${showName(this.entry.name)} ${why}`);
+  }
+}
+
+// Removes what a failed extraction wrote. rm does not follow symlinks, and we never create any.
+async function emptyFolder(folder: string): Promise<void> {
+  const children = await readdir(folder).catch(() => []);
+  await Promise.all(children.map((child) => rm(join(folder, child), { recursive: true, force: true })));
+}

@@ -1,0 +1,35 @@
+// archiver 8 ships no type declarations. This declares only what daemon/bundle uses; see
+// node_modules/archiver/lib/core.js and lib/plugins/zip.js for the rest.
+
+declare module 'archiver' {
+  import type { Readable } from 'node:stream';
+
+  export interface ZipOptions {
+    /** Store every entry uncompressed (compression method 0). */
+    store?: boolean;
+    /** Archive comment. */
+    comment?: string;
+    /** Write DOS times in local time instead of UTC (default false). */
+    forceLocalTime?: boolean;
+  }
+
+  export interface ZipEntryData {
+    /** The entry's name inside the archive; archiver strips a leading `/`, `../` or drive letter. */
+    name: string;
+    /** The entry's modification time (default: now). */
+    date?: Date;
+    /** Permission bits (file type bits are added by archiver). */
+    mode?: number;
+  }
+
+  /** A readable stream of zip bytes: append entries, then finalize. */
+  export class ZipArchive extends Readable {
+    constructor(options?: ZipOptions);
+    /** Queues an entry; errors are emitted on the stream. */
+    append(source: Buffer | Readable | string, data: ZipEntryData): this;
+    /** Closes the entry list; resolves once the archive has been written, rejects on error. */
+    finalize(): Promise<void>;
+    /** Stops without finishing the archive. */
+    abort(): this;
+  }
+}
