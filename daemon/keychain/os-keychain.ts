@@ -1,0 +1,123 @@
+// The OS keychain adapter: macOS Keychain, Windows Credential Manager, or a Secret Service (gnome-keyring,
+// KeePassXC, KWallet) on the Linux session D-Bus, through @napi-rs/keyring (keyring-rs). One generic password
+// per vault: service `tools.vsync`, account/username `<repo>/<env>`.
+//
+// Facts about @napi-rs/keyring 2.1.2 this file relies on (checked against gnome-keyring 42 on Debian 12):
+// - On Linux the library, by default, SILENTLY falls back to the kernel keyutils keyring when no Secret Service is
+//   reachable: keys would then go to kernel memory and vanish at reboot, and "no keychain" would look like "no
+//   key". We therefore pin the store to 'secret-service' (the option is ignored on macOS and Windows); then an
+//   unreachable Secret Service throws instead.
+// - A missing entry is not an error: getPassword() resolves null, deletePassword() resolves false.
+// - Every failure is a plain Error with code 'GenericFailure'; the kind is only in the message prefix
+//   ("Platform failure: DBus error: ...", "Couldn't access platform storage: ...", "Entry is matched by ...").
+// - The AsyncEntry constructor opens its own session-bus connection synchronously (about 10 ms, and it throws when
+//   the bus or the Secret Service is missing); the connection lives as long as the entry object. So entries are
+//   kept per account here and dropped after any failure, so that the next call reconnects.
+// - libdbus reads DBUS_SESSION_BUS_ADDRESS once per process: changing it later has no effect.
+// - The Secret Service item carries exactly the attributes {service: 'tools.vsync', username: '<repo>/<env>'},
+//   label `keyring:<repo>/<env>@tools.vsync`, in the default collection ("login"), so a user can recover a key by
+//   hand with `secret-tool lookup service tools.vsync username <repo>/<env>`.
+//
+// The key text is never logged and never put into an error.
+import { AsyncEntry } from '@napi-rs/keyring';
+import { VsyncError } from '../../shared/errors.js';
+import { KEYCHAIN_SERVICE, type Keychain } from './keychain.js';
+
+const MAX_CACHED_ENTRIES = 64;
+
+function platformName(): string {
+  switch (process.platform) {
+    case 'darwin':
+      return 'macos-keychain';
+    case 'win32':
+      return 'windows-credential-manager';
+    default:
+      return 'secret-service';
+  }
+}
+
+/** Turns an error thrown by @napi-rs/keyring into a VsyncError; the original stays as `cause`. */
+export function mapKeyringError(err: unknown, account: string, service: string = KEYCHAIN_SERVICE): VsyncError {
+  if (err instanceof VsyncError) return err;
+  const where = `account "${account}" of service "${service}"`;
+  const message = err instanceof Error ? err.message : String(err);
+
+  if (/^No matching (entry|credential)/i.test(message)) {
+    return new VsyncError('KEYCHAIN_NOT_FOUND', `no entry for ${where}`, { cause: err });
+  }
+  if (/^Entry is matched by/i.test(message)) {
+    return new VsyncError('KEYCHAIN_UNAVAILABLE', `more than one keychain entry matches ${where}`, {
+      cause: err,
+      hint: `another program wrote a duplicate; list them with \`secret-tool search --all service ${service} username ${account}\` and remove all but one`,
+    });
+  }
+  return new VsyncError('KEYCHAIN_UNAVAILABLE', `${unavailableReason(message)} (${where})`, { cause: err });
+}
+
+function unavailableReason(message: string): string {
+  if (/DBUS_SESSION_BUS_ADDRESS|autolaunch|Failed to connect to socket|No such file or directory|Connection refused|disconnected/i.test(message)) {
+    return 'no D-Bus session bus';
+  }
+  if (/not provided by any \.service files|ServiceUnknown|No DBus session or Secret Service provider|no secret service provider/i.test(message)) {
+    return 'no Secret Service on the session bus';
+  }
+  if (/locked|prompt/i.test(message)) {
+    return 'the keyring is locked and was not unlocked';
+  }
+  if (/^Couldn't access platform storage/i.test(message)) {
+    return 'the keychain refused access';
+  }
+  if (/timed? ?out|NoReply/i.test(message)) {
+    return 'the keychain did not answer in time';
+  }
+  return 'the keychain failed';
+}
+
+export class OsKeychain implements Keychain {
+  readonly name: string = platformName();
+  readonly #service = KEYCHAIN_SERVICE;
+  readonly #entries = new Map<string, AsyncEntry>();
+
+  async get(account: string): Promise<string> {
+    const key = await this.#call(account, (entry) => entry.getPassword());
+    if (key === null) {
+      throw new VsyncError('KEYCHAIN_NOT_FOUND', `no entry for account "${account}" of service "${this.#service}"`);
+    }
+    return key;
+  }
+
+  async set(account: string, key: string): Promise<void> {
+    await this.#call(account, (entry) => entry.setPassword(key));
+  }
+
+  async delete(account: string): Promise<void> {
+    const deleted = await this.#call(account, (entry) => entry.deletePassword());
+    if (!deleted) {
+      throw new VsyncError('KEYCHAIN_NOT_FOUND', `no entry for account "${account}" of service "${this.#service}"`);
+    }
+  }
+
+  async #call<T>(account: string, op: (entry: AsyncEntry) => Promise<T>): Promise<T> {
+    try {
+      return await op(this.#entry(account));
+    } catch (err) {
+      // The entry's bus connection may be what failed; the next call builds a fresh one.
+      this.#entries.delete(account);
+      throw mapKeyringError(err, account, this.#service);
+    }
+  }
+
+  #entry(account: string): AsyncEntry {
+    let entry = this.#entries.get(account);
+    if (entry === undefined) {
+      // Pinned to the Secret Service on Linux: no silent fallback to the kernel keyring (see the top of the file).
+      entry = new AsyncEntry(this.#service, account, { linux: { store: 'secret-service' } });
+      if (this.#entries.size >= MAX_CACHED_ENTRIES) {
+        const oldest = this.#entries.keys().next();
+        if (!oldest.done) this.#entries.delete(oldest.value);
+      }
+      this.#entries.set(account, entry);
+    }
+    return entry;
+  }
+}
