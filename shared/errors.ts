@@ -24,6 +24,13 @@ export const exitCodes = {
 const x = exitCodes;
 
 export const registry = {
+  USAGE: {
+    message: 'invalid usage',
+    hint: 'run `vsync --help` for the commands and their options',
+    http: 400,
+    exit: x.usage,
+  },
+
   // Names and paths
   NAME_INVALID: {
     message: 'invalid name',
@@ -45,13 +52,6 @@ export const registry = {
     http: 422,
     exit: x.config,
   },
-  CONFIG_UNSAFE: {
-    message: 'the config folder or file has unsafe permissions or owner',
-    hint: 'the folder must be 0700 and the file 0600, both owned by you: chmod 700 <folder>; chmod 600 <file>',
-    http: 500,
-    exit: x.config,
-  },
-
   // Key material
   KEY_INVALID: {
     message: 'the key is not 32 bytes of standard base64 (44 characters)',
