@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // `vsyncd`: the per-user agent. This is the one place that will wire adapters (storage, keychain) into the
 // domain and start the server; this build knows only --version and --help.
+import { reportError } from '../shared/error-output.js';
 import { VsyncError } from '../shared/errors.js';
 import { VERSION } from '../shared/version.js';
 
@@ -16,7 +17,5 @@ if (first === '--version' || first === '-V') {
 } else if (first === undefined || first === '--help' || first === '-h') {
   process.stdout.write(USAGE);
 } else {
-  const err = new VsyncError('USAGE', `unknown option ${JSON.stringify(first)}`, { hint: 'run `vsyncd --help`' });
-  process.stderr.write(`vsyncd: error: ${err.message}\nvsyncd: hint: ${err.hint}\n`);
-  process.exitCode = err.exit;
+  reportError('vsyncd', new VsyncError('USAGE', `unknown option ${JSON.stringify(first)}`, { hint: 'run `vsyncd --help`' }));
 }

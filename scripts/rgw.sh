@@ -336,7 +336,9 @@ admin socket = $STATE/run/\$cluster-\$name.asok
 
 [$RGW_NAME]
 rgw data = $STATE/rgw
-rgw frontends = beast endpoint=127.0.0.1:$rgw_port
+# tcp_nodelay: without it beast writes headers and body as two segments, and the second waits out the
+# client's delayed ACK: every GET took 48 ms instead of 3 (measured with npm run bench).
+rgw frontends = beast endpoint=127.0.0.1:$rgw_port tcp_nodelay=1
 rgw enable lc threads = false
 rgw run sync thread = false
 admin socket = $STATE/run/\$cluster-\$name.asok

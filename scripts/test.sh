@@ -15,6 +15,7 @@ cd "$(dirname "$0")/.."
 say() { echo "test.sh: $*" >&2; }
 
 npm run --silent build
+npm run --silent typecheck:tests
 
 state=$(mktemp -d "${TMPDIR:-/tmp}/vsync-test.XXXXXX")
 rgw_dir="$state/rgw"

@@ -135,6 +135,7 @@ export class DirStorage implements Storage {
       if (errno(err) === 'ENOENT' || errno(err) === 'ENOTDIR') return;
       throw fsError(err, `listing ${prefix}`);
     }
+    const files: Array<Promise<ListedObject | undefined>> = [];
     for (const entry of entries) {
       if (entry.name.startsWith('.')) continue; // temp and lock files are not objects
       const path = join(folder, entry.name);
@@ -145,10 +146,11 @@ export class DirStorage implements Storage {
           await this.walk(path, prefix, into);
         }
       } else if (entry.isFile() && key.startsWith(prefix) && isValidKey(key)) {
-        const info = await stat(path).catch(() => undefined);
-        if (info) into.push({ key, size: info.size, lastModified: info.mtime });
+        // A file removed between readdir and stat was deleted meanwhile: not listed.
+        files.push(stat(path).then((info) => ({ key, size: info.size, lastModified: info.mtime }), () => undefined));
       }
     }
+    for (const found of await Promise.all(files)) if (found) into.push(found);
   }
 
   private async ensureFolder(path: string): Promise<void> {

@@ -16,6 +16,7 @@ import t, { type Test } from 'tap';
 import { isVsyncError } from '../../shared/errors.js';
 import { KEYCHAIN_SERVICE, keychainAccount } from '../../daemon/keychain/keychain.js';
 import { OsKeychain } from '../../daemon/keychain/os-keychain.js';
+import { caught } from '../helpers/caught.js';
 
 const run = promisify(execFile);
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -24,15 +25,6 @@ const harness = join(root, 'scripts/with-keyring.sh');
 
 const key = (): string => randomBytes(32).toString('base64');
 const uniqueRepo = (): string => `vsync-contract-${randomBytes(6).toString('hex')}`;
-
-async function caught(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected a rejection');
-}
 
 async function secretTool(...args: string[]): Promise<{ stdout: string; stderr: string }> {
   return run('secret-tool', args, { encoding: 'utf8', timeout: 20_000 });

@@ -42,7 +42,8 @@ if (realComponentAvailable(t, 'VSYNC_TEST_S3_ENDPOINT', 'Ceph RGW (S3)')) {
   t.test('a bucket that does not exist: permanent, with a hint', async (t) => {
     const missing = new S3Storage({ ...settings, bucket: `vsync-missing-${randomBytes(4).toString('hex')}` });
     t.teardown(() => missing.destroy());
-    for (const op of [() => missing.get('a/b'), () => missing.put('a/b', Buffer.from('x')), () => missing.list('a/')]) {
+    const ops: Array<() => Promise<unknown>> = [() => missing.get('a/b'), () => missing.put('a/b', Buffer.from('x')), () => missing.list('a/')];
+    for (const op of ops) {
       await t.rejects(op(), { code: 'STORAGE_PERMANENT', hint: /bucket does not exist/ });
     }
   });

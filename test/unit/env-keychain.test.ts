@@ -4,17 +4,9 @@ import { isVsyncError } from '../../shared/errors.js';
 import { EnvKeychain, GENERAL_KEY_VARIABLE, specificKeyVariable } from '../../daemon/keychain/env-keychain.js';
 import { keychainAccount } from '../../daemon/keychain/keychain.js';
 import { MemoryKeychain } from '../../daemon/keychain/memory-keychain.js';
+import { caught } from '../helpers/caught.js';
 
 const key = (): string => randomBytes(32).toString('base64');
-
-async function caught(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected a rejection');
-}
 
 t.test('variable names', async (t) => {
   t.equal(specificKeyVariable(keychainAccount('acme.web', 'prod-eu')), 'VSYNC_KEY_ACME_WEB_PROD_EU');

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# `npm run bench`: builds, starts a Ceph RGW when it can (root, packages installed), runs bench/run.ts.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+npm run --silent build
+state=$(mktemp -d "${TMPDIR:-/tmp}/vsync-bench.XXXXXX")
+trap '[ -d "$state/rgw" ] && bash scripts/rgw.sh stop "$state/rgw"; rm -rf "$state"' EXIT
+if command -v radosgw >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && exports=$(bash scripts/rgw.sh start "$state/rgw" 2>"$state/rgw.log"); then
+  eval "$exports"
+else
+  echo "bench: Ceph RGW not started; S3 rows will be skipped" >&2
+fi
+node --no-warnings dist/bench/run.js

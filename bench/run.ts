@@ -1,0 +1,37 @@
+// `npm run bench`: every benchmark, printed as tables. bench/run.sh starts Ceph RGW when it can; without
+// it (VSYNC_TEST_S3_ENDPOINT unset) the S3 rows are left out and the reason is printed.
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DirStorage } from '../daemon/storage/dir-storage.js';
+import { S3Storage } from '../daemon/storage/s3-storage.js';
+import { benchCrypto } from './crypto.js';
+import { benchStorage } from './storage.js';
+
+console.log(`vsync benchmarks: node ${process.version}, ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}`);
+await benchCrypto();
+
+const root = mkdtempSync(join(tmpdir(), 'vsync-bench-'));
+try {
+  await benchStorage(`directory store (${root})`, new DirStorage(root));
+} finally {
+  rmSync(root, { recursive: true, force: true });
+}
+
+const endpoint = process.env.VSYNC_TEST_S3_ENDPOINT;
+if (endpoint) {
+  const bucket = `vsync-bench-${Date.now()}`;
+  const settings = { bucket, endpoint, region: 'us-east-1', forcePathStyle: true };
+  const admin = new S3Client({ ...settings, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' });
+  await admin.send(new CreateBucketCommand({ Bucket: bucket }));
+  admin.destroy();
+  const s3 = new S3Storage(settings);
+  try {
+    await benchStorage(`S3 on Ceph RGW, loopback (${endpoint})`, s3);
+  } finally {
+    s3.destroy();
+  }
+} else {
+  console.log('\nS3 rows skipped: no RGW (VSYNC_TEST_S3_ENDPOINT unset; bench/run.sh starts one as root)');
+}
