@@ -1,0 +1,73 @@
+// Which repo a working folder belongs to, and so which `<repo>/` its vaults live under (docs/FORMAT.md §8):
+// a committed `.vsync` file (`repo=<name>`) at the git top level, else the `origin` remote normalised, else
+// the top-level folder's name normalised. Teammates get the same name from the same clone without any setup.
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { VsyncError } from '../../shared/errors.js';
+import { assertRepoName, normaliseRepoName } from '../../shared/names.js';
+
+const run = promisify(execFile);
+
+export interface RepoIdentity {
+  /** The repo name: the first segment of every store key and keychain account of this repo. */
+  readonly repo: string;
+  /** The git top level (or the folder itself outside git): vault folders are relative to it. */
+  readonly root: string;
+  readonly source: '.vsync' | 'origin' | 'folder';
+}
+
+async function git(cwd: string, args: string[]): Promise<string | undefined> {
+  try {
+    const { stdout } = await run('git', args, { cwd, timeout: 10_000 });
+    return stdout.trim() || undefined;
+  } catch {
+    return undefined; // not a repo, no such remote, or no git at all: the next source decides
+  }
+}
+
+/** The `repo=` line of a `.vsync` file; undefined when there is no file or no such line. */
+async function repoFromDotfile(root: string): Promise<string | undefined> {
+  let text: string;
+  try {
+    text = await readFile(join(root, '.vsync'), 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  for (const line of text.split(/\r?\n/)) {
+    const m = /^\s*repo\s*=\s*(.*?)\s*$/.exec(line);
+    if (m) return m[1]!;
+  }
+  return undefined;
+}
+
+export async function resolveRepoIdentity(cwd: string): Promise<RepoIdentity> {
+  const root = (await git(cwd, ['rev-parse', '--show-toplevel'])) ?? resolve(cwd);
+
+  const declared = await repoFromDotfile(root);
+  if (declared !== undefined) {
+    // A name someone wrote down is used exactly as written or refused, never silently rewritten.
+    try {
+      assertRepoName(declared);
+    } catch (err) {
+      throw new VsyncError('NAME_INVALID', `repo ${JSON.stringify(declared.slice(0, 120))} in ${join(root, '.vsync')}`, {
+        cause: err,
+        hint: 'fix the repo= line: only a-z, 0-9, "." and "_", not starting with ".", at most 100 characters',
+      });
+    }
+    return { repo: declared, root, source: '.vsync' };
+  }
+
+  const origin = await git(root, ['config', '--get', 'remote.origin.url']);
+  const fromOrigin = origin === undefined ? undefined : normaliseRepoName(origin);
+  if (fromOrigin !== undefined) return { repo: fromOrigin, root, source: 'origin' };
+
+  const fromFolder = normaliseRepoName(basename(root));
+  if (fromFolder !== undefined) return { repo: fromFolder, root, source: 'folder' };
+
+  throw new VsyncError('NAME_INVALID', `no repo name can be made from ${JSON.stringify(basename(root))}`, {
+    hint: `write a .vsync file at ${root} with a line repo=<name>, and commit it`,
+  });
+}

@@ -1,0 +1,52 @@
+// Against real git repositories in temp folders: the three sources, in order.
+import t from 'tap';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { resolveRepoIdentity } from '../../daemon/vault/repo-identity.js';
+
+const base = realpathSync(mkdtempSync(join(tmpdir(), 'vsync-identity-')));
+t.teardown(() => rmSync(base, { recursive: true, force: true }));
+
+function gitRepo(name: string, origin?: string): string {
+  const dir = join(base, name);
+  mkdirSync(join(dir, 'infra', 'vault', 'dev'), { recursive: true });
+  execFileSync('git', ['init', '-q', dir]);
+  if (origin) execFileSync('git', ['-C', dir, 'remote', 'add', 'origin', origin]);
+  return dir;
+}
+
+t.test('the origin remote, normalised, from any folder inside the repo', async (t) => {
+  const dir = gitRepo('checkout-1', 'git@github.com:Acme/web.git');
+  t.same(await resolveRepoIdentity(join(dir, 'infra', 'vault', 'dev')), { repo: 'acme_web', root: dir, source: 'origin' });
+});
+
+t.test('.vsync at the top level wins over the remote', async (t) => {
+  const dir = gitRepo('checkout-2', 'git@github.com:Acme/web.git');
+  writeFileSync(join(dir, '.vsync'), '# vsync settings\nrepo=acme_platform\n');
+  t.same(await resolveRepoIdentity(join(dir, 'infra')), { repo: 'acme_platform', root: dir, source: '.vsync' });
+});
+
+t.test('a bad name in .vsync is refused, not rewritten', async (t) => {
+  const dir = gitRepo('checkout-3');
+  writeFileSync(join(dir, '.vsync'), 'repo=../Acme Web\n');
+  await t.rejects(resolveRepoIdentity(dir), { code: 'NAME_INVALID', message: /\.vsync/ });
+});
+
+t.test('no remote: the top-level folder name, normalised', async (t) => {
+  const dir = gitRepo('My-Project');
+  t.same(await resolveRepoIdentity(join(dir, 'infra')), { repo: 'my_project', root: dir, source: 'folder' });
+});
+
+t.test('outside git: the folder itself', async (t) => {
+  const dir = join(base, 'plain-folder');
+  mkdirSync(dir);
+  t.same(await resolveRepoIdentity(dir), { repo: 'plain_folder', root: dir, source: 'folder' });
+});
+
+t.test('a folder name with nothing usable asks for .vsync', async (t) => {
+  const dir = join(base, '日本');
+  mkdirSync(dir);
+  await t.rejects(resolveRepoIdentity(dir), { code: 'NAME_INVALID', hint: /\.vsync/ });
+});
