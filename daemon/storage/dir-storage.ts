@@ -4,23 +4,25 @@
 //
 // How the contract holds across processes:
 // - every write goes to a dot-prefixed temp file, is fsynced, then renamed or linked into place, and the
-//   folder is fsynced: readers see old bytes or new, and a crash leaves no torn object;
+//   folder is fsynced (and so are folders just created): readers see old bytes or new, and a crash leaves
+//   no torn object and loses no object that was reported written;
 // - putIfAbsent links the temp file to the key: link(2) fails with EEXIST when the name is taken, so exactly
 //   one of any number of writers wins, without a lock;
-// - put, putIfMatch and delete compare-and-swap under a lock file `.<name>.lock` created with O_EXCL (the
-//   way git guards its index). The critical section is a read and a rename; a lock older than
-//   STALE_LOCK_MS is taken to be left by a crashed process and is broken.
+// - put, putIfMatch and delete read, compare and rename under the key's lock (key-lock.ts).
 // ETags are the MD5 of the bytes, as S3 gives for single-part uploads.
-import { createHash } from 'node:crypto';
-import { mkdir, open, readFile, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, stat, unlink } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, sep } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import { VsyncError } from '../../shared/errors.js';
-import { syncFolder, tempPathFor, writeFileExclusive, writeNewFileSynced } from '../fs/atomic-write.js';
+import { syncFolder, writeFileAtomic, writeFileExclusive } from '../fs/atomic-write.js';
+import { errnoOf, isErrno } from '../fs/errno.js';
+import { KeyLock, type KeyLockOptions } from './key-lock.js';
 import {
+  assertValidKey,
+  assertValidPrefix,
+  byKey,
   isValidKey,
-  isValidPrefix,
+  md5Etag,
   type ListedObject,
   type ObjectHead,
   type Storage,
@@ -28,28 +30,25 @@ import {
   type WriteResult,
 } from './storage.js';
 
-const LOCK_WAIT_MS = 10_000;
-const STALE_LOCK_MS = 30_000;
-
-const md5 = (body: Buffer): string => createHash('md5').update(body).digest('hex');
-
-function errno(err: unknown): string | undefined {
-  return (err as NodeJS.ErrnoException | undefined)?.code;
-}
-
 /** Filesystem failures that a retry can cure (a full disk freed, a busy file released) vs. ones it can't. */
 function fsError(err: unknown, what: string): VsyncError {
-  const code = errno(err) ?? 'unknown';
+  if (err instanceof VsyncError) return err;
+  const code = errnoOf(err) ?? 'unknown';
   const transient = ['EAGAIN', 'EBUSY', 'EMFILE', 'ENFILE', 'ENOSPC', 'EINTR', 'ETIMEDOUT'].includes(code);
   return new VsyncError(transient ? 'STORAGE_TRANSIENT' : 'STORAGE_PERMANENT', `${what}: ${code}`, { cause: err });
 }
 
+// A key that names a folder (`acme/dev` while `acme/dev/latest` exists) is no object, as on S3.
+const ABSENT = ['ENOENT', 'ENOTDIR', 'EISDIR'];
+
 export class DirStorage implements Storage {
   readonly root: string;
+  private readonly lockOptions: KeyLockOptions;
 
-  constructor(root: string) {
+  constructor(root: string, lockOptions: KeyLockOptions = {}) {
     if (!isAbsolute(root)) throw new VsyncError('STORAGE_CONFIG_INVALID', `the store folder must be absolute: ${root}`);
     this.root = root;
+    this.lockOptions = lockOptions;
   }
 
   describe(key: string): string {
@@ -57,26 +56,37 @@ export class DirStorage implements Storage {
   }
 
   private pathOf(key: string): string {
-    if (!isValidKey(key)) throw new VsyncError('STORAGE_PERMANENT', `invalid key ${JSON.stringify(key)}`);
+    assertValidKey(key);
     return join(this.root, ...key.split('/'));
   }
 
-  async get(key: string): Promise<StoredObject> {
+  /** Body, ETag and mtime from one open file, so the three describe the same version of the object. */
+  private async read(key: string): Promise<{ body: Buffer; etag: string; mtime: Date }> {
     const path = this.pathOf(key);
-    let body: Buffer;
     try {
-      body = await readFile(path);
+      const handle = await open(path, 'r');
+      try {
+        const info = await handle.stat();
+        if (!info.isFile()) throw new VsyncError('STORAGE_NOT_FOUND', key);
+        const body = await handle.readFile();
+        return { body, etag: md5Etag(body), mtime: info.mtime };
+      } finally {
+        await handle.close();
+      }
     } catch (err) {
-      if (errno(err) === 'ENOENT' || errno(err) === 'ENOTDIR') throw new VsyncError('STORAGE_NOT_FOUND', key);
+      if (isErrno(err, ...ABSENT)) throw new VsyncError('STORAGE_NOT_FOUND', key);
       throw fsError(err, `reading ${key}`);
     }
-    return { body, etag: md5(body) };
+  }
+
+  async get(key: string): Promise<StoredObject> {
+    const { body, etag } = await this.read(key);
+    return { body, etag };
   }
 
   async head(key: string): Promise<ObjectHead> {
-    const { body, etag } = await this.get(key);
-    const info = await stat(this.pathOf(key)).catch(() => undefined);
-    return { size: body.length, etag, lastModified: info?.mtime ?? new Date() };
+    const { body, etag, mtime } = await this.read(key);
+    return { size: body.length, etag, lastModified: mtime };
   }
 
   async put(key: string, body: Buffer): Promise<WriteResult> {
@@ -93,7 +103,7 @@ export class DirStorage implements Storage {
       throw fsError(err, `writing ${key}`);
     }
     if (!created) throw new VsyncError('STORAGE_PRECONDITION_FAILED', `${key} already exists`);
-    return { etag: md5(body) };
+    return { etag: md5Etag(body) };
   }
 
   async putIfMatch(key: string, body: Buffer, etag: string): Promise<WriteResult> {
@@ -102,29 +112,27 @@ export class DirStorage implements Storage {
 
   async delete(key: string): Promise<void> {
     const path = this.pathOf(key);
-    await this.withLock(path, key, async () => {
+    // Deleting under a folder that was never created is deleting nothing.
+    if (!(await stat(dirname(path)).catch(() => undefined))) return;
+    await this.lock(path).hold(async () => {
       try {
         await unlink(path);
       } catch (err) {
-        if (errno(err) === 'ENOENT') return;
+        if (isErrno(err, ...ABSENT)) return;
         throw fsError(err, `deleting ${key}`);
       }
       await syncFolder(dirname(path));
-    }).catch((err) => {
-      // Deleting under a folder that was never created is deleting nothing.
-      if (errno(err) === 'ENOENT') return;
-      throw err;
     });
   }
 
   async list(prefix: string): Promise<ListedObject[]> {
-    if (!isValidPrefix(prefix)) throw new VsyncError('STORAGE_PERMANENT', `invalid prefix ${JSON.stringify(prefix)}`);
+    assertValidPrefix(prefix);
     // Walk only the folder the prefix's complete segments name; the last, partial segment filters.
     const folderPart = prefix.includes('/') ? prefix.slice(0, prefix.lastIndexOf('/')) : '';
     const start = folderPart ? join(this.root, ...folderPart.split('/')) : this.root;
     const found: ListedObject[] = [];
     await this.walk(start, prefix, found);
-    return found.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    return found.sort(byKey);
   }
 
   private async walk(folder: string, prefix: string, into: ListedObject[]): Promise<void> {
@@ -132,7 +140,7 @@ export class DirStorage implements Storage {
     try {
       entries = await readdir(folder, { withFileTypes: true });
     } catch (err) {
-      if (errno(err) === 'ENOENT' || errno(err) === 'ENOTDIR') return;
+      if (isErrno(err, 'ENOENT', 'ENOTDIR')) return;
       throw fsError(err, `listing ${prefix}`);
     }
     const files: Array<Promise<ListedObject | undefined>> = [];
@@ -153,12 +161,23 @@ export class DirStorage implements Storage {
     for (const found of await Promise.all(files)) if (found) into.push(found);
   }
 
+  /** Creates the key's folder; fsyncs every folder it had to create, so a new object survives a crash. */
   private async ensureFolder(path: string): Promise<void> {
+    const folder = dirname(path);
     try {
-      await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+      const first = await mkdir(folder, { recursive: true, mode: 0o700 });
+      if (first === undefined) return;
+      for (let dir = folder; ; dir = dirname(dir)) {
+        await syncFolder(dirname(dir));
+        if (dir === first) break;
+      }
     } catch (err) {
       throw fsError(err, `creating the folder for ${relative(this.root, path)}`);
     }
+  }
+
+  private lock(path: string): KeyLock {
+    return new KeyLock(join(dirname(path), `.${path.slice(dirname(path).length + 1)}.lock`), this.lockOptions);
   }
 
   /** Replaces the object when `allowed(currentEtag)` holds, under the key's lock. */
@@ -170,53 +189,21 @@ export class DirStorage implements Storage {
   ): Promise<WriteResult> {
     const path = this.pathOf(key);
     await this.ensureFolder(path);
-    return this.withLock(path, key, async () => {
-      const current = await readFile(path).then(md5, (err) => {
-        if (errno(err) === 'ENOENT') return undefined;
-        throw fsError(err, `reading ${key}`);
-      });
+    return this.lock(path).hold(async () => {
+      const current = await this.read(key).then(
+        (o) => o.etag,
+        (err) => {
+          if (err instanceof VsyncError && err.code === 'STORAGE_NOT_FOUND') return undefined;
+          throw err;
+        },
+      );
       if (!allowed(current)) throw new VsyncError('STORAGE_PRECONDITION_FAILED', refusal);
-      const temp = tempPathFor(path);
       try {
-        await writeNewFileSynced(temp, body);
-        await rename(temp, path);
+        await writeFileAtomic(path, body);
       } catch (err) {
-        await unlink(temp).catch(() => undefined);
         throw fsError(err, `writing ${key}`);
       }
-      await syncFolder(dirname(path));
-      return { etag: md5(body) };
+      return { etag: md5Etag(body) };
     });
-  }
-
-  private async withLock<T>(path: string, key: string, critical: () => Promise<T>): Promise<T> {
-    const lock = join(dirname(path), `.${path.slice(dirname(path).length + 1)}.lock`);
-    const deadline = Date.now() + LOCK_WAIT_MS;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const handle = await open(lock, 'wx', 0o600);
-        await handle.close();
-        break;
-      } catch (err) {
-        if (errno(err) !== 'EEXIST') {
-          if (errno(err) === 'ENOENT') throw err;
-          throw fsError(err, `locking ${key}`);
-        }
-      }
-      const held = await stat(lock).catch(() => undefined);
-      if (held && Date.now() - held.mtimeMs > STALE_LOCK_MS) {
-        await unlink(lock).catch(() => undefined);
-        continue;
-      }
-      if (Date.now() > deadline) {
-        throw new VsyncError('STORAGE_TRANSIENT', `${key} stayed locked for ${LOCK_WAIT_MS / 1000} s (${lock})`);
-      }
-      await sleep(Math.min(2 + attempt * 2, 50) * (0.5 + Math.random()));
-    }
-    try {
-      return await critical();
-    } finally {
-      await unlink(lock).catch(() => undefined);
-    }
   }
 }

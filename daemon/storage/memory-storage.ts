@@ -1,8 +1,7 @@
 // An in-memory Storage for unit tests of domain logic. It passes the same contract suite as the real
 // adapters (test/contract/), so a test that passes against it is not passing against a looser fake.
-import { createHash } from 'node:crypto';
 import { VsyncError } from '../../shared/errors.js';
-import { isValidKey, isValidPrefix, type ListedObject, type ObjectHead, type Storage, type StoredObject, type WriteResult } from './storage.js';
+import { assertValidKey, assertValidPrefix, byKey, md5Etag, type ListedObject, type ObjectHead, type Storage, type StoredObject, type WriteResult } from './storage.js';
 
 interface Entry {
   body: Buffer;
@@ -18,7 +17,7 @@ export class MemoryStorage implements Storage {
   }
 
   private check(key: string): void {
-    if (!isValidKey(key)) throw new VsyncError('STORAGE_PERMANENT', `invalid key ${JSON.stringify(key)}`);
+    assertValidKey(key);
   }
 
   private entry(key: string): Entry {
@@ -29,7 +28,7 @@ export class MemoryStorage implements Storage {
   }
 
   private store(key: string, body: Buffer): WriteResult {
-    const etag = createHash('md5').update(body).digest('hex');
+    const etag = md5Etag(body);
     this.objects.set(key, { body: Buffer.from(body), etag, lastModified: new Date() });
     return { etag };
   }
@@ -62,11 +61,11 @@ export class MemoryStorage implements Storage {
   }
 
   async list(prefix: string): Promise<ListedObject[]> {
-    if (!isValidPrefix(prefix)) throw new VsyncError('STORAGE_PERMANENT', `invalid prefix ${JSON.stringify(prefix)}`);
+    assertValidPrefix(prefix);
     return [...this.objects]
       .filter(([key]) => key.startsWith(prefix))
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .map(([key, e]) => ({ key, size: e.body.length, lastModified: e.lastModified }));
+      .map(([key, e]) => ({ key, size: e.body.length, lastModified: e.lastModified }))
+      .sort(byKey);
   }
 
   async delete(key: string): Promise<void> {

@@ -5,7 +5,7 @@
 // precondition against our own bytes. So after a transient failure, a failed precondition is checked
 // against the stored object: if it holds exactly our bytes, the write was ours and succeeded.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isVsyncError } from '../../shared/errors.js';
+import { VsyncError, isVsyncError } from '../../shared/errors.js';
 import type { ListedObject, ObjectHead, Storage, StoredObject, WriteResult } from './storage.js';
 
 export interface RetryPolicy {
@@ -44,12 +44,21 @@ export class RetryingStorage implements Storage {
     }
   }
 
-  /** After a lost response: is the object there with exactly our bytes? Then the write was ours. */
+  /**
+   * After a lost response: is the object there with exactly our bytes? Then the write was ours. When that
+   * cannot be read either, the outcome is unknown, which is transient, not a lost race.
+   */
   private landed(key: string, body: Buffer) {
-    return async (err: unknown): Promise<WriteResult> => {
-      const stored = await this.inner.get(key).catch(() => undefined);
-      if (stored && stored.body.equals(body)) return { etag: stored.etag };
-      throw err;
+    return async (refusal: unknown): Promise<WriteResult> => {
+      let stored: StoredObject;
+      try {
+        stored = await this.get(key);
+      } catch (err) {
+        if (isVsyncError(err, 'STORAGE_NOT_FOUND')) throw refusal;
+        throw new VsyncError('STORAGE_TRANSIENT', `the outcome of writing ${key} is unknown: it could not be read back`, { cause: err });
+      }
+      if (stored.body.equals(body)) return { etag: stored.etag };
+      throw refusal;
     };
   }
 

@@ -13,8 +13,10 @@ import {
 } from '@aws-sdk/client-s3';
 import { VsyncError } from '../../shared/errors.js';
 import {
+  assertValidKey,
+  assertValidPrefix,
+  byKey,
   isValidKey,
-  isValidPrefix,
   type ListedObject,
   type ObjectHead,
   type Storage,
@@ -59,6 +61,12 @@ export function classifyS3Error(err: unknown, what: string): VsyncError {
   const status = e.$metadata?.httpStatusCode;
   const name = e.name ?? 'Error';
   const label = `${what}: ${name}${status ? ` (HTTP ${status})` : ''}`;
+  if (status === 501 || name === 'NotImplemented') {
+    return new VsyncError('STORAGE_PERMANENT', label, {
+      cause: err,
+      hint: 'the server does not implement this request; vsync needs an S3 server with conditional writes (If-None-Match, If-Match)',
+    });
+  }
   if (status === 412 || name === 'PreconditionFailed') {
     return new VsyncError('STORAGE_PRECONDITION_FAILED', label, { cause: err });
   }
@@ -112,7 +120,7 @@ export class S3Storage implements Storage {
   }
 
   private fullKey(key: string): string {
-    if (!isValidKey(key)) throw new VsyncError('STORAGE_PERMANENT', `invalid key ${JSON.stringify(key)}`);
+    assertValidKey(key);
     return this.prefix + key;
   }
 
@@ -172,7 +180,7 @@ export class S3Storage implements Storage {
   }
 
   async list(prefix: string): Promise<ListedObject[]> {
-    if (!isValidPrefix(prefix)) throw new VsyncError('STORAGE_PERMANENT', `invalid prefix ${JSON.stringify(prefix)}`);
+    assertValidPrefix(prefix);
     const found: ListedObject[] = [];
     let token: string | undefined;
     do {
@@ -188,9 +196,13 @@ export class S3Storage implements Storage {
         if (!isValidKey(key)) continue;
         found.push({ key, size: item.Size ?? 0, lastModified: item.LastModified ?? new Date(0) });
       }
+      if (page.IsTruncated && !page.NextContinuationToken) {
+        // Stopping here would return a silently partial listing.
+        throw new VsyncError('STORAGE_PERMANENT', `listing ${prefix}: the server said there is more but gave no continuation token`);
+      }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
-    return found.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    return found.sort(byKey);
   }
 
   async delete(key: string): Promise<void> {

@@ -14,6 +14,13 @@
 //   STORAGE_PRECONDITION_FAILED  a conditional write's condition did not hold; nothing was written
 //   STORAGE_TRANSIENT            timeout, connection failure, throttling, 5xx: the call may be retried
 //   STORAGE_PERMANENT            refused (no bucket, access denied, bad key, bad request): retrying won't help
+//
+// Some servers answer the losers of a conditional-write race with a 5xx instead of 412 (Ceph RGW: HTTP 500
+// for most of them), which an adapter can only report as STORAGE_TRANSIENT. RetryingStorage resolves that
+// into the outcome the contract states, so the domain always holds a RetryingStorage, never a bare adapter.
+
+import { createHash } from 'node:crypto';
+import { VsyncError } from '../../shared/errors.js';
 
 export interface StoredObject {
   readonly body: Buffer;
@@ -84,4 +91,23 @@ export function isValidPrefix(prefix: string): boolean {
   if (prefix === '') return true;
   const trimmed = prefix.endsWith('/') ? prefix.slice(0, -1) : prefix;
   return isValidKey(trimmed);
+}
+
+/** Adapters call these before touching the store: a bad key never reaches a path or a request. */
+export function assertValidKey(key: string): void {
+  if (!isValidKey(key)) throw new VsyncError('STORAGE_PERMANENT', `invalid key ${JSON.stringify(key)}`);
+}
+
+export function assertValidPrefix(prefix: string): void {
+  if (!isValidPrefix(prefix)) throw new VsyncError('STORAGE_PERMANENT', `invalid prefix ${JSON.stringify(prefix)}`);
+}
+
+/** Listing order: by key, byte-wise (keys are ASCII), as S3 lists. */
+export function byKey(a: ListedObject, b: ListedObject): number {
+  return a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
+}
+
+/** The ETag of a stored body where the store does not supply one: MD5 hex, as S3 gives for single-part uploads. */
+export function md5Etag(body: Buffer): string {
+  return createHash('md5').update(body).digest('hex');
 }

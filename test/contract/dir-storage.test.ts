@@ -1,7 +1,7 @@
 import t from 'tap';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync, statSync, existsSync, utimesSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DirStorage } from '../../daemon/storage/dir-storage.js';
 import { built, childEnv } from '../helpers/built.js';
@@ -48,17 +48,29 @@ t.test('temp and lock files are not listed as objects', async (t) => {
   t.same((await storage.list('hidden_ns/')).map((o) => o.key), ['hidden_ns/dev/latest']);
 });
 
-t.test('a stale lock left by a crashed writer is broken; a fresh one is waited for', async (t) => {
+/** The pid of a process that has exited, for a lock whose holder crashed. */
+function deadPid(): number {
+  const child = spawnSync(process.execPath, ['-e', '0']);
+  return child.pid!;
+}
+
+t.test('a lock whose holder died is broken', async (t) => {
   const key = 'locks_ns/dev/latest';
   const first = await storage.put(key, Buffer.from('20260516-113304'));
   const lock = join(storage.root, 'locks_ns', 'dev', '.latest.lock');
-  writeFileSync(lock, '');
-  const old = new Date(Date.now() - 60_000);
-  utimesSync(lock, old, old);
+  writeFileSync(lock, `${hostname()} ${deadPid()} deadbeef`);
   await storage.putIfMatch(key, Buffer.from('20260516-113305'), first.etag);
   t.notOk(existsSync(lock), 'the stale lock is gone');
+  t.notOk(existsSync(`${lock}.break`), 'and so is the breaker\'s');
+  t.equal((await storage.get(key)).body.toString(), '20260516-113305');
+});
 
-  writeFileSync(lock, '');
+t.test('a live holder is waited for, however old its lock', async (t) => {
+  const key = 'locks_ns/dev/latest';
+  const lock = join(storage.root, 'locks_ns', 'dev', '.latest.lock');
+  writeFileSync(lock, `${hostname()} ${process.pid} cafe`);
+  const old = new Date(Date.now() - 3_600_000);
+  utimesSync(lock, old, old);
   const started = Date.now();
   setTimeout(() => rmSync(lock), 300);
   await storage.put(key, Buffer.from('20260516-113306'));
@@ -66,8 +78,18 @@ t.test('a stale lock left by a crashed writer is broken; a fresh one is waited f
   t.equal((await storage.get(key)).body.toString(), '20260516-113306');
 });
 
+t.test('a lock from another host is never broken: transient, with the path in the hint', async (t) => {
+  const impatient = new DirStorage(storage.root, { waitMs: 300 });
+  const key = 'locks_ns/dev/latest';
+  const lock = join(storage.root, 'locks_ns', 'dev', '.latest.lock');
+  writeFileSync(lock, `some-other-host ${deadPid()} f00d`);
+  t.teardown(() => rmSync(lock, { force: true }));
+  await t.rejects(impatient.put(key, Buffer.from('x')), { code: 'STORAGE_TRANSIENT', message: /held by process \d+ on some-other-host/, hint: /remove .*\.latest\.lock/ });
+  t.equal((await storage.get(key)).body.toString(), '20260516-113306', 'nothing was written');
+});
+
 // The contract's races run inside one process; these run 16 separate processes against one folder.
-async function race(mode: 'absent' | 'match', key: string, etag: string): Promise<string[]> {
+async function race(mode: 'absent' | 'match', key: string, etag: string, staleLock?: string): Promise<string[]> {
   const go = join(root, `go-${mode}-${Date.now()}`);
   const script = join(import.meta.dirname, 'fixtures', 'dir-race-writer.mjs');
   const modulePath = built('daemon/storage/dir-storage');
@@ -85,6 +107,7 @@ async function race(mode: 'absent' | 'match', key: string, etag: string): Promis
     return { ready, done };
   });
   await Promise.all(children.map((c) => c.ready));
+  if (staleLock) writeFileSync(staleLock, `${hostname()} ${deadPid()} deadbeef`);
   writeFileSync(go, '');
   return Promise.all(children.map((c) => c.done));
 }
@@ -102,4 +125,16 @@ t.test('16 processes putIfMatch on one key: exactly one winner', async (t) => {
   t.equal(results.filter((r) => r === 'STORAGE_PRECONDITION_FAILED').length, 15);
   const winner = results.indexOf('ok');
   t.equal((await storage.get('xproc/dev/latest')).body.toString(), `20260516-1134${String(winner).padStart(2, '0')}`);
+});
+
+t.test('16 processes putIfMatch over a lock left by a crashed writer: still exactly one winner', async (t) => {
+  for (let round = 0; round < 3; round++) {
+    const key = `xproc_stale${round}/dev/latest`;
+    const base = await storage.put(key, Buffer.from('20260516-113304'));
+    const lock = join(storage.root, `xproc_stale${round}`, 'dev', '.latest.lock');
+    const results = await race('match', key, base.etag, lock);
+    t.equal(results.filter((r) => r === 'ok').length, 1, `round ${round}: ${results.join(',')}`);
+    t.equal(results.filter((r) => r === 'STORAGE_PRECONDITION_FAILED').length, 15);
+    t.notOk(existsSync(lock), 'no lock left behind');
+  }
 });

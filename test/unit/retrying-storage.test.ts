@@ -8,16 +8,22 @@ import type { Storage } from '../../daemon/storage/storage.js';
 
 const fast = { attempts: 4, baseDelayMs: 1, maxDelayMs: 2 };
 
-/** Fails the next `n` calls of `method` with a transient error, after (landed) or instead of doing them. */
-function flaky(inner: MemoryStorage, method: 'putIfAbsent' | 'putIfMatch' | 'get', n: number, landed: boolean): Storage {
-  let left = n;
+type Method = 'putIfAbsent' | 'putIfMatch' | 'get';
+
+/**
+ * Fails the next `n` calls of `method` with a transient error, after (landed) or instead of doing them;
+ * `also` scripts more methods the same way.
+ */
+function flaky(inner: MemoryStorage, method: Method, n: number, landed: boolean, also: Partial<Record<Method, number>> = {}): Storage {
+  const left: Partial<Record<string, number>> = { ...also, [method]: n };
   return new Proxy(inner, {
     get(target, prop, receiver) {
       const value = Reflect.get(target, prop, receiver);
-      if (prop !== method || typeof value !== 'function') return typeof value === 'function' ? value.bind(target) : value;
+      if (typeof prop !== 'string' || !(prop in left) || typeof value !== 'function') return typeof value === 'function' ? value.bind(target) : value;
       return async (...args: unknown[]) => {
-        if (left-- > 0) {
-          if (landed) await value.apply(target, args);
+        if (left[prop]! > 0) {
+          left[prop]!--;
+          if (landed && prop === method) await value.apply(target, args);
           throw new VsyncError('STORAGE_TRANSIENT', 'scripted fault');
         }
         return value.apply(target, args);
@@ -68,4 +74,11 @@ t.test('a precondition failure without a transient one before it is not second-g
   await mem.put('a/v.enc', Buffer.from('same'));
   await t.rejects(new RetryingStorage(mem, fast).putIfAbsent('a/v.enc', Buffer.from('same')), { code: 'STORAGE_PRECONDITION_FAILED' },
     'identical bytes written earlier by someone else are still a refusal');
+});
+
+t.test('when the object cannot be read back either, the outcome is unknown: transient', async (t) => {
+  const mem = new MemoryStorage();
+  await mem.put('a/v.enc', Buffer.from('theirs'));
+  const inner = flaky(mem, 'putIfAbsent', 1, false, { get: 100 });
+  await t.rejects(new RetryingStorage(inner, fast).putIfAbsent('a/v.enc', Buffer.from('mine')), { code: 'STORAGE_TRANSIENT', message: /outcome of writing a\/v\.enc is unknown/ });
 });
