@@ -39,6 +39,13 @@ export const registry = {
     exit: x.usage,
   },
 
+  REPO_UNKNOWN: {
+    message: 'cannot tell which repo this folder belongs to',
+    hint: 'check that `git rev-parse --show-toplevel` works here (install git; for "dubious ownership", see git config safe.directory)',
+    http: 422,
+    exit: x.config,
+  },
+
   // Config files
   CONFIG_NOT_FOUND: {
     message: 'no config for this repo and env',

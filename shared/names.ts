@@ -23,15 +23,22 @@ export function assertRepoName(name: string): void {
 }
 
 /**
- * A repo name from a remote URL or a folder name: lower-cased, the last two path segments of a URL
- * (`owner/name`), `/` and `-` become `_`, anything outside [a-z0-9._] dropped, at most 100 characters.
- * Returns undefined when nothing usable is left.
+ * A repo name from a remote URL or a folder name (docs/FORMAT.md §8). Returns undefined when nothing
+ * usable is left.
  */
 export function normaliseRepoName(raw: string): string | undefined {
-  let text = raw.trim().toLowerCase().replace(/\.git$/, '').replace(/\/+$/, '');
-  // git@host:owner/name, ssh://git@host/owner/name, https://host/owner/name → owner/name
-  const url = /^(?:[a-z][a-z0-9+.-]*:\/\/)?(?:[^@/]+@)?[^:/]+[:/](.+)$/.exec(text);
-  if (url && /[:/]/.test(text)) text = url[1]!.split('/').slice(-2).join('/');
+  let text = raw.trim().toLowerCase().replace(/\/+$/, '').replace(/\.git$/, '');
+  if (/[:/]/.test(text)) {
+    const scheme = /^[a-z][a-z0-9+.-]*:\/\//.exec(text);
+    if (scheme) {
+      text = text.slice(scheme[0].length); // user@host:port/owner/name
+      text = text.slice(text.indexOf('/') + 1);
+    } else if (/^[^/]*:/.test(text)) {
+      text = text.slice(text.indexOf(':') + 1); // scp form: user@host:owner/name
+    }
+    // The last two path segments name the repo on every forge: owner/name.
+    text = text.split('/').filter(Boolean).slice(-2).join('/');
+  }
   const name = text
     .replace(/[/-]/g, '_')
     .replace(/[^a-z0-9._]/g, '')

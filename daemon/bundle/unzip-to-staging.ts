@@ -14,6 +14,7 @@ import { readCentralDirectory, type ArchiveEntry } from './central-directory.js'
 import { nameProblem, showName, vaultFolderPrefix } from './entry-names.js';
 import { EntrySet } from './entry-set.js';
 import { resolveBundleLimits, type BundleLimits } from './limits.js';
+import { isErrno } from '../fs/errno.js';
 
 const FILE_MODE = 0o600;
 const FOLDER_MODE = 0o700;
@@ -163,8 +164,7 @@ async function writeExclusive(write: () => Promise<void>, entry: ArchiveEntry): 
     await write();
   } catch (err) {
     if (isVsyncError(err)) throw err;
-    const code = (err as { code?: unknown } | null)?.code;
-    if (code === 'EEXIST') {
+    if (isErrno(err, 'EEXIST')) {
       throw new VsyncError('BUNDLE_UNSAFE_ENTRY', `${showName(entry.name)} would replace another entry`, { cause: err });
     }
     // File-system failures (ENOSPC, EACCES) are about this machine, not the archive: let them through.

@@ -8,6 +8,7 @@ import { join, relative, resolve, sep, isAbsolute } from 'node:path';
 import { buffer } from 'node:stream/consumers';
 import { ZipArchive } from 'archiver';
 import { VsyncError } from '../../shared/errors.js';
+import { isErrno } from '../fs/errno.js';
 import { nameProblem, showName, vaultFolderPrefix } from './entry-names.js';
 import { EntrySet } from './entry-set.js';
 import { resolveBundleLimits, type BundleLimits } from './limits.js';
@@ -71,7 +72,7 @@ async function checkedFolder(repoRoot: string, prefix: string): Promise<string> 
   try {
     stats = await lstat(folder);
   } catch (err) {
-    if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) {
+    if (isErrno(err, 'ENOENT', 'ENOTDIR')) {
       throw refuse(
         `does not exist in ${repoRoot}`,
         `create it (mkdir -p ${prefix}) and put the env's secret files in it, or set files.vaultFolder in the config`,
@@ -185,8 +186,4 @@ function direntKind(dirent: Dirent): string {
   if (dirent.isSocket()) return 'a socket';
   if (dirent.isCharacterDevice() || dirent.isBlockDevice()) return 'a device';
   return 'not a regular file';
-}
-
-function isErrno(err: unknown, code: string): boolean {
-  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === code;
 }

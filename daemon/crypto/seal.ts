@@ -25,10 +25,12 @@ export function unseal(plaintext: Buffer): Sealed {
   }
   const magic = plaintext.subarray(0, SEAL_MAGIC.length);
   if (!magic.equals(SEAL_MAGIC)) {
-    const detail = magic.subarray(0, 4).equals(FAMILY)
-      ? `seal version ${JSON.stringify(magic.toString('latin1', 4))} is not supported by this vsync`
-      : 'no RQEM magic';
-    throw new VsyncError('SEAL_INVALID', detail);
+    if (magic.subarray(0, 4).equals(FAMILY)) {
+      throw new VsyncError('SEAL_INVALID', `seal version ${JSON.stringify(magic.toString('latin1', 4))} is not supported by this vsync`, {
+        hint: 'the version was pushed by a newer vsync; upgrade vsync to read it',
+      });
+    }
+    throw new VsyncError('SEAL_INVALID', 'no RQEM magic');
   }
   const ts = plaintext.toString('latin1', SEAL_MAGIC.length, SEAL_HEADER_BYTES);
   try {

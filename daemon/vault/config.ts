@@ -8,7 +8,9 @@ import { z } from 'zod';
 import { VsyncError } from '../../shared/errors.js';
 import { describeIssues } from '../../shared/validation.js';
 import { assertSaltText } from '../crypto/key.js';
+import { nameProblem } from '../bundle/entry-names.js';
 import { writeFileAtomic } from '../fs/atomic-write.js';
+import { isErrno } from '../fs/errno.js';
 
 const isSaltText = (text: string): boolean => {
   try {
@@ -19,13 +21,8 @@ const isSaltText = (text: string): boolean => {
   }
 };
 
-/** A path inside the repo: relative, `/`-separated, no `.` or `..` segments, not the repo root itself. */
-const isRepoRelativeFolder = (path: string): boolean =>
-  path.length > 0 &&
-  !isAbsolute(path) &&
-  !path.includes('\\') &&
-  !path.includes('\0') &&
-  path.split('/').every((segment) => segment !== '' && segment !== '.' && segment !== '..');
+/** A folder inside the repo, by the same rules as the names inside a bundle (so a pull can always land). */
+const isRepoRelativeFolder = (path: string): boolean => nameProblem(path) === undefined;
 
 // Bucket names as S3 allows them (3-63 characters, lower-case letters, digits, dots and hyphens).
 const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
@@ -38,7 +35,7 @@ const S3Block = z.looseObject({
   forcePathStyle: z.boolean().optional(),
 });
 
-const DirBlock = z.strictObject({
+const DirBlock = z.looseObject({
   kind: z.literal('dir'),
   root: z.string().refine(isAbsolute, 'must be an absolute path'),
 });
@@ -70,12 +67,19 @@ export function vaultFolderOf(config: Config, env: string): string {
   return config.files?.vaultFolder ?? posix.join('infra', 'vault', env);
 }
 
+const MAX_CONFIG_BYTES = 1 << 20;
+
 export function parseConfig(bytes: Buffer, file: string): Config {
   let json: unknown;
   try {
-    json = JSON.parse(gunzipSync(bytes).toString('utf8'));
+    // A config is a few hundred bytes and travels between teammates: a gzip bomb must not exhaust memory.
+    json = JSON.parse(gunzipSync(bytes, { maxOutputLength: MAX_CONFIG_BYTES }).toString('utf8'));
   } catch (cause) {
-    const what = bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b ? 'gzip data that is not JSON' : 'not gzip data';
+    const what = isErrno(cause, 'ERR_BUFFER_TOO_LARGE')
+      ? `larger than ${MAX_CONFIG_BYTES} bytes once unzipped`
+      : bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b
+        ? 'gzip data that is not JSON'
+        : 'not gzip data';
     throw new VsyncError('CONFIG_INVALID', `${file}: ${what}`, { cause });
   }
   const parsed = ConfigSchema.safeParse(json);
@@ -88,7 +92,7 @@ export async function readConfig(file: string): Promise<Config> {
   try {
     bytes = await readFile(file);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new VsyncError('CONFIG_NOT_FOUND', file, { cause: err });
+    if (isErrno(err, 'ENOENT')) throw new VsyncError('CONFIG_NOT_FOUND', file, { cause: err });
     throw new VsyncError('CONFIG_INVALID', `${file}: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}`, { cause: err });
   }
   return parseConfig(bytes, file);

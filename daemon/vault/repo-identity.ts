@@ -7,6 +7,7 @@ import { basename, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { VsyncError } from '../../shared/errors.js';
 import { assertRepoName, normaliseRepoName } from '../../shared/names.js';
+import { isErrno } from '../fs/errno.js';
 
 const run = promisify(execFile);
 
@@ -18,12 +19,20 @@ export interface RepoIdentity {
   readonly source: '.vsync' | 'origin' | 'folder';
 }
 
+/**
+ * Runs git. Resolves undefined when git answers "no" (exit 1 or 128 with `notRepo`: not a repository, no
+ * such remote); any other failure (git missing, "dubious ownership") is an error, because guessing a
+ * different repo name would point vsync at different keys and a different store prefix.
+ */
 async function git(cwd: string, args: string[]): Promise<string | undefined> {
   try {
     const { stdout } = await run('git', args, { cwd, timeout: 10_000 });
     return stdout.trim() || undefined;
-  } catch {
-    return undefined; // not a repo, no such remote, or no git at all: the next source decides
+  } catch (err) {
+    const e = err as { code?: unknown; stderr?: string };
+    if (e.code === 1 || (e.code === 128 && /not a git repository/i.test(e.stderr ?? ''))) return undefined;
+    const why = isErrno(err, 'ENOENT') ? 'git is not installed' : (e.stderr ?? String(err)).trim().split('\n')[0];
+    throw new VsyncError('REPO_UNKNOWN', `git ${args.join(' ')} in ${cwd}: ${why}`, { cause: err });
   }
 }
 
@@ -33,7 +42,7 @@ async function repoFromDotfile(root: string): Promise<string | undefined> {
   try {
     text = await readFile(join(root, '.vsync'), 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    if (isErrno(err, 'ENOENT')) return undefined;
     throw err;
   }
   for (const line of text.split(/\r?\n/)) {

@@ -54,7 +54,7 @@ t.test('the directory store and extensions round-trip; unknown fields are kept',
 });
 
 t.test('an upstream config (s3 block, salt only) reads', async (t) => {
-  const file = writeRaw('upstream', { version: 1, s3: { bucket: 'muthuishere-vsync-e2e', region: 'ap-south-1', profile: 'default' }, encryption: { salt: 'AAECAwQFBgcICQoLDA0ODxAR' } });
+  const file = writeRaw('upstream', { version: 1, s3: { bucket: 'muthuishere-vsync-e2e', region: 'ap-south-1', }, encryption: { salt: 'AAECAwQFBgcICQoLDA0ODxAR' } });
   const read = await readConfig(file);
   t.equal(read.s3?.bucket, 'muthuishere-vsync-e2e');
 });
@@ -65,6 +65,7 @@ t.test('bad files get errors that name the file and the field', async (t) => {
   writeFileSync(plain, JSON.stringify(good));
   await t.rejects(readConfig(plain), { code: 'CONFIG_INVALID', message: /not gzip data/ });
   await t.rejects(readConfig(writeRaw('notjson', '{"version": 1,')), { code: 'CONFIG_INVALID', message: /gzip data that is not JSON/ });
+  await t.rejects(readConfig(writeRaw('bomb', ' '.repeat(4 << 20))), { code: 'CONFIG_INVALID', message: /larger than 1048576 bytes once unzipped/ });
   const cases: Array<[string, unknown, RegExp]> = [
     ['no salt', { version: 1, s3: { bucket: 'acme-secrets' }, encryption: {} }, /encryption\.salt: /],
     ['bad salt', { ...good, encryption: { salt: 'short' } }, /encryption\.salt: must be 16 to 18 bytes/],
@@ -78,6 +79,9 @@ t.test('bad files get errors that name the file and the field', async (t) => {
     ['absolute vault folder', { ...good, files: { vaultFolder: '/etc' } }, /files\.vaultFolder/],
     ['dot vault folder', { ...good, files: { vaultFolder: 'infra/./vault' } }, /files\.vaultFolder/],
     ['not an object', [1, 2], /\(top level\)/],
+    ['vault folder with a backslash', { ...good, files: { vaultFolder: 'infra\\vault' } }, /files\.vaultFolder/],
+    ['vault folder with a drive letter', { ...good, files: { vaultFolder: 'C:/x' } }, /files\.vaultFolder/],
+    ['vault folder with a control character', { ...good, files: { vaultFolder: 'infra/\u0007' } }, /files\.vaultFolder/],
   ];
   for (const [name, json, message] of cases) {
     await t.rejects(readConfig(writeRaw(name.replace(/ /g, '_'), json)), { code: 'CONFIG_INVALID', message }, name);

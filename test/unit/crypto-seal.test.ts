@@ -26,6 +26,11 @@ t.test('bad seals', async (t) => {
   }
 });
 
+t.test('a newer seal version says to upgrade', async (t) => {
+  const newer = Buffer.concat([Buffer.from('RQEM0002'), seal('20260516-113304', zip).subarray(8)]);
+  t.throws(() => unseal(newer), { code: 'SEAL_INVALID', hint: /newer vsync; upgrade/ });
+});
+
 t.test('sealing refuses a bad timestamp', async (t) => {
   t.throws(() => seal('2026-05-16', zip), { code: 'TIMESTAMP_INVALID' });
 });

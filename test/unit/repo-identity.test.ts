@@ -50,3 +50,13 @@ t.test('a folder name with nothing usable asks for .vsync', async (t) => {
   mkdirSync(dir);
   await t.rejects(resolveRepoIdentity(dir), { code: 'NAME_INVALID', hint: /\.vsync/ });
 });
+
+t.test('git itself failing is an error, not a different name', async (t) => {
+  const dir = gitRepo('checkout-4', 'git@github.com:Acme/web.git');
+  const path = process.env.PATH;
+  process.env.PATH = join(base, 'no-git-here');
+  t.teardown(() => {
+    process.env.PATH = path;
+  });
+  await t.rejects(resolveRepoIdentity(dir), { code: 'REPO_UNKNOWN', message: /git is not installed/ });
+});

@@ -41,10 +41,13 @@ def encrypt(aes_key: bytes, plaintext: bytes, iv: bytes) -> bytes:
 
 
 def decrypt(aes_key: bytes, envelope: bytes) -> bytes:
-    if len(envelope) < 32:
+    # FORMAT.md §3 order: too short for a magic, the magic, too short for IV and tag, then the tag.
+    if len(envelope) < 4:
         raise ValueError("truncated")
     if envelope[:4] != ENVELOPE_MAGIC:
         raise ValueError("unknown magic")
+    if len(envelope) < 32:
+        raise ValueError("truncated")
     return AESGCM(aes_key).decrypt(envelope[4:16], envelope[16:], None)
 
 
