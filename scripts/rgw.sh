@@ -82,26 +82,28 @@ pid_alive() {
   return 0
 }
 
+# wait_exit <pidfile>: waits up to 5 s for the process to be gone.
+wait_exit() {
+  local i
+  for ((i = 0; i < 50; i++)); do
+    pid_alive "$1" || return 0
+    sleep 0.1
+  done
+  return 1
+}
+
 # stop_daemon <name>: SIGTERM, wait up to 5 s, then SIGKILL and wait again.
 stop_daemon() {
-  local name=$1 pidfile="$STATE/pids/$1.pid" pid i
+  local name=$1 pidfile="$STATE/pids/$1.pid" pid
   pid_alive "$pidfile" || { rm -f "$pidfile"; return 0; }
   pid=$(<"$pidfile")
   log "stopping $name (pid $pid)"
   kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < 50; i++)); do
-    pid_alive "$pidfile" || break
-    sleep 0.1
-  done
-  if pid_alive "$pidfile"; then
+  if ! wait_exit "$pidfile"; then
     log "$name did not exit after SIGTERM, sending SIGKILL"
     kill -KILL "$pid" 2>/dev/null || true
-    for ((i = 0; i < 50; i++)); do
-      pid_alive "$pidfile" || break
-      sleep 0.1
-    done
+    wait_exit "$pidfile" || die "$name (pid $pid) survived SIGKILL"
   fi
-  pid_alive "$pidfile" && die "$name (pid $pid) survived SIGKILL"
   rm -f "$pidfile"
 }
 
