@@ -199,10 +199,6 @@ export const registry = {
 
 export type ErrorCode = keyof typeof registry;
 
-export function isErrorCode(code: string): code is ErrorCode {
-  return Object.hasOwn(registry, code);
-}
-
 /**
  * A failure with a registry code. `detail` says what about this case is specific (which field, which key,
  * which versions); it is shown after the registry message and must never hold secret material.

@@ -10,7 +10,7 @@ export function keyCheck(aesKey: Buffer): string {
   return createHmac('sha256', aesKey).update(LABEL, 'utf8').digest().subarray(0, 16).toString('base64');
 }
 
-export function keyMatchesCheck(aesKey: Buffer, check: string): boolean {
+function keyMatchesCheck(aesKey: Buffer, check: string): boolean {
   const expected = Buffer.from(keyCheck(aesKey), 'utf8');
   const given = Buffer.from(check, 'utf8');
   return expected.length === given.length && timingSafeEqual(expected, given);

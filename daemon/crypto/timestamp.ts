@@ -32,15 +32,6 @@ export function parseTimestamp(text: string): Date {
   return date;
 }
 
-export function isTimestamp(text: string): boolean {
-  try {
-    parseTimestamp(text);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /**
  * The timestamp for a new version: now, or one second after `after` when the clock is behind it
  * (a teammate's clock runs ahead, or two pushes land in one second). Always strictly greater than `after`.

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, mkdirSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync, gunzipSync } from 'node:zlib';
-import { configFile } from '../../shared/paths.js';
+import { configFile, defaultStoreRoot } from '../../shared/paths.js';
 import { type Config, readConfig, vaultFolderOf, writeConfig } from '../../daemon/vault/config.js';
 
 const home = mkdtempSync(join(tmpdir(), 'vsync-config-'));
@@ -22,6 +22,8 @@ function writeRaw(name: string, json: unknown): string {
 t.test('the path follows XDG', async (t) => {
   t.equal(configFile('acme_web', 'dev', env), join(home, '.config', 'vsync', 'acme_web', 'env_dev'));
   t.equal(configFile('acme_web', 'dev', { HOME: home, XDG_CONFIG_HOME: '/x/cfg' }), '/x/cfg/vsync/acme_web/env_dev');
+  t.equal(defaultStoreRoot(env), join(home, '.local', 'share', 'vsync', 'store'), 'the embedded store');
+  t.equal(defaultStoreRoot({ HOME: home, XDG_DATA_HOME: '/x/data' }), '/x/data/vsync/store');
 });
 
 t.test('write then read: gzip JSON, 0600 in 0700 folders', async (t) => {
