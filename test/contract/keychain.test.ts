@@ -17,6 +17,7 @@ import { isVsyncError } from '../../shared/errors.js';
 import { KEYCHAIN_SERVICE, keychainAccount } from '../../daemon/keychain/keychain.js';
 import { OsKeychain } from '../../daemon/keychain/os-keychain.js';
 import { caught } from '../helpers/caught.js';
+import { realComponentAvailable } from '../helpers/real-component.js';
 
 const run = promisify(execFile);
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -30,18 +31,8 @@ async function secretTool(...args: string[]): Promise<{ stdout: string; stderr: 
   return run('secret-tool', args, { encoding: 'utf8', timeout: 20_000 });
 }
 
-const keyringName = process.env.VSYNC_TEST_KEYRING;
-if (!keyringName) {
-  const why =
-    'VSYNC_TEST_KEYRING is not set: the OS keychain contract test needs a real Secret Service; ' +
-    'run it as `dbus-run-session -- bash scripts/with-keyring.sh npx tap test/contract/keychain.test.ts`';
-  if (process.env.CI) {
-    t.fail(`${why} (CI is set: the real keyring is required in CI)`);
-  } else {
-    console.error(`\n*** SKIPPED: ${why}\n`);
-    t.test('OS keychain contract', { skip: why }, async () => {});
-  }
-} else {
+if (realComponentAvailable(t, 'VSYNC_TEST_KEYRING', 'a Secret Service (gnome-keyring)')) {
+  console.error(`# keychain contract: OsKeychain (${new OsKeychain().name}) on ${process.env.VSYNC_TEST_KEYRING}`);
   contract();
 }
 

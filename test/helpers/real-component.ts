@@ -14,3 +14,13 @@ export function realComponentAvailable(t: TestContext, variable: string, compone
   }
   return false;
 }
+
+/**
+ * For a component found by probing (a binary, a package): the `skip` option of a t.test. Under CI nothing
+ * is skipped, so a missing component makes the test fail on its own.
+ */
+export function skipUnless(available: boolean, why: string): string | false {
+  if (available || process.env.CI) return false;
+  console.error(`\n*** SKIPPING: ${why} ***\n`);
+  return why;
+}
