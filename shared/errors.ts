@@ -189,6 +189,74 @@ export const registry = {
     exit: x.keychain,
   },
 
+  // Vault operations
+  VAULT_EXISTS: {
+    message: 'this vault is already initialised here',
+    hint: 'push and pull it as it is; to start over, remove the config file and the keychain entry first',
+    http: 409,
+    exit: x.config,
+  },
+  VAULT_KEY_EXISTS: {
+    message: 'the keychain already holds a key for this repo and env',
+    hint: 'init never replaces a key; if it is the team key, restore the config from a teammate instead, or remove the entry first',
+    http: 409,
+    exit: x.keychain,
+  },
+  VAULT_CONFLICT: {
+    message: 'the remote moved since this machine last synced',
+    hint: 'pull first (your folder is backed up), then push again; or push --force to replace the remote version',
+    http: 409,
+    exit: x.conflict,
+  },
+  VAULT_UNPUSHED_CHANGES: {
+    message: 'the vault folder holds changes that were never pushed',
+    hint: 'push them first, or pull --force to replace them (a backup of the folder was written either way)',
+    http: 409,
+    exit: x.conflict,
+  },
+  VAULT_ROLLBACK: {
+    message: 'the remote pointer names a version older than one this machine has already seen',
+    hint: 'someone moved latest back; if that is intended, pull that version by name with --at <ts>',
+    http: 409,
+    exit: x.integrity,
+  },
+  VAULT_SEAL_MISMATCH: {
+    message: 'the version\'s sealed timestamp is not the one asked for',
+    hint: 'the object was renamed or the pointer moved by someone without the key; nothing was written',
+    http: 422,
+    exit: x.integrity,
+  },
+  VAULT_POINTER_INVALID: {
+    message: 'the remote latest pointer does not hold a version timestamp',
+    hint: 'someone wrote junk to latest; push from a good machine (push --force) or write a real version name to it',
+    http: 422,
+    exit: x.integrity,
+  },
+  VAULT_EMPTY: {
+    message: 'nothing has been pushed for this repo and env yet',
+    hint: 'push from the machine that has the secrets: `vsync push <env>`',
+    http: 404,
+    exit: x.storage,
+  },
+  VAULT_VERSION_NOT_FOUND: {
+    message: 'no such version in the store',
+    hint: 'list the versions with `vsync versions <env>`',
+    http: 404,
+    exit: x.storage,
+  },
+  USE_ENV_IS_FILE: {
+    message: '.env is a regular file, and use never replaces one',
+    hint: 'move its contents into the vault folder (and push), then remove .env and run use again',
+    http: 409,
+    exit: x.usage,
+  },
+  USE_TARGET_MISSING: {
+    message: 'the vault folder has no env file for this env',
+    hint: 'pull the env first: `vsync pull <env>`',
+    http: 404,
+    exit: x.usage,
+  },
+
   INTERNAL: {
     message: 'an unexpected internal error',
     hint: 'this is a bug; please report it with the agent log',

@@ -23,3 +23,13 @@ export function defaultStoreRoot(env: Env = process.env): string {
 export function configFile(repo: string, env: string, environment: Env = process.env): string {
   return join(configRoot(environment), repo, `env_${env}`);
 }
+
+/** `${XDG_STATE_HOME:-~/.local/state}/vsync`: what this machine remembers (last sync, newest version seen). */
+export function stateRoot(env: Env = process.env): string {
+  return join(env.XDG_STATE_HOME || join(home(env), '.local', 'state'), 'vsync');
+}
+
+/** Encrypted pre-pull backups of one repo (docs/FORMAT.md §10). */
+export function backupFolder(repo: string, env: Env = process.env): string {
+  return join(configRoot(env), 'backups', repo);
+}

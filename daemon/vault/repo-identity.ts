@@ -1,15 +1,12 @@
 // Which repo a working folder belongs to, and so which `<repo>/` its vaults live under (docs/FORMAT.md §8):
 // a committed `.vsync` file (`repo=<name>`) at the git top level, else the `origin` remote normalised, else
 // the top-level folder's name normalised. Teammates get the same name from the same clone without any setup.
-import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
-import { promisify } from 'node:util';
 import { VsyncError } from '../../shared/errors.js';
 import { assertRepoName, normaliseRepoName } from '../../shared/names.js';
 import { isErrno } from '../fs/errno.js';
-
-const run = promisify(execFile);
+import { git } from './git.js';
 
 export interface RepoIdentity {
   /** The repo name: the first segment of every store key and keychain account of this repo. */
@@ -17,23 +14,6 @@ export interface RepoIdentity {
   /** The git top level (or the folder itself outside git): vault folders are relative to it. */
   readonly root: string;
   readonly source: '.vsync' | 'origin' | 'folder';
-}
-
-/**
- * Runs git. Resolves undefined when git answers "no" (exit 1 or 128 with `notRepo`: not a repository, no
- * such remote); any other failure (git missing, "dubious ownership") is an error, because guessing a
- * different repo name would point vsync at different keys and a different store prefix.
- */
-async function git(cwd: string, args: string[]): Promise<string | undefined> {
-  try {
-    const { stdout } = await run('git', args, { cwd, timeout: 10_000 });
-    return stdout.trim() || undefined;
-  } catch (err) {
-    const e = err as { code?: unknown; stderr?: string };
-    if (e.code === 1 || (e.code === 128 && /not a git repository/i.test(e.stderr ?? ''))) return undefined;
-    const why = isErrno(err, 'ENOENT') ? 'git is not installed' : (e.stderr ?? String(err)).trim().split('\n')[0];
-    throw new VsyncError('REPO_UNKNOWN', `git ${args.join(' ')} in ${cwd}: ${why}`, { cause: err });
-  }
 }
 
 /** The `repo=` line of a `.vsync` file; undefined when there is no file or no such line. */
@@ -53,7 +33,7 @@ async function repoFromDotfile(root: string): Promise<string | undefined> {
 }
 
 export async function resolveRepoIdentity(cwd: string): Promise<RepoIdentity> {
-  const root = (await git(cwd, ['rev-parse', '--show-toplevel'])) ?? resolve(cwd);
+  const root = (await git(cwd, ['rev-parse', '--show-toplevel'])) || resolve(cwd);
 
   const declared = await repoFromDotfile(root);
   if (declared !== undefined) {
@@ -70,7 +50,7 @@ export async function resolveRepoIdentity(cwd: string): Promise<RepoIdentity> {
   }
 
   const origin = await git(root, ['config', '--get', 'remote.origin.url']);
-  const fromOrigin = origin === undefined ? undefined : normaliseRepoName(origin);
+  const fromOrigin = origin ? normaliseRepoName(origin) : undefined;
   if (fromOrigin !== undefined) return { repo: fromOrigin, root, source: 'origin' };
 
   const fromFolder = normaliseRepoName(basename(root));

@@ -1,0 +1,49 @@
+// Encrypted backups of a vault folder, written before each pull replaces it (docs/FORMAT.md §10):
+// `<config>/backups/<repo>/<env>-<ts>.zip.enc`, an unsealed RQE1 envelope under the vault key. The two
+// newest per (repo, env) are kept.
+import { mkdir, readdir, stat, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { backupFolder, type Env } from '../../shared/paths.js';
+import { encryptEnvelope } from '../crypto/envelope.js';
+import { formatTimestamp, nextTimestamp } from '../crypto/timestamp.js';
+import { writeFileExclusive } from '../fs/atomic-write.js';
+
+export const BACKUPS_KEPT = 2;
+
+export interface Backup {
+  readonly ts: string;
+  readonly path: string;
+  readonly size: number;
+}
+
+const NAME = /^(.+)-(\d{8}-\d{6})\.zip\.enc$/;
+
+export async function listBackups(repo: string, env: string, environment: Env): Promise<Backup[]> {
+  const folder = backupFolder(repo, environment);
+  const names = await readdir(folder).catch(() => [] as string[]);
+  const found: Backup[] = [];
+  for (const name of names) {
+    const m = NAME.exec(name);
+    if (!m || m[1] !== env) continue;
+    const info = await stat(join(folder, name)).catch(() => undefined);
+    if (info?.isFile()) found.push({ ts: m[2]!, path: join(folder, name), size: info.size });
+  }
+  return found.sort((a, b) => (a.ts < b.ts ? 1 : -1));
+}
+
+/** Writes the backup and prunes older ones; returns its path. Never overwrites an earlier backup. */
+export async function writeBackup(aesKey: Buffer, zip: Buffer, repo: string, env: string, environment: Env, now: Date): Promise<string> {
+  const folder = backupFolder(repo, environment);
+  await mkdir(folder, { recursive: true, mode: 0o700 });
+  const envelope = encryptEnvelope(aesKey, zip);
+  let ts = formatTimestamp(now);
+  for (;;) {
+    const path = join(folder, `${env}-${ts}.zip.enc`);
+    if (await writeFileExclusive(path, envelope, 0o600)) break;
+    ts = nextTimestamp(ts, now); // two pulls in one second
+  }
+  for (const old of (await listBackups(repo, env, environment)).slice(BACKUPS_KEPT)) {
+    await unlink(old.path).catch(() => undefined);
+  }
+  return join(folder, `${env}-${ts}.zip.enc`);
+}

@@ -1,0 +1,88 @@
+// init <env>: a new key in the keychain, a salt, the config file, the vault folder. It never replaces an
+// existing key or config, and on any failure leaves the keychain and the disk as they were.
+import { mkdir, stat } from 'node:fs/promises';
+import { isAbsolute, join } from 'node:path';
+import { VsyncError, isVsyncError } from '../../shared/errors.js';
+import { configFile, defaultStoreRoot } from '../../shared/paths.js';
+import { describeIssues } from '../../shared/validation.js';
+import { deriveKey } from '../crypto/kdf.js';
+import { generateKey, generateSalt } from '../crypto/key.js';
+import { keyCheck } from '../crypto/key-check.js';
+import { keychainAccount } from '../keychain/keychain.js';
+import { ConfigSchema, vaultFolderOf, writeConfig, type Config } from './config.js';
+import { assertRef, type VaultDeps, type VaultRef } from './vault.js';
+
+export interface InitOptions {
+  /** The directory store's folder (absolute); default `${XDG_DATA_HOME:-~/.local/share}/vsync/store`. */
+  readonly store?: string;
+  /** An S3 bucket instead of the directory store. */
+  readonly bucket?: string;
+  readonly endpoint?: string;
+  readonly region?: string;
+  readonly prefix?: string;
+  readonly forcePathStyle?: boolean;
+}
+
+export interface InitResult {
+  readonly repo: string;
+  readonly env: string;
+  readonly configFile: string;
+  readonly vaultFolder: string;
+  /** Where versions will go: `s3://bucket/<repo>/<env>/` or `file:///…/<repo>/<env>/`. */
+  readonly store: string;
+}
+
+function storeSettings(options: InitOptions, deps: VaultDeps): Pick<Config, 's3' | 'store'> {
+  if (options.bucket !== undefined) {
+    if (options.store !== undefined) throw new VsyncError('USAGE', 'give --store (a local folder) or --bucket (S3), not both');
+    return {
+      s3: {
+        bucket: options.bucket,
+        ...(options.region !== undefined ? { region: options.region } : {}),
+        ...(options.endpoint !== undefined ? { endpoint: options.endpoint } : {}),
+        ...(options.prefix !== undefined ? { prefix: options.prefix } : {}),
+        ...(options.forcePathStyle !== undefined ? { forcePathStyle: options.forcePathStyle } : {}),
+      },
+    };
+  }
+  if (options.endpoint !== undefined || options.region !== undefined || options.prefix !== undefined) {
+    throw new VsyncError('USAGE', '--endpoint, --region and --prefix go with --bucket');
+  }
+  const root = options.store ?? defaultStoreRoot(deps.environment);
+  if (!isAbsolute(root)) throw new VsyncError('USAGE', `--store must be an absolute folder: ${root}`);
+  return { store: { kind: 'dir', root } };
+}
+
+export async function init(deps: VaultDeps, ref: VaultRef, options: InitOptions): Promise<InitResult> {
+  assertRef(ref);
+  const file = configFile(ref.repo, ref.env, deps.environment);
+  const settings = storeSettings(options, deps);
+  if (await stat(file).catch(() => undefined)) throw new VsyncError('VAULT_EXISTS', file);
+
+  const account = keychainAccount(ref.repo, ref.env);
+  try {
+    await deps.keychain.get(account);
+    throw new VsyncError('VAULT_KEY_EXISTS', `service tools.vsync, account ${account}`);
+  } catch (err) {
+    if (!isVsyncError(err, 'KEYCHAIN_NOT_FOUND')) throw err;
+  }
+
+  const key = generateKey();
+  const salt = generateSalt();
+  const config: Config = { version: 1, ...settings, encryption: { salt, keyCheck: keyCheck(await deriveKey(key, salt)) } };
+  // Validate before touching the keychain, so bad options change nothing at all.
+  const parsed = ConfigSchema.safeParse(config);
+  if (!parsed.success) throw new VsyncError('CONFIG_INVALID', describeIssues(parsed.error), { hint: 'check --bucket, --endpoint, --region and --prefix' });
+
+  await deps.keychain.set(account, key);
+  try {
+    await writeConfig(file, parsed.data);
+  } catch (err) {
+    await deps.keychain.delete(account).catch(() => undefined);
+    throw err;
+  }
+  const vaultFolder = vaultFolderOf(parsed.data, ref.env);
+  await mkdir(join(ref.root, ...vaultFolder.split('/')), { recursive: true, mode: 0o700 });
+  const storage = deps.storageFor(parsed.data);
+  return { repo: ref.repo, env: ref.env, configFile: file, vaultFolder, store: storage.describe(`${ref.repo}/${ref.env}/`) };
+}

@@ -1,0 +1,78 @@
+// The agent's unlocked keys: each vault's AES key, derived once from the keychain's key text and kept in
+// memory until it has been idle for `idleMs` or `lock()` drops every key. Derivation costs ~0.2 s of CPU,
+// which is what the agent saves each command.
+import { keychainAccount, type Keychain } from '../keychain/keychain.js';
+import { deriveKey } from '../crypto/kdf.js';
+import { assertKeyMatchesCheck } from '../crypto/key-check.js';
+
+export const DEFAULT_KEY_IDLE_MS = 8 * 60 * 60 * 1000;
+
+interface Held {
+  readonly key: Buffer;
+  readonly salt: string;
+  timer: NodeJS.Timeout;
+}
+
+export class KeyRing {
+  private readonly held = new Map<string, Held>();
+  private readonly pending = new Map<string, Promise<Buffer>>();
+
+  constructor(
+    private readonly keychain: Keychain,
+    private readonly idleMs: number = DEFAULT_KEY_IDLE_MS,
+  ) {}
+
+  /** The vault's AES key; KEY_MISMATCH when the config's keyCheck says the keychain holds another key. */
+  async aesKey(repo: string, env: string, salt: string, keyCheck: string | undefined): Promise<Buffer> {
+    const account = keychainAccount(repo, env);
+    const held = this.held.get(account);
+    if (held && held.salt === salt) {
+      this.touch(account, held);
+      assertKeyMatchesCheck(held.key, keyCheck);
+      return held.key;
+    }
+    // Concurrent first uses share one keychain read and one derivation.
+    let derivation = this.pending.get(account);
+    if (!derivation) {
+      derivation = this.keychain.get(account).then((text) => deriveKey(text, salt));
+      this.pending.set(account, derivation);
+      derivation.finally(() => this.pending.delete(account)).catch(() => undefined);
+    }
+    const key = await derivation;
+    assertKeyMatchesCheck(key, keyCheck);
+    this.drop(account);
+    const entry: Held = { key, salt, timer: this.expiry(account) };
+    this.held.set(account, entry);
+    return key;
+  }
+
+  /** Accounts (`<repo>/<env>`) whose keys are unlocked now. */
+  unlocked(): string[] {
+    return [...this.held.keys()].sort();
+  }
+
+  /** Drops every key now; returns how many were held. */
+  lock(): number {
+    const n = this.held.size;
+    for (const account of [...this.held.keys()]) this.drop(account);
+    return n;
+  }
+
+  private touch(account: string, held: Held): void {
+    clearTimeout(held.timer);
+    held.timer = this.expiry(account);
+  }
+
+  private expiry(account: string): NodeJS.Timeout {
+    // unref: an idle timer must not keep a process alive on its own.
+    return setTimeout(() => this.drop(account), this.idleMs).unref();
+  }
+
+  private drop(account: string): void {
+    const held = this.held.get(account);
+    if (!held) return;
+    clearTimeout(held.timer);
+    // Not zeroed: an operation in flight may still be using it, and the GC frees it after that.
+    this.held.delete(account);
+  }
+}

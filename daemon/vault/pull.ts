@@ -1,0 +1,106 @@
+// pull <env> [--at <ts>]: the product page's six steps. The folder is backed up first; the version is
+// checked (GCM tag, then the seal against the pointer, then the anti-rollback floor) before a byte of it is
+// written; it is extracted into a staging folder and swapped in, so the folder is old or new, never a mix.
+import { rm } from 'node:fs/promises';
+import { VsyncError, isVsyncError } from '../../shared/errors.js';
+import type { Progress } from '../../shared/progress.js';
+import { unzipToStaging } from '../bundle/unzip-to-staging.js';
+import { zipFolder } from '../bundle/zip-folder.js';
+import { decryptEnvelope } from '../crypto/envelope.js';
+import { unseal } from '../crypto/seal.js';
+import { parseTimestamp } from '../crypto/timestamp.js';
+import { writeBackup } from './backups.js';
+import { newer, readLocalState, writeLocalState } from './local-state.js';
+import { pointerKey, versionKey } from './remote-layout.js';
+import { openVault, readPointer, type VaultDeps, type VaultRef } from './vault.js';
+import { bundleDigest, folderExists, makeStaging, recoverSwap, swapIn } from './vault-folder.js';
+
+// A zip with no entries is its 22-byte end record alone: a folder with nothing in it to back up.
+const EMPTY_ZIP_BYTES = 22;
+
+export interface PullOptions {
+  /** A version by name: also how to go back to an older version on purpose. */
+  readonly at?: string;
+  /** Replace local edits that were never pushed (they are in the backup). */
+  readonly force?: boolean;
+}
+
+export interface PullResult {
+  readonly repo: string;
+  readonly env: string;
+  readonly version: string;
+  readonly backup?: string;
+  readonly folder: string;
+}
+
+export async function pull(deps: VaultDeps, ref: VaultRef, options: PullOptions, progress: Progress): Promise<PullResult> {
+  if (options.at !== undefined) parseTimestamp(options.at);
+  const vault = await openVault(deps, ref);
+  const { repo, env } = ref;
+  await recoverSwap(vault.folder);
+  const step = (n: number, text: string) => progress({ kind: 'step', n, of: 6, text });
+  const aesKey = await vault.aesKey();
+  const state = await readLocalState(vault.stateFile);
+
+  step(1, `backing up local ${vault.vaultFolder}/ (if any)`);
+  let local: { digest: string; backup: string } | undefined;
+  if (await folderExists(vault.folder)) {
+    const zip = await zipFolder(ref.root, vault.vaultFolder);
+    if (zip.length > EMPTY_ZIP_BYTES) {
+      const backup = await writeBackup(aesKey, zip, repo, env, deps.environment, deps.now());
+      progress({ kind: 'detail', text: `→ ${backup}` });
+      local = { digest: bundleDigest(zip), backup };
+    }
+  }
+
+  const latest = pointerKey(repo, env);
+  step(2, `reading pointer ${vault.storage.describe(latest)}`);
+  const pointer = await readPointer(vault);
+  if (!pointer) throw new VsyncError('VAULT_EMPTY', `${vault.storage.describe(latest)} does not exist`);
+  if (options.at === undefined && state.newestSeen !== undefined && pointer.ts < state.newestSeen) {
+    throw new VsyncError('VAULT_ROLLBACK', `latest names ${pointer.ts}, but this machine has seen ${state.newestSeen}`);
+  }
+  const ts = options.at ?? pointer.ts;
+
+  const key = versionKey(repo, env, ts);
+  step(3, `downloading version ${ts} (${key})`);
+  let envelope: Buffer;
+  try {
+    envelope = (await vault.storage.get(key)).body;
+  } catch (err) {
+    if (!isVsyncError(err, 'STORAGE_NOT_FOUND')) throw err;
+    const why = options.at === undefined ? `latest names ${ts}, but ${vault.storage.describe(key)} does not exist` : vault.storage.describe(key);
+    throw new VsyncError('VAULT_VERSION_NOT_FOUND', why, { cause: err });
+  }
+
+  step(4, 'decrypting');
+  const plaintext = decryptEnvelope(aesKey, envelope);
+  step(5, 'verifying manifest ts');
+  const sealed = unseal(plaintext);
+  if (sealed.ts !== ts) {
+    throw new VsyncError('VAULT_SEAL_MISMATCH', `asked for ${ts}, the bundle is sealed ${sealed.ts}`);
+  }
+  const incoming = bundleDigest(sealed.payload);
+  if (local && !options.force && local.digest !== state.synced?.digest && local.digest !== incoming) {
+    throw new VsyncError('VAULT_UNPUSHED_CHANGES', `${vault.vaultFolder}/ differs from the version this machine last synced; backup: ${local.backup}`);
+  }
+
+  step(6, `unzipping into ${ref.root}`);
+  const staging = await makeStaging(vault.folder);
+  try {
+    await unzipToStaging(sealed.payload, staging, vault.vaultFolder);
+    await swapIn(vault.folder, staging);
+  } finally {
+    await rm(staging, { recursive: true, force: true });
+  }
+
+  // The digest of the folder as this machine zips it, which another writer's zip of the same files (other
+  // compression, other header fields) need not match byte for byte.
+  const digest = bundleDigest(await zipFolder(ref.root, vault.vaultFolder));
+  await writeLocalState(vault.stateFile, {
+    version: 1,
+    synced: { ts, etag: pointer.etag, digest },
+    newestSeen: newer(newer(state.newestSeen, pointer.ts), ts),
+  });
+  return { repo, env, version: ts, ...(local ? { backup: local.backup } : {}), folder: ref.root };
+}

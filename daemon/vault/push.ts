@@ -1,0 +1,97 @@
+// push <env>: the product page's five steps. The version is written put-if-absent; `latest` moves only if
+// it is still where this machine last synced it (put-if-match), so two teammates can never silently
+// overwrite each other's push.
+import { VsyncError, isVsyncError } from '../../shared/errors.js';
+import type { Progress } from '../../shared/progress.js';
+import { zipFolder } from '../bundle/zip-folder.js';
+import { decryptEnvelope, encryptEnvelope } from '../crypto/envelope.js';
+import { seal, unseal } from '../crypto/seal.js';
+import { nextTimestamp } from '../crypto/timestamp.js';
+import { newer, readLocalState, writeLocalState } from './local-state.js';
+import { pointerKey, versionKey } from './remote-layout.js';
+import { openVault, readPointer, type VaultDeps, type VaultRef } from './vault.js';
+import { bundleDigest, recoverSwap } from './vault-folder.js';
+
+export interface PushOptions {
+  /** Replace the remote latest even if it moved since this machine last synced. */
+  readonly force?: boolean;
+}
+
+export interface PushResult {
+  readonly repo: string;
+  readonly env: string;
+  readonly version: string;
+  readonly bytes: number;
+  readonly url: string;
+}
+
+export async function push(deps: VaultDeps, ref: VaultRef, options: PushOptions, progress: Progress): Promise<PushResult> {
+  const vault = await openVault(deps, ref);
+  const { repo, env } = ref;
+  await recoverSwap(vault.folder);
+  const step = (n: number, text: string) => progress({ kind: 'step', n, of: 5, text });
+
+  step(1, `zipping ${vault.vaultFolder}/`);
+  const zip = await zipFolder(ref.root, vault.vaultFolder);
+  const aesKey = await vault.aesKey();
+  const state = await readLocalState(vault.stateFile);
+  const pointer = await readPointer(vault);
+  if (pointer && !options.force && state.synced?.etag !== pointer.etag) {
+    throw new VsyncError('VAULT_CONFLICT', `the remote latest is ${pointer.ts}; this machine last synced ${state.synced?.ts ?? 'nothing'}`);
+  }
+
+  // Strictly after both the remote and anything this machine has seen, and past any orphaned version a
+  // push that died before moving latest left behind.
+  let ts = nextTimestamp(newer(pointer?.ts, state.newestSeen), deps.now());
+  while (await exists(vault.storage, versionKey(repo, env, ts))) ts = nextTimestamp(ts, deps.now());
+
+  step(2, `sealing manifest ts=${ts}`);
+  const sealed = seal(ts, zip);
+  step(3, 'encrypting');
+  const envelope = encryptEnvelope(aesKey, sealed);
+  // Decrypt and compare before anything leaves the machine: a fault here must never reach the bucket.
+  const check = unseal(decryptEnvelope(aesKey, envelope));
+  if (check.ts !== ts || !check.payload.equals(zip)) throw new VsyncError('INTERNAL', 'the sealed bundle did not decrypt to what was sealed');
+
+  const key = versionKey(repo, env, ts);
+  step(4, `uploading ${envelope.length} bytes → ${vault.storage.describe(key)}`);
+  try {
+    await vault.storage.putIfAbsent(key, envelope);
+  } catch (err) {
+    if (isVsyncError(err, 'STORAGE_PRECONDITION_FAILED')) {
+      throw new VsyncError('VAULT_CONFLICT', `another push wrote version ${ts} at the same moment`, { cause: err });
+    }
+    throw err;
+  }
+
+  const latest = pointerKey(repo, env);
+  step(5, `updating pointer → ${vault.storage.describe(latest)}`);
+  let etag: string;
+  try {
+    const body = Buffer.from(ts, 'latin1');
+    etag = (pointer ? await vault.storage.putIfMatch(latest, body, pointer.etag) : await vault.storage.putIfAbsent(latest, body)).etag;
+  } catch (err) {
+    if (isVsyncError(err, 'STORAGE_PRECONDITION_FAILED')) {
+      const now = await readPointer(vault).catch(() => undefined);
+      throw new VsyncError('VAULT_CONFLICT', `latest moved to ${now?.ts ?? 'another version'} during this push; version ${ts} was uploaded but is not latest`, { cause: err });
+    }
+    throw err;
+  }
+
+  await writeLocalState(vault.stateFile, {
+    version: 1,
+    synced: { ts, etag, digest: bundleDigest(zip) },
+    newestSeen: newer(state.newestSeen, ts),
+  });
+  return { repo, env, version: ts, bytes: envelope.length, url: vault.storage.describe(key) };
+}
+
+async function exists(storage: { head(key: string): Promise<unknown> }, key: string): Promise<boolean> {
+  try {
+    await storage.head(key);
+    return true;
+  } catch (err) {
+    if (isVsyncError(err, 'STORAGE_NOT_FOUND')) return false;
+    throw err;
+  }
+}

@@ -1,0 +1,18 @@
+// Where a vault's objects live in a store (docs/FORMAT.md §9). Names must be validated before they get here.
+import { parseTimestamp } from '../crypto/timestamp.js';
+
+export const pointerKey = (repo: string, env: string): string => `${repo}/${env}/latest`;
+export const versionsPrefix = (repo: string, env: string): string => `${repo}/${env}/versions/`;
+export const versionKey = (repo: string, env: string, ts: string): string => `${versionsPrefix(repo, env)}${ts}.enc`;
+
+/** The timestamp a listed key names, or undefined for anything else found under versions/. */
+export function versionOfKey(key: string, prefix: string): string | undefined {
+  if (!key.startsWith(prefix) || !key.endsWith('.enc')) return undefined;
+  const ts = key.slice(prefix.length, -'.enc'.length);
+  try {
+    parseTimestamp(ts);
+    return ts;
+  } catch {
+    return undefined;
+  }
+}

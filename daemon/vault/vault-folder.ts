@@ -1,0 +1,45 @@
+// Replacing a vault folder with a pulled one. The new folder is extracted beside the old one (same
+// filesystem) and swapped in with two renames: old → `.vsync-old-…`, staging → the vault folder. A crash
+// between the two leaves the old folder under its hidden name; recoverSwap() puts it back before the next
+// operation, so the folder is always old or new and never a mix.
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, readdir, rename, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { syncFolder } from '../fs/atomic-write.js';
+
+export function bundleDigest(zip: Buffer): string {
+  return createHash('sha256').update(zip).digest('hex');
+}
+
+export async function folderExists(path: string): Promise<boolean> {
+  return (await stat(path).catch(() => undefined))?.isDirectory() ?? false;
+}
+
+/** An empty staging folder beside `target`. */
+export async function makeStaging(target: string): Promise<string> {
+  await mkdir(dirname(target), { recursive: true, mode: 0o700 });
+  return mkdtemp(join(dirname(target), `.vsync-staging-${basename(target)}-`));
+}
+
+export async function swapIn(target: string, staging: string): Promise<void> {
+  const parent = dirname(target);
+  const old = join(parent, `.vsync-old-${basename(target)}-${randomBytes(4).toString('hex')}`);
+  const hadOld = await folderExists(target);
+  if (hadOld) await rename(target, old);
+  await rename(staging, target);
+  await syncFolder(parent);
+  if (hadOld) await rm(old, { recursive: true, force: true });
+}
+
+/** Undoes a swap that a crash cut short, and clears staging folders left by failed pulls. */
+export async function recoverSwap(target: string): Promise<void> {
+  const parent = dirname(target);
+  const names = await readdir(parent).catch(() => [] as string[]);
+  const olds = names.filter((n) => n.startsWith(`.vsync-old-${basename(target)}-`));
+  if (olds.length > 0 && !(await folderExists(target))) {
+    await rename(join(parent, olds.shift()!), target);
+  }
+  for (const n of [...olds, ...names.filter((n) => n.startsWith(`.vsync-staging-${basename(target)}-`))]) {
+    await rm(join(parent, n), { recursive: true, force: true });
+  }
+}

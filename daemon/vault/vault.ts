@@ -1,0 +1,88 @@
+// One vault, opened for an operation: its names, config, store, folder and local state, with the
+// dependencies the agent wires in (daemon/main.ts). The domain knows the Storage and Keychain interfaces,
+// never an adapter: `storageFor` turns a config into a store.
+import { join } from 'node:path';
+import { VsyncError, isVsyncError } from '../../shared/errors.js';
+import { assertEnvName, assertRepoName } from '../../shared/names.js';
+import { configFile, type Env } from '../../shared/paths.js';
+import { parseTimestamp } from '../crypto/timestamp.js';
+import type { Keychain } from '../keychain/keychain.js';
+import type { Storage } from '../storage/storage.js';
+import { readConfig, vaultFolderOf, type Config } from './config.js';
+import type { KeyRing } from './key-ring.js';
+import { stateFile } from './local-state.js';
+import { pointerKey } from './remote-layout.js';
+
+export interface VaultDeps {
+  readonly storageFor: (config: Config) => Storage;
+  readonly keychain: Keychain;
+  readonly keys: KeyRing;
+  /** HOME and the XDG variables that place configs, state and backups. */
+  readonly environment: Env;
+  readonly now: () => Date;
+}
+
+/** Which vault: a repo name, an env, and the repo's root folder on this machine. */
+export interface VaultRef {
+  readonly repo: string;
+  readonly env: string;
+  readonly root: string;
+}
+
+export interface OpenVault {
+  readonly ref: VaultRef;
+  readonly config: Config;
+  readonly configFile: string;
+  readonly storage: Storage;
+  /** The vault folder relative to the repo root (`infra/vault/dev`), and absolute. */
+  readonly vaultFolder: string;
+  readonly folder: string;
+  readonly stateFile: string;
+  aesKey(): Promise<Buffer>;
+}
+
+export function assertRef(ref: VaultRef): void {
+  assertRepoName(ref.repo);
+  assertEnvName(ref.env);
+}
+
+export async function openVault(deps: VaultDeps, ref: VaultRef): Promise<OpenVault> {
+  assertRef(ref);
+  const file = configFile(ref.repo, ref.env, deps.environment);
+  const config = await readConfig(file);
+  const vaultFolder = vaultFolderOf(config, ref.env);
+  return {
+    ref,
+    config,
+    configFile: file,
+    storage: deps.storageFor(config),
+    vaultFolder,
+    folder: join(ref.root, ...vaultFolder.split('/')),
+    stateFile: stateFile(ref.repo, ref.env, deps.environment),
+    aesKey: () => deps.keys.aesKey(ref.repo, ref.env, config.encryption.salt, config.encryption.keyCheck),
+  };
+}
+
+export interface Pointer {
+  readonly ts: string;
+  readonly etag: string;
+}
+
+/** The remote `latest`, or undefined before the first push. Junk in it is VAULT_POINTER_INVALID. */
+export async function readPointer(vault: OpenVault): Promise<Pointer | undefined> {
+  const key = pointerKey(vault.ref.repo, vault.ref.env);
+  let stored;
+  try {
+    stored = await vault.storage.get(key);
+  } catch (err) {
+    if (isVsyncError(err, 'STORAGE_NOT_FOUND')) return undefined;
+    throw err;
+  }
+  const ts = stored.body.toString('latin1').trim();
+  try {
+    parseTimestamp(ts);
+  } catch (cause) {
+    throw new VsyncError('VAULT_POINTER_INVALID', `${vault.storage.describe(key)} holds ${JSON.stringify(ts.slice(0, 40))}`, { cause });
+  }
+  return { ts, etag: stored.etag };
+}

@@ -1,0 +1,45 @@
+// versions <env>: every version in the store, newest first, marking the one latest names. Reads the config
+// and the store only: no key is needed.
+import { isVsyncError } from '../../shared/errors.js';
+import { versionOfKey, versionsPrefix } from './remote-layout.js';
+import { openVault, readPointer, type VaultDeps, type VaultRef } from './vault.js';
+
+export interface VersionEntry {
+  readonly ts: string;
+  readonly size: number;
+  readonly latest: boolean;
+}
+
+export interface VersionsResult {
+  readonly repo: string;
+  readonly env: string;
+  /** `s3://bucket/<repo>/<env>/versions/` or `file:///…/versions/`. */
+  readonly location: string;
+  readonly latest?: string;
+  readonly versions: VersionEntry[];
+}
+
+export async function versions(deps: VaultDeps, ref: VaultRef): Promise<VersionsResult> {
+  const vault = await openVault(deps, ref);
+  const prefix = versionsPrefix(ref.repo, ref.env);
+  const [listed, pointer] = await Promise.all([
+    vault.storage.list(prefix),
+    // A damaged pointer must not hide the list that helps repair it.
+    readPointer(vault).catch((err) => {
+      if (isVsyncError(err, 'VAULT_POINTER_INVALID')) return undefined;
+      throw err;
+    }),
+  ]);
+  const entries = listed
+    .map((o) => ({ ts: versionOfKey(o.key, prefix), size: o.size }))
+    .filter((o): o is { ts: string; size: number } => o.ts !== undefined)
+    .sort((a, b) => (a.ts < b.ts ? 1 : a.ts > b.ts ? -1 : 0))
+    .map((o) => ({ ...o, latest: o.ts === pointer?.ts }));
+  return {
+    repo: ref.repo,
+    env: ref.env,
+    location: vault.storage.describe(prefix),
+    ...(pointer ? { latest: pointer.ts } : {}),
+    versions: entries,
+  };
+}

@@ -1,0 +1,61 @@
+// Machines for domain tests: each with its own HOME (configs, state, backups) and repo checkout, sharing
+// one store and one keychain the way teammates share a bucket and a team key.
+import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Keychain } from '../../daemon/keychain/keychain.js';
+import type { Storage } from '../../daemon/storage/storage.js';
+import { KeyRing } from '../../daemon/vault/key-ring.js';
+import type { VaultDeps, VaultRef } from '../../daemon/vault/vault.js';
+import { configRoot } from '../../shared/paths.js';
+import type { ProgressEvent } from '../../shared/progress.js';
+
+export interface Machine {
+  readonly home: string;
+  readonly deps: VaultDeps;
+  readonly ref: VaultRef;
+  /** Every progress event reported to `progress`, in order. */
+  readonly events: ProgressEvent[];
+  progress(event: ProgressEvent): void;
+  /** Step and detail lines as the CLI would print them. */
+  lines(): string[];
+}
+
+export class Clock {
+  constructor(public ms: number = Date.UTC(2026, 4, 16, 11, 33, 4)) {}
+  now = (): Date => new Date(this.ms);
+  advance(seconds: number): void {
+    this.ms += seconds * 1000;
+  }
+}
+
+export function machine(base: string, name: string, storage: Storage, keychain: Keychain, clock: Clock, env = 'dev'): Machine {
+  const home = join(base, name);
+  const root = join(home, 'projects', 'myrepo');
+  mkdirSync(root, { recursive: true });
+  const events: ProgressEvent[] = [];
+  return {
+    home,
+    deps: {
+      storageFor: () => storage,
+      keychain,
+      keys: new KeyRing(keychain),
+      environment: { HOME: home },
+      now: clock.now,
+    },
+    ref: { repo: 'vsync', env, root },
+    events,
+    progress: (e) => events.push(e),
+    lines: () => events.map((e) => (e.kind === 'step' ? `[${e.n}/${e.of}] ${e.text}` : e.text)),
+  };
+}
+
+/** Hands B the config A made, as a teammate would receive it. */
+export function shareConfig(from: Machine, to: Machine): void {
+  cpSync(join(configRoot(from.deps.environment), from.ref.repo), join(configRoot(to.deps.environment), to.ref.repo), { recursive: true });
+}
+
+export function tempBase(prefix: string): { base: string; cleanup: () => void } {
+  const base = mkdtempSync(join(tmpdir(), prefix));
+  return { base, cleanup: () => rmSync(base, { recursive: true, force: true }) };
+}

@@ -1,0 +1,209 @@
+// The domain's push, pull and versions over the in-memory store (held to the storage contract) and real
+// folders: the product page's day, and every way the remote can be wrong.
+import t from 'tap';
+import { existsSync, readFileSync, readdirSync, writeFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { MemoryKeychain } from '../../daemon/keychain/memory-keychain.js';
+import { MemoryStorage } from '../../daemon/storage/memory-storage.js';
+import { init } from '../../daemon/vault/init.js';
+import { pull } from '../../daemon/vault/pull.js';
+import { push } from '../../daemon/vault/push.js';
+import { versions } from '../../daemon/vault/versions.js';
+import { generateKey } from '../../daemon/crypto/key.js';
+import { Clock, machine, shareConfig, tempBase, type Machine } from '../helpers/vault-fixture.js';
+
+const envFile = (m: Machine) => join(m.ref.root, 'infra', 'vault', 'dev', '.env.dev');
+const write = (m: Machine, text: string) => writeFileSync(envFile(m), text);
+const read = (m: Machine) => readFileSync(envFile(m), 'utf8');
+
+async function day() {
+  const { base, cleanup } = tempBase('vsync-domain-');
+  const storage = new MemoryStorage();
+  const keychain = new MemoryKeychain();
+  const clock = new Clock();
+  const a = machine(base, 'alice', storage, keychain, clock);
+  const b = machine(base, 'bob', storage, keychain, clock);
+  await init(a.deps, a.ref, { store: join(base, 'unused-store') });
+  shareConfig(a, b);
+  return { base, cleanup, storage, keychain, clock, a, b };
+}
+
+t.test('the product page\'s day: push, versions, a teammate pulls', async (t) => {
+  const { cleanup, storage, clock, a, b } = await day();
+  t.teardown(cleanup);
+  write(a, 'DATABASE_URL=postgres://dev\n');
+  const pushed = await push(a.deps, a.ref, {}, a.progress);
+  t.equal(pushed.version, '20260516-113304');
+  t.same(a.lines(), [
+    '[1/5] zipping infra/vault/dev/',
+    '[2/5] sealing manifest ts=20260516-113304',
+    '[3/5] encrypting',
+    `[4/5] uploading ${pushed.bytes} bytes → memory:///vsync/dev/versions/20260516-113304.enc`,
+    '[5/5] updating pointer → memory:///vsync/dev/latest',
+  ]);
+  t.equal((await storage.get('vsync/dev/latest')).body.toString(), '20260516-113304', 'latest holds the bare timestamp');
+
+  clock.advance(39);
+  const pulled = await pull(b.deps, b.ref, {}, b.progress);
+  t.same(b.lines(), [
+    '[1/6] backing up local infra/vault/dev/ (if any)',
+    '[2/6] reading pointer memory:///vsync/dev/latest',
+    '[3/6] downloading version 20260516-113304 (vsync/dev/versions/20260516-113304.enc)',
+    '[4/6] decrypting',
+    '[5/6] verifying manifest ts',
+    `[6/6] unzipping into ${b.ref.root}`,
+  ], 'no backup line when there was nothing to back up');
+  t.equal(pulled.backup, undefined);
+  t.equal(read(b), 'DATABASE_URL=postgres://dev\n');
+
+  write(b, 'DATABASE_URL=postgres://dev2\n');
+  clock.advance(60);
+  t.equal((await push(b.deps, b.ref, {}, () => undefined)).version, '20260516-113443');
+  const list = await versions(a.deps, a.ref);
+  t.equal(list.location, 'memory:///vsync/dev/versions/');
+  t.same(list.versions.map((v) => [v.ts, v.latest]), [['20260516-113443', true], ['20260516-113304', false]], 'newest first, latest marked');
+
+  a.events.length = 0;
+  const back = await pull(a.deps, a.ref, {}, a.progress);
+  t.match(a.lines()[1], /^→ .*\/\.config\/vsync\/backups\/vsync\/dev-20260516-113443\.zip\.enc$/, 'the backup line under step 1');
+  t.ok(back.backup && existsSync(back.backup));
+  t.equal(read(a), 'DATABASE_URL=postgres://dev2\n');
+});
+
+t.test('a push over a remote that moved is refused, names both versions, and --force goes through', async (t) => {
+  const { cleanup, storage, clock, a, b } = await day();
+  t.teardown(cleanup);
+  write(a, 'v=1\n');
+  await push(a.deps, a.ref, {}, () => undefined);
+  clock.advance(5);
+  await pull(b.deps, b.ref, {}, () => undefined);
+  write(b, 'v=2\n');
+  await push(b.deps, b.ref, {}, () => undefined);
+  write(a, 'v=3\n');
+  clock.advance(5);
+  await t.rejects(push(a.deps, a.ref, {}, () => undefined), { code: 'VAULT_CONFLICT', message: /remote latest is 20260516-113309; this machine last synced 20260516-113304/ });
+  t.equal((await storage.get('vsync/dev/latest')).body.toString(), '20260516-113309', 'the remote is as before');
+  t.equal((await storage.list('vsync/dev/versions/')).length, 2, 'no version was uploaded');
+  const forced = await push(a.deps, a.ref, { force: true }, () => undefined);
+  t.equal((await storage.get('vsync/dev/latest')).body.toString(), forced.version);
+});
+
+t.test('a new machine that never synced may not push over an existing remote', async (t) => {
+  const { cleanup, a, b } = await day();
+  t.teardown(cleanup);
+  write(a, 'v=1\n');
+  await push(a.deps, a.ref, {}, () => undefined);
+  mkdirSync(join(b.ref.root, 'infra', 'vault', 'dev'), { recursive: true });
+  write(b, 'mine\n');
+  await t.rejects(push(b.deps, b.ref, {}, () => undefined), { code: 'VAULT_CONFLICT', message: /last synced nothing/ });
+});
+
+t.test('timestamps strictly increase when the clock is behind the remote', async (t) => {
+  const { cleanup, clock, a, b } = await day();
+  t.teardown(cleanup);
+  write(a, 'v=1\n');
+  clock.advance(3600);
+  await push(a.deps, a.ref, {}, () => undefined);
+  clock.advance(-3600); // bob's clock runs an hour behind
+  await pull(b.deps, b.ref, {}, () => undefined);
+  write(b, 'v=2\n');
+  t.equal((await push(b.deps, b.ref, {}, () => undefined)).version, '20260516-123305');
+  t.equal((await push(b.deps, b.ref, {}, () => undefined)).version, '20260516-123306', 'and again in the same second');
+});
+
+t.test('an orphaned version (a push that died before moving latest) is stepped over', async (t) => {
+  const { cleanup, storage, a } = await day();
+  t.teardown(cleanup);
+  write(a, 'v=1\n');
+  await push(a.deps, a.ref, {}, () => undefined);
+  await storage.put('vsync/dev/versions/20260516-113305.enc', Buffer.from('orphan'));
+  write(a, 'v=2\n');
+  t.equal((await push(a.deps, a.ref, {}, () => undefined)).version, '20260516-113306');
+  t.equal((await storage.get('vsync/dev/versions/20260516-113305.enc')).body.toString(), 'orphan', 'never overwritten');
+});
+
+t.test('unpushed local edits: refused, backed up, folder untouched; --force replaces them', async (t) => {
+  const { cleanup, clock, a, b } = await day();
+  t.teardown(cleanup);
+  write(a, 'v=1\n');
+  await push(a.deps, a.ref, {}, () => undefined);
+  await pull(b.deps, b.ref, {}, () => undefined);
+  write(a, 'v=2\n');
+  clock.advance(1);
+  await push(a.deps, a.ref, {}, () => undefined);
+  write(b, 'local edit\n');
+  clock.advance(1);
+  const err = await pull(b.deps, b.ref, {}, () => undefined).catch((e: unknown) => e);
+  t.match(err, { code: 'VAULT_UNPUSHED_CHANGES', message: /backup: .*dev-20260516-113306\.zip\.enc/ });
+  t.equal(read(b), 'local edit\n', 'the folder is as it was');
+  const backups = readdirSync(join(b.home, '.config', 'vsync', 'backups', 'vsync'));
+  t.same(backups, ['dev-20260516-113306.zip.enc'], 'the backup is kept');
+  clock.advance(1);
+  await pull(b.deps, b.ref, { force: true }, () => undefined);
+  t.equal(read(b), 'v=2\n');
+  clock.advance(1);
+  await pull(b.deps, b.ref, {}, () => undefined);
+  t.same(readdirSync(join(b.home, '.config', 'vsync', 'backups', 'vsync')).sort(), ['dev-20260516-113307.zip.enc', 'dev-20260516-113308.zip.enc'], 'two newest kept');
+});
+
+t.test('anti-rollback: a pointer moved back to an older genuine version is refused unless asked for by name', async (t) => {
+  const { cleanup, storage, clock, a, b } = await day();
+  t.teardown(cleanup);
+  write(a, 'v=1\n');
+  await push(a.deps, a.ref, {}, () => undefined);
+  clock.advance(1);
+  write(a, 'v=2\n');
+  await push(a.deps, a.ref, {}, () => undefined);
+  await pull(b.deps, b.ref, {}, () => undefined);
+  await storage.put('vsync/dev/latest', Buffer.from('20260516-113304'));
+  await t.rejects(pull(b.deps, b.ref, {}, () => undefined), { code: 'VAULT_ROLLBACK', message: /latest names 20260516-113304, but this machine has seen 20260516-113305/ });
+  t.equal(read(b), 'v=2\n');
+  await pull(b.deps, b.ref, { at: '20260516-113304' }, () => undefined);
+  t.equal(read(b), 'v=1\n', '--at takes the old version on purpose');
+});
+
+t.test('a version renamed to a newer name: the seal refuses it', async (t) => {
+  const { cleanup, storage, clock, a, b } = await day();
+  t.teardown(cleanup);
+  write(a, 'v=1\n');
+  await push(a.deps, a.ref, {}, () => undefined);
+  clock.advance(1);
+  write(a, 'v=2\n');
+  await push(a.deps, a.ref, {}, () => undefined);
+  await pull(b.deps, b.ref, {}, () => undefined);
+  const old = (await storage.get('vsync/dev/versions/20260516-113304.enc')).body;
+  await storage.put('vsync/dev/versions/20260517-000000.enc', old);
+  await storage.put('vsync/dev/latest', Buffer.from('20260517-000000'));
+  await t.rejects(pull(b.deps, b.ref, {}, () => undefined), { code: 'VAULT_SEAL_MISMATCH', message: /asked for 20260517-000000, the bundle is sealed 20260516-113304/ });
+  t.equal(read(b), 'v=2\n', 'the folder is untouched');
+});
+
+t.test('damaged remotes: flipped byte, missing version, junk pointer, nothing pushed', async (t) => {
+  const { cleanup, storage, a, b } = await day();
+  t.teardown(cleanup);
+  await t.rejects(pull(b.deps, b.ref, {}, () => undefined), { code: 'VAULT_EMPTY' });
+  write(a, 'v=1\n');
+  await push(a.deps, a.ref, {}, () => undefined);
+  const key = 'vsync/dev/versions/20260516-113304.enc';
+  const good = (await storage.get(key)).body;
+  const bad = Buffer.from(good);
+  bad[40] = bad[40]! ^ 0x80;
+  await storage.put(key, bad);
+  await t.rejects(pull(b.deps, b.ref, {}, () => undefined), { code: 'DECRYPT_FAILED' });
+  t.notOk(existsSync(envFile(b)), 'nothing written');
+  await storage.delete(key);
+  await t.rejects(pull(b.deps, b.ref, {}, () => undefined), { code: 'VAULT_VERSION_NOT_FOUND', message: /latest names 20260516-113304/ });
+  await storage.put('vsync/dev/latest', Buffer.from('../../etc/passwd'));
+  await t.rejects(pull(b.deps, b.ref, {}, () => undefined), { code: 'VAULT_POINTER_INVALID' });
+  await t.rejects(pull(b.deps, b.ref, { at: '2026-05-16' }, () => undefined), { code: 'TIMESTAMP_INVALID' });
+  t.same((await versions(b.deps, b.ref)).latest, undefined, 'versions still lists with a junk pointer');
+});
+
+t.test('a wrong key in the keychain is named as such', async (t) => {
+  const { cleanup, keychain, a, b } = await day();
+  t.teardown(cleanup);
+  write(a, 'v=1\n');
+  await push(a.deps, a.ref, {}, () => undefined);
+  await keychain.set('vsync/dev', generateKey());
+  await t.rejects(pull(b.deps, b.ref, {}, () => undefined), { code: 'KEY_MISMATCH' });
+});
