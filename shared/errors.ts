@@ -257,6 +257,44 @@ export const registry = {
     exit: x.usage,
   },
 
+  // The agent and its socket
+  AGENT_UNREACHABLE: {
+    message: 'no vsync agent answers on the socket',
+    hint: 'start it with `vsync daemon start` (or let vsync start it: unset VSYNC_NO_AUTOSTART); its log says why it stopped',
+    http: 503,
+    exit: x.agent,
+  },
+  AGENT_ALREADY_RUNNING: {
+    message: 'another vsync agent is already running on this socket',
+    hint: 'use it (`vsync daemon status`), or stop it first with `vsync daemon stop`',
+    http: 409,
+    exit: x.agent,
+  },
+  AGENT_SOCKET_UNSAFE: {
+    message: 'the socket folder is not private to this user',
+    hint: 'the folder must be owned by you with mode 0700: chmod 700 <folder>, or point VSYNC_SOCKET elsewhere',
+    http: 500,
+    exit: x.agent,
+  },
+  AGENT_SOCKET_PATH_TOO_LONG: {
+    message: 'the socket path is too long for a Unix socket',
+    hint: 'set VSYNC_SOCKET to a shorter path (at most 103 bytes), e.g. /tmp/vsync-$UID/vsyncd.sock',
+    http: 500,
+    exit: x.agent,
+  },
+  AGENT_BAD_REQUEST: {
+    message: 'the request is not valid',
+    hint: 'see docs/API.md for the request schemas; unknown fields are refused',
+    http: 400,
+    exit: x.usage,
+  },
+  AGENT_SHUTTING_DOWN: {
+    message: 'the agent is shutting down',
+    hint: 'try again in a moment; vsync starts a new agent when none answers',
+    http: 503,
+    exit: x.agent,
+  },
+
   INTERNAL: {
     message: 'an unexpected internal error',
     hint: 'this is a bug; please report it with the agent log',

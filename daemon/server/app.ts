@@ -1,0 +1,117 @@
+// The agent's HTTP API v1 as a fastify instance that does not listen: tests drive it with inject(),
+// lifecycle.ts puts it on the socket. Routes are thin: validate with the shared schemas, call the vault
+// service, answer.
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { z } from 'zod';
+import {
+  API_PREFIX,
+  BODY_LIMIT_BYTES,
+  EmptyRequestSchema,
+  InitRequestSchema,
+  PullRequestSchema,
+  PushRequestSchema,
+  UseRequestSchema,
+  VersionsQuerySchema,
+  type LockResult,
+  type StatusResult,
+} from '../../shared/api.js';
+import { VsyncError } from '../../shared/errors.js';
+import { describeIssues } from '../../shared/validation.js';
+import { VERSION } from '../../shared/version.js';
+import type { KeyRing } from '../vault/key-ring.js';
+import type { VaultService } from '../vault/vault-service.js';
+import { errorBody, toVsyncError } from './error-reply.js';
+import { answer } from './ndjson-reply.js';
+
+export interface AppOptions {
+  readonly service: VaultService;
+  readonly keys: KeyRing;
+  readonly socket: string;
+  readonly startedAt: Date;
+  /** Called after POST /v1/shutdown has been answered. */
+  readonly onShutdown: () => void;
+  readonly logger?: boolean;
+}
+
+function parse<S extends z.ZodType>(schema: S, input: unknown): z.infer<S> {
+  const parsed = schema.safeParse(input ?? {});
+  if (!parsed.success) throw new VsyncError('AGENT_BAD_REQUEST', describeIssues(parsed.error));
+  return parsed.data;
+}
+
+export function buildApp(options: AppOptions): FastifyInstance {
+  const { service, keys } = options;
+  const app = Fastify({
+    bodyLimit: BODY_LIMIT_BYTES,
+    // fastify's request log: method, URL, status and time per call. Bodies are never logged.
+    logger: options.logger ? { level: 'info' } : false,
+  });
+
+  app.setErrorHandler((err, request, reply) => {
+    const failure = toVsyncError(err, request.log);
+    void reply.status(failure.http).send(errorBody(failure));
+  });
+  app.setNotFoundHandler((request, reply) => {
+    void reply.status(404).send(errorBody(new VsyncError('AGENT_BAD_REQUEST', `no route ${request.method} ${request.url.split('?')[0]}`)));
+  });
+
+  app.get(`${API_PREFIX}/status`, async (): Promise<StatusResult> => {
+    const unlocked = keys.unlocked();
+    return {
+      version: VERSION,
+      pid: process.pid,
+      socket: options.socket,
+      startedAt: options.startedAt.toISOString(),
+      uptimeMs: Math.max(0, Math.round(Date.now() - options.startedAt.getTime())),
+      locked: unlocked.length === 0,
+      unlocked,
+      vaults: service.vaults(),
+    };
+  });
+
+  app.post(`${API_PREFIX}/init`, async (request, reply) => {
+    const { cwd, env, ...rest } = parse(InitRequestSchema, request.body);
+    return answer(request, reply, () => service.init(cwd, env, rest));
+  });
+
+  app.post(`${API_PREFIX}/push`, async (request, reply) => {
+    const { cwd, env, force } = parse(PushRequestSchema, request.body);
+    return answer(request, reply, (progress) => service.push(cwd, env, { force: force ?? false }, progress));
+  });
+
+  app.post(`${API_PREFIX}/pull`, async (request, reply) => {
+    const { cwd, env, at, force } = parse(PullRequestSchema, request.body);
+    return answer(request, reply, (progress) => service.pull(cwd, env, { ...(at ? { at } : {}), force: force ?? false }, progress));
+  });
+
+  app.get(`${API_PREFIX}/versions`, async (request) => {
+    const { cwd, env } = parse(VersionsQuerySchema, request.query);
+    return service.versions(cwd, env);
+  });
+
+  app.post(`${API_PREFIX}/use`, async (request) => {
+    const { cwd, env } = parse(UseRequestSchema, request.body);
+    return service.use(cwd, env);
+  });
+
+  app.post(`${API_PREFIX}/lock`, async (request): Promise<LockResult> => {
+    parse(EmptyRequestSchema, request.body);
+    return { dropped: keys.lock() };
+  });
+
+  app.post(
+    `${API_PREFIX}/shutdown`,
+    {
+      // After this request's own lifecycle is over: closing from inside it would wait on itself.
+      onResponse: async () => {
+        setImmediate(options.onShutdown);
+      },
+    },
+    async (request, reply) => {
+      parse(EmptyRequestSchema, request.body);
+      return reply.status(202).send({});
+    },
+  );
+
+  return app;
+}

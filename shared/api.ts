@@ -1,0 +1,152 @@
+// The wire contract of the agent's HTTP API v1 (docs/API.md), imported by both sides: the agent validates
+// every request with these schemas (unknown fields refused) and the client validates every answer.
+//
+// Requests name the working folder (`cwd`): the agent finds the repo from it (docs/FORMAT.md §8), as the
+// CLI would, so an editor or a script only needs to know where it is.
+//
+// Long operations (init, push, pull) answer in one of two ways, chosen by the request's Accept header:
+// - `application/x-ndjson`: HTTP 200 and one JSON object per line, `{"type":"progress",...}` for each step
+//   as it happens, then exactly one `{"type":"result","result":{...}}` or `{"type":"error","error":{...}}`;
+// - otherwise plain JSON: the result with HTTP 200, or an ErrorBody with the code's HTTP status.
+import { z } from 'zod';
+import { ProgressEventSchema } from './progress.js';
+
+export const API_PREFIX = '/v1';
+export const NDJSON = 'application/x-ndjson';
+/** Request bodies are a few hundred bytes; anything near this is not a vsync request. */
+export const BODY_LIMIT_BYTES = 16 * 1024;
+
+const Timestamp = z.string().regex(/^\d{8}-\d{6}$/, 'must be a version timestamp like 20260516-113304');
+const Cwd = z.string().min(1).max(4096).refine((p) => p.startsWith('/'), 'must be an absolute path');
+// Names are checked fully by the agent (shared/names.ts); this keeps obvious junk out of the schema.
+const EnvName = z.string().min(1).max(64);
+
+// ---- errors ----
+
+export const ErrorBodySchema = z.strictObject({
+  error: z.strictObject({
+    code: z.string(),
+    message: z.string(),
+    hint: z.string(),
+  }),
+});
+export type ErrorBody = z.infer<typeof ErrorBodySchema>;
+
+// ---- requests ----
+
+export const InitRequestSchema = z.strictObject({
+  cwd: Cwd,
+  env: EnvName,
+  store: z.string().min(1).max(4096).optional(),
+  bucket: z.string().min(1).max(63).optional(),
+  endpoint: z.string().min(1).max(2048).optional(),
+  region: z.string().min(1).max(64).optional(),
+  prefix: z.string().max(256).optional(),
+  forcePathStyle: z.boolean().optional(),
+});
+export type InitRequest = z.infer<typeof InitRequestSchema>;
+
+export const PushRequestSchema = z.strictObject({ cwd: Cwd, env: EnvName, force: z.boolean().optional() });
+export type PushRequest = z.infer<typeof PushRequestSchema>;
+
+export const PullRequestSchema = z.strictObject({ cwd: Cwd, env: EnvName, at: Timestamp.optional(), force: z.boolean().optional() });
+export type PullRequest = z.infer<typeof PullRequestSchema>;
+
+/** GET /v1/versions?cwd=…&env=… */
+export const VersionsQuerySchema = z.strictObject({ cwd: Cwd, env: EnvName });
+export type VersionsQuery = z.infer<typeof VersionsQuerySchema>;
+
+/** With no env: where `.env` points now. */
+export const UseRequestSchema = z.strictObject({ cwd: Cwd, env: EnvName.optional() });
+export type UseRequest = z.infer<typeof UseRequestSchema>;
+
+export const EmptyRequestSchema = z.strictObject({});
+
+// ---- results ----
+
+export const InitResultSchema = z.strictObject({
+  repo: z.string(),
+  env: z.string(),
+  configFile: z.string(),
+  vaultFolder: z.string(),
+  store: z.string(),
+});
+export type InitResult = z.infer<typeof InitResultSchema>;
+
+export const PushResultSchema = z.strictObject({
+  repo: z.string(),
+  env: z.string(),
+  version: Timestamp,
+  bytes: z.number().int().nonnegative(),
+  url: z.string(),
+});
+export type PushResult = z.infer<typeof PushResultSchema>;
+
+export const PullResultSchema = z.strictObject({
+  repo: z.string(),
+  env: z.string(),
+  version: Timestamp,
+  backup: z.string().optional(),
+  folder: z.string(),
+});
+export type PullResult = z.infer<typeof PullResultSchema>;
+
+export const VersionsResultSchema = z.strictObject({
+  repo: z.string(),
+  env: z.string(),
+  location: z.string(),
+  latest: Timestamp.optional(),
+  versions: z.array(z.strictObject({ ts: Timestamp, size: z.number().int().nonnegative(), latest: z.boolean() })),
+});
+export type VersionsResult = z.infer<typeof VersionsResultSchema>;
+
+export const UseResultSchema = z.strictObject({
+  link: z.string(),
+  kind: z.enum(['symlink', 'file', 'none']),
+  target: z.string().optional(),
+  gitignored: z.boolean().optional(),
+});
+export type UseResult = z.infer<typeof UseResultSchema>;
+
+export const LockResultSchema = z.strictObject({ dropped: z.number().int().nonnegative() });
+export type LockResult = z.infer<typeof LockResultSchema>;
+
+export const OperationRecordSchema = z.strictObject({
+  operation: z.string(),
+  at: z.string(),
+  ok: z.boolean(),
+  version: Timestamp.optional(),
+  code: z.string().optional(),
+});
+export type OperationRecord = z.infer<typeof OperationRecordSchema>;
+
+export const StatusResultSchema = z.strictObject({
+  version: z.string(),
+  pid: z.number().int(),
+  socket: z.string(),
+  startedAt: z.string(),
+  uptimeMs: z.number().int().nonnegative(),
+  locked: z.boolean(),
+  unlocked: z.array(z.string()),
+  vaults: z.array(z.strictObject({ repo: z.string(), env: z.string(), last: OperationRecordSchema })),
+});
+export type StatusResult = z.infer<typeof StatusResultSchema>;
+
+// ---- the NDJSON stream ----
+
+export const StreamLineSchema = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('progress'), event: ProgressEventSchema }),
+  z.strictObject({ type: z.literal('result'), result: z.unknown() }),
+  z.strictObject({ type: z.literal('error'), error: ErrorBodySchema.shape.error }),
+]);
+export type StreamLine = z.infer<typeof StreamLineSchema>;
+
+// ---- the state file (written by the agent once it listens) ----
+
+export const AgentStateSchema = z.strictObject({
+  pid: z.number().int().positive(),
+  socket: z.string(),
+  version: z.string(),
+  startedAt: z.string(),
+});
+export type AgentState = z.infer<typeof AgentStateSchema>;

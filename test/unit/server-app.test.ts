@@ -1,0 +1,107 @@
+// The API on fastify's inject(): schemas at the door, the registry's statuses, the NDJSON stream's shape.
+// The domain behind it runs for real over the in-memory store; the socket is the integration tests' job.
+import t from 'tap';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { MemoryKeychain } from '../../daemon/keychain/memory-keychain.js';
+import { MemoryStorage } from '../../daemon/storage/memory-storage.js';
+import { KeyRing } from '../../daemon/vault/key-ring.js';
+import { VaultService } from '../../daemon/vault/vault-service.js';
+import { buildApp } from '../../daemon/server/app.js';
+import { ErrorBodySchema, InitResultSchema, PushResultSchema, StatusResultSchema, StreamLineSchema, VersionsResultSchema, NDJSON } from '../../shared/api.js';
+import { tempBase } from '../helpers/vault-fixture.js';
+
+const { base, cleanup } = tempBase('vsync-app-');
+t.teardown(cleanup);
+const repo = join(base, 'work', 'web');
+mkdirSync(repo, { recursive: true });
+execFileSync('git', ['init', '-q', repo]);
+execFileSync('git', ['-C', repo, 'remote', 'add', 'origin', 'git@github.com:Acme/web.git']);
+const keychain = new MemoryKeychain();
+const keys = new KeyRing(keychain);
+const storage = new MemoryStorage();
+const service = new VaultService({ storageFor: () => storage, keychain, keys, environment: { HOME: join(base, 'home') }, now: () => new Date() });
+let shutdowns = 0;
+const app = buildApp({ service, keys, socket: '/tmp/x.sock', startedAt: new Date(Date.now() - 5000), onShutdown: () => shutdowns++ });
+t.teardown(() => app.close());
+
+const post = (url: string, payload: unknown, headers: Record<string, string> = {}) =>
+  app.inject({ method: 'POST', url, payload: payload as object, headers });
+
+t.test('init, push as a stream, versions, status', async (t) => {
+  const init = await post('/v1/init', { cwd: repo, env: 'dev' });
+  t.equal(init.statusCode, 200);
+  t.match(InitResultSchema.parse(init.json()), { repo: 'acme_web', env: 'dev', vaultFolder: 'infra/vault/dev' });
+
+  writeFileSync(join(repo, 'infra', 'vault', 'dev', '.env.dev'), 'A=1\n');
+  const pushed = await post('/v1/push', { cwd: join(repo, 'infra'), env: 'dev' }, { accept: NDJSON });
+  t.equal(pushed.statusCode, 200);
+  t.match(pushed.headers['content-type'], /application\/x-ndjson/);
+  const lines = pushed.body.trim().split('\n').map((l) => StreamLineSchema.parse(JSON.parse(l)));
+  t.same(lines.slice(0, 5).map((l) => l.type === 'progress' && l.event.kind === 'step' && l.event.n), [1, 2, 3, 4, 5]);
+  t.equal(lines.length, 6);
+  const last = lines[5]!;
+  t.equal(last.type, 'result');
+  const result = PushResultSchema.parse(last.type === 'result' ? last.result : undefined);
+  t.equal(result.repo, 'acme_web');
+
+  const listed = await app.inject({ method: 'GET', url: `/v1/versions?cwd=${encodeURIComponent(repo)}&env=dev` });
+  t.equal(VersionsResultSchema.parse(listed.json()).versions[0]?.ts, result.version);
+
+  const status = StatusResultSchema.parse((await app.inject({ method: 'GET', url: '/v1/status' })).json());
+  t.equal(status.locked, false);
+  t.same(status.unlocked, ['acme_web/dev']);
+  t.match(status.vaults, [{ repo: 'acme_web', env: 'dev', last: { operation: 'push', ok: true, version: result.version } }]);
+  t.ok(status.uptimeMs >= 5000);
+  t.notMatch(JSON.stringify(status), await keychain.get('acme_web/dev'), 'no key material in status');
+});
+
+t.test('plain JSON mode: the result, or the registry status with an error body', async (t) => {
+  const ok = await post('/v1/push', { cwd: repo, env: 'dev' });
+  t.equal(ok.statusCode, 200);
+  PushResultSchema.parse(ok.json());
+  const missing = await post('/v1/push', { cwd: repo, env: 'prod' });
+  t.equal(missing.statusCode, 404);
+  t.match(ErrorBodySchema.parse(missing.json()), { error: { code: 'CONFIG_NOT_FOUND', hint: /vsync init/ } });
+});
+
+t.test('an error in a stream is its last line', async (t) => {
+  const res = await post('/v1/pull', { cwd: repo, env: 'prod' }, { accept: NDJSON });
+  t.equal(res.statusCode, 200);
+  const lines = res.body.trim().split('\n').map((l) => StreamLineSchema.parse(JSON.parse(l)));
+  t.match(lines.at(-1), { type: 'error', error: { code: 'CONFIG_NOT_FOUND' } });
+});
+
+t.test('bad requests: unknown fields, wrong types, junk, too big, bad names, no route', async (t) => {
+  const cases: Array<[string, () => ReturnType<typeof post>, RegExp]> = [
+    ['unknown field', () => post('/v1/push', { cwd: repo, env: 'dev', extra: 1 }), /Unrecognized key/i],
+    ['missing env', () => post('/v1/push', { cwd: repo }), /env:/],
+    ['relative cwd', () => post('/v1/push', { cwd: 'infra', env: 'dev' }), /cwd: must be an absolute path/],
+    ['bad --at', () => post('/v1/pull', { cwd: repo, env: 'dev', at: 'yesterday' }), /at: must be a version timestamp/],
+    ['force as a string', () => post('/v1/push', { cwd: repo, env: 'dev', force: 'yes' }), /force:/],
+    ['not JSON', () => app.inject({ method: 'POST', url: '/v1/push', payload: '{"cwd":', headers: { 'content-type': 'application/json' } }), /./],
+    ['too big', () => post('/v1/push', { cwd: repo, env: 'dev', pad: 'x'.repeat(20_000) }), /size limit/],
+    ['lock with a body', () => post('/v1/lock', { all: true }), /Unrecognized key/i],
+  ];
+  for (const [name, send, message] of cases) {
+    const res = await send();
+    t.equal(res.statusCode, 400, name);
+    t.match(ErrorBodySchema.parse(res.json()), { error: { code: 'AGENT_BAD_REQUEST', message } }, name);
+  }
+  const badName = await post('/v1/push', { cwd: repo, env: '../etc' });
+  t.match(badName.json(), { error: { code: 'NAME_INVALID' } });
+  const noRoute = await app.inject({ method: 'GET', url: '/v1/secrets' });
+  t.equal(noRoute.statusCode, 404);
+  t.match(noRoute.json(), { error: { code: 'AGENT_BAD_REQUEST', message: /no route GET \/v1\/secrets/ } });
+});
+
+t.test('lock drops the keys; shutdown answers first, then asks to stop', async (t) => {
+  const res = await post('/v1/lock', {});
+  t.same(res.json(), { dropped: 1 });
+  t.equal(StatusResultSchema.parse((await app.inject({ method: 'GET', url: '/v1/status' })).json()).locked, true);
+  const bye = await post('/v1/shutdown', {});
+  t.equal(bye.statusCode, 202);
+  await new Promise((resolve) => setImmediate(resolve));
+  t.equal(shutdowns, 1);
+});
