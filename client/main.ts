@@ -1,24 +1,41 @@
 #!/usr/bin/env node
-// `vsync`: turns argv into one call to the agent and renders the answer. This build knows only --version
-// and --help: the agent and its commands (init, push, pull, versions, use, status, lock) come next.
-import { reportError } from '../shared/error-output.js';
-import { VsyncError } from '../shared/errors.js';
-import { VERSION } from '../shared/version.js';
+// `vsync`: turns argv into one call to the agent and prints the answer. Kept to Node's own modules and the
+// zod-free parts of shared/, so a command starts in about Node's own start-up time.
+import { parseArgs, type Command } from './args.js';
+import { printFailure } from './failure.js';
 
-const USAGE = `usage: vsync <command> [options]
+// Modules are loaded only when needed, a command's only when it runs: each ES module costs Node most of a
+// millisecond to resolve, read and compile, and --version or --help need none of the commands.
+async function run(command: Command, json: boolean): Promise<void> {
+  const ctx = (await import('./context.js')).processContext(json);
+  switch (command.name) {
+    case 'init':
+      return (await import('./commands/init.js')).init(command, ctx);
+    case 'push':
+      return (await import('./commands/push.js')).push(command, ctx);
+    case 'pull':
+      return (await import('./commands/pull.js')).pull(command, ctx);
+    case 'versions':
+      return (await import('./commands/versions.js')).versions(command, ctx);
+    case 'use':
+      return (await import('./commands/use.js')).use(command, ctx);
+    case 'status':
+      return (await import('./commands/status.js')).status(ctx);
+    case 'lock':
+      return (await import('./commands/lock.js')).lock(ctx);
+    case 'daemon':
+      return (await import('./commands/daemon.js')).daemon(command.action, ctx);
+  }
+}
 
-  --version   print the version
-  --help      print this text
-
-This build carries vsync's storage, crypto and keychain layers; the agent (vsyncd)
-and the commands that talk to it are not part of it yet. See README.md.
-`;
-
-const [first] = process.argv.slice(2);
-if (first === '--version' || first === '-V') {
-  process.stdout.write(`vsync ${VERSION}\n`);
-} else if (first === undefined || first === '--help' || first === '-h') {
-  process.stdout.write(USAGE);
-} else {
-  reportError('vsync', new VsyncError('USAGE', `unknown command ${JSON.stringify(first)}`));
+const argv = process.argv.slice(2);
+// Known before parsing, so even a usage error comes out as JSON when asked.
+const json = argv.includes('--json');
+try {
+  const invocation = parseArgs(argv);
+  if (invocation.name === 'version') process.stdout.write(`vsync ${(await import('../shared/version.js')).VERSION}\n`);
+  else if (invocation.name === 'help') process.stdout.write((await import('./help.js')).helpText(invocation.topic));
+  else await run(invocation.command, invocation.json);
+} catch (err) {
+  await printFailure(err, json);
 }

@@ -1,0 +1,145 @@
+// HTTP/1.1 to the agent over its Unix socket, with node:http alone: the client must start in about Node's
+// own time, so it neither validates with zod nor loads a framework. The agent is this user's, of this build;
+// its answers are trusted, and anything of an unexpected shape becomes INTERNAL.
+import { request, type IncomingMessage } from 'node:http';
+import { createConnection } from 'node:net';
+import type { ProgressEvent } from '../shared/progress.js';
+import type { Env } from '../shared/paths.js';
+import { MAX_SOCKET_PATH_BYTES } from '../shared/socket-path.js';
+import { VsyncError } from '../shared/errors.js';
+import { fromWire, internal } from './failure.js';
+import { isRecord } from './result-shape.js';
+
+// shared/api.ts says the same, but importing it would load zod.
+const NDJSON = 'application/x-ndjson';
+
+export interface AgentRequest {
+  readonly method: 'GET' | 'POST';
+  /** With the query string, e.g. `/v1/versions?cwd=…&env=…`. */
+  readonly path: string;
+  readonly body?: object;
+  /** Ask for the NDJSON stream (init, push, pull) and report its progress lines as they arrive. */
+  readonly onProgress?: (event: ProgressEvent) => void;
+  /** Give up (throwing AgentTimeout) when no answer comes in this time; used by probes only. */
+  readonly timeoutMs?: number;
+}
+
+/** A probe's answer did not come in time: something holds the socket but is busy (or hung). */
+export class AgentTimeout extends Error {}
+
+/**
+ * The errors of a connect() that found no agent (no socket file, or nobody listening on it). Nothing was
+ * sent, so the request can be retried once an agent is started.
+ */
+export function isNoAgent(err: unknown): err is NodeJS.ErrnoException {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  return code === 'ENOENT' || code === 'ECONNREFUSED';
+}
+
+export class AgentClient {
+  constructor(
+    readonly socket: string,
+    readonly env: Env,
+  ) {}
+
+  /**
+   * The agent's result for one request. Throws the agent's error as a VsyncError, a broken connection as
+   * AGENT_UNREACHABLE, and, untouched, the connect error when no agent listens (see isNoAgent) and
+   * AgentTimeout.
+   */
+  async call(req: AgentRequest): Promise<unknown> {
+    if (Buffer.byteLength(this.socket) > MAX_SOCKET_PATH_BYTES) throw new VsyncError('AGENT_SOCKET_PATH_TOO_LONG', this.socket);
+    let res: IncomingMessage;
+    try {
+      res = await this.#open(req);
+    } catch (err) {
+      if (isNoAgent(err) || err instanceof AgentTimeout || err instanceof VsyncError) throw err;
+      throw await this.#unreachable(`connecting failed: ${(err as Error).message}`);
+    }
+    try {
+      const type = res.headers['content-type'] ?? '';
+      if (req.onProgress && type.startsWith(NDJSON)) return await this.#readStream(res, req.onProgress);
+      return answerOf(res.statusCode ?? 0, await readAll(res));
+    } catch (err) {
+      if (err instanceof VsyncError) throw err;
+      throw await this.#unreachable(`the connection broke before the answer was complete: ${(err as Error).message}`);
+    }
+  }
+
+  /** AGENT_UNREACHABLE with the end of the agent's log; that code is loaded only when something broke. */
+  async #unreachable(why: string): Promise<VsyncError> {
+    return (await import('./agent-log.js')).agentUnreachable(this.socket, why, this.env);
+  }
+
+  #open(req: AgentRequest): Promise<IncomingMessage> {
+    return new Promise((resolve, reject) => {
+      const payload = req.body === undefined ? undefined : Buffer.from(JSON.stringify(req.body));
+      const headers: Record<string, string | number> = { accept: req.onProgress ? NDJSON : 'application/json' };
+      if (payload) {
+        headers['content-type'] = 'application/json';
+        headers['content-length'] = payload.length;
+      }
+      // Our own connection and no http.Agent: one connection per request, closed after it, so nothing keeps
+      // the process alive; and an Agent works out a TLS server name for every request, which compiles
+      // node's IPv6 regular expression: ~5 ms of start-up for nothing on a Unix socket.
+      const socket = this.socket;
+      const outgoing = request({ path: req.path, method: req.method, headers, createConnection: () => createConnection(socket) }, resolve);
+      outgoing.on('error', reject);
+      if (req.timeoutMs !== undefined) {
+        const ms = req.timeoutMs;
+        outgoing.setTimeout(ms, () => outgoing.destroy(new AgentTimeout(`no answer within ${ms} ms`)));
+      }
+      outgoing.end(payload);
+    });
+  }
+
+  /** Progress lines go to onProgress as they arrive; then exactly one result or error line ends the stream. */
+  async #readStream(res: IncomingMessage, onProgress: (event: ProgressEvent) => void): Promise<unknown> {
+    // Loaded here, not at start-up: only init, push and pull stream.
+    const { LineReader } = await import('./line-reader.js');
+    const reader = new LineReader();
+    let outcome: { ok: true; result: unknown } | { ok: false; error: VsyncError } | undefined;
+    const handle = (line: string): void => {
+      if (line.trim() === '' || outcome) return;
+      const message = parseJson(line, 'a stream line that is not JSON');
+      if (!isRecord(message)) throw internal('the agent sent a stream line that is not an object');
+      if (message.type === 'progress' && isProgressEvent(message.event)) onProgress(message.event);
+      else if (message.type === 'result' && 'result' in message) outcome = { ok: true, result: message.result };
+      else if (message.type === 'error') outcome = { ok: false, error: fromWire(message.error) };
+      else throw internal(`the agent sent a stream line of no known shape: ${line.slice(0, 200)}`);
+    };
+    for await (const chunk of res) for (const line of reader.push(chunk as Buffer)) handle(line);
+    for (const line of reader.end()) handle(line);
+    if (!outcome) throw await this.#unreachable('the agent ended the stream before the operation finished');
+    if (!outcome.ok) throw outcome.error;
+    return outcome.result;
+  }
+}
+
+async function readAll(res: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of res) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Plain JSON mode: the result with a 2xx status, else `{"error":{code,message,hint}}`. */
+function answerOf(status: number, text: string): unknown {
+  const body = text.trim() === '' ? undefined : parseJson(text, `HTTP ${status} with a body that is not JSON`);
+  if (status >= 200 && status < 300) return body;
+  if (isRecord(body) && 'error' in body) throw fromWire(body.error);
+  throw internal(`the agent answered HTTP ${status} without an error body`);
+}
+
+function parseJson(text: string, what: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw internal(`the agent answered with ${what}: ${text.slice(0, 200)}`);
+  }
+}
+
+function isProgressEvent(event: unknown): event is ProgressEvent {
+  if (!isRecord(event) || typeof event.text !== 'string') return false;
+  if (event.kind === 'step') return typeof event.n === 'number' && typeof event.of === 'number';
+  return event.kind === 'detail' || event.kind === 'warning';
+}

@@ -1,0 +1,171 @@
+// argv → what to do, as plain data: no I/O, so every good and bad command line is a unit test. Options may
+// come before or after positionals (`--opt value` or `--opt=value`); `--json` and `--help` work everywhere.
+import { VsyncError } from '../shared/errors.js';
+
+export const COMMANDS = ['init', 'push', 'pull', 'versions', 'use', 'status', 'lock', 'daemon'] as const;
+export type CommandName = (typeof COMMANDS)[number];
+export const DAEMON_ACTIONS = ['start', 'stop', 'status'] as const;
+export type DaemonAction = (typeof DAEMON_ACTIONS)[number];
+
+export type Command =
+  | {
+      readonly name: 'init';
+      readonly env: string;
+      /** As typed: the init command resolves a relative folder against the working folder. */
+      readonly store?: string;
+      readonly bucket?: string;
+      readonly endpoint?: string;
+      readonly region?: string;
+      readonly prefix?: string;
+      readonly pathStyle: boolean;
+    }
+  | { readonly name: 'push'; readonly env: string; readonly force: boolean }
+  | { readonly name: 'pull'; readonly env: string; readonly at?: string; readonly force: boolean }
+  | { readonly name: 'versions'; readonly env: string }
+  | { readonly name: 'use'; readonly env?: string }
+  | { readonly name: 'status' }
+  | { readonly name: 'lock' }
+  | { readonly name: 'daemon'; readonly action: DaemonAction };
+
+export type Invocation =
+  | { readonly name: 'help'; readonly topic?: CommandName }
+  | { readonly name: 'version' }
+  | { readonly name: 'run'; readonly command: Command; readonly json: boolean };
+
+interface Spec {
+  /** Positional names as help shows them; `[<x>]` is optional and only last. */
+  readonly positionals: readonly string[];
+  readonly values: readonly string[];
+  readonly flags: readonly string[];
+}
+
+const SPECS: Readonly<Record<CommandName, Spec>> = {
+  init: { positionals: ['<env>'], values: ['store', 'bucket', 'endpoint', 'region', 'prefix'], flags: ['path-style'] },
+  push: { positionals: ['<env>'], values: [], flags: ['force'] },
+  pull: { positionals: ['<env>'], values: ['at'], flags: ['force'] },
+  versions: { positionals: ['<env>'], values: [], flags: [] },
+  use: { positionals: ['[<env>]'], values: [], flags: [] },
+  status: { positionals: [], values: [], flags: [] },
+  lock: { positionals: [], values: [], flags: [] },
+  daemon: { positionals: ['<start|stop|status>'], values: [], flags: [] },
+};
+
+const TIMESTAMP = /^\d{8}-\d{6}$/;
+
+function usage(detail: string, command?: CommandName): VsyncError {
+  return new VsyncError('USAGE', detail, command ? { hint: `run \`vsync ${command} --help\`` } : undefined);
+}
+
+function isCommand(word: string): word is CommandName {
+  return (COMMANDS as readonly string[]).includes(word);
+}
+
+/** Throws USAGE (or TIMESTAMP_INVALID for a bad --at) for anything it does not understand. */
+export function parseArgs(argv: readonly string[]): Invocation {
+  let json = false;
+  let i = 0;
+  for (; i < argv.length && argv[i]!.startsWith('-'); i++) {
+    const arg = argv[i]!;
+    if (arg === '--help' || arg === '-h') return { name: 'help' };
+    if (arg === '--version' || arg === '-V') return { name: 'version' };
+    if (arg === '--json') json = true;
+    else throw usage(`unknown option ${JSON.stringify(arg)}`);
+  }
+  const word = argv[i];
+  if (word === undefined) return { name: 'help' };
+  if (!isCommand(word)) throw usage(`unknown command ${JSON.stringify(word)}`);
+  const rest = argv.slice(i + 1);
+  // Help wins over everything else on the line, so `vsync push --bogus --help` still helps.
+  if (rest.some((a) => a === '--help' || a === '-h')) return { name: 'help', topic: word };
+  const parsed = parseOptions(word, rest);
+  return { name: 'run', command: build(word, parsed), json: json || parsed.json };
+}
+
+interface Parsed {
+  readonly positionals: string[];
+  readonly values: Map<string, string>;
+  readonly flags: Set<string>;
+  json: boolean;
+}
+
+function parseOptions(name: CommandName, args: readonly string[]): Parsed {
+  const spec = SPECS[name];
+  const parsed: Parsed = { positionals: [], values: new Map(), flags: new Set(), json: false };
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (!arg.startsWith('-') || arg === '-') {
+      parsed.positionals.push(arg);
+      continue;
+    }
+    const eq = arg.indexOf('=');
+    const option = arg.startsWith('--') ? arg.slice(2, eq === -1 ? undefined : eq) : '';
+    const inline = eq === -1 ? undefined : arg.slice(eq + 1);
+    if (option === 'json' || spec.flags.includes(option)) {
+      if (inline !== undefined) throw usage(`--${option} takes no value`, name);
+      if (option === 'json') parsed.json = true;
+      else if (parsed.flags.has(option)) throw usage(`--${option} given twice`, name);
+      else parsed.flags.add(option);
+    } else if (spec.values.includes(option)) {
+      let value = inline;
+      if (value === undefined) {
+        const next = args[i + 1];
+        if (next === undefined || next.startsWith('--')) throw usage(`--${option} needs a value`, name);
+        value = next;
+        i++;
+      }
+      if (parsed.values.has(option)) throw usage(`--${option} given twice`, name);
+      parsed.values.set(option, value);
+    } else {
+      throw usage(`unknown option ${JSON.stringify(eq === -1 ? arg : arg.slice(0, eq))} for ${name}`, name);
+    }
+  }
+  const required = spec.positionals.filter((p) => !p.startsWith('[')).length;
+  if (parsed.positionals.length < required) throw usage(`${name} needs ${spec.positionals[parsed.positionals.length]}`, name);
+  if (parsed.positionals.length > spec.positionals.length) {
+    throw usage(`unexpected argument ${JSON.stringify(parsed.positionals[spec.positionals.length])}`, name);
+  }
+  return parsed;
+}
+
+function build(name: CommandName, p: Parsed): Command {
+  const env = p.positionals[0];
+  switch (name) {
+    case 'init': {
+      const value = (option: string) => p.values.get(option);
+      const command = {
+        name,
+        env: env!,
+        store: value('store'),
+        bucket: value('bucket'),
+        endpoint: value('endpoint'),
+        region: value('region'),
+        prefix: value('prefix'),
+        pathStyle: p.flags.has('path-style'),
+      };
+      if (command.store !== undefined && command.bucket !== undefined) throw usage('give --store (a local folder) or --bucket (S3), not both', name);
+      const s3Only = (['endpoint', 'region', 'prefix'] as const).filter((o) => command[o] !== undefined).map((o) => `--${o}`);
+      if (command.pathStyle) s3Only.push('--path-style');
+      if (command.bucket === undefined && s3Only.length > 0) throw usage(`${s3Only.join(', ')} go with --bucket`, name);
+      return command;
+    }
+    case 'push':
+      return { name, env: env!, force: p.flags.has('force') };
+    case 'pull': {
+      const at = p.values.get('at');
+      if (at !== undefined && !TIMESTAMP.test(at)) throw new VsyncError('TIMESTAMP_INVALID', `--at ${JSON.stringify(at)}`);
+      return { name, env: env!, at, force: p.flags.has('force') };
+    }
+    case 'versions':
+      return { name, env: env! };
+    case 'use':
+      return { name, env };
+    case 'status':
+    case 'lock':
+      return { name };
+    case 'daemon': {
+      const action = env!;
+      if (!(DAEMON_ACTIONS as readonly string[]).includes(action)) throw usage(`unknown daemon command ${JSON.stringify(action)}: start, stop or status`, name);
+      return { name, action: action as DaemonAction };
+    }
+  }
+}

@@ -1,0 +1,127 @@
+// Results as the lines the product page shows, and the quantities in them as people read them: sizes in
+// B/KiB/MiB, ages ("2h ago"), uptimes ("2h 5m"). Pure: a result (and a clock) in, lines out, so tests fix
+// the clock; the commands decide where the lines go. One module rather than two: each costs start-up time.
+import type { InitResult, LockResult, PullResult, PushResult, StatusResult, UseResult, VersionsResult } from '../shared/api.js';
+import type { ProgressEvent } from '../shared/progress.js';
+
+// ---- quantities ----
+const UNITS = ['KiB', 'MiB', 'GiB', 'TiB'] as const;
+
+/** `646 B` under 1 KiB, else one decimal in the largest binary unit that keeps the number at least 1. */
+export function formatSize(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  let value = bytes / 1024;
+  let unit = 0;
+  // 1023.95 and up would print as "1024.0": that is the next unit.
+  while (value >= 1023.95 && unit < UNITS.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value.toFixed(1)} ${UNITS[unit]}`;
+}
+
+const VERSION_TS = /^(\d{4})(\d{2})(\d{2})-(\d{2})(\d{2})(\d{2})$/;
+
+/** Milliseconds since the epoch of a version timestamp (UTC `YYYYMMDD-HHmmss`) or an ISO time; NaN if neither. */
+export function parseTime(text: string): number {
+  const m = VERSION_TS.exec(text);
+  if (m) return Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]));
+  return Date.parse(text);
+}
+
+/** `just now` under a minute (and for a clock that runs behind), then `Nm ago`, `Nh ago`, `Nd ago`. */
+export function formatAge(thenMs: number, nowMs: number): string {
+  const seconds = Math.floor((nowMs - thenMs) / 1000);
+  if (seconds < 60) return 'just now';
+  if (seconds < 3600) return `${Math.floor(seconds / 60)}m ago`;
+  if (seconds < 86400) return `${Math.floor(seconds / 3600)}h ago`;
+  return `${Math.floor(seconds / 86400)}d ago`;
+}
+
+/** The age of a timestamp text; the text itself when it is not a time. */
+export function ageOf(text: string, nowMs: number): string {
+  const then = parseTime(text);
+  return Number.isNaN(then) ? text : formatAge(then, nowMs);
+}
+
+/** `3s`, `5m`, `2h 5m`, `1d 3h`: the two largest units, the second left out when zero. */
+export function formatUptime(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  const pair = (big: number, bigUnit: string, small: number, smallUnit: string) => (small > 0 ? `${big}${bigUnit} ${small}${smallUnit}` : `${big}${bigUnit}`);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m`;
+  if (s < 86400) return pair(Math.floor(s / 3600), 'h', Math.floor((s % 3600) / 60), 'm');
+  return pair(Math.floor(s / 86400), 'd', Math.floor((s % 86400) / 3600), 'h');
+}
+
+// ---- results ----
+
+/** What a command prints: lines for stdout, and warnings (printed `vsync: warning: …` on stderr). */
+export interface Printout {
+  readonly lines: readonly string[];
+  readonly warnings: readonly string[];
+}
+
+const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
+
+/** A progress event: a step as `[n/of] text`, a detail (`→ /path`) as its text; warnings go to stderr. */
+export function progressPrintout(event: ProgressEvent): Printout {
+  if (event.kind === 'warning') return { lines: [], warnings: [event.text] };
+  return { lines: [event.kind === 'step' ? `[${event.n}/${event.of}] ${event.text}` : event.text], warnings: [] };
+}
+
+export function initLines(r: InitResult): string[] {
+  return [
+    `✅ initialised ${r.repo}/${r.env}`,
+    `  config: ${r.configFile}`,
+    `  vault folder: ${r.vaultFolder.replace(/\/+$/, '')}/`,
+    `  store: ${r.store}`,
+  ];
+}
+
+export function pushLine(r: PushResult): string {
+  return `✅ pushed ${r.repo}/${r.env} (version: ${r.version})`;
+}
+
+export function pullLine(r: PullResult): string {
+  return `✅ pulled ${r.repo}/${r.env} version ${r.version}`;
+}
+
+export function versionsLines(r: VersionsResult, nowMs: number): string[] {
+  const header = `${r.location} (${plural(r.versions.length, 'version', 'versions')})`;
+  if (r.versions.length === 0) return [header, `  (none yet: push one with \`vsync push ${r.env}\`)`];
+  return [header, ...r.versions.map((v) => `${v.latest ? '*' : ' '} ${v.ts} ${formatSize(v.size)} ${ageOf(v.ts, nowMs)}`)];
+}
+
+const NOT_GITIGNORED = '.env is not gitignored; add it to .gitignore so secrets never reach git';
+
+/** After `use <env>`: where `.env` now points. */
+export function usePrintout(r: UseResult): Printout {
+  return { lines: [`.env → ${r.target ?? ''}`], warnings: r.gitignored === false ? [NOT_GITIGNORED] : [] };
+}
+
+/** After `use` with no env: what `.env` is now. */
+export function showUseLine(r: UseResult): string {
+  if (r.kind === 'symlink') return `.env → ${r.target ?? ''}`;
+  if (r.kind === 'file') return '.env is a regular file (not managed by vsync)';
+  return '.env does not exist';
+}
+
+export function statusLines(r: StatusResult, nowMs: number): string[] {
+  const lines = [
+    `vsyncd ${r.version} (pid ${r.pid}), up ${formatUptime(r.uptimeMs)}`,
+    `socket: ${r.socket}`,
+    r.locked || r.unlocked.length === 0 ? 'keys: locked' : `keys: unlocked for ${r.unlocked.join(', ')}`,
+  ];
+  if (r.vaults.length === 0) return [...lines, 'vaults: none yet'];
+  lines.push('vaults:');
+  for (const { repo, env, last } of r.vaults) {
+    const outcome = last.ok ? 'ok' : last.code ? `failed (${last.code})` : 'failed';
+    lines.push(`  ${repo}/${env}: ${last.operation} ${outcome} ${ageOf(last.at, nowMs)}`);
+  }
+  return lines;
+}
+
+export function lockLine(r: LockResult): string {
+  return `🔒 locked (${plural(r.dropped, 'key', 'keys')} dropped)`;
+}

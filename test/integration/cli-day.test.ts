@@ -1,0 +1,168 @@
+// The product page's day with the real programs: two users (two HOMEs, two agents on two sockets) sharing
+// one store, the real `vsync` run as a child process, keys in a real Secret Service. Run on the directory
+// store and on Ceph RGW.
+import t from 'tap';
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, readlinkSync, writeFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { configRoot } from '../../shared/paths.js';
+import { exitCodes } from '../../shared/errors.js';
+import { freshSocket, startAgent, type Agent } from '../helpers/agent.js';
+import { vsync, type CliRun } from '../helpers/cli.js';
+import { realComponentAvailable } from '../helpers/real-component.js';
+import { tempBase } from '../helpers/vault-fixture.js';
+import type { TestContext } from '../helpers/tap-types.js';
+
+const run = promisify(execFile);
+
+interface User {
+  readonly name: string;
+  readonly home: string;
+  readonly repo: string;
+  readonly env: Record<string, string>;
+  agent: Agent;
+  cli(args: string[], cwd?: string): Promise<CliRun>;
+  envFile(): string;
+}
+
+async function user(base: string, name: string, repoName: string): Promise<User> {
+  const home = join(base, name);
+  const repo = join(home, 'projects', 'myrepo');
+  mkdirSync(repo, { recursive: true });
+  await run('git', ['init', '-q', repo]);
+  writeFileSync(join(repo, '.vsync'), `repo=${repoName}\n`);
+  writeFileSync(join(repo, '.gitignore'), '.env\n');
+  const socket = freshSocket();
+  const env = { HOME: home, VSYNC_SOCKET: socket, VSYNC_NO_AUTOSTART: '1', NO_COLOR: '1' };
+  const agent = await startAgent({ home, socket });
+  return {
+    name,
+    home,
+    repo,
+    env,
+    agent,
+    cli: (args, cwd = repo) => vsync(args, { cwd, env }),
+    envFile: () => join(repo, 'infra', 'vault', 'dev', '.env.dev'),
+  };
+}
+
+function shareConfig(from: User, to: User, repoName: string): void {
+  const src = join(configRoot({ HOME: from.home }), repoName);
+  const dst = join(configRoot({ HOME: to.home }), repoName);
+  mkdirSync(dst, { recursive: true, mode: 0o700 });
+  for (const f of readdirSync(src)) writeFileSync(join(dst, f), readFileSync(join(src, f)), { mode: 0o600 });
+}
+
+function day(t: TestContext, store: 'dir' | 's3'): void {
+  t.test(`the product page's day on the ${store === 'dir' ? 'directory store' : 'S3 store (Ceph RGW)'}`, async (t) => {
+    const { base, cleanup } = tempBase(`vsync-day-${store}-`);
+    const repoName = `it_${randomBytes(4).toString('hex')}`;
+    const a = await user(base, 'alice', repoName);
+    const b = await user(base, 'bob', repoName);
+    t.teardown(async () => {
+      await a.agent.stop();
+      await b.agent.stop();
+      await run('secret-tool', ['clear', 'service', 'tools.vsync', 'username', `${repoName}/dev`]).catch(() => undefined);
+      cleanup();
+    });
+
+    const initArgs = ['init', 'dev'];
+    let where: RegExp;
+    if (store === 's3') {
+      const bucket = `vsync-day-${randomBytes(4).toString('hex')}`;
+      const admin = new S3Client({ endpoint: process.env.VSYNC_TEST_S3_ENDPOINT, region: 'us-east-1', forcePathStyle: true });
+      await admin.send(new CreateBucketCommand({ Bucket: bucket }));
+      admin.destroy();
+      initArgs.push('--bucket', bucket, '--endpoint', process.env.VSYNC_TEST_S3_ENDPOINT!, '--region', 'us-east-1', '--path-style');
+      where = new RegExp(`s3://${bucket}/${repoName}/dev/`);
+    } else {
+      where = new RegExp(`file://${join(a.home, '.local', 'share', 'vsync', 'store')}/${repoName}/dev/`);
+    }
+
+    const init = await a.cli(initArgs);
+    t.equal(init.code, 0, init.stderr);
+    t.match(init.stdout, `✅ initialised ${repoName}/dev`);
+    writeFileSync(a.envFile(), 'DATABASE_URL=postgres://dev\nAPI_KEY=abc123\n');
+
+    const pushed = await a.cli(['push', 'dev']);
+    t.equal(pushed.code, 0, pushed.stderr);
+    const lines = pushed.stdout.trim().split('\n');
+    const version = /version: (\d{8}-\d{6})\)$/.exec(lines.at(-1) ?? '')?.[1] ?? 'missing';
+    t.equal(lines[0], '[1/5] zipping infra/vault/dev/');
+    t.equal(lines[1], `[2/5] sealing manifest ts=${version}`);
+    t.equal(lines[2], '[3/5] encrypting');
+    t.match(lines[3], new RegExp(`^\\[4/5\\] uploading \\d+ bytes → ${where.source}versions/${version}\\.enc$`));
+    t.match(lines[4], new RegExp(`^\\[5/5\\] updating pointer → ${where.source}latest$`));
+    t.equal(lines[5], `✅ pushed ${repoName}/dev (version: ${version})`);
+
+    const listed = await a.cli(['versions', 'dev']);
+    t.equal(listed.code, 0, listed.stderr);
+    t.match(listed.stdout, new RegExp(`^${where.source}versions/ \\(1 version\\)\\n\\* ${version} \\d+ B (just now|\\d+s ago)\\n$`));
+
+    shareConfig(a, b, repoName); // the teammate gets the config; the key is in the (shared) keychain
+    const pulled = await b.cli(['pull', 'dev']);
+    t.equal(pulled.code, 0, pulled.stderr);
+    const pl = pulled.stdout.trim().split('\n');
+    t.same(pl.slice(0, 2), ['[1/6] backing up local infra/vault/dev/ (if any)', `[2/6] reading pointer ${where.source.replace(/\\/g, '')}latest`]);
+    t.equal(pl[2], `[3/6] downloading version ${version} (${repoName}/dev/versions/${version}.enc)`);
+    t.same(pl.slice(3), ['[4/6] decrypting', '[5/6] verifying manifest ts', `[6/6] unzipping into ${b.repo}`, `✅ pulled ${repoName}/dev version ${version}`]);
+    t.equal(readFileSync(b.envFile(), 'utf8'), 'DATABASE_URL=postgres://dev\nAPI_KEY=abc123\n');
+
+    const used = await b.cli(['use', 'dev']);
+    t.equal(used.code, 0, used.stderr);
+    t.equal(readlinkSync(join(b.repo, '.env')), 'infra/vault/dev/.env.dev');
+    t.equal(readFileSync(join(b.repo, '.env'), 'utf8'), 'DATABASE_URL=postgres://dev\nAPI_KEY=abc123\n');
+    t.equal(used.stderr, '', 'no warning: .env is gitignored');
+
+    // Bob changes a secret and pushes; Alice pushes without pulling: a conflict naming both versions.
+    writeFileSync(b.envFile(), 'DATABASE_URL=postgres://dev2\n');
+    const bobPush = await b.cli(['push', 'dev']);
+    t.equal(bobPush.code, 0, bobPush.stderr);
+    const bobVersion = /version: (\d{8}-\d{6})/.exec(bobPush.stdout)![1]!;
+    t.ok(bobVersion > version, 'strictly later');
+    writeFileSync(a.envFile(), 'DATABASE_URL=postgres://mine\n');
+    const conflict = await a.cli(['push', 'dev']);
+    t.equal(conflict.code, exitCodes.conflict);
+    t.match(conflict.stderr, new RegExp(`vsync: error: the remote moved since this machine last synced: the remote latest is ${bobVersion}; this machine last synced ${version}\\nvsync: hint: pull first`));
+
+    // Alice pulls: her unpushed edit is refused (and backed up), then forced.
+    const refused = await a.cli(['pull', 'dev']);
+    t.equal(refused.code, exitCodes.conflict);
+    t.match(refused.stderr, /never pushed/);
+    t.equal(readFileSync(a.envFile(), 'utf8'), 'DATABASE_URL=postgres://mine\n', 'her folder is untouched');
+    const forced = await a.cli(['pull', 'dev', '--force']);
+    t.equal(forced.code, 0, forced.stderr);
+    t.match(forced.stdout.split('\n')[1], /^→ .*\/\.config\/vsync\/backups\/it_[0-9a-f]+\/dev-\d{8}-\d{6}\.zip\.enc$/);
+    t.equal(readFileSync(a.envFile(), 'utf8'), 'DATABASE_URL=postgres://dev2\n');
+
+    const status = await a.cli(['status']);
+    t.equal(status.code, 0, status.stderr);
+    t.match(status.stdout, new RegExp(`${repoName}/dev: pull ok`));
+    const locked = await a.cli(['lock']);
+    t.match(locked.stdout, /🔒 locked \(1 key dropped\)/);
+  });
+}
+
+if (realComponentAvailable(t, 'VSYNC_TEST_KEYRING', 'a Secret Service (gnome-keyring)')) {
+  day(t, 'dir');
+  if (realComponentAvailable(t, 'VSYNC_TEST_S3_ENDPOINT', 'Ceph RGW (S3)')) day(t, 's3');
+}
+
+t.test('bad input through the CLI: clear errors, exit codes, nothing written', async (t) => {
+  const { base, cleanup } = tempBase('vsync-bad-');
+  const u = await user(base, 'carol', `it_${randomBytes(4).toString('hex')}`);
+  t.teardown(async () => {
+    await u.agent.stop();
+    cleanup();
+  });
+  const bad = await u.cli(['push', '../x']);
+  t.equal(bad.code, exitCodes.usage);
+  t.match(bad.stderr, /^vsync: error: invalid name: env "\.\.\/x"\nvsync: hint: /);
+  const missing = await u.cli(['pull', 'dev']);
+  t.equal(missing.code, exitCodes.config);
+  t.match(missing.stderr, /no config for this repo and env.*\nvsync: hint: run `vsync init <env>` first/s);
+  t.notOk(existsSync(join(u.repo, 'infra')), 'no folder made');
+});

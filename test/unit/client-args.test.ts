@@ -1,0 +1,79 @@
+import t from 'tap';
+import { COMMANDS, parseArgs } from '../../client/args.js';
+import { helpText } from '../../client/help.js';
+
+t.test('good command lines', async (t) => {
+  const cases: Array<[string[], unknown]> = [
+    [[], { name: 'help' }],
+    [['--help'], { name: 'help' }],
+    [['-h'], { name: 'help' }],
+    [['--version'], { name: 'version' }],
+    [['-V'], { name: 'version' }],
+    [['push', 'dev'], { name: 'run', json: false, command: { name: 'push', env: 'dev', force: false } }],
+    [['push', '--force', 'dev'], { name: 'run', json: false, command: { name: 'push', env: 'dev', force: true } }],
+    [['push', 'dev', '--json'], { name: 'run', json: true, command: { name: 'push', env: 'dev', force: false } }],
+    [['--json', 'status'], { name: 'run', json: true, command: { name: 'status' } }],
+    [['pull', 'dev', '--at', '20260516-113343'], { name: 'run', json: false, command: { name: 'pull', env: 'dev', at: '20260516-113343', force: false } }],
+    [['pull', '--at=20260516-113343', '--force', 'dev'], { name: 'run', json: false, command: { name: 'pull', env: 'dev', at: '20260516-113343', force: true } }],
+    [['versions', 'prod'], { name: 'run', json: false, command: { name: 'versions', env: 'prod' } }],
+    [['use'], { name: 'run', json: false, command: { name: 'use' } }],
+    [['use', 'dev'], { name: 'run', json: false, command: { name: 'use', env: 'dev' } }],
+    [['lock'], { name: 'run', json: false, command: { name: 'lock' } }],
+    [['daemon', 'start'], { name: 'run', json: false, command: { name: 'daemon', action: 'start' } }],
+    [['daemon', 'stop', '--json'], { name: 'run', json: true, command: { name: 'daemon', action: 'stop' } }],
+    [['daemon', 'status'], { name: 'run', json: false, command: { name: 'daemon', action: 'status' } }],
+    [['init', 'dev'], { name: 'run', json: false, command: { name: 'init', env: 'dev', pathStyle: false } }],
+    [['init', 'dev', '--store', '../store'], { name: 'run', json: false, command: { name: 'init', env: 'dev', store: '../store', pathStyle: false } }],
+    [
+      ['init', 'prod', '--bucket', 'b', '--endpoint=http://127.0.0.1:7480', '--region', 'us-east-1', '--prefix', '', '--path-style'],
+      {
+        name: 'run',
+        json: false,
+        command: { name: 'init', env: 'prod', bucket: 'b', endpoint: 'http://127.0.0.1:7480', region: 'us-east-1', prefix: '', pathStyle: true },
+      },
+    ],
+  ];
+  for (const [argv, expected] of cases) t.same(parseArgs(argv), expected, argv.join(' ') || '(nothing)');
+});
+
+t.test('--help on every command, whatever else is on the line', async (t) => {
+  for (const name of COMMANDS) {
+    t.same(parseArgs([name, '--help']), { name: 'help', topic: name });
+    t.same(parseArgs([name, '-h', '--bogus', 'x', 'y', 'z']), { name: 'help', topic: name });
+    t.match(helpText(name), new RegExp(`^usage: vsync ${name}`));
+    t.match(helpText(name), /--json/);
+  }
+  t.same(parseArgs(['--json', '--help']), { name: 'help' });
+  for (const name of COMMANDS) t.match(helpText(), new RegExp(`\\n  ${name}\\b`), `global help names ${name}`);
+});
+
+t.test('bad command lines are USAGE errors (exit 2) with a hint naming the help to read', async (t) => {
+  const cases: Array<[string[], RegExp, RegExp]> = [
+    [['bogus'], /^invalid usage: unknown command "bogus"$/, /vsync --help/],
+    [['--bogus'], /^invalid usage: unknown option "--bogus"$/, /vsync --help/],
+    [['push'], /^invalid usage: push needs <env>$/, /`vsync push --help`/],
+    [['pull', '--force'], /^invalid usage: pull needs <env>$/, /`vsync pull --help`/],
+    [['versions'], /needs <env>/, /`vsync versions --help`/],
+    [['init'], /needs <env>/, /`vsync init --help`/],
+    [['daemon'], /daemon needs <start\|stop\|status>/, /`vsync daemon --help`/],
+    [['daemon', 'restart'], /unknown daemon command "restart"/, /`vsync daemon --help`/],
+    [['push', 'dev', 'prod'], /unexpected argument "prod"/, /`vsync push --help`/],
+    [['status', 'now'], /unexpected argument "now"/, /`vsync status --help`/],
+    [['push', 'dev', '--at', '20260516-113343'], /unknown option "--at" for push/, /`vsync push --help`/],
+    [['push', 'dev', '-f'], /unknown option "-f" for push/, /push --help/],
+    [['push', 'dev', '--force=yes'], /--force takes no value/, /push --help/],
+    [['push', 'dev', '--force', '--force'], /--force given twice/, /push --help/],
+    [['pull', 'dev', '--at'], /--at needs a value/, /pull --help/],
+    [['pull', 'dev', '--at', '--force'], /--at needs a value/, /pull --help/],
+    [['init', 'dev', '--store', 'a', '--bucket', 'b'], /--store .* or --bucket .*, not both/, /init --help/],
+    [['init', 'dev', '--region', 'eu-west-1', '--path-style'], /--region, --path-style go with --bucket/, /init --help/],
+    [['lock', '--json=1'], /--json takes no value/, /lock --help/],
+  ];
+  for (const [argv, message, hint] of cases) {
+    t.throws(() => parseArgs(argv), { code: 'USAGE', exit: 2, message, hint }, argv.join(' '));
+  }
+});
+
+t.test('a malformed --at is the timestamp error, before any agent is asked', async (t) => {
+  t.throws(() => parseArgs(['pull', 'dev', '--at', '2026-05-16']), { code: 'TIMESTAMP_INVALID', exit: 2, message: /--at "2026-05-16"/ });
+});

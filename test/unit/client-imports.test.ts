@@ -1,0 +1,85 @@
+// The client must start in about Node's own time, so what it loads at run time is held to Node's own
+// modules and the zod-free part of shared/: zod alone costs ~70 ms. `import type` is free (erased by tsc),
+// so shared/api.ts and shared/progress.ts may be named for their types only.
+import t from 'tap';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { built, projectRoot } from '../helpers/built.js';
+import type { TestContext } from '../helpers/tap-types.js';
+
+const ALLOWED_SHARED = new Set(['shared/errors', 'shared/error-output', 'shared/socket-path', 'shared/paths', 'shared/version']);
+
+/** The modules a file loads at run time: static imports and re-exports that are not type-only, and import(). */
+function runtimeSpecifiers(source: string): string[] {
+  const found: string[] = [];
+  const statement = /^\s*(import|export)\s+(type\s+)?(?:[^'";]*?\bfrom\s*)?['"]([^'"]+)['"]/gm;
+  for (const m of source.matchAll(statement)) if (!m[2]) found.push(m[3]!);
+  for (const m of source.matchAll(/\bimport\s*\(\s*['"]([^'"]+)['"]\s*\)/g)) found.push(m[1]!);
+  return found;
+}
+
+/** Follows relative imports from `entries`; returns every file reached and every bare specifier seen. */
+function walk(entries: string[], ext: '.ts' | '.js', root: string): { files: string[]; external: Map<string, string> } {
+  const seen = new Set<string>();
+  const external = new Map<string, string>();
+  const queue = [...entries];
+  while (queue.length > 0) {
+    const file = queue.pop()!;
+    if (seen.has(file)) continue;
+    seen.add(file);
+    for (const spec of runtimeSpecifiers(readFileSync(file, 'utf8'))) {
+      if (spec.startsWith('.')) queue.push(resolve(dirname(file), ext === '.ts' ? spec.replace(/\.js$/, '.ts') : spec));
+      else external.set(spec, relative(root, file));
+    }
+  }
+  return { files: [...seen].map((f) => relative(root, f).replace(/\.(ts|js)$/, '')), external };
+}
+
+function filesUnder(folder: string, ext: string): string[] {
+  return readdirSync(folder).flatMap((name) => {
+    const path = join(folder, name);
+    if (statSync(path).isDirectory()) return filesUnder(path, ext);
+    return path.endsWith(ext) ? [path] : [];
+  });
+}
+
+function check(t: TestContext, files: string[], external: Map<string, string>): void {
+  for (const [spec, from] of external) t.ok(spec.startsWith('node:'), `${from} imports ${spec}: only node:* modules (no zod, fastify, @aws-sdk, …)`);
+  for (const file of files) {
+    t.ok(file.startsWith('client/') || ALLOWED_SHARED.has(file), `${file} is loaded by the client: only client/ and ${[...ALLOWED_SHARED].join(', ')}`);
+  }
+  t.ok(files.includes('shared/errors'), 'the walk found the registry (the walk works)');
+}
+
+t.test('the sources: every client file, following imports into shared/', async (t) => {
+  const entries = filesUnder(join(projectRoot, 'client'), '.ts');
+  t.ok(entries.length > 5);
+  const { files, external } = walk(entries, '.ts', projectRoot);
+  check(t, files, external);
+});
+
+t.test('the build: what node really loads from dist/client/main.js', async (t) => {
+  const main = fileURLToPath(built('client/main'));
+  const root = join(projectRoot, 'dist');
+  const { files, external } = walk([main], '.js', root);
+  check(t, files, external);
+  t.ok(files.includes('client/agent-client'), 'the walk reached the transport');
+});
+
+t.test('the import scanner itself', async (t) => {
+  const source = [
+    "import type { StatusResult } from '../shared/api.js';",
+    "import { request } from 'node:http';",
+    'import {',
+    '  a,',
+    '  b,',
+    "} from './multi.js';",
+    "export { x } from './re-export.js';",
+    "export type { Y } from './types-only.js';",
+    "import './side-effect.js';",
+    "const lazy = await import('zod');",
+    "// a comment that says import from 'nowhere' is not at a line start",
+  ].join('\n');
+  t.same(runtimeSpecifiers(source).sort(), ['./multi.js', './re-export.js', './side-effect.js', 'node:http', 'zod'].sort());
+});
