@@ -33,6 +33,7 @@ export function specificKeyVariable(account: string): string {
 
 export class EnvKeychain implements Keychain {
   readonly name = `env:${GENERAL_KEY_VARIABLE}`;
+  readonly writable = false;
   readonly #env: Readonly<Record<string, string | undefined>>;
 
   /** `env` is read on every get, never written; default process.env. */

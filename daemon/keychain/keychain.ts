@@ -10,6 +10,8 @@ export function keychainAccount(repo: string, env: string): string {
 export interface Keychain {
   /** A short name for logs and `vsync doctor` ("secret-service", "env:VSYNC_KEY", ...). */
   readonly name: string;
+  /** False for sources that only provide keys (VSYNC_KEY): init then adopts the key instead of making one. */
+  readonly writable: boolean;
   /**
    * The key text stored for this account.
    * Throws VsyncError KEYCHAIN_NOT_FOUND when there is none, KEYCHAIN_UNAVAILABLE when the keychain

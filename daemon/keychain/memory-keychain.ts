@@ -4,6 +4,7 @@ import { VsyncError } from '../../shared/errors.js';
 import type { Keychain } from './keychain.js';
 
 export class MemoryKeychain implements Keychain {
+  readonly writable = true;
   readonly name = 'memory';
   readonly entries: Map<string, string>;
 

@@ -75,6 +75,7 @@ function unavailableReason(message: string): string {
 
 export class OsKeychain implements Keychain {
   readonly name: string = platformName();
+  readonly writable = true;
   readonly #service = KEYCHAIN_SERVICE;
   readonly #entries = new Map<string, AsyncEntry>();
 

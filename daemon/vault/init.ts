@@ -60,25 +60,30 @@ export async function init(deps: VaultDeps, ref: VaultRef, options: InitOptions)
   if (await stat(file).catch(() => undefined)) throw new VsyncError('VAULT_EXISTS', file);
 
   const account = keychainAccount(ref.repo, ref.env);
-  try {
-    await deps.keychain.get(account);
-    throw new VsyncError('VAULT_KEY_EXISTS', `service tools.vsync, account ${account}`);
-  } catch (err) {
-    if (!isVsyncError(err, 'KEYCHAIN_NOT_FOUND')) throw err;
+  // A read-only source (VSYNC_KEY on a headless machine) brings its own key, which init adopts; a
+  // keychain gets a new key, and never over one it already holds.
+  const adopted = deps.keychain.writable ? undefined : await deps.keychain.get(account);
+  if (adopted === undefined) {
+    try {
+      await deps.keychain.get(account);
+      throw new VsyncError('VAULT_KEY_EXISTS', `service tools.vsync, account ${account}`);
+    } catch (err) {
+      if (!isVsyncError(err, 'KEYCHAIN_NOT_FOUND')) throw err;
+    }
   }
 
-  const key = generateKey();
+  const key = adopted ?? generateKey();
   const salt = generateSalt();
   const config: Config = { version: 1, ...settings, encryption: { salt, keyCheck: keyCheck(await deriveKey(key, salt)) } };
   // Validate before touching the keychain, so bad options change nothing at all.
   const parsed = ConfigSchema.safeParse(config);
   if (!parsed.success) throw new VsyncError('CONFIG_INVALID', describeIssues(parsed.error), { hint: 'check --bucket, --endpoint, --region and --prefix' });
 
-  await deps.keychain.set(account, key);
+  if (adopted === undefined) await deps.keychain.set(account, key);
   try {
     await writeConfig(file, parsed.data);
   } catch (err) {
-    await deps.keychain.delete(account).catch(() => undefined);
+    if (adopted === undefined) await deps.keychain.delete(account).catch(() => undefined);
     throw err;
   }
   const vaultFolder = vaultFolderOf(parsed.data, ref.env);

@@ -3,6 +3,10 @@ import { existsSync, lstatSync, mkdirSync, readlinkSync, statSync, writeFileSync
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { MemoryKeychain } from '../../daemon/keychain/memory-keychain.js';
+import { EnvKeychain } from '../../daemon/keychain/env-keychain.js';
+import { generateKey } from '../../daemon/crypto/key.js';
+import { deriveKey } from '../../daemon/crypto/kdf.js';
+import { keyCheck } from '../../daemon/crypto/key-check.js';
 import { DirStorage } from '../../daemon/storage/dir-storage.js';
 import { readConfig } from '../../daemon/vault/config.js';
 import { init } from '../../daemon/vault/init.js';
@@ -81,4 +85,17 @@ t.test('use: a relative symlink, a regular .env never replaced, where it points'
   t.equal(readFileSync(join(other, '.env'), 'utf8'), 'MINE=1\n', 'the regular file is untouched');
   t.ok(lstatSync(join(other, '.env')).isFile());
   t.same(await showUse(other), { link: join(other, '.env'), kind: 'file', gitignored: undefined });
+});
+
+t.test('init on a headless machine adopts the key from VSYNC_KEY and writes none', async (t) => {
+  const { base, cleanup } = tempBase('vsync-init-');
+  t.teardown(cleanup);
+  const key = generateKey();
+  const m = machine(base, 'ci', new DirStorage(join(base, 'store')), new EnvKeychain({ VSYNC_KEY: key }), new Clock());
+  const result = await init(m.deps, m.ref, {});
+  const config = await readConfig(result.configFile);
+  t.equal(config.encryption.keyCheck, keyCheck(await deriveKey(key, config.encryption.salt)), 'the config is made for that key');
+  const none = machine(base, 'bare', new DirStorage(join(base, 'store')), new EnvKeychain({}), new Clock());
+  await t.rejects(init(none.deps, none.ref, {}), { code: 'KEYCHAIN_NOT_FOUND', hint: /VSYNC_KEY/ });
+  t.notOk(existsSync(configFile('vsync', 'dev', none.deps.environment)));
 });
