@@ -6,6 +6,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DirStorage } from '../daemon/storage/dir-storage.js';
 import { S3Storage } from '../daemon/storage/s3-storage.js';
+import { benchAgent } from './agent.js';
 import { benchCrypto } from './crypto.js';
 import { benchStorage } from './storage.js';
 
@@ -20,12 +21,16 @@ try {
 }
 
 const endpoint = process.env.VSYNC_TEST_S3_ENDPOINT;
-if (endpoint) {
-  const bucket = `vsync-bench-${Date.now()}`;
-  const settings = { bucket, endpoint, region: 'us-east-1', forcePathStyle: true };
-  const admin = new S3Client({ ...settings, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' });
+async function makeBucket(): Promise<string> {
+  const bucket = `vsync-bench-${Date.now()}-${Math.floor(Math.random() * 1e6)}`;
+  const admin = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' });
   await admin.send(new CreateBucketCommand({ Bucket: bucket }));
   admin.destroy();
+  return bucket;
+}
+if (endpoint) {
+  const bucket = await makeBucket();
+  const settings = { bucket, endpoint, region: 'us-east-1', forcePathStyle: true };
   const s3 = new S3Storage(settings);
   try {
     await benchStorage(`S3 on Ceph RGW, loopback (${endpoint})`, s3);
@@ -35,3 +40,5 @@ if (endpoint) {
 } else {
   console.log('\nS3 rows skipped: no RGW (VSYNC_TEST_S3_ENDPOINT unset; bench/run.sh starts one as root)');
 }
+
+await benchAgent(endpoint, makeBucket);

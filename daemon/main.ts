@@ -1,20 +1,13 @@
 #!/usr/bin/env node
-// `vsyncd`: the per-user agent. The one place that knows every adapter: it picks the keychain and the
-// stores, wires them into the vault domain, and puts the API on the socket.
+// `vsyncd`: the per-user agent. The one place that wires the adapters (chosen in adapters.ts) into the
+// vault domain and puts the API on the socket.
 import { z } from 'zod';
 import { VsyncError, isVsyncError } from '../shared/errors.js';
 import { reportError } from '../shared/error-output.js';
 import { socketPath } from '../shared/socket-path.js';
 import { describeIssues } from '../shared/validation.js';
 import { VERSION } from '../shared/version.js';
-import { EnvKeychain } from './keychain/env-keychain.js';
-import type { Keychain } from './keychain/keychain.js';
-import { OsKeychain } from './keychain/os-keychain.js';
-import { DirStorage } from './storage/dir-storage.js';
-import { RetryingStorage } from './storage/retrying-storage.js';
-import { S3Storage } from './storage/s3-storage.js';
-import type { Storage } from './storage/storage.js';
-import type { Config } from './vault/config.js';
+import { keychainFor, storageFactory } from './adapters.js';
 import { DEFAULT_KEY_IDLE_MS, KeyRing } from './vault/key-ring.js';
 import { VaultService } from './vault/vault-service.js';
 import { buildApp } from './server/app.js';
@@ -35,30 +28,6 @@ const Settings = z.object({
   VSYNC_IDLE_TTL_SECONDS: z.coerce.number().int().positive().optional(),
   VSYNC_SHUTDOWN_SECONDS: z.coerce.number().positive().optional(),
 });
-
-function keychainFor(env: NodeJS.ProcessEnv): Keychain {
-  // Any VSYNC_KEY variable means a headless machine: keys come from the environment and nowhere else.
-  return Object.keys(env).some((k) => k === 'VSYNC_KEY' || k.startsWith('VSYNC_KEY_'))
-    ? new EnvKeychain(env)
-    : new OsKeychain();
-}
-
-/** One store per distinct setting, reused across operations (S3 clients keep their connections warm). */
-function storageFactory(): (config: Config) => Storage {
-  const stores = new Map<string, Storage>();
-  return (config) => {
-    const id = JSON.stringify(config.s3 ?? config.store);
-    let store = stores.get(id);
-    if (!store) {
-      const adapter = config.s3
-        ? new S3Storage({ bucket: config.s3.bucket, region: config.s3.region, endpoint: config.s3.endpoint, prefix: config.s3.prefix, forcePathStyle: config.s3.forcePathStyle })
-        : new DirStorage(config.store!.root);
-      store = new RetryingStorage(adapter);
-      stores.set(id, store);
-    }
-    return store;
-  };
-}
 
 async function main(): Promise<void> {
   const settingsParsed = Settings.safeParse(process.env);

@@ -8,7 +8,7 @@ import type { Progress } from '../../shared/progress.js';
 import { init, type InitOptions, type InitResult } from './init.js';
 import { pull, type PullOptions, type PullResult } from './pull.js';
 import { push, type PushOptions, type PushResult } from './push.js';
-import { resolveRepoIdentity } from './repo-identity.js';
+import { RepoIdentityCache } from './repo-identity-cache.js';
 import { showUse, use, type UseResult } from './use.js';
 import type { VaultDeps, VaultRef } from './vault.js';
 import { versions, type VersionsResult } from './versions.js';
@@ -16,13 +16,14 @@ import { versions, type VersionsResult } from './versions.js';
 export class VaultService {
   private readonly queues = new Map<string, Promise<unknown>>();
   private readonly records = new Map<string, { repo: string; env: string; last: OperationRecord }>();
+  private readonly identities = new RepoIdentityCache();
 
   constructor(readonly deps: VaultDeps) {}
 
   /** The vault `env` of the repo that holds `cwd`. */
   async locate(cwd: string, env: string): Promise<VaultRef> {
     assertEnvName(env);
-    const identity = await resolveRepoIdentity(cwd);
+    const identity = await this.identities.resolve(cwd);
     return { repo: identity.repo, env, root: identity.root };
   }
 
@@ -43,7 +44,7 @@ export class VaultService {
   }
 
   async use(cwd: string, env: string | undefined): Promise<UseResult> {
-    if (env === undefined) return showUse((await resolveRepoIdentity(cwd)).root);
+    if (env === undefined) return showUse((await this.identities.resolve(cwd)).root);
     return this.run('use', cwd, env, (ref) => use(this.deps.environment, ref.repo, ref.env, ref.root));
   }
 

@@ -60,3 +60,22 @@ t.test('git itself failing is an error, not a different name', async (t) => {
   });
   await t.rejects(resolveRepoIdentity(dir), { code: 'REPO_UNKNOWN', message: /git is not installed/ });
 });
+
+t.test('the cache answers without git while the repo\'s files are unchanged, and notices changes', async (t) => {
+  const { RepoIdentityCache } = await import('../../daemon/vault/repo-identity-cache.js');
+  const dir = gitRepo('checkout-5', 'git@github.com:Acme/web.git');
+  const cache = new RepoIdentityCache();
+  t.equal((await cache.resolve(dir)).repo, 'acme_web');
+  const path = process.env.PATH;
+  process.env.PATH = join(base, 'no-git-here');
+  try {
+    t.equal((await cache.resolve(dir)).repo, 'acme_web', 'answered from the cache: git is not even on PATH');
+  } finally {
+    process.env.PATH = path;
+  }
+  writeFileSync(join(dir, '.vsync'), 'repo=acme_renamed\n');
+  t.equal((await cache.resolve(dir)).repo, 'acme_renamed', 'a new .vsync is seen');
+  execFileSync('git', ['-C', dir, 'remote', 'set-url', 'origin', 'git@github.com:Acme/other.git']);
+  rmSync(join(dir, '.vsync'));
+  t.equal((await cache.resolve(dir)).repo, 'acme_other', 'a changed origin is seen');
+});

@@ -1,0 +1,137 @@
+// The agent's worth, measured: the CLI's wall time for `vsync status` beside `node -e 0`; warm push and
+// pull of a small vault through the agent beside the floor (the same storage calls from one warm process);
+// and a cold one-shot process doing the same push or pull (SDK load, key derivation) for comparison.
+import { spawn, execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { storageFactory } from '../daemon/adapters.js';
+import { readConfig } from '../daemon/vault/config.js';
+import { pointerKey, versionKey } from '../daemon/vault/remote-layout.js';
+import { configFile } from '../shared/paths.js';
+import { ms, sample, table, type Stats } from './measure.js';
+
+const dist = fileURLToPath(new URL('..', import.meta.url)); // dist/
+const clientMain = join(dist, 'client', 'main.js');
+const daemonMain = join(dist, 'daemon', 'main.js');
+const oneShot = join(dist, 'bench', 'one-shot.js');
+
+function baseEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, ...extra };
+  delete env.NODE_OPTIONS;
+  return env;
+}
+
+async function spawnWall(args: string[], env: NodeJS.ProcessEnv, cwd?: string): Promise<number> {
+  const started = performance.now();
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn(process.execPath, args, { env, cwd, stdio: 'ignore' });
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${args.join(' ')} exited ${code}`))));
+  });
+  return performance.now() - started;
+}
+
+function call(socket: string, method: string, path: string, body?: unknown): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const req = request({ socketPath: socket, method, path, headers: payload ? { 'content-type': 'application/json' } : {} }, (res) => {
+      let text = '';
+      res.on('data', (d: Buffer) => (text += d.toString()));
+      res.on('end', () => (res.statusCode === 200 ? resolve(JSON.parse(text)) : reject(new Error(`${path}: ${res.statusCode} ${text}`))));
+    });
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+export async function benchAgent(s3Endpoint: string | undefined, makeBucket: () => Promise<string>): Promise<void> {
+  const base = mkdtempSync(join(tmpdir(), 'vsync-bench-agent-'));
+  const socket = join(mkdtempSync(join(tmpdir(), 'vba-')), 's.sock');
+  const env = baseEnv({ HOME: join(base, 'home'), VSYNC_SOCKET: socket, VSYNC_KEY: randomBytes(32).toString('base64'), VSYNC_NO_AUTOSTART: '1' });
+  const agent = spawn(process.execPath, [daemonMain], { env, stdio: 'ignore' });
+  try {
+    for (let i = 0; ; i++) {
+      if (await call(socket, 'GET', '/v1/status').then(() => true, () => false)) break;
+      if (i > 200) throw new Error('vsyncd did not start');
+      await sleep(25);
+    }
+
+    const nodeAlone = await collect(30, () => spawnWall(['-e', '0'], env));
+    const status = await collect(30, () => spawnWall([clientMain, 'status'], env));
+    const version = await collect(30, () => spawnWall([clientMain, '--version'], env));
+    table('CLI wall time (spawn to exit), 30 runs each after 3 warm-ups', ['command', 'median ms', 'p95 ms', 'over node -e 0'], [
+      ['node -e 0', ms(nodeAlone.medianMs), ms(nodeAlone.p95Ms), ''],
+      ['vsync --version', ms(version.medianMs), ms(version.p95Ms), `${ms(version.medianMs - nodeAlone.medianMs)} ms`],
+      ['vsync status (agent up)', ms(status.medianMs), ms(status.p95Ms), `${ms(status.medianMs - nodeAlone.medianMs)} ms`],
+    ]);
+
+    const stores: Array<[string, Record<string, unknown>]> = [['directory store', {}]];
+    if (s3Endpoint) stores.push(['S3 (Ceph RGW)', { bucket: await makeBucket(), endpoint: s3Endpoint, region: 'us-east-1', forcePathStyle: true }]);
+    const rows: string[][] = [];
+    for (const [label, initOptions] of stores) {
+      const repoName = `bench_${randomBytes(3).toString('hex')}`;
+      const repo = join(base, repoName);
+      mkdirSync(repo, { recursive: true });
+      execFileSync('git', ['init', '-q', repo]);
+      writeFileSync(join(repo, '.vsync'), `repo=${repoName}\n`);
+      await call(socket, 'POST', '/v1/init', { cwd: repo, env: 'dev', ...initOptions });
+      const folder = join(repo, 'infra', 'vault', 'dev');
+      writeFileSync(join(folder, '.env.dev'), `DATABASE_URL=postgres://dev\nAPI_KEY=${randomBytes(24).toString('hex')}\n`);
+      writeFileSync(join(folder, 'service-account.json'), JSON.stringify({ key: randomBytes(600).toString('base64') }));
+      writeFileSync(join(folder, 'tls.key'), randomBytes(900).toString('base64'));
+
+      const push = await sample(20, () => call(socket, 'POST', '/v1/push', { cwd: repo, env: 'dev' }));
+      const pull = await sample(20, () => call(socket, 'POST', '/v1/pull', { cwd: repo, env: 'dev' }));
+
+      // The floor: the storage calls a push and a pull make, from this warm process, without the agent.
+      const storage = storageFactory()(await readConfig(configFile(repoName, 'dev', { HOME: join(base, 'home') })));
+      const latest = pointerKey(repoName, 'dev');
+      const current = (await storage.get(latest)).body.toString();
+      const body = (await storage.get(versionKey(repoName, 'dev', current))).body;
+      let n = 0;
+      const floorPush = await sample(20, async () => {
+        const ts = `2030${String(n++).padStart(4, '0')}-000000`;
+        const pointer = await storage.get(latest);
+        await storage.head(versionKey(repoName, 'dev', ts)).catch(() => undefined);
+        await storage.putIfAbsent(versionKey(repoName, 'dev', ts), body);
+        await storage.putIfMatch(latest, Buffer.from(ts), pointer.etag);
+      });
+      await storage.put(latest, Buffer.from(current));
+      const floorPull = await sample(20, async () => {
+        const ts = (await storage.get(latest)).body.toString();
+        await storage.get(versionKey(repoName, 'dev', ts));
+      });
+
+      const coldEnv = { ...env };
+      const coldPush = await collect(5, () => spawnWall([oneShot, 'push', repo, 'dev'], coldEnv, repo));
+      const coldPull = await collect(5, () => spawnWall([oneShot, 'pull', repo, 'dev'], coldEnv, repo));
+      rows.push(
+        [`push, ${label}`, ms(push.medianMs), ms(floorPush.medianMs), `${(push.medianMs / floorPush.medianMs).toFixed(2)}x`, ms(coldPush.medianMs)],
+        [`pull, ${label}`, ms(pull.medianMs), ms(floorPull.medianMs), `${(pull.medianMs / floorPull.medianMs).toFixed(2)}x`, ms(coldPull.medianMs)],
+      );
+    }
+    table(
+      'Small vault (3 files, ~2.5 KB): through the warm agent vs the floor vs a cold one-shot process (medians; 20 runs, one-shot 5)',
+      ['operation', 'agent ms', 'floor ms', 'agent/floor', 'one-shot ms'],
+      rows,
+    );
+  } finally {
+    agent.kill('SIGTERM');
+    rmSync(base, { recursive: true, force: true });
+  }
+}
+
+/** Wall times of `n` runs after 3 warm-ups: median and p95. */
+async function collect(n: number, run: () => Promise<number>): Promise<Stats> {
+  for (let i = 0; i < 3; i++) await run();
+  const times: number[] = [];
+  for (let i = 0; i < n; i++) times.push(await run());
+  times.sort((a, b) => a - b);
+  const at = (q: number) => times[Math.min(times.length - 1, Math.floor(q * times.length))]!;
+  return { n, medianMs: at(0.5), p95Ms: at(0.95), minMs: times[0]! };
+}

@@ -1,0 +1,33 @@
+// Which adapter serves which setting: the keychain for this process's environment, and a store for a
+// vault's config. daemon/main.ts wires these into the agent; the benchmark's one-shot process (which
+// measures what the agent saves) uses the same choices.
+import type { Config } from './vault/config.js';
+import { EnvKeychain } from './keychain/env-keychain.js';
+import type { Keychain } from './keychain/keychain.js';
+import { OsKeychain } from './keychain/os-keychain.js';
+import { DirStorage } from './storage/dir-storage.js';
+import { RetryingStorage } from './storage/retrying-storage.js';
+import { S3Storage } from './storage/s3-storage.js';
+import type { Storage } from './storage/storage.js';
+
+/** Any VSYNC_KEY variable means a headless machine: keys come from the environment and nowhere else. */
+export function keychainFor(env: NodeJS.ProcessEnv): Keychain {
+  return Object.keys(env).some((k) => k === 'VSYNC_KEY' || k.startsWith('VSYNC_KEY_')) ? new EnvKeychain(env) : new OsKeychain();
+}
+
+/** One store per distinct setting, reused across operations (S3 clients keep their connections warm). */
+export function storageFactory(): (config: Config) => Storage {
+  const stores = new Map<string, Storage>();
+  return (config) => {
+    const id = JSON.stringify(config.s3 ?? config.store);
+    let store = stores.get(id);
+    if (!store) {
+      const adapter = config.s3
+        ? new S3Storage({ bucket: config.s3.bucket, region: config.s3.region, endpoint: config.s3.endpoint, prefix: config.s3.prefix, forcePathStyle: config.s3.forcePathStyle })
+        : new DirStorage(config.store!.root);
+      store = new RetryingStorage(adapter);
+      stores.set(id, store);
+    }
+    return store;
+  };
+}
