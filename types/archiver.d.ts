@@ -27,6 +27,8 @@ declare module 'archiver' {
     constructor(options?: ZipOptions);
     /** Queues an entry; errors are emitted on the stream. */
     append(source: Buffer | Readable | string, data: ZipEntryData): this;
+    /** Queues a symlink entry (the tests build hostile archives with it). */
+    symlink(filepath: string, target: string, mode?: number): this;
     /** Closes the entry list; resolves once the archive has been written, rejects on error. */
     finalize(): Promise<void>;
     /** Stops without finishing the archive. */

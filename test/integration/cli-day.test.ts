@@ -8,7 +8,10 @@ import { existsSync, mkdirSync, readFileSync, readlinkSync, writeFileSync, readd
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
-import { configRoot } from '../../shared/paths.js';
+import { configRoot, configFile } from '../../shared/paths.js';
+import { DirStorage } from '../../daemon/storage/dir-storage.js';
+import { S3Storage } from '../../daemon/storage/s3-storage.js';
+import type { Storage } from '../../daemon/storage/storage.js';
 import { exitCodes } from '../../shared/errors.js';
 import { freshSocket, startAgent, type Agent } from '../helpers/agent.js';
 import { vsync, type CliRun } from '../helpers/cli.js';
@@ -28,7 +31,7 @@ interface User {
   envFile(): string;
 }
 
-async function user(base: string, name: string, repoName: string): Promise<User> {
+async function user(base: string, name: string, repoName: string, agentEnv: Record<string, string> = {}): Promise<User> {
   const home = join(base, name);
   const repo = join(home, 'projects', 'myrepo');
   mkdirSync(repo, { recursive: true });
@@ -37,7 +40,7 @@ async function user(base: string, name: string, repoName: string): Promise<User>
   writeFileSync(join(repo, '.gitignore'), '.env\n');
   const socket = freshSocket();
   const env = { HOME: home, VSYNC_SOCKET: socket, VSYNC_NO_AUTOSTART: '1', NO_COLOR: '1' };
-  const agent = await startAgent({ home, socket });
+  const agent = await startAgent({ home, socket, env: agentEnv });
   return {
     name,
     home,
@@ -47,6 +50,10 @@ async function user(base: string, name: string, repoName: string): Promise<User>
     cli: (args, cwd = repo) => vsync(args, { cwd, env }),
     envFile: () => join(repo, 'infra', 'vault', 'dev', '.env.dev'),
   };
+}
+
+function repoOf(u: User): string {
+  return /repo=(\S+)/.exec(readFileSync(join(u.repo, '.vsync'), 'utf8'))![1]!;
 }
 
 function shareConfig(from: User, to: User, repoName: string): void {
@@ -71,6 +78,8 @@ function day(t: TestContext, store: 'dir' | 's3'): void {
 
     const initArgs = ['init', 'dev'];
     let where: RegExp;
+    // The bucket as someone with write access but without the key sees it.
+    let remote: Storage;
     if (store === 's3') {
       const bucket = `vsync-day-${randomBytes(4).toString('hex')}`;
       const admin = new S3Client({ endpoint: process.env.VSYNC_TEST_S3_ENDPOINT, region: 'us-east-1', forcePathStyle: true });
@@ -78,8 +87,12 @@ function day(t: TestContext, store: 'dir' | 's3'): void {
       admin.destroy();
       initArgs.push('--bucket', bucket, '--endpoint', process.env.VSYNC_TEST_S3_ENDPOINT!, '--region', 'us-east-1', '--path-style');
       where = new RegExp(`s3://${bucket}/${repoName}/dev/`);
+      const s3 = new S3Storage({ bucket, endpoint: process.env.VSYNC_TEST_S3_ENDPOINT, region: 'us-east-1', forcePathStyle: true });
+      t.teardown(() => s3.destroy());
+      remote = s3;
     } else {
       where = new RegExp(`file://${join(a.home, '.local', 'share', 'vsync', 'store')}/${repoName}/dev/`);
+      remote = new DirStorage(join(a.home, '.local', 'share', 'vsync', 'store'));
     }
 
     const init = await a.cli(initArgs);
@@ -143,12 +156,79 @@ function day(t: TestContext, store: 'dir' | 's3'): void {
     t.match(status.stdout, new RegExp(`${repoName}/dev: pull ok`));
     const locked = await a.cli(['lock']);
     t.match(locked.stdout, /🔒 locked \(1 key dropped\)/);
+
+    // Someone with write access to the bucket but not the key. Each attack is refused and Bob's folder
+    // stays exactly as it was.
+    const latestKey = `${repoName}/dev/latest`;
+    const versionKey = (ts: string) => `${repoName}/dev/versions/${ts}.enc`;
+    const bobHas = readFileSync(b.envFile(), 'utf8');
+    const refusedPull = async (what: string, code: number, message: RegExp) => {
+      const res = await b.cli(['pull', 'dev']);
+      t.equal(res.code, code, `${what}: exit ${code}`);
+      t.match(res.stderr, message, what);
+      t.equal(readFileSync(b.envFile(), 'utf8'), bobHas, `${what}: the folder is as it was`);
+    };
+
+    await remote.put(latestKey, Buffer.from(version));
+    await refusedPull('latest moved back to an older genuine version', exitCodes.integrity, new RegExp(`vsync: error: the remote pointer names a version older than one this machine has already seen: latest names ${version}, but this machine has seen ${bobVersion}`));
+
+    const renamed = '20991231-235959';
+    await remote.put(versionKey(renamed), (await remote.get(versionKey(version))).body);
+    await remote.put(latestKey, Buffer.from(renamed));
+    await refusedPull('an old version renamed to a newer name', exitCodes.integrity, new RegExp(`sealed timestamp is not the one asked for: asked for ${renamed}, the bundle is sealed ${version}`));
+
+    const genuine = (await remote.get(versionKey(bobVersion))).body;
+    const flipped = Buffer.from(genuine);
+    flipped[flipped.length - 20] = flipped[flipped.length - 20]! ^ 0x01;
+    await remote.put(versionKey(bobVersion), flipped);
+    await remote.put(latestKey, Buffer.from(bobVersion));
+    await refusedPull('a flipped byte', exitCodes.integrity, /decryption failed: the key is wrong or the data was altered/);
+
+    await remote.delete(versionKey(bobVersion));
+    await refusedPull('a pointer naming a missing version', exitCodes.storage, new RegExp(`no such version in the store: latest names ${bobVersion}`));
+
+    await remote.put(latestKey, Buffer.from('not a timestamp'));
+    await refusedPull('junk in latest', exitCodes.integrity, /latest pointer does not hold a version timestamp/);
+  });
+}
+
+function badBuckets(t: TestContext): void {
+  t.test('a bucket that does not exist, and credentials the server denies: clear errors, nothing changed', async (t) => {
+    const { base, cleanup } = tempBase('vsync-bucket-');
+    const repoName = `it_${randomBytes(4).toString('hex')}`;
+    const endpoint = process.env.VSYNC_TEST_S3_ENDPOINT!;
+    const u = await user(base, 'dave', repoName);
+    const denied = await user(base, 'erin', repoName, { AWS_SECRET_ACCESS_KEY: 'not-the-secret' });
+    t.teardown(async () => {
+      await u.agent.stop();
+      await denied.agent.stop();
+      await run('secret-tool', ['clear', 'service', 'tools.vsync', 'username', `${repoName}/dev`]).catch(() => undefined);
+      cleanup();
+    });
+    const missingBucket = `vsync-missing-${randomBytes(4).toString('hex')}`;
+    t.equal((await u.cli(['init', 'dev', '--bucket', missingBucket, '--endpoint', endpoint, '--region', 'us-east-1', '--path-style'])).code, 0);
+    writeFileSync(u.envFile(), 'A=1\n');
+    const pushed = await u.cli(['push', 'dev']);
+    t.equal(pushed.code, exitCodes.storage);
+    t.match(pushed.stderr, /vsync: error: the store refused the request: .*NoSuchBucket.*\nvsync: hint: the bucket does not exist/s);
+    t.equal(readFileSync(u.envFile(), 'utf8'), 'A=1\n');
+
+    shareConfig(u, denied, repoName);
+    mkdirSync(join(denied.repo, 'infra', 'vault', 'dev'), { recursive: true });
+    writeFileSync(denied.envFile(), 'B=2\n');
+    const refused = await denied.cli(['push', 'dev']);
+    t.equal(refused.code, exitCodes.storage);
+    t.match(refused.stderr, /SignatureDoesNotMatch.*\nvsync: hint: the store refused these credentials/s);
+    t.equal(readFileSync(denied.envFile(), 'utf8'), 'B=2\n');
   });
 }
 
 if (realComponentAvailable(t, 'VSYNC_TEST_KEYRING', 'a Secret Service (gnome-keyring)')) {
   day(t, 'dir');
-  if (realComponentAvailable(t, 'VSYNC_TEST_S3_ENDPOINT', 'Ceph RGW (S3)')) day(t, 's3');
+  if (realComponentAvailable(t, 'VSYNC_TEST_S3_ENDPOINT', 'Ceph RGW (S3)')) {
+    day(t, 's3');
+    badBuckets(t);
+  }
 }
 
 t.test('bad input through the CLI: clear errors, exit codes, nothing written', async (t) => {
@@ -165,4 +245,12 @@ t.test('bad input through the CLI: clear errors, exit codes, nothing written', a
   t.equal(missing.code, exitCodes.config);
   t.match(missing.stderr, /no config for this repo and env.*\nvsync: hint: run `vsync init <env>` first/s);
   t.notOk(existsSync(join(u.repo, 'infra')), 'no folder made');
+
+  const file = configFile(repoOf(u), 'dev', { HOME: u.home });
+  mkdirSync(join(file, '..'), { recursive: true });
+  writeFileSync(file, 'this is not gzip');
+  const corrupt = await u.cli(['push', 'dev']);
+  t.equal(corrupt.code, exitCodes.config);
+  t.match(corrupt.stderr, /vsync: error: the config file is not valid: .*env_dev: not gzip data\nvsync: hint: /);
+  t.equal(readFileSync(file, 'utf8'), 'this is not gzip', 'the config is left as it was');
 });

@@ -10,6 +10,13 @@ import { pull } from '../../daemon/vault/pull.js';
 import { push } from '../../daemon/vault/push.js';
 import { versions } from '../../daemon/vault/versions.js';
 import { generateKey } from '../../daemon/crypto/key.js';
+import { deriveKey } from '../../daemon/crypto/kdf.js';
+import { encryptEnvelope } from '../../daemon/crypto/envelope.js';
+import { seal } from '../../daemon/crypto/seal.js';
+import { readConfig } from '../../daemon/vault/config.js';
+import { configFile } from '../../shared/paths.js';
+import { ZipArchive } from 'archiver';
+import { buffer } from 'node:stream/consumers';
 import { Clock, machine, shareConfig, tempBase, type Machine } from '../helpers/vault-fixture.js';
 
 const envFile = (m: Machine) => join(m.ref.root, 'infra', 'vault', 'dev', '.env.dev');
@@ -206,4 +213,29 @@ t.test('a wrong key in the keychain is named as such', async (t) => {
   await push(a.deps, a.ref, {}, () => undefined);
   await keychain.set('vsync/dev', generateKey());
   await t.rejects(pull(b.deps, b.ref, {}, () => undefined), { code: 'KEY_MISMATCH' });
+});
+
+t.test('a genuine, sealed version holding an escaping or linked entry is refused; nothing is written', async (t) => {
+  const { cleanup, storage, keychain, a, b } = await day();
+  t.teardown(cleanup);
+  write(a, 'v=1\n');
+  await push(a.deps, a.ref, {}, () => undefined);
+  await pull(b.deps, b.ref, {}, () => undefined);
+  const config = await readConfig(configFile('vsync', 'dev', a.deps.environment));
+  const aesKey = await deriveKey(await keychain.get('vsync/dev'), config.encryption.salt);
+  for (const [what, add] of [
+    ['an entry outside the vault folder', (z: ZipArchive) => z.append(Buffer.from('x'), { name: 'infra/vault/other/.env' })],
+    ['a symlink', (z: ZipArchive) => z.symlink('infra/vault/dev/.env.dev', '/etc/passwd')],
+  ] as const) {
+    const zip = new ZipArchive({ store: true });
+    const bytes = buffer(zip);
+    add(zip);
+    const [payload] = await Promise.all([bytes, zip.finalize()]);
+    const ts = '20270101-000000';
+    await storage.put(`vsync/dev/versions/${ts}.enc`, encryptEnvelope(aesKey, seal(ts, payload)));
+    await storage.put('vsync/dev/latest', Buffer.from(ts));
+    await t.rejects(pull(b.deps, b.ref, {}, () => undefined), { code: 'BUNDLE_UNSAFE_ENTRY' }, what);
+    t.equal(read(b), 'v=1\n', `${what}: the folder is as it was`);
+    t.same(readdirSync(join(b.ref.root, 'infra', 'vault')), ['dev'], `${what}: nothing beside it`);
+  }
 });
