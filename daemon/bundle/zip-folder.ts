@@ -11,6 +11,7 @@ import { VsyncError } from '../../shared/errors.js';
 import { isErrno } from '../fs/errno.js';
 import { nameProblem, showName, vaultFolderPrefix } from './entry-names.js';
 import { EntrySet } from './entry-set.js';
+import { treeDigest } from './tree-digest.js';
 import { resolveBundleLimits, type BundleLimits } from './limits.js';
 
 // Every entry carries the DOS epoch rather than the file's mtime: touching a file without changing it must
@@ -41,11 +42,23 @@ interface SourceFile {
  * device is refused by name, never skipped: dropping it would lose data, following it could leak a file
  * from elsewhere), or a name no pull would accept; BUNDLE_TOO_LARGE when it exceeds a cap.
  */
-export async function zipFolder(
+export async function zipFolder(repoRoot: string, vaultFolder: string, limits?: Partial<BundleLimits>): Promise<Buffer> {
+  return (await bundleFolder(repoRoot, vaultFolder, limits)).zip;
+}
+
+export interface FolderBundle {
+  readonly zip: Buffer;
+  /** treeDigest of exactly the bytes zipped (tree-digest.ts). */
+  readonly digest: string;
+  readonly files: number;
+}
+
+/** zipFolder, with the digest of the same bytes and the number of files, from one read of the folder. */
+export async function bundleFolder(
   repoRoot: string,
   vaultFolder: string,
   limits?: Partial<BundleLimits>,
-): Promise<Buffer> {
+): Promise<FolderBundle> {
   const caps = resolveBundleLimits(limits);
   const prefix = vaultFolderPrefix(vaultFolder);
   const folder = await checkedFolder(resolve(repoRoot), prefix);
@@ -60,7 +73,8 @@ export async function zipFolder(
     archive.append(file.data, { name: file.name, date: ENTRY_DATE, mode: ENTRY_MODE });
   }
   const [zip] = await Promise.all([bytes, archive.finalize()]);
-  return zip;
+  const digest = treeDigest(files.map((f) => ({ name: f.name.slice(prefix.length + 1), data: f.data })));
+  return { zip, digest, files: files.length };
 }
 
 /** The vault folder's absolute path, once it is known to be a real folder inside the repo. */

@@ -5,7 +5,7 @@ import { rm } from 'node:fs/promises';
 import { VsyncError, isVsyncError } from '../../shared/errors.js';
 import type { Progress } from '../../shared/progress.js';
 import { unzipToStaging } from '../bundle/unzip-to-staging.js';
-import { zipFolder } from '../bundle/zip-folder.js';
+import { bundleFolder } from '../bundle/zip-folder.js';
 import { decryptEnvelope } from '../crypto/envelope.js';
 import { unseal } from '../crypto/seal.js';
 import { parseTimestamp } from '../crypto/timestamp.js';
@@ -13,10 +13,7 @@ import { writeBackup } from './backups.js';
 import { newer, readLocalState, writeLocalState } from './local-state.js';
 import { pointerKey, versionKey } from './remote-layout.js';
 import { openVault, readPointer, type VaultDeps, type VaultRef } from './vault.js';
-import { bundleDigest, folderExists, makeStaging, recoverSwap, swapIn } from './vault-folder.js';
-
-// A zip with no entries is its 22-byte end record alone: a folder with nothing in it to back up.
-const EMPTY_ZIP_BYTES = 22;
+import { folderExists, makeStaging, recoverSwap, stagingDigest, swapIn } from './vault-folder.js';
 
 export interface PullOptions {
   /** A version by name: also how to go back to an older version on purpose. */
@@ -45,11 +42,11 @@ export async function pull(deps: VaultDeps, ref: VaultRef, options: PullOptions,
   step(1, `backing up local ${vault.vaultFolder}/ (if any)`);
   let local: { digest: string; backup: string } | undefined;
   if (await folderExists(vault.folder)) {
-    const zip = await zipFolder(ref.root, vault.vaultFolder);
-    if (zip.length > EMPTY_ZIP_BYTES) {
-      const backup = await writeBackup(aesKey, zip, repo, env, deps.environment, deps.now());
+    const current = await bundleFolder(ref.root, vault.vaultFolder);
+    if (current.files > 0) {
+      const backup = await writeBackup(aesKey, current.zip, repo, env, deps.environment, deps.now());
       progress({ kind: 'detail', text: `→ ${backup}` });
-      local = { digest: bundleDigest(zip), backup };
+      local = { digest: current.digest, backup };
     }
   }
 
@@ -80,23 +77,21 @@ export async function pull(deps: VaultDeps, ref: VaultRef, options: PullOptions,
   if (sealed.ts !== ts) {
     throw new VsyncError('VAULT_SEAL_MISMATCH', `asked for ${ts}, the bundle is sealed ${sealed.ts}`);
   }
-  const incoming = bundleDigest(sealed.payload);
-  if (local && !options.force && local.digest !== state.synced?.digest && local.digest !== incoming) {
+  if (local && !options.force && local.digest !== state.synced?.digest) {
     throw new VsyncError('VAULT_UNPUSHED_CHANGES', `${vault.vaultFolder}/ differs from the version this machine last synced; backup: ${local.backup}`);
   }
 
   step(6, `unzipping into ${ref.root}`);
   const staging = await makeStaging(vault.folder);
+  let digest: string;
   try {
     await unzipToStaging(sealed.payload, staging, vault.vaultFolder);
+    digest = await stagingDigest(staging);
     await swapIn(vault.folder, staging);
   } finally {
     await rm(staging, { recursive: true, force: true });
   }
 
-  // The digest of the folder as this machine zips it, which another writer's zip of the same files (other
-  // compression, other header fields) need not match byte for byte.
-  const digest = bundleDigest(await zipFolder(ref.root, vault.vaultFolder));
   await writeLocalState(vault.stateFile, {
     version: 1,
     synced: { ts, etag: pointer.etag, digest },

@@ -3,14 +3,14 @@
 // overwrite each other's push.
 import { VsyncError, isVsyncError } from '../../shared/errors.js';
 import type { Progress } from '../../shared/progress.js';
-import { zipFolder } from '../bundle/zip-folder.js';
+import { bundleFolder } from '../bundle/zip-folder.js';
 import { decryptEnvelope, encryptEnvelope } from '../crypto/envelope.js';
 import { seal, unseal } from '../crypto/seal.js';
 import { nextTimestamp } from '../crypto/timestamp.js';
 import { newer, readLocalState, writeLocalState } from './local-state.js';
 import { pointerKey, versionKey } from './remote-layout.js';
 import { openVault, readPointer, type VaultDeps, type VaultRef } from './vault.js';
-import { bundleDigest, recoverSwap } from './vault-folder.js';
+import { recoverSwap } from './vault-folder.js';
 
 export interface PushOptions {
   /** Replace the remote latest even if it moved since this machine last synced. */
@@ -32,7 +32,7 @@ export async function push(deps: VaultDeps, ref: VaultRef, options: PushOptions,
   const step = (n: number, text: string) => progress({ kind: 'step', n, of: 5, text });
 
   step(1, `zipping ${vault.vaultFolder}/`);
-  const zip = await zipFolder(ref.root, vault.vaultFolder);
+  const { zip, digest } = await bundleFolder(ref.root, vault.vaultFolder);
   const aesKey = await vault.aesKey();
   const state = await readLocalState(vault.stateFile);
   const pointer = await readPointer(vault);
@@ -80,7 +80,7 @@ export async function push(deps: VaultDeps, ref: VaultRef, options: PushOptions,
 
   await writeLocalState(vault.stateFile, {
     version: 1,
-    synced: { ts, etag, digest: bundleDigest(zip) },
+    synced: { ts, etag, digest },
     newestSeen: newer(state.newestSeen, ts),
   });
   return { repo, env, version: ts, bytes: envelope.length, url: vault.storage.describe(key) };

@@ -2,13 +2,24 @@
 // filesystem) and swapped in with two renames: old → `.vsync-old-…`, staging → the vault folder. A crash
 // between the two leaves the old folder under its hidden name; recoverSwap() puts it back before the next
 // operation, so the folder is always old or new and never a mix.
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, rename, rm, stat } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { treeDigest, type TreeFile } from '../bundle/tree-digest.js';
 import { syncFolder } from '../fs/atomic-write.js';
 
-export function bundleDigest(zip: Buffer): string {
-  return createHash('sha256').update(zip).digest('hex');
+/** treeDigest of a staging folder this process just filled (private to it: nothing else writes there). */
+export async function stagingDigest(staging: string): Promise<string> {
+  const files: TreeFile[] = [];
+  const walk = async (dir: string, rel: string): Promise<void> => {
+    for (const entry of await readdir(dir, { withFileTypes: true })) {
+      const name = rel ? `${rel}/${entry.name}` : entry.name;
+      if (entry.isDirectory()) await walk(join(dir, entry.name), name);
+      else files.push({ name, data: await readFile(join(dir, entry.name)) });
+    }
+  };
+  await walk(staging, '');
+  return treeDigest(files);
 }
 
 export async function folderExists(path: string): Promise<boolean> {

@@ -3,6 +3,8 @@
 import { execFileSync } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, readFile, rename, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import unzipper from 'unzipper';
@@ -220,4 +222,19 @@ t.test('limits: defaults and bad overrides', async (t) => {
   for (const bad of [{ maxEntries: 0 }, { maxEntryBytes: -1 }, { maxTotalBytes: 1.5 }, { maxEntries: Number.NaN }]) {
     await t.rejects(zipFolder(repo, VAULT, bad), { code: 'INTERNAL' }, JSON.stringify(bad));
   }
+});
+
+t.test('the tree digest: the same files give the same digest, whatever zip carried them', async (t) => {
+  const { treeDigest } = await import('../../daemon/bundle/tree-digest.js');
+  const { bundleFolder } = await import('../../daemon/bundle/zip-folder.js');
+  const root = mkdtempSync(join(tmpdir(), 'vsync-digest-'));
+  t.teardown(() => rmSync(root, { recursive: true, force: true }));
+  mkdirSync(join(root, 'infra', 'vault', 'dev', 'certs'), { recursive: true });
+  writeFileSync(join(root, 'infra', 'vault', 'dev', '.env.dev'), 'A=1\n');
+  writeFileSync(join(root, 'infra', 'vault', 'dev', 'certs', 'ca.pem'), 'CA\n');
+  const bundle = await bundleFolder(root, 'infra/vault/dev');
+  t.equal(bundle.files, 2);
+  t.equal(bundle.digest, treeDigest([{ name: 'certs/ca.pem', data: Buffer.from('CA\n') }, { name: '.env.dev', data: Buffer.from('A=1\n') }]), 'order-independent, names relative to the vault folder');
+  t.not(bundle.digest, treeDigest([{ name: '.env.dev', data: Buffer.from('A=2\n') }, { name: 'certs/ca.pem', data: Buffer.from('CA\n') }]), 'a changed byte changes it');
+  t.not(bundle.digest, treeDigest([{ name: '.env.prod', data: Buffer.from('A=1\n') }, { name: 'certs/ca.pem', data: Buffer.from('CA\n') }]), 'a renamed file changes it');
 });
