@@ -40,8 +40,12 @@ async function main(): Promise<void> {
   const startedAt = new Date();
 
   let stopping: Promise<void> | undefined;
+  // A request can arrive between listen() and the state file's write; a stop it asks for must not remove
+  // the file before it exists.
+  let announced: Promise<void> = Promise.resolve();
   const stop = (why: string): Promise<void> => {
     stopping ??= (async () => {
+      await announced.catch(() => undefined);
       app.log.info(`stopping (${why})`);
       const deadline = (settings.VSYNC_SHUTDOWN_SECONDS ?? 10) * 1000;
       const timer = setTimeout(() => {
@@ -57,12 +61,13 @@ async function main(): Promise<void> {
   };
 
   const app = buildApp({ service, keys, socket, startedAt, onShutdown: () => void stop('shutdown requested'), logger: true });
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => void stop(signal));
   await prepareSocketFolder(socket);
   await claimSocket(socket);
   await listenOnSocket(app, socket);
-  await writeAgentState({ pid: process.pid, socket, version: VERSION, startedAt: startedAt.toISOString() });
+  announced = writeAgentState({ pid: process.pid, socket, version: VERSION, startedAt: startedAt.toISOString() });
+  await announced;
   app.log.info(`vsyncd ${VERSION} listening on ${socket} (keys from ${keychain.name})`);
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => void stop(signal));
 }
 
 const [first] = process.argv.slice(2);

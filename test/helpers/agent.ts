@@ -1,12 +1,13 @@
 // A real vsyncd on a real socket, for integration tests: started from the built code with its own HOME
 // and socket, talked to over HTTP on the socket, stopped or killed at will.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { agentStateFile } from '../../shared/socket-path.js';
 import { built, childEnv } from './built.js';
 
 export interface HttpAnswer {
@@ -77,8 +78,9 @@ export async function startAgent(options: AgentOptions): Promise<Agent> {
   if (options.waitReady !== false) {
     const deadline = Date.now() + 10_000;
     for (;;) {
+      // Ready: answering, and announced in its state file (written just after it starts listening).
       const ok = await call(options.socket, 'GET', '/v1/status').then((r) => r.status === 200, () => false);
-      if (ok) break;
+      if (ok && existsSync(agentStateFile(options.socket))) break;
       if (child.exitCode !== null || Date.now() > deadline) throw new Error(`vsyncd did not start:\n${out}`);
       await sleep(25);
     }

@@ -114,6 +114,8 @@ if (realComponentAvailable(t, 'VSYNC_TEST_KEYRING', 'a Secret Service (gnome-key
     t.ok(existsSync(socket), 'the stale socket is there');
     const status = await vsync(['status'], { cwd: repo, env: { HOME: home, VSYNC_SOCKET: socket } });
     t.equal(status.code, 0, status.stderr);
+    // The new agent writes its state file just after it starts answering.
+    for (let i = 0; i < 100 && !existsSync(agentStateFile(socket)); i++) await new Promise((r) => setTimeout(r, 10));
     const state = JSON.parse(readFileSync(agentStateFile(socket), 'utf8')) as { pid: number };
     t.not(state.pid, agent.child.pid, 'a new agent answers');
     t.match(status.stdout, new RegExp(`pid ${state.pid}`));

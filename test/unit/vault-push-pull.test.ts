@@ -35,6 +35,16 @@ async function day() {
   return { base, cleanup, storage, keychain, clock, a, b };
 }
 
+/** Alice pushes v=1 then v=2 (20260516-113304, -113305); Bob pulls v=2. */
+async function twoVersionsBobHasTheNewer(clock: Clock, a: Machine, b: Machine): Promise<void> {
+  write(a, 'v=1\n');
+  await push(a.deps, a.ref, {}, () => undefined);
+  clock.advance(1);
+  write(a, 'v=2\n');
+  await push(a.deps, a.ref, {}, () => undefined);
+  await pull(b.deps, b.ref, {}, () => undefined);
+}
+
 t.test('the product page\'s day: push, versions, a teammate pulls', async (t) => {
   const { cleanup, storage, clock, a, b } = await day();
   t.teardown(cleanup);
@@ -156,12 +166,7 @@ t.test('unpushed local edits: refused, backed up, folder untouched; --force repl
 t.test('anti-rollback: a pointer moved back to an older genuine version is refused unless asked for by name', async (t) => {
   const { cleanup, storage, clock, a, b } = await day();
   t.teardown(cleanup);
-  write(a, 'v=1\n');
-  await push(a.deps, a.ref, {}, () => undefined);
-  clock.advance(1);
-  write(a, 'v=2\n');
-  await push(a.deps, a.ref, {}, () => undefined);
-  await pull(b.deps, b.ref, {}, () => undefined);
+  await twoVersionsBobHasTheNewer(clock, a, b);
   await storage.put('vsync/dev/latest', Buffer.from('20260516-113304'));
   await t.rejects(pull(b.deps, b.ref, {}, () => undefined), { code: 'VAULT_ROLLBACK', message: /latest names 20260516-113304, but this machine has seen 20260516-113305/ });
   t.equal(read(b), 'v=2\n');
@@ -172,12 +177,7 @@ t.test('anti-rollback: a pointer moved back to an older genuine version is refus
 t.test('a version renamed to a newer name: the seal refuses it', async (t) => {
   const { cleanup, storage, clock, a, b } = await day();
   t.teardown(cleanup);
-  write(a, 'v=1\n');
-  await push(a.deps, a.ref, {}, () => undefined);
-  clock.advance(1);
-  write(a, 'v=2\n');
-  await push(a.deps, a.ref, {}, () => undefined);
-  await pull(b.deps, b.ref, {}, () => undefined);
+  await twoVersionsBobHasTheNewer(clock, a, b);
   const old = (await storage.get('vsync/dev/versions/20260516-113304.enc')).body;
   await storage.put('vsync/dev/versions/20260517-000000.enc', old);
   await storage.put('vsync/dev/latest', Buffer.from('20260517-000000'));
