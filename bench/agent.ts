@@ -17,7 +17,7 @@ import { configFile } from '../shared/paths.js';
 import { ms, sample, table, type Stats } from './measure.js';
 
 const dist = fileURLToPath(new URL('..', import.meta.url)); // dist/
-const clientMain = join(dist, 'client', 'main.js');
+const clientMain = join(dist, 'client', 'vsync.mjs'); // the bundled CLI users run
 const daemonMain = join(dist, 'daemon', 'main.js');
 const oneShot = join(dist, 'bench', 'one-shot.js');
 

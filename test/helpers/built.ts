@@ -4,11 +4,17 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
+/** The CLI as users run it: one bundled file (package.json bin, bin/vsync). */
+export const CLI = 'client/vsync.mjs';
+
 export const projectRoot = join(import.meta.dirname, '..', '..');
 
-/** The file URL of a built module, e.g. built('daemon/storage/dir-storage'). Throws when not built. */
+/**
+ * The file URL of a built module, e.g. built('daemon/storage/dir-storage'), or of a built file named with
+ * its extension (built('client/vsync.mjs'), the bundled CLI). Throws when not built.
+ */
 export function built(modulePath: string): string {
-  const file = join(projectRoot, 'dist', `${modulePath}.js`);
+  const file = join(projectRoot, 'dist', /\.m?js$/.test(modulePath) ? modulePath : `${modulePath}.js`);
   if (!existsSync(file)) throw new Error(`${file} is missing: run \`npm run build\` before this test`);
   return pathToFileURL(file).href;
 }

@@ -2,7 +2,7 @@
 // the test's choosing.
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { built, childEnv } from './built.js';
+import { CLI, built, childEnv } from './built.js';
 
 export interface CliRun {
   readonly code: number;
@@ -14,7 +14,7 @@ export function vsync(args: string[], options: { cwd: string; env: Record<string
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      [fileURLToPath(built('client/main')), ...args],
+      [fileURLToPath(built(CLI)), ...args],
       { cwd: options.cwd, env: childEnv(options.env), timeout: options.timeoutMs ?? 60_000, maxBuffer: 16 << 20 },
       (err, stdout, stderr) => {
         const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0;

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { agentStateFile } from '../../shared/socket-path.js';
-import { built, childEnv } from '../helpers/built.js';
+import { CLI, built, childEnv } from '../helpers/built.js';
 import { call, freshSocket, startAgent } from '../helpers/agent.js';
 import { vsync } from '../helpers/cli.js';
 import { realComponentAvailable } from '../helpers/real-component.js';
@@ -61,7 +61,7 @@ if (realComponentAvailable(t, 'VSYNC_TEST_KEYRING', 'a Secret Service (gnome-key
     fill(folder, 'old');
     t.equal((await cli(['push', 'dev', '--force'])).code, 0);
     // Back to the large "new" version by name: the pull that gets killed.
-    const child = spawn(process.execPath, [fileURLToPath(built('client/main')), 'pull', 'dev', '--force', '--at', (await versionsOf(cli))[1]!], {
+    const child = spawn(process.execPath, [fileURLToPath(built(CLI)), 'pull', 'dev', '--force', '--at', (await versionsOf(cli))[1]!], {
       cwd: repo,
       env: childEnv(env),
     });
@@ -90,7 +90,7 @@ if (realComponentAvailable(t, 'VSYNC_TEST_KEYRING', 'a Secret Service (gnome-key
   t.test('SIGTERM lets a pull in flight finish', async (t) => {
     const agent = await startAgent({ home, socket });
     const target = (await versionsOf(cli))[0]!;
-    const child = spawn(process.execPath, [fileURLToPath(built('client/main')), 'pull', 'dev', '--force', '--at', target], { cwd: repo, env: childEnv(env) });
+    const child = spawn(process.execPath, [fileURLToPath(built(CLI)), 'pull', 'dev', '--force', '--at', target], { cwd: repo, env: childEnv(env) });
     let out = '';
     let signalled = false;
     child.stdout.on('data', (d: Buffer) => {

@@ -13,7 +13,7 @@ import { processContext, type Output } from '../../client/context.js';
 import { exitCodes, registry } from '../../shared/errors.js';
 import type { ProgressEvent } from '../../shared/progress.js';
 import { agentLogFile } from '../../shared/socket-path.js';
-import { built, childEnv } from '../helpers/built.js';
+import { CLI, built, childEnv } from '../helpers/built.js';
 import { caught } from '../helpers/caught.js';
 import type { TestContext } from '../helpers/tap-types.js';
 
@@ -170,7 +170,7 @@ function cli(args: string[], socket: string, home: string, cwd: string): Promise
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      [fileURLToPath(built('client/main')), ...args],
+      [fileURLToPath(built(CLI)), ...args],
       { cwd, env: childEnv({ HOME: home, VSYNC_SOCKET: socket, VSYNC_NO_AUTOSTART: '1', NO_COLOR: '1' }), timeout: 30_000 },
       (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: unknown }).code) : 0, stdout, stderr }),
     );

@@ -83,3 +83,13 @@ t.test('the import scanner itself', async (t) => {
   ].join('\n');
   t.same(runtimeSpecifiers(source).sort(), ['./multi.js', './re-export.js', './side-effect.js', 'node:http', 'zod'].sort());
 });
+
+t.test('the bundle users run holds no npm package', async (t) => {
+  const { readFileSync } = await import('node:fs');
+  const { fileURLToPath } = await import('node:url');
+  const { built, CLI } = await import('../helpers/built.js');
+  const bundle = readFileSync(fileURLToPath(built(CLI)), 'utf8');
+  t.ok(bundle.startsWith('#!/usr/bin/env node\n'), 'runnable as a bin');
+  t.notMatch(bundle, /\/\/ node_modules\//, 'esbuild marks each inlined package with its path; there are none');
+  t.notMatch(bundle, /from ["'](zod|fastify|@aws-sdk\/[^"']+|@napi-rs\/keyring)["']/, 'and nothing heavy is imported');
+});
