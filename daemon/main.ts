@@ -4,10 +4,11 @@
 import { z } from 'zod';
 import { VsyncError, isVsyncError } from '../shared/errors.js';
 import { reportError } from '../shared/error-output.js';
-import { socketPath } from '../shared/socket-path.js';
+import { agentLockFile, socketPath } from '../shared/socket-path.js';
 import { describeIssues } from '../shared/validation.js';
 import { VERSION } from '../shared/version.js';
 import { keychainFor, storageFactory } from './adapters.js';
+import { LockFile } from './fs/lock-file.js';
 import { DEFAULT_KEY_IDLE_MS, KeyRing } from './vault/key-ring.js';
 import { VaultService } from './vault/vault-service.js';
 import { buildApp } from './server/app.js';
@@ -40,22 +41,27 @@ async function main(): Promise<void> {
   const startedAt = new Date();
 
   let stopping: Promise<void> | undefined;
-  // A request can arrive between listen() and the state file's write; a stop it asks for must not remove
-  // the file before it exists.
-  let announced: Promise<void> = Promise.resolve();
+  // A request can arrive as soon as the socket listens, before the state file is written; a stop it asks
+  // for waits for the announcement, so it never removes the file before it exists.
+  let markAnnounced: () => void = () => undefined;
+  const announced = new Promise<void>((resolve) => (markAnnounced = resolve));
+  let released: () => Promise<void> = async () => undefined;
   const stop = (why: string): Promise<void> => {
     stopping ??= (async () => {
-      await announced.catch(() => undefined);
+      await announced;
       app.log.info(`stopping (${why})`);
       const deadline = (settings.VSYNC_SHUTDOWN_SECONDS ?? 10) * 1000;
       const timer = setTimeout(() => {
         app.log.warn('operations still running at the shutdown deadline; exiting anyway');
-        void removeAgentState(socket, process.pid).finally(() => process.exit(1));
+        void removeAgentState(socket, process.pid)
+          .then(released)
+          .finally(() => process.exit(1));
       }, deadline);
       await app.close(); // stops accepting; resolves when requests in flight are answered
       clearTimeout(timer);
       keys.lock();
       await removeAgentState(socket, process.pid);
+      await released();
     })();
     return stopping;
   };
@@ -63,10 +69,23 @@ async function main(): Promise<void> {
   const app = buildApp({ service, keys, socket, startedAt, onShutdown: () => void stop('shutdown requested'), logger: true });
   for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => void stop(signal));
   await prepareSocketFolder(socket);
-  await claimSocket(socket);
-  await listenOnSocket(app, socket);
-  announced = writeAgentState({ pid: process.pid, socket, version: VERSION, startedAt: startedAt.toISOString() });
-  await announced;
+  // Held for the agent's life: of two agents started at once (two commands autostarting after a crash),
+  // one gets it and the other stops here, so they cannot both clear and take the socket.
+  const agentLock = new LockFile(agentLockFile(socket), {
+    waitMs: 0,
+    busy: (detail, hint) => new VsyncError('AGENT_ALREADY_RUNNING', detail, { hint }),
+  });
+  await agentLock.acquire();
+  released = () => agentLock.release();
+  try {
+    await claimSocket(socket);
+    await listenOnSocket(app, socket);
+  } catch (err) {
+    await released();
+    throw err;
+  }
+  await writeAgentState({ pid: process.pid, socket, version: VERSION, startedAt: startedAt.toISOString() });
+  markAnnounced();
   app.log.info(`vsyncd ${VERSION} listening on ${socket} (keys from ${keychain.name})`);
 }
 

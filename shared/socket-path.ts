@@ -20,6 +20,11 @@ export function agentStateFile(socket: string): string {
   return join(dirname(socket), 'vsyncd.json');
 }
 
+/** Held by the running agent (daemon/fs/lock-file.ts): one agent per socket. */
+export function agentLockFile(socket: string): string {
+  return join(dirname(socket), 'vsyncd.lock');
+}
+
 export function agentLogFile(env: Env = process.env): string {
   return join(stateRoot(env), 'vsyncd.log');
 }

@@ -20,7 +20,8 @@ async function start(ctx: Context): Promise<void> {
   let started = false;
   let pid: number;
   try {
-    pid = expectStatus(await ctx.client.call({ method: 'GET', path: '/v1/status' })).pid;
+    // Bounded: a stuck agent must not hang `daemon start`.
+    pid = expectStatus(await ctx.client.call({ method: 'GET', path: '/v1/status', timeoutMs: 5_000 })).pid;
   } catch (err) {
     if (!isNoAgent(err)) throw err;
     pid = (await startAgent(ctx.client)).pid;

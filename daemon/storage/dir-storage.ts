@@ -8,7 +8,7 @@
 //   no torn object and loses no object that was reported written;
 // - putIfAbsent links the temp file to the key: link(2) fails with EEXIST when the name is taken, so exactly
 //   one of any number of writers wins, without a lock;
-// - put, putIfMatch and delete read, compare and rename under the key's lock (key-lock.ts).
+// - put, putIfMatch and delete read, compare and rename under the key's lock (fs/lock-file.ts).
 // ETags are the MD5 of the bytes, as S3 gives for single-part uploads.
 import { mkdir, open, readdir, stat, unlink } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, sep } from 'node:path';
@@ -16,7 +16,7 @@ import { pathToFileURL } from 'node:url';
 import { VsyncError } from '../../shared/errors.js';
 import { syncFolder, writeFileAtomic, writeFileExclusive } from '../fs/atomic-write.js';
 import { errnoOf, isErrno } from '../fs/errno.js';
-import { KeyLock, type KeyLockOptions } from './key-lock.js';
+import { LockFile, type LockFileOptions } from '../fs/lock-file.js';
 import {
   assertValidKey,
   assertValidPrefix,
@@ -43,9 +43,9 @@ const ABSENT = ['ENOENT', 'ENOTDIR', 'EISDIR'];
 
 export class DirStorage implements Storage {
   readonly root: string;
-  private readonly lockOptions: KeyLockOptions;
+  private readonly lockOptions: LockFileOptions;
 
-  constructor(root: string, lockOptions: KeyLockOptions = {}) {
+  constructor(root: string, lockOptions: Pick<LockFileOptions, 'waitMs'> = {}) {
     if (!isAbsolute(root)) throw new VsyncError('STORAGE_CONFIG_INVALID', `the store folder must be absolute: ${root}`);
     this.root = root;
     this.lockOptions = lockOptions;
@@ -176,8 +176,8 @@ export class DirStorage implements Storage {
     }
   }
 
-  private lock(path: string): KeyLock {
-    return new KeyLock(join(dirname(path), `.${path.slice(dirname(path).length + 1)}.lock`), this.lockOptions);
+  private lock(path: string): LockFile {
+    return new LockFile(join(dirname(path), `.${path.slice(dirname(path).length + 1)}.lock`), this.lockOptions);
   }
 
   /** Replaces the object when `allowed(currentEtag)` holds, under the key's lock. */

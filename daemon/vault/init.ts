@@ -79,6 +79,11 @@ export async function init(deps: VaultDeps, ref: VaultRef, options: InitOptions)
   const parsed = ConfigSchema.safeParse(config);
   if (!parsed.success) throw new VsyncError('CONFIG_INVALID', describeIssues(parsed.error), { hint: 'check --bucket, --endpoint, --region and --prefix' });
 
+  // Everything that can fail without leaving a trace goes first; then the key, then the config, and the
+  // key is taken back if the config cannot be written.
+  const storage = deps.storageFor(parsed.data);
+  const vaultFolder = vaultFolderOf(parsed.data, ref.env);
+  await mkdir(join(ref.root, ...vaultFolder.split('/')), { recursive: true, mode: 0o700 });
   if (adopted === undefined) await deps.keychain.set(account, key);
   try {
     await writeConfig(file, parsed.data);
@@ -86,8 +91,5 @@ export async function init(deps: VaultDeps, ref: VaultRef, options: InitOptions)
     if (adopted === undefined) await deps.keychain.delete(account).catch(() => undefined);
     throw err;
   }
-  const vaultFolder = vaultFolderOf(parsed.data, ref.env);
-  await mkdir(join(ref.root, ...vaultFolder.split('/')), { recursive: true, mode: 0o700 });
-  const storage = deps.storageFor(parsed.data);
   return { repo: ref.repo, env: ref.env, configFile: file, vaultFolder, store: storage.describe(`${ref.repo}/${ref.env}/`) };
 }

@@ -16,6 +16,8 @@ interface Held {
 export class KeyRing {
   private readonly held = new Map<string, Held>();
   private readonly pending = new Map<string, Promise<Buffer>>();
+  // Bumped by lock(): a derivation that started before a lock must not put its key back afterwards.
+  private generation = 0;
 
   constructor(
     private readonly keychain: Keychain,
@@ -31,15 +33,18 @@ export class KeyRing {
       assertKeyMatchesCheck(held.key, keyCheck);
       return held.key;
     }
-    // Concurrent first uses share one keychain read and one derivation.
-    let derivation = this.pending.get(account);
+    // Concurrent first uses (with the same salt) share one keychain read and one derivation.
+    const id = `${account}\0${salt}`;
+    const generation = this.generation;
+    let derivation = this.pending.get(id);
     if (!derivation) {
       derivation = this.keychain.get(account).then((text) => deriveKey(text, salt));
-      this.pending.set(account, derivation);
-      derivation.finally(() => this.pending.delete(account)).catch(() => undefined);
+      this.pending.set(id, derivation);
+      derivation.finally(() => this.pending.delete(id)).catch(() => undefined);
     }
     const key = await derivation;
     assertKeyMatchesCheck(key, keyCheck);
+    if (generation !== this.generation) return key; // locked meanwhile: use it for this call, keep nothing
     this.drop(account);
     const entry: Held = { key, salt, timer: this.expiry(account) };
     this.held.set(account, entry);
@@ -53,6 +58,7 @@ export class KeyRing {
 
   /** Drops every key now; returns how many were held. */
   lock(): number {
+    this.generation++;
     const n = this.held.size;
     for (const account of [...this.held.keys()]) this.drop(account);
     return n;

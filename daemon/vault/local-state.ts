@@ -12,21 +12,25 @@ import { isErrno } from '../fs/errno.js';
 
 const Timestamp = z.string().regex(/^\d{8}-\d{6}$/);
 
+const SyncSchema = z.strictObject({
+  ts: Timestamp,
+  /** The pointer's ETag then: a push moves latest only if it is still this. */
+  etag: z.string().min(1),
+  /** The folder's tree digest then: a different digest now means unpushed edits. */
+  digest: z.string().regex(/^[0-9a-f]{64}$/),
+});
+
 const LocalStateSchema = z.strictObject({
   version: z.literal(1),
-  /** The remote as this machine last left it in step with the folder: after a push or a pull. */
-  synced: z
-    .strictObject({
-      ts: Timestamp,
-      /** The pointer's ETag then: a push moves latest only if it is still this. */
-      etag: z.string().min(1),
-      /** SHA-256 of the folder's bundle then: a different digest now means unpushed edits. */
-      digest: z.string().regex(/^[0-9a-f]{64}$/),
-    })
-    .optional(),
+  /**
+   * Per checkout (the repo root's path): the remote as this checkout last left it in step with its folder,
+   * after a push or a pull. Two clones of one repo on one machine are not each other's sync.
+   */
+  synced: z.record(z.string().min(1), SyncSchema).optional(),
   newestSeen: Timestamp.optional(),
 });
 
+export type SyncRecord = z.infer<typeof SyncSchema>;
 export type LocalState = z.infer<typeof LocalStateSchema>;
 
 export function stateFile(repo: string, env: string, environment: Env): string {
@@ -57,6 +61,19 @@ export async function readLocalState(file: string): Promise<LocalState> {
 export async function writeLocalState(file: string, state: LocalState): Promise<void> {
   await mkdir(dirname(file), { recursive: true, mode: 0o700 });
   await writeFileAtomic(file, `${JSON.stringify(LocalStateSchema.parse(state), null, 2)}\n`, 0o600);
+}
+
+const MAX_CHECKOUTS = 32;
+
+/** This checkout's last sync; another clone's says nothing about this folder. */
+export function syncedHere(state: LocalState, root: string): SyncRecord | undefined {
+  return state.synced?.[root];
+}
+
+/** The state after a push or pull in `root`: its sync recorded, the newest version seen raised. */
+export function afterSync(state: LocalState, root: string, sync: SyncRecord, seen: string): LocalState {
+  const others = Object.entries(state.synced ?? {}).filter(([r]) => r !== root).slice(-(MAX_CHECKOUTS - 1));
+  return { version: 1, synced: Object.fromEntries([...others, [root, sync]]), newestSeen: newer(state.newestSeen, seen)! };
 }
 
 /** The later of two timestamps (either may be missing). */

@@ -10,7 +10,7 @@ import { decryptEnvelope } from '../crypto/envelope.js';
 import { unseal } from '../crypto/seal.js';
 import { parseTimestamp } from '../crypto/timestamp.js';
 import { writeBackup } from './backups.js';
-import { newer, readLocalState, writeLocalState } from './local-state.js';
+import { afterSync, newer, readLocalState, syncedHere, writeLocalState } from './local-state.js';
 import { pointerKey, versionKey } from './remote-layout.js';
 import { openVault, readPointer, type VaultDeps, type VaultRef } from './vault.js';
 import { folderExists, makeStaging, recoverSwap, stagingDigest, swapIn } from './vault-folder.js';
@@ -77,7 +77,7 @@ export async function pull(deps: VaultDeps, ref: VaultRef, options: PullOptions,
   if (sealed.ts !== ts) {
     throw new VsyncError('VAULT_SEAL_MISMATCH', `asked for ${ts}, the bundle is sealed ${sealed.ts}`);
   }
-  if (local && !options.force && local.digest !== state.synced?.digest) {
+  if (local && !options.force && local.digest !== syncedHere(state, ref.root)?.digest) {
     throw new VsyncError('VAULT_UNPUSHED_CHANGES', `${vault.vaultFolder}/ differs from the version this machine last synced; backup: ${local.backup}`);
   }
 
@@ -92,10 +92,6 @@ export async function pull(deps: VaultDeps, ref: VaultRef, options: PullOptions,
     await rm(staging, { recursive: true, force: true });
   }
 
-  await writeLocalState(vault.stateFile, {
-    version: 1,
-    synced: { ts, etag: pointer.etag, digest },
-    newestSeen: newer(newer(state.newestSeen, pointer.ts), ts),
-  });
+  await writeLocalState(vault.stateFile, afterSync(state, ref.root, { ts, etag: pointer.etag, digest }, newer(pointer.ts, ts)!));
   return { repo, env, version: ts, ...(local ? { backup: local.backup } : {}), folder: ref.root };
 }

@@ -7,7 +7,7 @@ import { bundleFolder } from '../bundle/zip-folder.js';
 import { decryptEnvelope, encryptEnvelope } from '../crypto/envelope.js';
 import { seal, unseal } from '../crypto/seal.js';
 import { nextTimestamp } from '../crypto/timestamp.js';
-import { newer, readLocalState, writeLocalState } from './local-state.js';
+import { afterSync, newer, readLocalState, syncedHere, writeLocalState } from './local-state.js';
 import { pointerKey, versionKey } from './remote-layout.js';
 import { openVault, readPointer, type VaultDeps, type VaultRef } from './vault.js';
 import { recoverSwap } from './vault-folder.js';
@@ -36,8 +36,9 @@ export async function push(deps: VaultDeps, ref: VaultRef, options: PushOptions,
   const aesKey = await vault.aesKey();
   const state = await readLocalState(vault.stateFile);
   const pointer = await readPointer(vault);
-  if (pointer && !options.force && state.synced?.etag !== pointer.etag) {
-    throw new VsyncError('VAULT_CONFLICT', `the remote latest is ${pointer.ts}; this machine last synced ${state.synced?.ts ?? 'nothing'}`);
+  const synced = syncedHere(state, ref.root);
+  if (pointer && !options.force && synced?.etag !== pointer.etag) {
+    throw new VsyncError('VAULT_CONFLICT', `the remote latest is ${pointer.ts}; this machine last synced ${synced?.ts ?? 'nothing'}`);
   }
 
   // Strictly after both the remote and anything this machine has seen, and past any orphaned version a
@@ -78,11 +79,7 @@ export async function push(deps: VaultDeps, ref: VaultRef, options: PushOptions,
     throw err;
   }
 
-  await writeLocalState(vault.stateFile, {
-    version: 1,
-    synced: { ts, etag, digest },
-    newestSeen: newer(state.newestSeen, ts),
-  });
+  await writeLocalState(vault.stateFile, afterSync(state, ref.root, { ts, etag, digest }, ts));
   return { repo, env, version: ts, bytes: envelope.length, url: vault.storage.describe(key) };
 }
 

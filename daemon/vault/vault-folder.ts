@@ -32,12 +32,22 @@ export async function makeStaging(target: string): Promise<string> {
   return mkdtemp(join(dirname(target), `.vsync-staging-${basename(target)}-`));
 }
 
+// Exact names, so that recovering `prod` never touches `prod-eu`'s leftovers: env names may hold `-`.
+const escape = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const oldName = (base: string) => new RegExp(`^\\.vsync-old-${escape(base)}-[0-9a-f]{8}$`);
+const stagingName = (base: string) => new RegExp(`^\\.vsync-staging-${escape(base)}-[A-Za-z0-9]{6}$`);
+
 export async function swapIn(target: string, staging: string): Promise<void> {
   const parent = dirname(target);
   const old = join(parent, `.vsync-old-${basename(target)}-${randomBytes(4).toString('hex')}`);
   const hadOld = await folderExists(target);
   if (hadOld) await rename(target, old);
-  await rename(staging, target);
+  try {
+    await rename(staging, target);
+  } catch (err) {
+    if (hadOld) await rename(old, target); // never leave the vault folder missing
+    throw err;
+  }
   await syncFolder(parent);
   if (hadOld) await rm(old, { recursive: true, force: true });
 }
@@ -46,11 +56,11 @@ export async function swapIn(target: string, staging: string): Promise<void> {
 export async function recoverSwap(target: string): Promise<void> {
   const parent = dirname(target);
   const names = await readdir(parent).catch(() => [] as string[]);
-  const olds = names.filter((n) => n.startsWith(`.vsync-old-${basename(target)}-`));
+  const olds = names.filter((n) => oldName(basename(target)).test(n));
   if (olds.length > 0 && !(await folderExists(target))) {
     await rename(join(parent, olds.shift()!), target);
   }
-  for (const n of [...olds, ...names.filter((n) => n.startsWith(`.vsync-staging-${basename(target)}-`))]) {
+  for (const n of [...olds, ...names.filter((n) => stagingName(basename(target)).test(n))]) {
     await rm(join(parent, n), { recursive: true, force: true });
   }
 }

@@ -1,7 +1,7 @@
 // A real vsyncd on a real socket, for integration tests: started from the built code with its own HOME
 // and socket, talked to over HTTP on the socket, stopped or killed at will.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,6 +37,15 @@ export function call(socket: string, method: string, path: string, body?: unknow
 export function freshSocket(): string {
   const dir = mkdtempSync(join(tmpdir(), 'vsa-'));
   return join(dir, 's.sock');
+}
+
+/** The pid in the socket's state file (a killed agent leaves its own behind), or undefined. */
+function statePid(socket: string): number | undefined {
+  try {
+    return (JSON.parse(readFileSync(agentStateFile(socket), 'utf8')) as { pid?: number }).pid;
+  } catch {
+    return undefined;
+  }
 }
 
 export interface Agent {
@@ -80,7 +89,7 @@ export async function startAgent(options: AgentOptions): Promise<Agent> {
     for (;;) {
       // Ready: answering, and announced in its state file (written just after it starts listening).
       const ok = await call(options.socket, 'GET', '/v1/status').then((r) => r.status === 200, () => false);
-      if (ok && existsSync(agentStateFile(options.socket))) break;
+      if (ok && statePid(options.socket) === child.pid) break;
       if (child.exitCode !== null || Date.now() > deadline) throw new Error(`vsyncd did not start:\n${out}`);
       await sleep(25);
     }

@@ -73,3 +73,20 @@ t.test('shutdown over the API, asked the moment it answers: a clean exit, no sta
   t.equal(await agent.exited, 0);
   t.notOk(existsSync(agentStateFile(socket)));
 });
+
+t.test('agents started at the same moment over a dead agent\'s socket: exactly one serves', async (t) => {
+  const socket = freshSocket();
+  const dead = await startAgent({ home, socket });
+  await dead.stop('SIGKILL'); // leaves its socket and its lock behind
+  const racers = await Promise.all(Array.from({ length: 4 }, () => startAgent({ home, socket, waitReady: false })));
+  t.teardown(() => Promise.all(racers.map((r) => r.stop('SIGKILL'))));
+  const running = () => racers.filter((r) => r.child.exitCode === null && r.child.signalCode === null);
+  // Four Node processes starting on a busy machine: give them time to decide, then some more to be sure.
+  for (let i = 0; i < 300 && running().length > 1; i++) await new Promise((r) => setTimeout(r, 50));
+  await new Promise((r) => setTimeout(r, 1000));
+  const alive = running();
+  t.equal(alive.length, 1, 'one agent keeps running; the others stopped');
+  for (const r of racers.filter((r) => !alive.includes(r))) t.equal(r.child.exitCode, exitCodes.agent);
+  const status = (await call(socket, 'GET', '/v1/status')).json<{ pid: number }>();
+  t.equal(status.pid, alive[0]?.child.pid, 'and it is the one answering on the socket');
+});

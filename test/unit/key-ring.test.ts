@@ -56,3 +56,11 @@ t.test('a key that does not match the config\'s check is refused and not kept', 
   t.same(ring.unlocked(), []);
   await t.rejects(new KeyRing(new MemoryKeychain()).aesKey('acme', 'dev', salt, check), { code: 'KEYCHAIN_NOT_FOUND' });
 });
+
+t.test('a lock during a derivation is not undone when the derivation finishes', async (t) => {
+  const ring = new KeyRing(new MemoryKeychain([['acme/dev', key]]));
+  const deriving = ring.aesKey('acme', 'dev', salt, check);
+  ring.lock();
+  t.equal((await deriving).length, 32, 'the call in flight still gets its key');
+  t.same(ring.unlocked(), [], 'but the ring stays locked');
+});

@@ -239,3 +239,19 @@ t.test('a genuine, sealed version holding an escaping or linked entry is refused
     t.same(readdirSync(join(b.ref.root, 'infra', 'vault')), ['dev'], `${what}: nothing beside it`);
   }
 });
+
+t.test('two clones of one repo on one machine: one clone\'s push does not let the other, stale one push over it', async (t) => {
+  const { cleanup, storage, clock, a } = await day();
+  t.teardown(cleanup);
+  const clone = { ...a.ref, root: join(a.home, 'projects', 'myrepo-2') };
+  mkdirSync(join(clone.root, 'infra', 'vault', 'dev'), { recursive: true });
+  write(a, 'v=1\n');
+  await push(a.deps, a.ref, {}, () => undefined);
+  await pull(a.deps, clone, {}, () => undefined);
+  clock.advance(1);
+  write(a, 'v=2\n');
+  await push(a.deps, a.ref, {}, () => undefined);
+  writeFileSync(join(clone.root, 'infra', 'vault', 'dev', '.env.dev'), 'stale edit\n');
+  await t.rejects(push(a.deps, clone, {}, () => undefined), { code: 'VAULT_CONFLICT' });
+  t.equal((await storage.get('vsync/dev/latest')).body.toString(), '20260516-113305', 'v=2 stays latest');
+});

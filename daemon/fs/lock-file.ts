@@ -1,5 +1,7 @@
-// A lock file guarding one key of the directory store across processes, the way git guards its index with
-// index.lock: whoever creates `.<name>.lock` holds it, and removes it when done.
+// A lock file across processes, the way git guards its index with index.lock: whoever creates the file
+// holds it, and removes it when done. The directory store guards each key with one (`.<name>.lock`), and
+// the agent holds one beside its socket for its whole life, so that two agents starting at once cannot
+// both take the socket.
 //
 // The lock file is created whole (written to a temp name, then linked into place) and names its holder:
 // `<host> <pid> <nonce>`. A process that finds the lock waits. Time alone never breaks a lock, because a
@@ -8,20 +10,22 @@
 // and the breaker re-reads the lock there and removes it only if it still names the dead holder: two
 // processes that judge the same lock dead therefore cannot remove each other's fresh lock.
 //
-// What is not handled automatically, and ends in STORAGE_TRANSIENT with the lock's path in the message: a
-// lock from another host (a store on a shared mount), a dead holder whose pid was reused, and a breaker that
+// What is not handled automatically, and ends in the caller's `busy` error with the lock's path: a lock
+// from another host (a store on a shared mount), a dead holder whose pid was reused, and a breaker that
 // itself crashed inside its microseconds-long critical section.
 import { randomBytes } from 'node:crypto';
 import { link, readFile, unlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { VsyncError } from '../../shared/errors.js';
-import { tempPathFor } from '../fs/atomic-write.js';
-import { errnoOf, isErrno } from '../fs/errno.js';
+import { tempPathFor } from './atomic-write.js';
+import { errnoOf, isErrno } from './errno.js';
 
-export interface KeyLockOptions {
-  /** How long to wait for a live holder before giving up with STORAGE_TRANSIENT. */
+export interface LockFileOptions {
+  /** How long to wait for a live holder before giving up (0: do not wait). */
   readonly waitMs?: number;
+  /** The error for a lock held too long; `detail` names the holder, `hint` says how to clear a stale one. */
+  readonly busy?: (detail: string, hint: string, cause?: unknown) => VsyncError;
 }
 
 const DEFAULT_WAIT_MS = 10_000;
@@ -72,26 +76,30 @@ async function createWhole(path: string, text: string): Promise<boolean> {
   }
 }
 
-export class KeyLock {
+export class LockFile {
   private readonly token = `${hostname()} ${process.pid} ${randomBytes(8).toString('hex')}`;
 
   constructor(
     readonly path: string,
-    private readonly options: KeyLockOptions = {},
+    private readonly options: LockFileOptions = {},
   ) {}
 
-  /** Runs `critical` holding the lock. Throws STORAGE_TRANSIENT when a live holder keeps it too long. */
+  /** Runs `critical` holding the lock. Throws the busy error when a live holder keeps it too long. */
   async hold<T>(critical: () => Promise<T>): Promise<T> {
     await this.acquire();
     try {
       return await critical();
     } finally {
-      // Nobody removes a live holder's lock, so the file at this path is still ours.
-      await unlink(this.path).catch(() => undefined);
+      await this.release();
     }
   }
 
-  private async acquire(): Promise<void> {
+  /** Nobody removes a live holder's lock, so the file at this path is still ours. */
+  async release(): Promise<void> {
+    await unlink(this.path).catch(() => undefined);
+  }
+
+  async acquire(): Promise<void> {
     const deadline = Date.now() + (this.options.waitMs ?? DEFAULT_WAIT_MS);
     for (let attempt = 0; ; attempt++) {
       try {
@@ -125,9 +133,7 @@ export class KeyLock {
   }
 
   private failure(detail: string, cause?: unknown): VsyncError {
-    return new VsyncError('STORAGE_TRANSIENT', detail, {
-      cause,
-      hint: `if no vsync process is writing to this store, remove ${this.path} (and ${this.path}.break, if it exists) and try again`,
-    });
+    const hint = `if no vsync process is running, remove ${this.path} (and ${this.path}.break, if it exists) and try again`;
+    return this.options.busy ? this.options.busy(detail, hint, cause) : new VsyncError('STORAGE_TRANSIENT', detail, { cause, hint });
   }
 }
