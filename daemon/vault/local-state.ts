@@ -27,6 +27,12 @@ const LocalStateSchema = z.strictObject({
    * after a push or a pull. Two clones of one repo on one machine are not each other's sync.
    */
   synced: z.record(z.string().min(1), SyncSchema).optional(),
+  /**
+   * Per checkout: a sync begun and not yet recorded, written just before the remote pointer moves (push,
+   * no etag) or the folder is swapped (pull, with the pointer's etag). A crash between that change and
+   * the record leaves this, and the next operation adopts it when the evidence says the change happened.
+   */
+  pending: z.record(z.string().min(1), z.strictObject({ ts: Timestamp, digest: SyncSchema.shape.digest, etag: z.string().min(1).optional() })).optional(),
   newestSeen: Timestamp.optional(),
 });
 
@@ -65,15 +71,49 @@ export async function writeLocalState(file: string, state: LocalState): Promise<
 
 const MAX_CHECKOUTS = 32;
 
-/** This checkout's last sync; another clone's says nothing about this folder. */
-export function syncedHere(state: LocalState, root: string): SyncRecord | undefined {
+export interface SyncEvidence {
+  /** The remote pointer as read now. */
+  readonly pointer?: { readonly ts: string; readonly etag: string } | undefined;
+  /** The folder's tree digest now. */
+  readonly folderDigest?: string | undefined;
+}
+
+/**
+ * This checkout's last sync (another clone's says nothing about this folder). A pending sync that a crash
+ * left unrecorded counts when the evidence shows it happened: the pointer names the pushed version, or the
+ * folder holds the pulled files.
+ */
+export function syncedHere(state: LocalState, root: string, evidence: SyncEvidence): SyncRecord | undefined {
+  const pending = state.pending?.[root];
+  if (pending) {
+    if (pending.etag === undefined && evidence.pointer?.ts === pending.ts) {
+      return { ts: pending.ts, etag: evidence.pointer.etag, digest: pending.digest };
+    }
+    if (pending.etag !== undefined && evidence.folderDigest === pending.digest) {
+      return { ts: pending.ts, etag: pending.etag, digest: pending.digest };
+    }
+  }
   return state.synced?.[root];
 }
 
-/** The state after a push or pull in `root`: its sync recorded, the newest version seen raised. */
+function withoutRoot<T>(record: Record<string, T> | undefined, root: string): Array<[string, T]> {
+  return Object.entries(record ?? {}).filter(([r]) => r !== root).slice(-(MAX_CHECKOUTS - 1));
+}
+
+/** The state to write just before the remote or the folder changes (see `pending`). */
+export function beginSync(state: LocalState, root: string, pending: { ts: string; digest: string; etag?: string }): LocalState {
+  return { ...state, pending: Object.fromEntries([...withoutRoot(state.pending, root), [root, pending]]) };
+}
+
+/** The state after a push or pull in `root`: its sync recorded, nothing pending, the newest version seen raised. */
 export function afterSync(state: LocalState, root: string, sync: SyncRecord, seen: string): LocalState {
-  const others = Object.entries(state.synced ?? {}).filter(([r]) => r !== root).slice(-(MAX_CHECKOUTS - 1));
-  return { version: 1, synced: Object.fromEntries([...others, [root, sync]]), newestSeen: newer(state.newestSeen, seen)! };
+  const pending = withoutRoot(state.pending, root);
+  return {
+    version: 1,
+    synced: Object.fromEntries([...withoutRoot(state.synced, root), [root, sync]]),
+    ...(pending.length ? { pending: Object.fromEntries(pending) } : {}),
+    newestSeen: newer(state.newestSeen, seen)!,
+  };
 }
 
 /** The later of two timestamps (either may be missing). */

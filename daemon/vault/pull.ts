@@ -10,7 +10,7 @@ import { decryptEnvelope } from '../crypto/envelope.js';
 import { unseal } from '../crypto/seal.js';
 import { parseTimestamp } from '../crypto/timestamp.js';
 import { writeBackup } from './backups.js';
-import { afterSync, newer, readLocalState, syncedHere, writeLocalState } from './local-state.js';
+import { afterSync, beginSync, newer, readLocalState, syncedHere, writeLocalState } from './local-state.js';
 import { pointerKey, versionKey } from './remote-layout.js';
 import { openVault, readPointer, type VaultDeps, type VaultRef } from './vault.js';
 import { folderExists, makeStaging, recoverSwap, stagingDigest, swapIn } from './vault-folder.js';
@@ -77,7 +77,7 @@ export async function pull(deps: VaultDeps, ref: VaultRef, options: PullOptions,
   if (sealed.ts !== ts) {
     throw new VsyncError('VAULT_SEAL_MISMATCH', `asked for ${ts}, the bundle is sealed ${sealed.ts}`);
   }
-  if (local && !options.force && local.digest !== syncedHere(state, ref.root)?.digest) {
+  if (local && !options.force && local.digest !== syncedHere(state, ref.root, { pointer, folderDigest: local.digest })?.digest) {
     throw new VsyncError('VAULT_UNPUSHED_CHANGES', `${vault.vaultFolder}/ differs from the version this machine last synced; backup: ${local.backup}`);
   }
 
@@ -87,6 +87,7 @@ export async function pull(deps: VaultDeps, ref: VaultRef, options: PullOptions,
   try {
     await unzipToStaging(sealed.payload, staging, vault.vaultFolder);
     digest = await stagingDigest(staging);
+    await writeLocalState(vault.stateFile, beginSync(state, ref.root, { ts, digest, etag: pointer.etag }));
     await swapIn(vault.folder, staging);
   } finally {
     await rm(staging, { recursive: true, force: true });

@@ -7,7 +7,7 @@ import { bundleFolder } from '../bundle/zip-folder.js';
 import { decryptEnvelope, encryptEnvelope } from '../crypto/envelope.js';
 import { seal, unseal } from '../crypto/seal.js';
 import { nextTimestamp } from '../crypto/timestamp.js';
-import { afterSync, newer, readLocalState, syncedHere, writeLocalState } from './local-state.js';
+import { afterSync, beginSync, newer, readLocalState, syncedHere, writeLocalState } from './local-state.js';
 import { pointerKey, versionKey } from './remote-layout.js';
 import { openVault, readPointer, type VaultDeps, type VaultRef } from './vault.js';
 import { recoverSwap } from './vault-folder.js';
@@ -36,7 +36,7 @@ export async function push(deps: VaultDeps, ref: VaultRef, options: PushOptions,
   const aesKey = await vault.aesKey();
   const state = await readLocalState(vault.stateFile);
   const pointer = await readPointer(vault);
-  const synced = syncedHere(state, ref.root);
+  const synced = syncedHere(state, ref.root, { pointer });
   if (pointer && !options.force && synced?.etag !== pointer.etag) {
     throw new VsyncError('VAULT_CONFLICT', `the remote latest is ${pointer.ts}; this machine last synced ${synced?.ts ?? 'nothing'}`);
   }
@@ -67,6 +67,7 @@ export async function push(deps: VaultDeps, ref: VaultRef, options: PushOptions,
 
   const latest = pointerKey(repo, env);
   step(5, `updating pointer → ${vault.storage.describe(latest)}`);
+  await writeLocalState(vault.stateFile, beginSync(state, ref.root, { ts, digest }));
   let etag: string;
   try {
     const body = Buffer.from(ts, 'latin1');

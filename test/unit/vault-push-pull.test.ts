@@ -255,3 +255,54 @@ t.test('two clones of one repo on one machine: one clone\'s push does not let th
   await t.rejects(push(a.deps, clone, {}, () => undefined), { code: 'VAULT_CONFLICT' });
   t.equal((await storage.get('vsync/dev/latest')).body.toString(), '20260516-113305', 'v=2 stays latest');
 });
+
+t.test('a crash after the pointer moved but before the push was recorded: the next push is not a conflict', async (t) => {
+  const { cleanup, storage, clock, a } = await day();
+  t.teardown(cleanup);
+  write(a, 'v=1\n');
+  await push(a.deps, a.ref, {}, () => undefined);
+  // The store writes latest, then the process "dies" before it can record the sync.
+  const crashing = new Proxy(storage, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver);
+      if (prop !== 'putIfMatch') return typeof value === 'function' ? value.bind(target) : value;
+      return async (...args: [string, Buffer, string]) => {
+        await target.putIfMatch(...args);
+        throw new Error('killed');
+      };
+    },
+  });
+  write(a, 'v=2\n');
+  clock.advance(1);
+  await t.rejects(push({ ...a.deps, storageFor: () => crashing }, a.ref, {}, () => undefined), { message: 'killed' });
+  t.equal((await storage.get('vsync/dev/latest')).body.toString(), '20260516-113305', 'the pointer did move');
+  write(a, 'v=3\n');
+  clock.advance(1);
+  const next = await push(a.deps, a.ref, {}, () => undefined);
+  t.equal(next.version, '20260516-113306', 'the pending push was adopted: no conflict, no --force');
+});
+
+t.test('a crash after the folder was swapped but before the pull was recorded: the next pull sees no unpushed edits', async (t) => {
+  const { cleanup, clock, a, b } = await day();
+  t.teardown(cleanup);
+  const { readLocalState, writeLocalState, beginSync, stateFile } = await import('../../daemon/vault/local-state.js');
+  const file = stateFile('vsync', 'dev', b.deps.environment);
+  write(a, 'v=1\n');
+  await push(a.deps, a.ref, {}, () => undefined);
+  await pull(b.deps, b.ref, {}, () => undefined);
+  const before = await readLocalState(file);
+  clock.advance(1);
+  write(a, 'v=2\n');
+  await push(a.deps, a.ref, {}, () => undefined);
+  await pull(b.deps, b.ref, {}, () => undefined);
+  const after = await readLocalState(file);
+  const record = after.synced![b.ref.root]!;
+  // What a crash between the swap and the record leaves: the old record, and the new one pending.
+  await writeLocalState(file, beginSync(before, b.ref.root, { ts: record.ts, digest: record.digest, etag: record.etag }));
+  clock.advance(1);
+  write(a, 'v=3\n');
+  await push(a.deps, a.ref, {}, () => undefined);
+  await pull(b.deps, b.ref, {}, () => undefined);
+  t.equal(read(b), 'v=3\n', 'pulled without --force');
+  t.same((await readLocalState(file)).pending, undefined, 'and nothing is pending any more');
+});
