@@ -1,10 +1,6 @@
 // Every failure the client reports is a VsyncError, so one printer (shared/error-output.ts) and one exit-code
 // table (the registry) serve both what the client finds wrong itself and what the agent sends back.
-import { VsyncError, registry, type ErrorCode } from '../shared/errors.js';
-
-function isErrorCode(code: unknown): code is ErrorCode {
-  return typeof code === 'string' && Object.hasOwn(registry, code);
-}
+import { VsyncError, isErrorCode } from '../shared/errors.js';
 
 /**
  * The agent's `{code, message, hint}` as a VsyncError. The agent already joined the registry message and its

@@ -305,6 +305,10 @@ export const registry = {
 
 export type ErrorCode = keyof typeof registry;
 
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === 'string' && Object.hasOwn(registry, code);
+}
+
 /**
  * A failure with a registry code. `detail` says what about this case is specific (which field, which key,
  * which versions); it is shown after the registry message and must never hold secret material.

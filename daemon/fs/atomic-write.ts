@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { link, open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { isErrno } from './errno.js';
 
 /** A temp name in the target's folder (rename is only atomic within one filesystem). Dot-prefixed. */
 export function tempPathFor(target: string): string {
@@ -55,7 +56,7 @@ export async function writeFileExclusive(target: string, data: Buffer | string, 
     try {
       await link(temp, target);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      if (isErrno(err, 'EEXIST')) return false;
       throw err;
     }
   } finally {

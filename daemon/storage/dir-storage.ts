@@ -13,7 +13,7 @@
 import { mkdir, open, readdir, stat, unlink } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { VsyncError } from '../../shared/errors.js';
+import { VsyncError, isVsyncError } from '../../shared/errors.js';
 import { syncFolder, writeFileAtomic, writeFileExclusive } from '../fs/atomic-write.js';
 import { errnoOf, isErrno } from '../fs/errno.js';
 import { LockFile, type LockFileOptions } from '../fs/lock-file.js';
@@ -193,7 +193,7 @@ export class DirStorage implements Storage {
       const current = await this.read(key).then(
         (o) => o.etag,
         (err) => {
-          if (err instanceof VsyncError && err.code === 'STORAGE_NOT_FOUND') return undefined;
+          if (isVsyncError(err, 'STORAGE_NOT_FOUND')) return undefined;
           throw err;
         },
       );

@@ -11,7 +11,7 @@ import {
   S3Client,
   type ListObjectsV2CommandOutput,
 } from '@aws-sdk/client-s3';
-import { VsyncError } from '../../shared/errors.js';
+import { VsyncError, isVsyncError } from '../../shared/errors.js';
 import {
   assertValidKey,
   assertValidPrefix,
@@ -172,7 +172,7 @@ export class S3Storage implements Storage {
       return await this.write(key, body, { IfMatch: etag });
     } catch (err) {
       // Servers answer If-Match on a missing object with 404; the contract calls that a failed precondition.
-      if (err instanceof VsyncError && err.code === 'STORAGE_NOT_FOUND') {
+      if (isVsyncError(err, 'STORAGE_NOT_FOUND')) {
         throw new VsyncError('STORAGE_PRECONDITION_FAILED', `${key} does not exist`, { cause: err });
       }
       throw err;
