@@ -1,10 +1,12 @@
 // Encrypted backups of a vault folder, written before each pull replaces it (docs/FORMAT.md §10):
 // `<config>/backups/<repo>/<env>-<ts>.zip.enc`, an unsealed RQE1 envelope under the vault key. The two
-// newest per (repo, env) are kept.
-import { mkdir, readdir, stat, unlink } from 'node:fs/promises';
+// newest per (repo, env) are kept, and a folder identical to the newest backup is not written again: with
+// only two kept, repeated pulls of an unchanged folder would otherwise rotate away the one backup that holds
+// edits never pushed.
+import { mkdir, readFile, readdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { backupFolder, type Env } from '../../shared/paths.js';
-import { encryptEnvelope } from '../crypto/envelope.js';
+import { decryptEnvelope, encryptEnvelope } from '../crypto/envelope.js';
 import { formatTimestamp, nextTimestamp } from '../crypto/timestamp.js';
 import { writeFileExclusive } from '../fs/atomic-write.js';
 
@@ -31,9 +33,15 @@ export async function listBackups(repo: string, env: string, environment: Env): 
   return found.sort((a, b) => (a.ts < b.ts ? 1 : -1));
 }
 
-/** Writes the backup and prunes older ones; returns its path. Never overwrites an earlier backup. */
+/**
+ * Writes the backup and prunes older ones; returns its path. Never overwrites an earlier backup. When the
+ * newest backup already holds exactly `zip` (bundles are deterministic, so equal bytes are equal folders),
+ * returns that one instead of writing a copy.
+ */
 export async function writeBackup(aesKey: Buffer, zip: Buffer, repo: string, env: string, environment: Env, now: Date): Promise<string> {
   const folder = backupFolder(repo, environment);
+  const newest = (await listBackups(repo, env, environment))[0];
+  if (newest && (await holds(newest.path, aesKey, zip))) return newest.path;
   await mkdir(folder, { recursive: true, mode: 0o700 });
   const envelope = encryptEnvelope(aesKey, zip);
   let ts = formatTimestamp(now);
@@ -46,4 +54,13 @@ export async function writeBackup(aesKey: Buffer, zip: Buffer, repo: string, env
     await unlink(old.path).catch(() => undefined);
   }
   return join(folder, `${env}-${ts}.zip.enc`);
+}
+
+/** Whether the backup at `path` decrypts to `zip`. One that does not decrypt (damaged, other key) does not. */
+async function holds(path: string, aesKey: Buffer, zip: Buffer): Promise<boolean> {
+  try {
+    return decryptEnvelope(aesKey, await readFile(path)).equals(zip);
+  } catch {
+    return false;
+  }
 }
