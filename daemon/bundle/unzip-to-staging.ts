@@ -15,9 +15,11 @@ import { nameProblem, showName, vaultFolderPrefix } from './entry-names.js';
 import { EntrySet } from './entry-set.js';
 import { resolveBundleLimits, type BundleLimits } from './limits.js';
 import { isErrno } from '../fs/errno.js';
+import { syncFolder } from '../fs/atomic-write.js';
 
 const FILE_MODE = 0o600;
 const FOLDER_MODE = 0o700;
+const WRITERS = 8;
 
 interface PlannedWrite {
   readonly kind: 'file' | 'folder';
@@ -61,23 +63,23 @@ export async function unzipToStaging(
   await checkStaging(staging);
   try {
     const plan = planWrites(await readCentralDirectory(zip, caps), prefix, caps);
-    const files: string[] = [];
+    const files: Array<{ path: string; target: string; entry: ArchiveEntry }> = [];
     for (const write of plan) {
       const target = join(staging, ...write.path.split('/'));
       // The names were checked segment by segment; this is the last line should that ever regress.
       if (!target.startsWith(staging + sep)) {
         throw new VsyncError('BUNDLE_UNSAFE_ENTRY', `${showName(write.entry.name)} resolves outside the staging folder`);
       }
-      if (write.kind === 'folder') {
-        await mkdir(target, { recursive: true, mode: FOLDER_MODE });
-      } else {
-        await mkdir(dirname(target), { recursive: true, mode: FOLDER_MODE });
-        await writeEntry(write.entry, target);
-        files.push(write.path);
-      }
+      await mkdir(write.kind === 'folder' ? target : dirname(target), { recursive: true, mode: FOLDER_MODE });
+      if (write.kind === 'file') files.push({ path: write.path, target, entry: write.entry });
     }
-    files.sort((a, b) => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8')));
-    return { files };
+    // Several at once: each write ends in an fsync, and the file system commits concurrent ones together.
+    await eachAtMost(WRITERS, files, (file) => writeEntry(file.entry, file.target));
+    // The caller renames this folder into place; its files and names must be on disk before that rename
+    // is, or a power cut could leave the new vault folder holding empty files (each file was flushed).
+    const written = files.map((file) => file.path);
+    await Promise.all([...foldersOf(written)].map((folder) => syncFolder(join(staging, ...folder.split('/')))));
+    return { files: written.sort((a, b) => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'))) };
   } catch (err) {
     await emptyFolder(staging);
     throw err;
@@ -145,7 +147,7 @@ async function writeEntry(entry: ArchiveEntry, target: string): Promise<void> {
     // Nothing to read. Not asking unzipper is deliberate: for a central size of 0 it would fall back to the
     // local header's sizes, the one place a forged local header could still steer it.
     if (entry.crc32 !== 0) throw new VsyncError('BUNDLE_CORRUPT', `${showName(entry.name)} does not match its checksum`);
-    await writeExclusive(() => writeFile(target, Buffer.alloc(0), { flag: 'wx', mode: FILE_MODE }), entry);
+    await writeExclusive(() => writeFile(target, Buffer.alloc(0), { flag: 'wx', mode: FILE_MODE, flush: true }), entry);
     return;
   }
   const source = entry.open();
@@ -154,7 +156,7 @@ async function writeEntry(entry: ArchiveEntry, target: string): Promise<void> {
   // late error from becoming an uncaught exception; the pipeline still sees every error raised in time.
   source.on('error', () => {});
   await writeExclusive(
-    () => pipeline(source, new EntryGuard(entry), createWriteStream(target, { flags: 'wx', mode: FILE_MODE })),
+    () => pipeline(source, new EntryGuard(entry), createWriteStream(target, { flags: 'wx', mode: FILE_MODE, flush: true })),
     entry,
   );
 }
@@ -209,6 +211,36 @@ class EntryGuard extends Transform {
   private corrupt(why: string): VsyncError {
     return new VsyncError('BUNDLE_CORRUPT', `${showName(this.entry.name)} ${why}`);
   }
+}
+
+/**
+ * Runs `work` on every item, at most `limit` at a time. On the first failure it starts nothing new, waits
+ * for what is running (the caller cleans up after it), and throws that failure.
+ */
+async function eachAtMost<T>(limit: number, items: readonly T[], work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failure: { error: unknown } | undefined;
+  const worker = async (): Promise<void> => {
+    while (failure === undefined && next < items.length) {
+      const item = items[next++]!;
+      try {
+        await work(item);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failure !== undefined) throw failure.error;
+}
+
+/** Every folder that holds one of `files` (relative paths), the staging folder itself as ''. */
+function foldersOf(files: string[]): Set<string> {
+  const folders = new Set<string>(['']);
+  for (const file of files) {
+    for (let at = file.lastIndexOf('/'); at > 0; at = file.lastIndexOf('/', at - 1)) folders.add(file.slice(0, at));
+  }
+  return folders;
 }
 
 // Removes what a failed extraction wrote. rm does not follow symlinks, and we never create any.
