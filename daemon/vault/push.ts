@@ -9,6 +9,7 @@ import { seal, unseal } from '../crypto/seal.js';
 import { nextTimestamp } from '../crypto/timestamp.js';
 import { afterSync, beginSync, newer, readLocalState, syncedHere, writeLocalState } from './local-state.js';
 import { pointerKey, versionKey } from './remote-layout.js';
+import { settleLater } from './settle-later.js';
 import { openVault, readPointer, type VaultDeps, type VaultRef } from './vault.js';
 import { recoverSwap } from './vault-folder.js';
 
@@ -32,10 +33,12 @@ export async function push(deps: VaultDeps, ref: VaultRef, options: PushOptions,
   const step = (n: number, text: string) => progress({ kind: 'step', n, of: 5, text });
 
   step(1, `zipping ${vault.vaultFolder}/`);
+  // The pointer read goes out while the folder is zipped; a local failure is still the one reported.
+  const remote = settleLater(readPointer(vault));
   const { zip, digest } = await bundleFolder(ref.root, vault.vaultFolder);
   const aesKey = await vault.aesKey();
   const state = await readLocalState(vault.stateFile);
-  const pointer = await readPointer(vault);
+  const pointer = await remote;
   const synced = syncedHere(state, ref.root, { pointer });
   if (pointer && !options.force && synced?.etag !== pointer.etag) {
     throw new VsyncError('VAULT_CONFLICT', `the remote latest is ${pointer.ts}; this machine last synced ${synced?.ts ?? 'nothing'}`);

@@ -1,7 +1,8 @@
 // The domain's push, pull and versions over the in-memory store (held to the storage contract) and real
 // folders: the product page's day, and every way the remote can be wrong.
 import t from 'tap';
-import { existsSync, readFileSync, readdirSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync, mkdirSync } from 'node:fs';
+import { VsyncError } from '../../shared/errors.js';
 import { join } from 'node:path';
 import { MemoryKeychain } from '../../daemon/keychain/memory-keychain.js';
 import { MemoryStorage } from '../../daemon/storage/memory-storage.js';
@@ -14,6 +15,7 @@ import { deriveKey } from '../../daemon/crypto/kdf.js';
 import { encryptEnvelope } from '../../daemon/crypto/envelope.js';
 import { seal } from '../../daemon/crypto/seal.js';
 import { readConfig } from '../../daemon/vault/config.js';
+import { stateFile } from '../../daemon/vault/local-state.js';
 import { configFile } from '../../shared/paths.js';
 import { ZipArchive } from 'archiver';
 import { buffer } from 'node:stream/consumers';
@@ -158,9 +160,42 @@ t.test('unpushed local edits: refused, backed up, folder untouched; --force repl
   clock.advance(1);
   await pull(b.deps, b.ref, { force: true }, () => undefined);
   t.equal(read(b), 'v=2\n');
+  t.same(readdirSync(join(b.home, '.config', 'vsync', 'backups', 'vsync')), ['dev-20260516-113306.zip.enc'], 'the same edit is not backed up twice');
+  for (const n of [1, 2, 3]) {
+    clock.advance(1);
+    await pull(b.deps, b.ref, {}, () => undefined);
+    t.same(
+      readdirSync(join(b.home, '.config', 'vsync', 'backups', 'vsync')).sort(),
+      ['dev-20260516-113306.zip.enc', 'dev-20260516-113308.zip.enc'],
+      `pull ${n} of an unchanged folder rotates nothing away: the unpushed edit is still backed up`,
+    );
+  }
+  write(b, 'another edit\n');
   clock.advance(1);
+  await pull(b.deps, b.ref, { force: true }, () => undefined);
+  t.same(readdirSync(join(b.home, '.config', 'vsync', 'backups', 'vsync')).sort(), ['dev-20260516-113308.zip.enc', 'dev-20260516-113311.zip.enc'], 'two newest kept');
+});
+
+t.test('a pull into a folder that already holds the version swaps nothing and records nothing new', async (t) => {
+  const { cleanup, clock, a, b } = await day();
+  t.teardown(cleanup);
+  write(a, 'v=1\n');
+  await push(a.deps, a.ref, {}, () => undefined);
   await pull(b.deps, b.ref, {}, () => undefined);
-  t.same(readdirSync(join(b.home, '.config', 'vsync', 'backups', 'vsync')).sort(), ['dev-20260516-113307.zip.enc', 'dev-20260516-113308.zip.enc'], 'two newest kept');
+  const folder = join(b.ref.root, 'infra', 'vault', 'dev');
+  const before = { folder: statSync(folder).ino, file: statSync(join(folder, '.env.dev')).ino, state: readFileSync(stateFile('vsync', 'dev', b.deps.environment), 'utf8') };
+  clock.advance(1);
+  const steps: string[] = [];
+  const result = await pull(b.deps, b.ref, {}, (e) => void (e.kind === 'step' && steps.push(e.text)));
+  t.equal(steps.length, 6, 'the six steps are still reported');
+  t.equal(result.version, '20260516-113304');
+  t.same({ folder: statSync(folder).ino, file: statSync(join(folder, '.env.dev')).ino, state: readFileSync(stateFile('vsync', 'dev', b.deps.environment), 'utf8') }, before, 'same folder, same file, same state');
+  write(a, 'v=2\n');
+  clock.advance(1);
+  await push(a.deps, a.ref, {}, () => undefined);
+  await pull(b.deps, b.ref, {}, () => undefined);
+  t.equal(read(b), 'v=2\n');
+  t.not(statSync(folder).ino, before.folder, 'a new version is swapped in');
 });
 
 t.test('anti-rollback: a pointer moved back to an older genuine version is refused unless asked for by name', async (t) => {
@@ -305,4 +340,28 @@ t.test('a crash after the folder was swapped but before the pull was recorded: t
   await pull(b.deps, b.ref, {}, () => undefined);
   t.equal(read(b), 'v=3\n', 'pulled without --force');
   t.same((await readLocalState(file)).pending, undefined, 'and nothing is pending any more');
+});
+
+t.test('remote reads overlap local work, yet a local failure is the one reported and nothing is left unhandled', async (t) => {
+  const { cleanup, storage, a, b } = await day();
+  t.teardown(cleanup);
+  write(a, 'v=1\n');
+  await push(a.deps, a.ref, {}, () => undefined);
+  await pull(b.deps, b.ref, {}, () => undefined);
+  // The store now fails every read (after a moment, so the local failure comes first) ...
+  const failing = Object.assign(Object.create(storage) as MemoryStorage, {
+    get: async () => {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      throw new VsyncError('STORAGE_TRANSIENT', 'the store is down');
+    },
+  });
+  const deps = { ...b.deps, storageFor: () => failing };
+  // ... and the folder holds what no bundle may: both operations refuse it by name.
+  symlinkSync('/etc/passwd', join(b.ref.root, 'infra', 'vault', 'dev', 'passwd'));
+  await t.rejects(push(deps, b.ref, {}, () => undefined), { code: 'BUNDLE_SOURCE_INVALID' });
+  await t.rejects(pull(deps, b.ref, {}, () => undefined), { code: 'BUNDLE_SOURCE_INVALID' });
+  await new Promise((resolve) => setTimeout(resolve, 50)); // the reads fail now, after the refusals
+  rmSync(join(b.ref.root, 'infra', 'vault', 'dev', 'passwd'));
+  await t.rejects(pull(deps, b.ref, {}, () => undefined), { code: 'STORAGE_TRANSIENT' }, 'with a clean folder the store failure is reported');
+  t.equal(read(b), 'v=1\n', 'the folder is as it was');
 });
