@@ -61,10 +61,13 @@ export async function benchAgent(s3Endpoint: string | undefined, makeBucket: () 
       await sleep(25);
     }
 
-    const nodeAlone = await collect(30, () => spawnWall(['-e', '0'], env));
-    const status = await collect(30, () => spawnWall([clientMain, 'status'], env));
-    const version = await collect(30, () => spawnWall([clientMain, '--version'], env));
-    table('CLI wall time (spawn to exit), 30 runs each after 3 warm-ups', ['command', 'median ms', 'p95 ms', 'over node -e 0'], [
+    // Interleaved, so that a machine slowing down or speeding up part-way affects all three alike.
+    const [nodeAlone, status, version] = (await collectInterleaved(30, [
+      () => spawnWall(['-e', '0'], env),
+      () => spawnWall([clientMain, 'status'], env),
+      () => spawnWall([clientMain, '--version'], env),
+    ])) as [Stats, Stats, Stats];
+    table('CLI wall time (spawn to exit), 30 rounds of the three after 3 warm-ups', ['command', 'median ms', 'p95 ms', 'over node -e 0'], [
       ['node -e 0', ms(nodeAlone.medianMs), ms(nodeAlone.p95Ms), ''],
       ['vsync --version', ms(version.medianMs), ms(version.p95Ms), `${ms(version.medianMs - nodeAlone.medianMs)} ms`],
       ['vsync status (agent up)', ms(status.medianMs), ms(status.p95Ms), `${ms(status.medianMs - nodeAlone.medianMs)} ms`],
@@ -87,6 +90,16 @@ export async function benchAgent(s3Endpoint: string | undefined, makeBucket: () 
 
       const push = await sample(20, () => call(socket, 'POST', '/v1/push', { cwd: repo, env: 'dev' }));
       const pull = await sample(20, () => call(socket, 'POST', '/v1/pull', { cwd: repo, env: 'dev' }));
+      // A pull that brings something: before each, a second checkout of the repo (a teammate) pushes a change.
+      const teammate = join(base, `${repoName}-teammate`);
+      mkdirSync(teammate, { recursive: true });
+      execFileSync('git', ['init', '-q', teammate]);
+      writeFileSync(join(teammate, '.vsync'), `repo=${repoName}\n`);
+      await call(socket, 'POST', '/v1/pull', { cwd: teammate, env: 'dev' });
+      const pullNew = await sample(20, () => call(socket, 'POST', '/v1/pull', { cwd: repo, env: 'dev' }), 5, async () => {
+        writeFileSync(join(teammate, 'infra', 'vault', 'dev', '.env.dev'), `API_KEY=${randomBytes(24).toString('hex')}\n`);
+        await call(socket, 'POST', '/v1/push', { cwd: teammate, env: 'dev' });
+      });
 
       // The floor: the storage calls a push and a pull make, from this warm process, without the agent.
       const storage = storageFactory()(await readConfig(configFile(repoName, 'dev', { HOME: join(base, 'home') })));
@@ -112,7 +125,8 @@ export async function benchAgent(s3Endpoint: string | undefined, makeBucket: () 
       const coldPull = await collect(5, () => spawnWall([oneShot, 'pull', repo, 'dev'], coldEnv, repo));
       rows.push(
         [`push, ${label}`, ms(push.medianMs), ms(floorPush.medianMs), `${(push.medianMs / floorPush.medianMs).toFixed(2)}x`, ms(coldPush.medianMs)],
-        [`pull, ${label}`, ms(pull.medianMs), ms(floorPull.medianMs), `${(pull.medianMs / floorPull.medianMs).toFixed(2)}x`, ms(coldPull.medianMs)],
+        [`pull (unchanged), ${label}`, ms(pull.medianMs), ms(floorPull.medianMs), `${(pull.medianMs / floorPull.medianMs).toFixed(2)}x`, ms(coldPull.medianMs)],
+        [`pull (new version), ${label}`, ms(pullNew.medianMs), ms(floorPull.medianMs), `${(pullNew.medianMs / floorPull.medianMs).toFixed(2)}x`, ''],
       );
     }
     table(
@@ -128,10 +142,17 @@ export async function benchAgent(s3Endpoint: string | undefined, makeBucket: () 
 
 /** Wall times of `n` runs after 3 warm-ups: median and p95. */
 async function collect(n: number, run: () => Promise<number>): Promise<Stats> {
-  for (let i = 0; i < 3; i++) await run();
-  const times: number[] = [];
-  for (let i = 0; i < n; i++) times.push(await run());
-  times.sort((a, b) => a - b);
-  const at = (q: number) => times[Math.min(times.length - 1, Math.floor(q * times.length))]!;
-  return { n, medianMs: at(0.5), p95Ms: at(0.95), minMs: times[0]! };
+  return (await collectInterleaved(n, [run]))[0]!;
+}
+
+/** `n` rounds, each running every one of `runs` once in turn, after 3 warm-up rounds; stats per run. */
+async function collectInterleaved(n: number, runs: Array<() => Promise<number>>): Promise<Stats[]> {
+  for (let i = 0; i < 3; i++) for (const run of runs) await run();
+  const times = runs.map(() => [] as number[]);
+  for (let i = 0; i < n; i++) for (const [k, run] of runs.entries()) times[k]!.push(await run());
+  return times.map((list) => {
+    list.sort((a, b) => a - b);
+    const at = (q: number) => list[Math.min(list.length - 1, Math.floor(q * list.length))]!;
+    return { n, medianMs: at(0.5), p95Ms: at(0.95), minMs: list[0]! };
+  });
 }

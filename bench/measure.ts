@@ -8,10 +8,20 @@ export interface Stats {
   readonly minMs: number;
 }
 
-export async function sample(n: number, op: (i: number) => Promise<unknown> | unknown, warmup = Math.min(5, n)): Promise<Stats> {
-  for (let i = 0; i < warmup; i++) await op(-1 - i);
+/** Times `op` n times after `warmup` untimed runs; `prepare`, when given, runs untimed before each. */
+export async function sample(
+  n: number,
+  op: (i: number) => Promise<unknown> | unknown,
+  warmup = Math.min(5, n),
+  prepare?: (i: number) => Promise<unknown>,
+): Promise<Stats> {
+  for (let i = 0; i < warmup; i++) {
+    await prepare?.(-1 - i);
+    await op(-1 - i);
+  }
   const times: number[] = [];
   for (let i = 0; i < n; i++) {
+    await prepare?.(i);
     const start = performance.now();
     await op(i);
     times.push(performance.now() - start);
