@@ -84,6 +84,11 @@ export class DirStorage implements Storage {
     return { body, etag };
   }
 
+  async getIfChanged(key: string, etag: string): Promise<StoredObject | undefined> {
+    const current = await this.read(key);
+    return current.etag === etag ? undefined : { body: current.body, etag: current.etag };
+  }
+
   async head(key: string): Promise<ObjectHead> {
     const { body, etag, mtime } = await this.read(key);
     return { size: body.length, etag, lastModified: mtime };

@@ -38,6 +38,11 @@ export class MemoryStorage implements Storage {
     return { body: Buffer.from(body), etag };
   }
 
+  async getIfChanged(key: string, etag: string): Promise<StoredObject | undefined> {
+    const current = this.entry(key);
+    return current.etag === etag ? undefined : { body: Buffer.from(current.body), etag: current.etag };
+  }
+
   async head(key: string): Promise<ObjectHead> {
     const { body, etag, lastModified } = this.entry(key);
     return { size: body.length, etag, lastModified };

@@ -66,6 +66,10 @@ export class RetryingStorage implements Storage {
     return this.retry(`get ${key}`, () => this.inner.get(key));
   }
 
+  getIfChanged(key: string, etag: string): Promise<StoredObject | undefined> {
+    return this.retry(`get ${key}`, () => this.inner.getIfChanged(key, etag));
+  }
+
   head(key: string): Promise<ObjectHead> {
     return this.retry(`head ${key}`, () => this.inner.head(key));
   }

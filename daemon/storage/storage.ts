@@ -50,6 +50,13 @@ export interface Storage {
   /** The object's bytes and ETag, read as one consistent snapshot. STORAGE_NOT_FOUND if absent. */
   get(key: string): Promise<StoredObject>;
 
+  /**
+   * The object's bytes and ETag if its current ETag is not `etag`; undefined if it still is
+   * (`If-None-Match`: an unchanged object costs one small request and no body). For polling a pointer
+   * object. An `etag` the object never had counts as changed. STORAGE_NOT_FOUND if absent.
+   */
+  getIfChanged(key: string, etag: string): Promise<StoredObject | undefined>;
+
   /** Size, ETag and modification time without the body. STORAGE_NOT_FOUND if absent. */
   head(key: string): Promise<ObjectHead>;
 

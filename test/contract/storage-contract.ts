@@ -79,6 +79,40 @@ export function runStorageContract(t: TestContext, storage: Storage, options: Co
     t.equal((await storage.get(key)).body.toString(), '20260516-113305');
   });
 
+  t.test('getIfChanged: undefined while unchanged, the new bytes and ETag once changed', async (t) => {
+    const key = `${namespace()}/dev/latest`;
+    const v1 = await storage.put(key, Buffer.from('20260516-113304'));
+    t.equal(await storage.getIfChanged(key, v1.etag), undefined, 'unchanged: undefined');
+    t.equal(await storage.getIfChanged(key, v1.etag), undefined, 'still unchanged on a second poll');
+    const v2 = await storage.put(key, Buffer.from('20260516-113305'));
+    const changed = await storage.getIfChanged(key, v1.etag);
+    t.ok(changed, 'changed: the object');
+    t.equal(changed?.body.toString(), '20260516-113305', 'the new bytes');
+    t.equal(changed?.etag, v2.etag, 'the new ETag, as put returned it');
+    t.notMatch(changed?.etag ?? '', /^"|"$/, 'a bare ETag');
+    t.equal(await storage.getIfChanged(key, v2.etag), undefined, 'unchanged again at the new ETag');
+  });
+
+  t.test('getIfChanged: an ETag the object never had gives the object', async (t) => {
+    const key = `${namespace()}/dev/latest`;
+    const body = randomBytes(64);
+    const written = await storage.put(key, body);
+    for (const etag of ['not-an-etag', 'ffffffffffffffffffffffffffffffff']) {
+      const got = await storage.getIfChanged(key, etag);
+      t.same(got?.body, body, `${etag}: the bytes`);
+      t.equal(got?.etag, written.etag, `${etag}: the current ETag`);
+    }
+  });
+
+  t.test('getIfChanged of a missing object: STORAGE_NOT_FOUND', async (t) => {
+    const ns = namespace();
+    const other = await storage.put(`${ns}/present`, Buffer.from('x'));
+    t.equal(await codeOf(storage.getIfChanged(`${ns}/missing`, other.etag)), 'STORAGE_NOT_FOUND', 'with a real ETag');
+    t.equal(await codeOf(storage.getIfChanged(`${ns}/deep/er/missing`, 'not-an-etag')), 'STORAGE_NOT_FOUND', 'with a junk ETag');
+    await storage.delete(`${ns}/present`);
+    t.equal(await codeOf(storage.getIfChanged(`${ns}/present`, other.etag)), 'STORAGE_NOT_FOUND', 'deleted at the ETag held');
+  });
+
   t.test('putIfAbsent: creates once, then refuses and keeps the first bytes', async (t) => {
     const key = `${namespace()}/dev/versions/20260516-113304.enc`;
     const first = await storage.putIfAbsent(key, Buffer.from('first'));
@@ -164,6 +198,7 @@ export function runStorageContract(t: TestContext, storage: Storage, options: Co
     for (const bad of ['', '/abs', `${ns}/../x`, `${ns}//x`, `${ns}/.hidden`, `${ns}/./x`, `${ns}/a b`, `${ns}/x/`, '..', `${ns}/\u00e9`, `${ns}\\x`]) {
       t.equal(await codeOf(storage.put(bad, Buffer.from('x'))), 'STORAGE_PERMANENT', `put ${JSON.stringify(bad)}`);
       t.equal(await codeOf(storage.get(bad)), 'STORAGE_PERMANENT', `get ${JSON.stringify(bad)}`);
+      t.equal(await codeOf(storage.getIfChanged(bad, 'not-an-etag')), 'STORAGE_PERMANENT', `getIfChanged ${JSON.stringify(bad)}`);
       t.equal(await codeOf(storage.putIfAbsent(bad, Buffer.from('x'))), 'STORAGE_PERMANENT');
       t.equal(await codeOf(storage.delete(bad)), 'STORAGE_PERMANENT');
     }
