@@ -9,6 +9,7 @@ import { buffer } from 'node:stream/consumers';
 import { ZipArchive } from 'archiver';
 import { VsyncError } from '../../shared/errors.js';
 import { isErrno } from '../fs/errno.js';
+import { isEditorScratch } from './editor-files.js';
 import { nameProblem, showName, vaultFolderPrefix } from './entry-names.js';
 import { EntrySet } from './entry-set.js';
 import { treeDigest } from './tree-digest.js';
@@ -33,7 +34,8 @@ interface SourceFile {
 /**
  * The vault folder `vaultFolder` (relative to `repoRoot`, like `infra/vault/dev`) as zip bytes.
  *
- * Entries are the folder's regular files, recursively, named relative to the repo root with forward slashes,
+ * Entries are the folder's regular files, recursively, but for editors' scratch files (editor-files.ts),
+ * named relative to the repo root with forward slashes,
  * in byte order of their UTF-8 names, stored uncompressed, dated 1980-01-01 and mode 0600. Empty folders are
  * not represented. The caps in `limits` (defaults in limits.ts) are those unzipToStaging applies.
  *
@@ -119,6 +121,7 @@ async function collectFiles(folder: string, prefix: string, caps: BundleLimits):
       throw new VsyncError('BUNDLE_SOURCE_INVALID', `cannot list ${prefix}/${relDir}`, { cause: err });
     }
     for (const dirent of dirents) {
+      if (!dirent.isDirectory() && isEditorScratch(dirent.name)) continue;
       const rel = relDir === '' ? dirent.name : `${relDir}/${dirent.name}`;
       const name = `${prefix}/${rel}`;
       const problem = nameProblem(name);

@@ -70,6 +70,21 @@ t.test('entries: regular files only, named from the repo root, in byte order, mo
   t.equal((await directory.files[0]!.buffer()).toString(), 'API_KEY=dev-123\n');
 });
 
+t.test("editors' scratch files are left out, whatever their type; look-alikes are kept", async (t) => {
+  const repo = repoWithVault(t);
+  const before = await zipFolder(repo, VAULT);
+  const dev = join(repo, VAULT);
+  for (const name of ['.env.dev.swp', '.env.dev.swo', '.env.dev.swx', '.env.dev~', '4913', '#.env.dev#', join('certs', 'server.key~')]) {
+    await writeFile(join(dev, name), 'scratch\n');
+  }
+  await symlink('user@host.1234:1700000000', join(dev, '.#.env.dev')); // emacs's lock: a dangling symlink
+  t.ok((await zipFolder(repo, VAULT)).equals(before), 'the same bundle as without them');
+  await writeFile(join(dev, 'swp.txt'), 'kept\n');
+  await writeFile(join(dev, '49130'), 'kept\n');
+  const names = (await unzipper.Open.buffer(await zipFolder(repo, VAULT))).files.map((f) => f.path);
+  t.ok(names.includes(`${VAULT}/swp.txt`) && names.includes(`${VAULT}/49130`), 'names that only look alike are bundled');
+});
+
 t.test('round trip through unzipToStaging', async (t) => {
   const repo = repoWithVault(t);
   const zip = await zipFolder(repo, VAULT);
