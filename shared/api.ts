@@ -62,6 +62,14 @@ export type UseRequest = z.infer<typeof UseRequestSchema>;
 
 export const EmptyRequestSchema = z.strictObject({});
 
+/** POST /v1/watch: push on save in this checkout's vault folder; `follow` also pulls a teammate's push. */
+export const WatchRequestSchema = z.strictObject({ cwd: Cwd, env: EnvName, follow: z.boolean().optional() });
+export type WatchRequest = z.infer<typeof WatchRequestSchema>;
+
+/** POST /v1/unwatch */
+export const UnwatchRequestSchema = z.strictObject({ cwd: Cwd, env: EnvName });
+export type UnwatchRequest = z.infer<typeof UnwatchRequestSchema>;
+
 // ---- results ----
 
 export const InitResultSchema = z.strictObject({
@@ -111,6 +119,40 @@ export type UseResult = z.infer<typeof UseResultSchema>;
 export const LockResultSchema = z.strictObject({ dropped: z.number().int().nonnegative() });
 export type LockResult = z.infer<typeof LockResultSchema>;
 
+/**
+ * A watched vault as the agent sees it now:
+ * - `idle`: the folder is as last synced (or a change is waiting out the debounce);
+ * - `pushing`: a push on save (or a pull under --follow) is running;
+ * - `conflict`: the remote and the folder went separate ways; waits for `pull` or `push --force`;
+ * - `waiting`: the keys are locked or the folder is gone; goes on by itself once that is over;
+ * - `failed`: the last automatic push failed (`code`, `message`), and is retried when `retryInMs` is set.
+ */
+export const WatchStateSchema = z.enum(['idle', 'pushing', 'conflict', 'waiting', 'failed']);
+export type WatchState = z.infer<typeof WatchStateSchema>;
+
+export const WatchEntrySchema = z.strictObject({
+  repo: z.string(),
+  env: z.string(),
+  root: z.string(),
+  vaultFolder: z.string(),
+  follow: z.boolean(),
+  state: WatchStateSchema,
+  code: z.string().optional(),
+  message: z.string().optional(),
+  /** The last version pushed on save or pulled under --follow by this agent. */
+  lastVersion: Timestamp.optional(),
+  debounceMs: z.number().int().nonnegative(),
+  /** How often --follow reads the pointer. */
+  followEverySeconds: z.number().positive(),
+});
+export type WatchEntry = z.infer<typeof WatchEntrySchema>;
+
+export const WatchListResultSchema = z.strictObject({ watches: z.array(WatchEntrySchema) });
+export type WatchListResult = z.infer<typeof WatchListResultSchema>;
+
+export const UnwatchResultSchema = z.strictObject({ repo: z.string(), env: z.string(), root: z.string(), stopped: z.boolean() });
+export type UnwatchResult = z.infer<typeof UnwatchResultSchema>;
+
 export const OperationRecordSchema = z.strictObject({
   operation: z.string(),
   at: z.string(),
@@ -129,6 +171,7 @@ export const StatusResultSchema = z.strictObject({
   locked: z.boolean(),
   unlocked: z.array(z.string()),
   vaults: z.array(z.strictObject({ repo: z.string(), env: z.string(), last: OperationRecordSchema })),
+  watches: z.array(WatchEntrySchema),
 });
 export type StatusResult = z.infer<typeof StatusResultSchema>;
 

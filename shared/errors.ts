@@ -188,6 +188,12 @@ export const registry = {
     http: 409,
     exit: x.keychain,
   },
+  KEY_LOCKED: {
+    message: 'the agent is locked: an automatic push or pull does not unlock it',
+    hint: 'run any vsync command for this vault (vsync push <env>, vsync pull <env>) to unlock it; waiting work goes on then',
+    http: 423,
+    exit: x.keychain,
+  },
 
   // Vault operations
   VAULT_EXISTS: {
@@ -207,6 +213,12 @@ export const registry = {
     hint: 'pull first (your folder is backed up), then push again; or push --force to replace the remote version',
     http: 409,
     exit: x.conflict,
+  },
+  VAULT_FOLDER_MISSING: {
+    message: 'the watched vault folder is not there',
+    hint: 'put it back (git checkout it, or vsync pull); watching goes on and pushes once it is there',
+    http: 409,
+    exit: x.config,
   },
   VAULT_UNPUSHED_CHANGES: {
     message: 'the vault folder holds changes that were never pushed',
