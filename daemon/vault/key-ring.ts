@@ -1,6 +1,7 @@
 // The agent's unlocked keys: each vault's AES key, derived once from the keychain's key text and kept in
 // memory until it has been idle for `idleMs` or `lock()` drops every key. Derivation costs ~0.2 s of CPU,
 // which is what the agent saves each command.
+import { VsyncError } from '../../shared/errors.js';
 import { keychainAccount, type Keychain } from '../keychain/keychain.js';
 import { deriveKey } from '../crypto/kdf.js';
 import { assertKeyMatchesCheck } from '../crypto/key-check.js';
@@ -13,11 +14,21 @@ interface Held {
   timer: NodeJS.Timeout;
 }
 
-export class KeyRing {
+/** Where the domain gets a vault's AES key (vault.ts): the ring itself, or its `automatic()` view. */
+export interface KeySource {
+  aesKey(repo: string, env: string, salt: string, keyCheck: string | undefined): Promise<Buffer>;
+}
+
+export class KeyRing implements KeySource {
   private readonly held = new Map<string, Held>();
   private readonly pending = new Map<string, Promise<Buffer>>();
   // Bumped by lock(): a derivation that started before a lock must not put its key back afterwards.
   private generation = 0;
+  // After lock(), only a command the user runs may read the keychain again, one vault at a time; work the
+  // agent does on its own (a push on save) waits for that instead of undoing the lock.
+  private lockedByUser = false;
+  private readonly reopened = new Set<string>();
+  private readonly unlockListeners = new Set<(account: string) => void>();
 
   constructor(
     private readonly keychain: Keychain,
@@ -48,7 +59,33 @@ export class KeyRing {
     this.drop(account);
     const entry: Held = { key, salt, timer: this.expiry(account) };
     this.held.set(account, entry);
+    if (this.lockedByUser && !this.reopened.has(account)) {
+      this.reopened.add(account);
+      for (const listener of this.unlockListeners) listener(account);
+    }
     return key;
+  }
+
+  /**
+   * The keys for work nobody asked for just now (pushes on save, pulls under --follow): the same keys, but
+   * after `lock()` a vault's key is KEY_LOCKED until a command for that vault has unlocked it again.
+   */
+  automatic(): KeySource {
+    return {
+      aesKey: async (repo, env, salt, keyCheck) => {
+        const account = keychainAccount(repo, env);
+        if (this.lockedByUser && !this.reopened.has(account)) {
+          throw new VsyncError('KEY_LOCKED', `${account} has been locked since \`vsync lock\``);
+        }
+        return this.aesKey(repo, env, salt, keyCheck);
+      },
+    };
+  }
+
+  /** Calls `listener(account)` when a command unlocks a vault that `lock()` had locked. Returns an unsubscribe. */
+  onUnlock(listener: (account: string) => void): () => void {
+    this.unlockListeners.add(listener);
+    return () => this.unlockListeners.delete(listener);
   }
 
   /** Accounts (`<repo>/<env>`) whose keys are unlocked now. */
@@ -59,6 +96,8 @@ export class KeyRing {
   /** Drops every key now; returns how many were held. */
   lock(): number {
     this.generation++;
+    this.lockedByUser = true;
+    this.reopened.clear();
     const n = this.held.size;
     for (const account of [...this.held.keys()]) this.drop(account);
     return n;

@@ -1,24 +1,49 @@
-// What the agent's routes call: finds the repo from the caller's working folder, runs one operation at a
-// time per vault (a push and a pull of the same vault must not interleave; different vaults run in
-// parallel), and remembers the last operation on each vault for `vsync status`.
+// What the agent's routes and watchers call: finds the repo from the caller's working folder, runs one
+// operation at a time per vault (a push and a pull of the same vault must not interleave; different vaults
+// run in parallel), remembers the last operation on each vault for `vsync status`, and announces pushes and
+// pulls on the event hub.
 import type { OperationRecord } from '../../shared/api.js';
-import { isVsyncError } from '../../shared/errors.js';
+import { VsyncError, isVsyncError } from '../../shared/errors.js';
+import type { Trigger } from '../../shared/events.js';
 import { assertEnvName } from '../../shared/names.js';
-import type { Progress } from '../../shared/progress.js';
+import { silent, type Progress } from '../../shared/progress.js';
+import type { EventHub } from './event-hub.js';
+import { readFolderState } from './folder-state.js';
 import { init, type InitOptions, type InitResult } from './init.js';
+import type { KeySource } from './key-ring.js';
+import { readLocalState } from './local-state.js';
 import { pull, type PullOptions, type PullResult } from './pull.js';
 import { push, type PushOptions, type PushResult } from './push.js';
 import { RepoIdentityCache } from './repo-identity-cache.js';
 import { showUse, use, type UseResult } from './use.js';
-import type { VaultDeps, VaultRef } from './vault.js';
+import { openVault, readPointer, readPointerIfChanged, type VaultDeps, type VaultRef } from './vault.js';
 import { versions, type VersionsResult } from './versions.js';
+
+export interface ServiceOptions {
+  /** Where pushes and pulls are announced (GET /v1/events). */
+  readonly events?: EventHub;
+  /** Keys for work the agent does on its own, which a `lock` stops (KeyRing.automatic()). */
+  readonly automaticKeys?: KeySource;
+}
+
+/** How long an automatic push or pull that failed this way waits before it tries again, if it does. */
+export type RetryPolicy = (error: VsyncError) => number | undefined;
+
+/** What --follow found: the teammate's version pulled, or the remote moved while the folder holds edits. */
+export type FollowOutcome = { readonly kind: 'pulled'; readonly version: string } | { readonly kind: 'diverged'; readonly version: string; readonly etag: string };
 
 export class VaultService {
   private readonly queues = new Map<string, Promise<unknown>>();
   private readonly records = new Map<string, { repo: string; env: string; last: OperationRecord }>();
   private readonly identities = new RepoIdentityCache();
+  private readonly automatic: VaultDeps;
 
-  constructor(readonly deps: VaultDeps) {}
+  constructor(
+    readonly deps: VaultDeps,
+    private readonly options: ServiceOptions = {},
+  ) {
+    this.automatic = { ...deps, keys: options.automaticKeys ?? deps.keys };
+  }
 
   /** The vault `env` of the repo that holds `cwd`. */
   async locate(cwd: string, env: string): Promise<VaultRef> {
@@ -32,11 +57,11 @@ export class VaultService {
   }
 
   push(cwd: string, env: string, options: PushOptions, progress: Progress): Promise<PushResult> {
-    return this.run('push', cwd, env, (ref) => push(this.deps, ref, options, progress));
+    return this.run('push', cwd, env, (ref) => this.announced('push', ref, 'manual', () => push(this.deps, ref, options, progress)));
   }
 
   pull(cwd: string, env: string, options: PullOptions, progress: Progress): Promise<PullResult> {
-    return this.run('pull', cwd, env, (ref) => pull(this.deps, ref, options, progress));
+    return this.run('pull', cwd, env, (ref) => this.announced('pull', ref, 'manual', () => pull(this.deps, ref, options, progress)));
   }
 
   async versions(cwd: string, env: string): Promise<VersionsResult> {
@@ -48,11 +73,77 @@ export class VaultService {
     return this.run('use', cwd, env, (ref) => use(this.deps.environment, ref.repo, ref.env, ref.root));
   }
 
+  /**
+   * A push on save: pushes the vault folder of the checkout at `root` when it differs from what this
+   * checkout last synced, and does nothing (undefined) when it does not, as after the agent's own pull.
+   * Never unlocks a key `lock` dropped (KEY_LOCKED); a folder that is gone is VAULT_FOLDER_MISSING.
+   */
+  autoPush(root: string, env: string, retry: RetryPolicy): Promise<PushResult | undefined> {
+    return this.run('push', root, env, async (ref) => {
+      let vault;
+      try {
+        vault = await openVault(this.automatic, ref);
+        const local = await readFolderState(vault);
+        if (!local.exists) throw new VsyncError('VAULT_FOLDER_MISSING', `${vault.vaultFolder}/ in ${ref.root}`);
+        if (!local.unpushed) return undefined;
+      } catch (err) {
+        // Not a push yet, but one that cannot happen (a fifo in the folder, the config gone): announced as one.
+        if (!isVsyncError(err, 'VAULT_FOLDER_MISSING')) this.announceFailure('push', ref, 'watch', err, retry);
+        throw err;
+      }
+      await vault.aesKey(); // a locked key stops it here, before anything is announced
+      this.options.events?.emit({ type: 'change-seen', ...ref });
+      return this.announced('push', ref, 'watch', () => push(this.automatic, ref, {}, silent), retry);
+    });
+  }
+
+  /**
+   * --follow: one conditional read of `latest`. When a version this checkout does not hold is there, pulls
+   * it (with the usual backup), unless the folder holds unpushed edits: then it touches nothing and says so.
+   * Undefined when the remote has not moved. `onMoved` hears of the new version before the pull starts.
+   */
+  follow(root: string, env: string, onMoved: (version: string) => void): Promise<FollowOutcome | undefined> {
+    return this.run('pull', root, env, async (ref) => {
+      const vault = await openVault(this.automatic, ref);
+      const synced = (await readLocalState(vault.stateFile)).synced?.[ref.root];
+      const remote = synced ? await readPointerIfChanged(vault, synced.etag) : await readPointer(vault);
+      if (remote === undefined || remote === 'unchanged') return undefined;
+      if (synced && remote.etag === synced.etag) return undefined;
+      if ((await readFolderState(vault)).unpushed) return { kind: 'diverged', version: remote.ts, etag: remote.etag };
+      await vault.aesKey();
+      onMoved(remote.ts);
+      const pulled = await this.announced('pull', ref, 'follow', () => pull(this.automatic, ref, {}, silent));
+      return { kind: 'pulled', version: pulled.version };
+    });
+  }
+
   /** Vaults this agent has worked on, with the last operation on each, in name order. */
   vaults(): Array<{ repo: string; env: string; last: OperationRecord }> {
     return [...this.records.values()].sort((a, b) => `${a.repo}/${a.env}`.localeCompare(`${b.repo}/${b.env}`));
   }
 
+  /** `op` between a `<kind>-started` event and a `-finished` or `-failed` one. */
+  private async announced<T extends { version: string }>(kind: 'push' | 'pull', ref: VaultRef, trigger: Trigger, op: () => Promise<T>, retry?: RetryPolicy): Promise<T> {
+    const events = this.options.events;
+    events?.emit({ type: `${kind}-started`, ...ref, trigger });
+    try {
+      const result = await op();
+      events?.emit({ type: `${kind}-finished`, ...ref, trigger, version: result.version });
+      return result;
+    } catch (err) {
+      this.announceFailure(kind, ref, trigger, err, retry);
+      throw err;
+    }
+  }
+
+  private announceFailure(kind: 'push' | 'pull', ref: VaultRef, trigger: Trigger, err: unknown, retry?: RetryPolicy): void {
+    const failure = isVsyncError(err) ? err : new VsyncError('INTERNAL', String(err), { cause: err });
+    const retryInMs = kind === 'push' ? retry?.(failure) : undefined;
+    const detail = { ...ref, trigger, code: failure.code, message: failure.message };
+    this.options.events?.emit(kind === 'push' ? { type: 'push-failed', ...detail, ...(retryInMs ? { retryInMs } : {}) } : { type: 'pull-failed', ...detail });
+  }
+
+  /** Runs `op` in the vault's queue; records it for `status` unless it found nothing to do (undefined). */
   private async run<T>(operation: string, cwd: string, env: string, op: (ref: VaultRef) => Promise<T>): Promise<T> {
     const ref = await this.locate(cwd, env);
     const account = `${ref.repo}/${ref.env}`;
@@ -62,6 +153,7 @@ export class VaultService {
     const at = this.deps.now().toISOString();
     try {
       const result = await current;
+      if (result === undefined) return result;
       const version = (result as { version?: unknown }).version;
       this.records.set(account, { repo: ref.repo, env: ref.env, last: { operation, at, ok: true, ...(typeof version === 'string' ? { version } : {}) } });
       return result;
@@ -73,3 +165,4 @@ export class VaultService {
     }
   }
 }
+

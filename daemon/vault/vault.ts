@@ -7,16 +7,16 @@ import { assertEnvName, assertRepoName } from '../../shared/names.js';
 import { configFile, type Env } from '../../shared/paths.js';
 import { parseTimestamp } from '../crypto/timestamp.js';
 import type { Keychain } from '../keychain/keychain.js';
-import type { Storage } from '../storage/storage.js';
+import type { Storage, StoredObject } from '../storage/storage.js';
 import { readConfig, vaultFolderOf, type Config } from './config.js';
-import type { KeyRing } from './key-ring.js';
+import type { KeySource } from './key-ring.js';
 import { stateFile } from './local-state.js';
 import { pointerKey } from './remote-layout.js';
 
 export interface VaultDeps {
   readonly storageFor: (config: Config) => Storage;
   readonly keychain: Keychain;
-  readonly keys: KeyRing;
+  readonly keys: KeySource;
   /** HOME and the XDG variables that place configs, state and backups. */
   readonly environment: Env;
   readonly now: () => Date;
@@ -71,13 +71,32 @@ export interface Pointer {
 /** The remote `latest`, or undefined before the first push. Junk in it is VAULT_POINTER_INVALID. */
 export async function readPointer(vault: OpenVault): Promise<Pointer | undefined> {
   const key = pointerKey(vault.ref.repo, vault.ref.env);
-  let stored;
+  const stored = await unlessAbsent(vault.storage.get(key));
+  return stored === null ? undefined : parsePointer(vault, key, stored);
+}
+
+/**
+ * The remote `latest` when its ETag is no longer `etag` (one conditional request; the body only comes back
+ * when it changed); `'unchanged'` when it still is; undefined when there is none.
+ */
+export async function readPointerIfChanged(vault: OpenVault, etag: string): Promise<Pointer | 'unchanged' | undefined> {
+  const key = pointerKey(vault.ref.repo, vault.ref.env);
+  const stored = await unlessAbsent(vault.storage.getIfChanged(key, etag));
+  if (stored === null) return undefined;
+  return stored === undefined ? 'unchanged' : parsePointer(vault, key, stored);
+}
+
+/** The read's result, or null when the object does not exist. */
+async function unlessAbsent<T>(read: Promise<T>): Promise<T | null> {
   try {
-    stored = await vault.storage.get(key);
+    return await read;
   } catch (err) {
-    if (isVsyncError(err, 'STORAGE_NOT_FOUND')) return undefined;
+    if (isVsyncError(err, 'STORAGE_NOT_FOUND')) return null;
     throw err;
   }
+}
+
+function parsePointer(vault: OpenVault, key: string, stored: StoredObject): Pointer {
   const ts = stored.body.toString('latin1').trim();
   try {
     parseTimestamp(ts);
