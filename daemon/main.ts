@@ -10,7 +10,11 @@ import { VERSION } from '../shared/version.js';
 import { keychainFor, storageFactory } from './adapters.js';
 import { LockFile } from './fs/lock-file.js';
 import { DEFAULT_KEY_IDLE_MS, KeyRing } from './vault/key-ring.js';
+import { EventHub } from './vault/event-hub.js';
 import { VaultService } from './vault/vault-service.js';
+import { DEFAULT_WATCH_SETTINGS, type WatchSettings } from './watch/vault-watch.js';
+import { watchListFile } from './watch/watch-list.js';
+import { Watches } from './watch/watches.js';
 import { buildApp } from './server/app.js';
 import { claimSocket, listenOnSocket, prepareSocketFolder, removeAgentState, writeAgentState } from './server/lifecycle.js';
 
@@ -21,6 +25,10 @@ Environment:
   VSYNC_SOCKET              socket path (default $XDG_RUNTIME_DIR/vsync/vsyncd.sock)
   VSYNC_IDLE_TTL_SECONDS    drop a key unused this long (default 28800 = 8 h)
   VSYNC_SHUTDOWN_SECONDS    how long operations in flight may finish at SIGTERM (default 10)
+  VSYNC_WATCH_DEBOUNCE_MS   push on save once a watched folder has been quiet this long (default 500)
+  VSYNC_FOLLOW_SECONDS      how often \`vsync watch --follow\` reads the remote pointer (default 30)
+  VSYNC_RETRY_SECONDS       first wait before retrying a push on save the store refused for now (default 2;
+                            doubling, at most 300)
   VSYNC_KEY, VSYNC_KEY_<REPO>_<ENV>
                             keys from the environment instead of the OS keychain (headless machines)
 `;
@@ -28,6 +36,9 @@ Environment:
 const Settings = z.object({
   VSYNC_IDLE_TTL_SECONDS: z.coerce.number().int().positive().optional(),
   VSYNC_SHUTDOWN_SECONDS: z.coerce.number().positive().optional(),
+  VSYNC_WATCH_DEBOUNCE_MS: z.coerce.number().int().nonnegative().max(600_000).optional(),
+  VSYNC_FOLLOW_SECONDS: z.coerce.number().min(0.05).max(86_400).optional(),
+  VSYNC_RETRY_SECONDS: z.coerce.number().min(0.01).max(300).optional(),
 });
 
 async function main(): Promise<void> {
@@ -37,7 +48,18 @@ async function main(): Promise<void> {
   const socket = socketPath(process.env);
   const keychain = keychainFor(process.env);
   const keys = new KeyRing(keychain, (settings.VSYNC_IDLE_TTL_SECONDS ?? DEFAULT_KEY_IDLE_MS / 1000) * 1000);
-  const service = new VaultService({ storageFor: storageFactory(), keychain, keys, environment: process.env, now: () => new Date() });
+  const events = new EventHub();
+  const service = new VaultService(
+    { storageFor: storageFactory(), keychain, keys, environment: process.env, now: () => new Date() },
+    { events, automaticKeys: keys.automatic() },
+  );
+  const watchSettings: WatchSettings = {
+    ...DEFAULT_WATCH_SETTINGS,
+    ...(settings.VSYNC_WATCH_DEBOUNCE_MS !== undefined ? { debounceMs: settings.VSYNC_WATCH_DEBOUNCE_MS } : {}),
+    ...(settings.VSYNC_FOLLOW_SECONDS !== undefined ? { followEveryMs: settings.VSYNC_FOLLOW_SECONDS * 1000 } : {}),
+    ...(settings.VSYNC_RETRY_SECONDS !== undefined ? { retryBaseMs: settings.VSYNC_RETRY_SECONDS * 1000 } : {}),
+  };
+  const watches = new Watches({ service, events, keys, settings: watchSettings, listFile: watchListFile(process.env), log: (message) => app.log.warn(message) });
   const startedAt = new Date();
 
   let stopping: Promise<void> | undefined;
@@ -57,6 +79,7 @@ async function main(): Promise<void> {
           .then(released)
           .finally(() => process.exit(1));
       }, deadline);
+      await watches.close(); // a push on save already running finishes; none starts after this
       await app.close(); // stops accepting; resolves when requests in flight are answered
       clearTimeout(timer);
       keys.lock();
@@ -66,7 +89,7 @@ async function main(): Promise<void> {
     return stopping;
   };
 
-  const app = buildApp({ service, keys, socket, startedAt, onShutdown: () => void stop('shutdown requested'), logger: true });
+  const app = buildApp({ service, keys, watches, events, socket, startedAt, onShutdown: () => void stop('shutdown requested'), logger: true });
   for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => void stop(signal));
   await prepareSocketFolder(socket);
   // Held for the agent's life: of two agents started at once (two commands autostarting after a crash),
@@ -87,6 +110,7 @@ async function main(): Promise<void> {
   await writeAgentState({ pid: process.pid, socket, version: VERSION, startedAt: startedAt.toISOString() });
   markAnnounced();
   app.log.info(`vsyncd ${VERSION} listening on ${socket} (keys from ${keychain.name})`);
+  await watches.restore().catch((err: unknown) => app.log.error(`watching nothing: ${(err as Error).message}`));
 }
 
 const [first] = process.argv.slice(2);

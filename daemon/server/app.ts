@@ -10,22 +10,30 @@ import {
   InitRequestSchema,
   PullRequestSchema,
   PushRequestSchema,
+  UnwatchRequestSchema,
   UseRequestSchema,
+  WatchRequestSchema,
   VersionsQuerySchema,
   type LockResult,
   type StatusResult,
+  type WatchListResult,
 } from '../../shared/api.js';
 import { VsyncError } from '../../shared/errors.js';
 import { describeIssues } from '../../shared/validation.js';
 import { VERSION } from '../../shared/version.js';
+import type { EventHub } from '../vault/event-hub.js';
 import type { KeyRing } from '../vault/key-ring.js';
 import type { VaultService } from '../vault/vault-service.js';
+import type { Watches } from '../watch/watches.js';
 import { errorBody, toVsyncError } from './error-reply.js';
+import { EventStreams } from './event-stream.js';
 import { answer } from './ndjson-reply.js';
 
 export interface AppOptions {
   readonly service: VaultService;
   readonly keys: KeyRing;
+  readonly watches: Watches;
+  readonly events: EventHub;
   readonly socket: string;
   readonly startedAt: Date;
   /** Called after POST /v1/shutdown has been answered. */
@@ -40,7 +48,7 @@ function parse<S extends z.ZodType>(schema: S, input: unknown): z.infer<S> {
 }
 
 export function buildApp(options: AppOptions): FastifyInstance {
-  const { service, keys } = options;
+  const { service, keys, watches, events } = options;
   const app = Fastify({
     bodyLimit: BODY_LIMIT_BYTES,
     // fastify's request log: method, URL, status and time per call. Bodies are never logged.
@@ -66,6 +74,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
       locked: unlocked.length === 0,
       unlocked,
       vaults: service.vaults(),
+      watches: watches.list(),
     };
   });
 
@@ -96,8 +105,33 @@ export function buildApp(options: AppOptions): FastifyInstance {
 
   app.post(`${API_PREFIX}/lock`, async (request): Promise<LockResult> => {
     parse(EmptyRequestSchema, request.body);
-    return { dropped: keys.lock() };
+    const dropped = keys.lock();
+    events.emit({ type: 'locked', dropped });
+    return { dropped };
   });
+
+  app.post(`${API_PREFIX}/watch`, async (request) => {
+    const { cwd, env, follow } = parse(WatchRequestSchema, request.body);
+    return watches.watch(cwd, env, follow ?? false);
+  });
+
+  app.post(`${API_PREFIX}/unwatch`, async (request) => {
+    const { cwd, env } = parse(UnwatchRequestSchema, request.body);
+    return watches.unwatch(cwd, env);
+  });
+
+  app.get(`${API_PREFIX}/watch`, async (request): Promise<WatchListResult> => {
+    parse(EmptyRequestSchema, request.query);
+    return { watches: watches.list() };
+  });
+
+  const streams = new EventStreams(events);
+  app.get(`${API_PREFIX}/events`, async (request, reply) => {
+    parse(EmptyRequestSchema, request.query);
+    return streams.serve(request, reply);
+  });
+  // Before the server waits for open responses to end: an event stream would never end by itself.
+  app.addHook('preClose', async () => streams.closeAll());
 
   app.post(
     `${API_PREFIX}/shutdown`,

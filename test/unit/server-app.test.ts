@@ -9,6 +9,10 @@ import { MemoryStorage } from '../../daemon/storage/memory-storage.js';
 import { KeyRing } from '../../daemon/vault/key-ring.js';
 import { VaultService } from '../../daemon/vault/vault-service.js';
 import { buildApp } from '../../daemon/server/app.js';
+import { EventHub } from '../../daemon/vault/event-hub.js';
+import { DEFAULT_WATCH_SETTINGS } from '../../daemon/watch/vault-watch.js';
+import { watchListFile } from '../../daemon/watch/watch-list.js';
+import { Watches } from '../../daemon/watch/watches.js';
 import { ErrorBodySchema, InitResultSchema, PushResultSchema, StatusResultSchema, StreamLineSchema, VersionsResultSchema, NDJSON } from '../../shared/api.js';
 import { tempBase } from '../helpers/vault-fixture.js';
 
@@ -21,9 +25,13 @@ execFileSync('git', ['-C', repo, 'remote', 'add', 'origin', 'git@github.com:Acme
 const keychain = new MemoryKeychain();
 const keys = new KeyRing(keychain);
 const storage = new MemoryStorage();
-const service = new VaultService({ storageFor: () => storage, keychain, keys, environment: { HOME: join(base, 'home') }, now: () => new Date() });
+const events = new EventHub();
+const environment = { HOME: join(base, 'home') };
+const service = new VaultService({ storageFor: () => storage, keychain, keys, environment, now: () => new Date() }, { events, automaticKeys: keys.automatic() });
+const watches = new Watches({ service, events, keys, settings: DEFAULT_WATCH_SETTINGS, listFile: watchListFile(environment), log: () => undefined });
 let shutdowns = 0;
-const app = buildApp({ service, keys, socket: '/tmp/x.sock', startedAt: new Date(Date.now() - 5000), onShutdown: () => shutdowns++ });
+const app = buildApp({ service, keys, watches, events, socket: '/tmp/x.sock', startedAt: new Date(Date.now() - 5000), onShutdown: () => shutdowns++ });
+t.teardown(() => watches.close());
 t.teardown(() => app.close());
 
 const post = (url: string, payload: unknown, headers: Record<string, string> = {}) =>
