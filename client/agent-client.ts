@@ -9,9 +9,11 @@ import { MAX_SOCKET_PATH_BYTES } from '../shared/socket-path.js';
 import { VsyncError } from '../shared/errors.js';
 import { fromWire, internal } from './failure.js';
 import { isRecord } from './result-shape.js';
+import type { SseMessage } from './sse-reader.js';
 
 // shared/api.ts says the same, but importing it would load zod.
 const NDJSON = 'application/x-ndjson';
+const SSE = 'text/event-stream';
 
 export interface AgentRequest {
   readonly method: 'GET' | 'POST';
@@ -20,6 +22,13 @@ export interface AgentRequest {
   readonly body?: object;
   /** Ask for the NDJSON stream (init, push, pull) and report its progress lines as they arrive. */
   readonly onProgress?: (event: ProgressEvent) => void;
+  /**
+   * Ask for a Server-Sent Events stream (events) and hand over each message as it arrives. Such a stream
+   * has no last line: the call ends only by `signal`, or with AGENT_UNREACHABLE when the agent closes it.
+   */
+  readonly onEvent?: (message: SseMessage) => void;
+  /** Aborting it ends the call quietly: it resolves undefined, whatever it was doing. */
+  readonly signal?: AbortSignal;
   /** Give up (throwing AgentTimeout) when no answer comes in this time; used by probes only. */
   readonly timeoutMs?: number;
 }
@@ -53,14 +62,20 @@ export class AgentClient {
     try {
       res = await this.#open(req);
     } catch (err) {
+      if (req.signal?.aborted) return undefined;
       if (isNoAgent(err) || err instanceof AgentTimeout || err instanceof VsyncError) throw err;
       throw await this.#unreachable(`connecting failed: ${(err as Error).message}`);
     }
     try {
       const type = res.headers['content-type'] ?? '';
       if (req.onProgress && type.startsWith(NDJSON)) return await this.#readStream(res, req.onProgress);
-      return answerOf(res.statusCode ?? 0, await readAll(res));
+      if (req.onEvent && type.startsWith(SSE)) return await this.#readEvents(res, req.onEvent, req.signal);
+      const answer = answerOf(res.statusCode ?? 0, await readAll(res));
+      // An error before the stream starts comes as plain JSON (thrown above); a result never does.
+      if (req.onEvent) throw internal(`the agent answered ${req.path} with ${type || 'no content type'} instead of an event stream`);
+      return answer;
     } catch (err) {
+      if (req.signal?.aborted) return undefined;
       if (err instanceof VsyncError) throw err;
       throw await this.#unreachable(`the connection broke before the answer was complete: ${(err as Error).message}`);
     }
@@ -74,7 +89,7 @@ export class AgentClient {
   #open(req: AgentRequest): Promise<IncomingMessage> {
     return new Promise((resolve, reject) => {
       const payload = req.body === undefined ? undefined : Buffer.from(JSON.stringify(req.body));
-      const headers: Record<string, string | number> = { accept: req.onProgress ? NDJSON : 'application/json' };
+      const headers: Record<string, string | number> = { accept: req.onEvent ? SSE : req.onProgress ? NDJSON : 'application/json' };
       if (payload) {
         headers['content-type'] = 'application/json';
         headers['content-length'] = payload.length;
@@ -83,7 +98,10 @@ export class AgentClient {
       // the process alive; and an Agent works out a TLS server name for every request, which compiles
       // node's IPv6 regular expression: ~5 ms of start-up for nothing on a Unix socket.
       const socket = this.socket;
-      const outgoing = request({ path: req.path, method: req.method, headers, createConnection: () => createConnection(socket) }, resolve);
+      const outgoing = request(
+        { path: req.path, method: req.method, headers, signal: req.signal, createConnection: () => createConnection(socket) },
+        resolve,
+      );
       outgoing.on('error', reject);
       if (req.timeoutMs !== undefined) {
         const ms = req.timeoutMs;
@@ -113,6 +131,23 @@ export class AgentClient {
     if (!outcome) throw await this.#unreachable('the agent ended the stream before the operation finished');
     if (!outcome.ok) throw outcome.error;
     return outcome.result;
+  }
+
+  /** Each message to onEvent as it arrives, until `signal` ends the call or the agent ends the stream. */
+  async #readEvents(res: IncomingMessage, onEvent: (message: SseMessage) => void, signal: AbortSignal | undefined): Promise<undefined> {
+    // Loaded here, not at start-up: only events reads this kind of stream.
+    const { SseReader } = await import('./sse-reader.js');
+    const reader = new SseReader();
+    try {
+      for await (const chunk of res) for (const message of reader.push(chunk as Buffer)) onEvent(message);
+    } catch (err) {
+      if (signal?.aborted) return undefined;
+      // Thrown by onEvent: an event of no known shape.
+      if (err instanceof VsyncError) throw err;
+      throw await this.#unreachable(`the agent closed the event stream: ${(err as Error).message}`);
+    }
+    if (signal?.aborted) return undefined;
+    throw await this.#unreachable('the agent closed the event stream');
   }
 }
 

@@ -2,7 +2,7 @@
 // come before or after positionals (`--opt value` or `--opt=value`); `--json` and `--help` work everywhere.
 import { VsyncError } from '../shared/errors.js';
 
-export const COMMANDS = ['init', 'push', 'pull', 'versions', 'use', 'status', 'lock', 'daemon'] as const;
+export const COMMANDS = ['init', 'push', 'pull', 'versions', 'use', 'watch', 'status', 'events', 'lock', 'daemon'] as const;
 export type CommandName = (typeof COMMANDS)[number];
 export const DAEMON_ACTIONS = ['start', 'stop', 'status'] as const;
 export type DaemonAction = (typeof DAEMON_ACTIONS)[number];
@@ -23,7 +23,10 @@ export type Command =
   | { readonly name: 'pull'; readonly env: string; readonly at?: string; readonly force: boolean }
   | { readonly name: 'versions'; readonly env: string }
   | { readonly name: 'use'; readonly env?: string }
+  /** With no env: list the watches (`follow` and `off` are then both false). */
+  | { readonly name: 'watch'; readonly env?: string; readonly follow: boolean; readonly off: boolean }
   | { readonly name: 'status' }
+  | { readonly name: 'events' }
   | { readonly name: 'lock' }
   | { readonly name: 'daemon'; readonly action: DaemonAction };
 
@@ -45,7 +48,9 @@ const SPECS: Readonly<Record<CommandName, Spec>> = {
   pull: { positionals: ['<env>'], values: ['at'], flags: ['force'] },
   versions: { positionals: ['<env>'], values: [], flags: [] },
   use: { positionals: ['[<env>]'], values: [], flags: [] },
+  watch: { positionals: ['[<env>]'], values: [], flags: ['follow', 'off'] },
   status: { positionals: [], values: [], flags: [] },
+  events: { positionals: [], values: [], flags: [] },
   lock: { positionals: [], values: [], flags: [] },
   daemon: { positionals: ['<start|stop|status>'], values: [], flags: [] },
 };
@@ -159,7 +164,16 @@ function build(name: CommandName, p: Parsed): Command {
       return { name, env: env! };
     case 'use':
       return { name, env };
+    case 'watch': {
+      const follow = p.flags.has('follow');
+      const off = p.flags.has('off');
+      if (follow && off) throw usage('give --follow or --off, not both', name);
+      // Without an env the command lists the watches: a flag there would be silently ignored.
+      if (env === undefined && (follow || off)) throw usage(`--${follow ? 'follow' : 'off'} needs <env>`, name);
+      return { name, env, follow, off };
+    }
     case 'status':
+    case 'events':
     case 'lock':
       return { name };
     case 'daemon': {

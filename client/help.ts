@@ -12,7 +12,10 @@ commands:
   pull <env>                  back up the vault folder, then download and unpack latest
   versions <env>              list the versions in the store, newest first
   use [<env>]                 point ./.env at <env>'s env file, or say where it points
-  status                      the agent, its unlocked keys, each vault's last operation
+  watch [<env>]               push <env> on every save (--follow: pull teammates' pushes too);
+                              with no <env>, list the watched vaults
+  status                      the agent, its unlocked keys, each vault's last operation, the watches
+  events                      print what the agent does (pushes, pulls, conflicts, …) as it happens
   lock                        drop every key the agent holds unlocked
   daemon start|stop|status    manage the agent (vsyncd)
 
@@ -70,12 +73,34 @@ Points ./.env at <env>'s env file in the vault folder. With no <env>, says where
 
 ${COMMON}
 `,
+  watch: `usage: vsync watch <env> [--follow]
+       vsync watch <env> --off
+       vsync watch
+
+Has the agent push <env>'s vault folder each time a file in it is saved (once the saves settle), so the
+store always holds what is on disk. When the remote moved meanwhile, nothing is pushed: the watch waits for
+\`vsync pull <env>\` or \`vsync push <env> --force\`. With no <env>, lists the watched vaults and how each
+is doing.
+
+  --follow     also pull each version a teammate pushes, while the folder holds no unpushed edits
+  --off        stop watching <env>
+${COMMON}
+`,
   status: `usage: vsync status
 
-Shows the agent (version, pid, uptime, socket), which keys it holds unlocked, and each vault's last
-operation.
+Shows the agent (version, pid, uptime, socket), which keys it holds unlocked, each vault's last
+operation, and the watched vaults with their state.
 
 ${COMMON}
+`,
+  events: `usage: vsync events
+
+Prints what the agent does, one line per event, as it happens: watches started and stopped, changes seen
+in watched folders, pushes and pulls (by hand, on save, or following the remote) and how they ended,
+conflicts, the remote moving, keys locked. Runs until interrupted; fails (exit 8) when the agent stops.
+
+  --json       print each event as the agent sends it: one JSON object per line
+  -h, --help   print this text
 `,
   lock: `usage: vsync lock
 

@@ -19,8 +19,12 @@ async function run(command: Command, json: boolean): Promise<void> {
       return (await import('./commands/versions.js')).versions(command, ctx);
     case 'use':
       return (await import('./commands/use.js')).use(command, ctx);
+    case 'watch':
+      return (await import('./commands/watch.js')).watch(command, ctx);
     case 'status':
       return (await import('./commands/status.js')).status(ctx);
+    case 'events':
+      return (await import('./commands/events.js')).events(ctx);
     case 'lock':
       return (await import('./commands/lock.js')).lock(ctx);
     case 'daemon':

@@ -1,7 +1,19 @@
 // Results as the lines the product page shows, and the quantities in them as people read them: sizes in
 // B/KiB/MiB, ages ("2h ago"), uptimes ("2h 5m"). Pure: a result (and a clock) in, lines out, so tests fix
 // the clock; the commands decide where the lines go. One module rather than two: each costs start-up time.
-import type { InitResult, LockResult, PullResult, PushResult, StatusResult, UseResult, VersionsResult } from '../shared/api.js';
+import type {
+  InitResult,
+  LockResult,
+  PullResult,
+  PushResult,
+  StatusResult,
+  UnwatchResult,
+  UseResult,
+  VersionsResult,
+  WatchEntry,
+  WatchListResult,
+} from '../shared/api.js';
+import type { AgentEvent } from '../shared/events.js';
 import type { ProgressEvent } from '../shared/progress.js';
 
 // ---- quantities ----
@@ -52,6 +64,17 @@ export function formatUptime(ms: number): string {
   if (s < 3600) return `${Math.floor(s / 60)}m`;
   if (s < 86400) return pair(Math.floor(s / 3600), 'h', Math.floor((s % 3600) / 60), 'm');
   return pair(Math.floor(s / 86400), 'd', Math.floor((s % 86400) / 3600), 'h');
+}
+
+/** `HH:MM:SS` in the local time zone: an event stream is read as it happens, against the wall clock. */
+export function clockTime(ms: number): string {
+  const d = new Date(ms);
+  return [d.getHours(), d.getMinutes(), d.getSeconds()].map((n) => String(n).padStart(2, '0')).join(':');
+}
+
+/** `30 s`, `1.5 s`: a retry delay, to a tenth of a second. */
+function seconds(ms: number): string {
+  return `${Math.round(ms / 100) / 10} s`;
 }
 
 // ---- results ----
@@ -113,15 +136,83 @@ export function statusLines(r: StatusResult, nowMs: number): string[] {
     `socket: ${r.socket}`,
     r.locked || r.unlocked.length === 0 ? 'keys: locked' : `keys: unlocked for ${r.unlocked.join(', ')}`,
   ];
-  if (r.vaults.length === 0) return [...lines, 'vaults: none yet'];
-  lines.push('vaults:');
+  if (r.vaults.length === 0) lines.push('vaults: none yet');
+  else lines.push('vaults:');
   for (const { repo, env, last } of r.vaults) {
     const outcome = last.ok ? 'ok' : last.code ? `failed (${last.code})` : 'failed';
     lines.push(`  ${repo}/${env}: ${last.operation} ${outcome} ${ageOf(last.at, nowMs)}`);
+  }
+  // No section at all when nothing is watched: status reads as it did before watching existed. An agent
+  // started before the upgrade that brought watching sends no `watches` (result-shape.ts lets that pass).
+  const watches = r.watches ?? [];
+  if (watches.length > 0) lines.push('watching:');
+  for (const w of watches) {
+    // A conflict is the one state that waits for the user, so the line says what to do.
+    const todo = w.state === 'conflict' ? ' — pull, or push --force' : '';
+    lines.push(`  ${w.repo}/${w.env} (${w.root}): ${w.state}${w.follow ? ', follow' : ''}${w.message ? `: ${w.message}` : ''}${todo}`);
   }
   return lines;
 }
 
 export function lockLine(r: LockResult): string {
   return `🔒 locked (${plural(r.dropped, 'key', 'keys')} dropped)`;
+}
+
+const folder = (path: string) => `${path.replace(/\/+$/, '')}/`;
+
+/** After `watch <env>`: what the agent will now do on its own. */
+export function watchLine(w: WatchEntry): string {
+  const follow = w.follow ? ` and follows the remote every ${w.followEverySeconds} s` : '';
+  return `👀 watching ${w.repo}/${w.env}: ${folder(w.vaultFolder)} pushes on save (debounce ${w.debounceMs} ms)${follow}`;
+}
+
+export function unwatchLine(r: UnwatchResult): string {
+  return r.stopped ? `stopped watching ${r.repo}/${r.env}` : `${r.repo}/${r.env} was not being watched`;
+}
+
+/** `watch` with no env: one line per watch, its fields two spaces apart. */
+export function watchListLines(r: WatchListResult): string[] {
+  if (r.watches.length === 0) return ['not watching any vault (start with: vsync watch <env>)'];
+  return r.watches.map((w) => {
+    const state = `${w.state}${w.message ? `: ${w.message}` : ''}`;
+    const last = w.lastVersion ? `  (last ${w.lastVersion})` : '';
+    return `${w.repo}/${w.env}  ${w.root}  ${folder(w.vaultFolder)}  ${w.follow ? 'on save, follow' : 'on save'}  ${state}${last}`;
+  });
+}
+
+/**
+ * One event as `HH:MM:SS  type  repo/env  detail`, parts two spaces apart and empty parts left out. `time`
+ * turns the event's instant into the clock text (clockTime, local; tests pass a fixed zone).
+ */
+export function eventLine(e: AgentEvent, time: (ms: number) => string = clockTime): string {
+  const at = parseTime(e.at);
+  const parts = [Number.isNaN(at) ? e.at : time(at), e.type];
+  if (e.type === 'locked') parts.push(`${plural(e.dropped, 'key', 'keys')} dropped`);
+  else parts.push(`${e.repo}/${e.env}`, eventDetail(e));
+  return parts.filter((part) => part !== '').join('  ');
+}
+
+function eventDetail(e: Exclude<AgentEvent, { type: 'locked' }>): string {
+  switch (e.type) {
+    case 'watch-started':
+      return e.follow ? 'follow' : '';
+    case 'watch-stopped':
+    case 'change-seen':
+      return '';
+    case 'push-started':
+    case 'pull-started':
+      return `(${e.trigger})`;
+    case 'push-finished':
+    case 'pull-finished':
+      return `${e.version} (${e.trigger})`;
+    case 'push-failed':
+      return `(${e.trigger}) ${e.code}: ${e.message}${e.retryInMs !== undefined ? ` (retry in ${seconds(e.retryInMs)})` : ''}`;
+    case 'pull-failed':
+      return `(${e.trigger}) ${e.code}: ${e.message}`;
+    case 'waiting':
+    case 'conflict':
+      return `${e.code}: ${e.message}`;
+    case 'remote-moved':
+      return e.version;
+  }
 }

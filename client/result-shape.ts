@@ -1,11 +1,24 @@
 // The agent is this user's, of this build, so its results are trusted rather than validated with zod (which
 // would double the client's start-up time). These checks only make sure the fields the client prints are
 // there: a result of another shape is a bug, reported as INTERNAL instead of printing "undefined".
-import type { InitResult, LockResult, PullResult, PushResult, StatusResult, UseResult, VersionsResult } from '../shared/api.js';
+import type {
+  InitResult,
+  LockResult,
+  PullResult,
+  PushResult,
+  StatusResult,
+  UnwatchResult,
+  UseResult,
+  VersionsResult,
+  WatchEntry,
+  WatchListResult,
+} from '../shared/api.js';
+import type { AgentEvent, AgentEventType } from '../shared/events.js';
 import { internal } from './failure.js';
 
 type Kind = 'string' | 'number' | 'boolean' | 'array' | 'object';
-type Shape = Readonly<Record<string, Kind>>;
+/** `kind?` is a field the result may leave out, but that has that kind when it is there. */
+type Shape = Readonly<Record<string, Kind | `${Kind}?`>>;
 
 export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -21,7 +34,12 @@ function kindOf(value: unknown): string {
 export function expectShape<T>(value: unknown, shape: Shape, what: string): T {
   if (!isRecord(value)) throw internal(`the agent's ${what} is not an object`);
   for (const [field, kind] of Object.entries(shape)) {
-    if (kindOf(value[field]) !== kind) throw internal(`the agent's ${what} has no ${kind} ${field}`);
+    const actual = kindOf(value[field]);
+    if (kind.endsWith('?')) {
+      if (actual !== 'undefined' && actual !== kind.slice(0, -1)) throw internal(`the agent's ${what} has ${field} as ${actual}, not ${kind.slice(0, -1)}`);
+    } else if (actual !== kind) {
+      throw internal(`the agent's ${what} has no ${kind} ${field}`);
+    }
   }
   return value as T;
 }
@@ -54,5 +72,62 @@ export function expectStatus(v: unknown): StatusResult {
     const { last } = expectShape<StatusResult['vaults'][number]>(vault, { repo: 'string', env: 'string', last: 'object' }, 'status vault');
     expectShape(last, { operation: 'string', at: 'string', ok: 'boolean' }, 'status vault operation');
   }
+  // Optional here only: an agent started before the upgrade that brought watching is still this user's
+  // agent, and status (and daemon start/stop, which probe with it) must keep working with it.
+  expectShape(result, { watches: 'array?' }, 'status');
+  for (const watch of result.watches ?? []) expectWatchEntry(watch);
   return result;
+}
+
+const WATCH_ENTRY: Shape = {
+  repo: 'string',
+  env: 'string',
+  root: 'string',
+  vaultFolder: 'string',
+  follow: 'boolean',
+  state: 'string',
+  code: 'string?',
+  message: 'string?',
+  lastVersion: 'string?',
+  debounceMs: 'number',
+  followEverySeconds: 'number',
+};
+
+export const expectWatchEntry = (v: unknown) => expectShape<WatchEntry>(v, WATCH_ENTRY, 'watch entry');
+export const expectUnwatch = (v: unknown) =>
+  expectShape<UnwatchResult>(v, { repo: 'string', env: 'string', root: 'string', stopped: 'boolean' }, 'unwatch result');
+
+export function expectWatchList(v: unknown): WatchListResult {
+  const result = expectShape<WatchListResult>(v, { watches: 'array' }, 'watch list');
+  for (const watch of result.watches) expectWatchEntry(watch);
+  return result;
+}
+
+// ---- events (GET /v1/events) ----
+
+const VAULT: Shape = { repo: 'string', env: 'string', root: 'string' };
+const FAILURE: Shape = { code: 'string', message: 'string' };
+
+/** Per type, the fields an event line prints besides id, at and type. */
+const EVENTS: Readonly<Record<AgentEventType, Shape>> = {
+  'watch-started': { ...VAULT, follow: 'boolean' },
+  'watch-stopped': VAULT,
+  'change-seen': VAULT,
+  'push-started': { ...VAULT, trigger: 'string' },
+  'push-finished': { ...VAULT, trigger: 'string', version: 'string' },
+  'push-failed': { ...VAULT, trigger: 'string', ...FAILURE, retryInMs: 'number?' },
+  'pull-started': { ...VAULT, trigger: 'string' },
+  'pull-finished': { ...VAULT, trigger: 'string', version: 'string' },
+  'pull-failed': { ...VAULT, trigger: 'string', ...FAILURE },
+  waiting: { ...VAULT, ...FAILURE },
+  conflict: { ...VAULT, ...FAILURE, remote: 'string?' },
+  'remote-moved': { ...VAULT, version: 'string' },
+  locked: { dropped: 'number' },
+};
+
+/** An event of a type this build does not know is INTERNAL too: the agent is of this build. */
+export function expectEvent(v: unknown): AgentEvent {
+  const event = expectShape<AgentEvent>(v, { id: 'number', at: 'string', type: 'string' }, 'event');
+  if (!Object.hasOwn(EVENTS, event.type)) throw internal(`the agent sent an event of unknown type ${JSON.stringify(event.type)}`);
+  return expectShape<AgentEvent>(event, EVENTS[event.type], `${event.type} event`);
 }

@@ -1,4 +1,4 @@
-// vsync status: the agent, its keys, and each vault's last operation.
+// vsync status: the agent, its keys, each vault's last operation, and what it watches.
 import type { Context } from '../context.js';
 import { statusLines } from '../render.js';
 import { expectStatus } from '../result-shape.js';

@@ -155,6 +155,7 @@ t.test('status', async (t) => {
       { repo: 'acme_web', env: 'prod', last: { operation: 'pull', at: '2026-05-16T20:09:30.000Z', ok: false, code: 'VAULT_CONFLICT' } },
       { repo: 'acme_web', env: 'qa', last: { operation: 'use', at: '2026-05-13T20:09:30.000Z', ok: false } },
     ],
+    watches: [],
   };
   t.same(statusLines(status, NOW), [
     'vsyncd 0.1.0 (pid 4242), up 2h 5m',
