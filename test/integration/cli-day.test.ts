@@ -4,64 +4,20 @@
 import t from 'tap';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readlinkSync, writeFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
-import { configRoot, configFile } from '../../shared/paths.js';
+import { configFile } from '../../shared/paths.js';
 import { DirStorage } from '../../daemon/storage/dir-storage.js';
 import { S3Storage } from '../../daemon/storage/s3-storage.js';
 import type { Storage } from '../../daemon/storage/storage.js';
 import { exitCodes } from '../../shared/errors.js';
-import { freshSocket, startAgent, type Agent } from '../helpers/agent.js';
-import { vsync, type CliRun } from '../helpers/cli.js';
+import { createBucket, repoOf, shareConfig, user } from '../helpers/teammates.js';
 import { realComponentAvailable } from '../helpers/real-component.js';
 import { tempBase } from '../helpers/vault-fixture.js';
 import type { TestContext } from '../helpers/tap-types.js';
 
 const run = promisify(execFile);
-
-interface User {
-  readonly name: string;
-  readonly home: string;
-  readonly repo: string;
-  readonly env: Record<string, string>;
-  agent: Agent;
-  cli(args: string[], cwd?: string): Promise<CliRun>;
-  envFile(): string;
-}
-
-async function user(base: string, name: string, repoName: string, agentEnv: Record<string, string> = {}): Promise<User> {
-  const home = join(base, name);
-  const repo = join(home, 'projects', 'myrepo');
-  mkdirSync(repo, { recursive: true });
-  await run('git', ['init', '-q', repo]);
-  writeFileSync(join(repo, '.vsync'), `repo=${repoName}\n`);
-  writeFileSync(join(repo, '.gitignore'), '.env\n');
-  const socket = freshSocket();
-  const env = { HOME: home, VSYNC_SOCKET: socket, VSYNC_NO_AUTOSTART: '1', NO_COLOR: '1' };
-  const agent = await startAgent({ home, socket, env: agentEnv });
-  return {
-    name,
-    home,
-    repo,
-    env,
-    agent,
-    cli: (args, cwd = repo) => vsync(args, { cwd, env }),
-    envFile: () => join(repo, 'infra', 'vault', 'dev', '.env.dev'),
-  };
-}
-
-function repoOf(u: User): string {
-  return /repo=(\S+)/.exec(readFileSync(join(u.repo, '.vsync'), 'utf8'))![1]!;
-}
-
-function shareConfig(from: User, to: User, repoName: string): void {
-  const src = join(configRoot({ HOME: from.home }), repoName);
-  const dst = join(configRoot({ HOME: to.home }), repoName);
-  mkdirSync(dst, { recursive: true, mode: 0o700 });
-  for (const f of readdirSync(src)) writeFileSync(join(dst, f), readFileSync(join(src, f)), { mode: 0o600 });
-}
 
 function day(t: TestContext, store: 'dir' | 's3'): void {
   t.test(`the product page's day on the ${store === 'dir' ? 'directory store' : 'S3 store (Ceph RGW)'}`, async (t) => {
@@ -81,10 +37,7 @@ function day(t: TestContext, store: 'dir' | 's3'): void {
     // The bucket as someone with write access but without the key sees it.
     let remote: Storage;
     if (store === 's3') {
-      const bucket = `vsync-day-${randomBytes(4).toString('hex')}`;
-      const admin = new S3Client({ endpoint: process.env.VSYNC_TEST_S3_ENDPOINT, region: 'us-east-1', forcePathStyle: true });
-      await admin.send(new CreateBucketCommand({ Bucket: bucket }));
-      admin.destroy();
+      const bucket = await createBucket('vsync-day');
       initArgs.push('--bucket', bucket, '--endpoint', process.env.VSYNC_TEST_S3_ENDPOINT!, '--region', 'us-east-1', '--path-style');
       where = new RegExp(`s3://${bucket}/${repoName}/dev/`);
       const s3 = new S3Storage({ bucket, endpoint: process.env.VSYNC_TEST_S3_ENDPOINT, region: 'us-east-1', forcePathStyle: true });

@@ -1,0 +1,65 @@
+// Teammates for integration tests: each a HOME with a git checkout of the same repo, a real agent on its
+// own socket, and the real CLI run from the checkout. Keys come from the agent's environment when the
+// caller passes VSYNC_KEY in `agentEnv`, else from the Secret Service scripts/test.sh started.
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { configRoot } from '../../shared/paths.js';
+import { freshSocket, startAgent, type Agent } from './agent.js';
+import { vsync, type CliRun } from './cli.js';
+
+const run = promisify(execFile);
+
+export interface User {
+  readonly name: string;
+  readonly home: string;
+  readonly repo: string;
+  readonly env: Record<string, string>;
+  agent: Agent;
+  cli(args: string[], cwd?: string): Promise<CliRun>;
+  envFile(): string;
+}
+
+export async function user(base: string, name: string, repoName: string, agentEnv: Record<string, string> = {}): Promise<User> {
+  const home = join(base, name);
+  const repo = join(home, 'projects', 'myrepo');
+  mkdirSync(repo, { recursive: true });
+  await run('git', ['init', '-q', repo]);
+  writeFileSync(join(repo, '.vsync'), `repo=${repoName}\n`);
+  writeFileSync(join(repo, '.gitignore'), '.env\n');
+  const socket = freshSocket();
+  const env = { HOME: home, VSYNC_SOCKET: socket, VSYNC_NO_AUTOSTART: '1', NO_COLOR: '1' };
+  const agent = await startAgent({ home, socket, env: agentEnv });
+  return {
+    name,
+    home,
+    repo,
+    env,
+    agent,
+    cli: (args, cwd = repo) => vsync(args, { cwd, env }),
+    envFile: () => join(repo, 'infra', 'vault', 'dev', '.env.dev'),
+  };
+}
+
+export function repoOf(u: User): string {
+  return /repo=(\S+)/.exec(readFileSync(join(u.repo, '.vsync'), 'utf8'))![1]!;
+}
+
+export function shareConfig(from: User, to: User, repoName: string): void {
+  const src = join(configRoot({ HOME: from.home }), repoName);
+  const dst = join(configRoot({ HOME: to.home }), repoName);
+  mkdirSync(dst, { recursive: true, mode: 0o700 });
+  for (const f of readdirSync(src)) writeFileSync(join(dst, f), readFileSync(join(src, f)), { mode: 0o600 });
+}
+
+/** A new bucket on the test RGW (VSYNC_TEST_S3_ENDPOINT). */
+export async function createBucket(prefix: string): Promise<string> {
+  const bucket = `${prefix}-${randomBytes(4).toString('hex')}`;
+  const admin = new S3Client({ endpoint: process.env.VSYNC_TEST_S3_ENDPOINT, region: 'us-east-1', forcePathStyle: true });
+  await admin.send(new CreateBucketCommand({ Bucket: bucket }));
+  admin.destroy();
+  return bucket;
+}
