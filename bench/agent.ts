@@ -4,28 +4,18 @@
 import { spawn, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { storageFactory } from '../daemon/adapters.js';
 import { readConfig } from '../daemon/vault/config.js';
 import { pointerKey, versionKey } from '../daemon/vault/remote-layout.js';
 import { configFile } from '../shared/paths.js';
+import { call, dist, startBenchAgent } from './bench-agent.js';
 import { ms, sample, table, type Stats } from './measure.js';
 
-const dist = fileURLToPath(new URL('..', import.meta.url)); // dist/
 const clientMain = join(dist, 'client', 'vsync.mjs'); // the bundled CLI users run
-const daemonMain = join(dist, 'daemon', 'main.js');
 const oneShot = join(dist, 'bench', 'one-shot.js');
-
-function baseEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, ...extra };
-  delete env.NODE_OPTIONS;
-  return env;
-}
 
 async function spawnWall(args: string[], env: NodeJS.ProcessEnv, cwd?: string): Promise<number> {
   const started = performance.now();
@@ -36,31 +26,11 @@ async function spawnWall(args: string[], env: NodeJS.ProcessEnv, cwd?: string): 
   return performance.now() - started;
 }
 
-function call(socket: string, method: string, path: string, body?: unknown): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    const req = request({ socketPath: socket, method, path, headers: payload ? { 'content-type': 'application/json' } : {} }, (res) => {
-      let text = '';
-      res.on('data', (d: Buffer) => (text += d.toString()));
-      res.on('end', () => (res.statusCode === 200 ? resolve(JSON.parse(text)) : reject(new Error(`${path}: ${res.statusCode} ${text}`))));
-    });
-    req.on('error', reject);
-    req.end(payload);
-  });
-}
-
 export async function benchAgent(s3Endpoint: string | undefined, makeBucket: () => Promise<string>): Promise<void> {
   const base = mkdtempSync(join(tmpdir(), 'vsync-bench-agent-'));
-  const socket = join(mkdtempSync(join(tmpdir(), 'vba-')), 's.sock');
-  const env = baseEnv({ HOME: join(base, 'home'), VSYNC_SOCKET: socket, VSYNC_KEY: randomBytes(32).toString('base64'), VSYNC_NO_AUTOSTART: '1' });
-  const agent = spawn(process.execPath, [daemonMain], { env, stdio: 'ignore' });
+  const agent = await startBenchAgent(join(base, 'home'));
+  const { socket, env } = agent;
   try {
-    for (let i = 0; ; i++) {
-      if (await call(socket, 'GET', '/v1/status').then(() => true, () => false)) break;
-      if (i > 200) throw new Error('vsyncd did not start');
-      await sleep(25);
-    }
-
     // Interleaved, so that a machine slowing down or speeding up part-way affects all three alike.
     const [nodeAlone, status, version] = (await collectInterleaved(30, [
       () => spawnWall(['-e', '0'], env),
@@ -135,7 +105,7 @@ export async function benchAgent(s3Endpoint: string | undefined, makeBucket: () 
       rows,
     );
   } finally {
-    agent.kill('SIGTERM');
+    agent.stop();
     rmSync(base, { recursive: true, force: true });
   }
 }

@@ -9,6 +9,7 @@ import { S3Storage } from '../daemon/storage/s3-storage.js';
 import { benchAgent } from './agent.js';
 import { benchCrypto } from './crypto.js';
 import { benchStorage } from './storage.js';
+import { benchWatch } from './watch.js';
 
 console.log(`vsync benchmarks: node ${process.version}, ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}`);
 await benchCrypto();
@@ -42,3 +43,4 @@ if (endpoint) {
 }
 
 await benchAgent(endpoint, makeBucket);
+await benchWatch(endpoint, makeBucket);

@@ -1,6 +1,7 @@
 // Follows a real agent's GET /v1/events over its socket for a test: every event parsed with the shared
 // schema (a malformed one fails the test), kept in order, and waited for by predicate.
 import { request, type ClientRequest } from 'node:http';
+import { SseReader } from '../../client/sse-reader.js';
 import { AgentEventSchema, type AgentEvent } from '../../shared/events.js';
 
 export interface EventFollower {
@@ -52,22 +53,16 @@ export function followEvents(socket: string): Promise<EventFollower> {
         reject(new Error(`GET /v1/events answered ${res.statusCode} ${res.headers['content-type']}`));
         return;
       }
-      let buffered = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        buffered += chunk;
-        for (let end = buffered.indexOf('\n\n'); end >= 0; end = buffered.indexOf('\n\n')) {
-          const message = buffered.slice(0, end);
-          buffered = buffered.slice(end + 2);
-          const data = message.split('\n').filter((l) => l.startsWith('data: ')).map((l) => l.slice(6)).join('\n');
-          if (data === '') continue; // a comment: the greeting or a keep-alive
+      const reader = new SseReader(); // the client's own reader: what `vsync events` parses, this parses
+      res.on('data', (chunk: Buffer) => {
+        for (const message of reader.push(chunk)) {
           try {
-            events.push(AgentEventSchema.parse(JSON.parse(data)));
+            events.push(AgentEventSchema.parse(JSON.parse(message.data)));
           } catch (err) {
-            failure = new Error(`a malformed event: ${data}: ${(err as Error).message}`);
+            failure = new Error(`a malformed event: ${message.data}: ${(err as Error).message}`);
           }
-          for (const waiter of [...waiters]) waiter();
         }
+        for (const waiter of [...waiters]) waiter();
       });
       // The greeting comment arrives at once: from here on no event is missed.
       res.once('data', () => resolve(follower));
