@@ -100,7 +100,7 @@ export class VaultService {
   /**
    * --follow: one conditional read of `latest`. When a version this checkout does not hold is there, pulls
    * it (with the usual backup), unless the folder holds unpushed edits: then it touches nothing and says so.
-   * Undefined when the remote has not moved. `onMoved` hears of the new version before the pull starts.
+   * Undefined when the remote has not moved, or when the folder this checkout synced has been removed. `onMoved` hears of the new version before the pull starts.
    */
   follow(root: string, env: string, onMoved: (version: string) => void): Promise<FollowOutcome | undefined> {
     return this.run('pull', root, env, async (ref) => {
@@ -109,7 +109,10 @@ export class VaultService {
       const remote = synced ? await readPointerIfChanged(vault, synced.etag) : await readPointer(vault);
       if (remote === undefined || remote === 'unchanged') return undefined;
       if (synced && remote.etag === synced.etag) return undefined;
-      if ((await readFolderState(vault)).unpushed) return { kind: 'diverged', version: remote.ts, etag: remote.etag };
+      const local = await readFolderState(vault);
+      // A folder this checkout synced and the user then removed is theirs to bring back, not ours.
+      if (synced && !local.exists) return undefined;
+      if (local.unpushed) return { kind: 'diverged', version: remote.ts, etag: remote.etag };
       await vault.aesKey();
       onMoved(remote.ts);
       const pulled = await this.announced('pull', ref, 'follow', () => pull(this.automatic, ref, {}, silent));

@@ -55,6 +55,8 @@ export class VaultWatch {
   private retry: NodeJS.Timeout | undefined;
   private followTimer: NodeJS.Timeout | undefined;
   private retries = 0;
+  /** The `failed` state came from --follow (not a push), so the next good read of the pointer ends it. */
+  private followFailed = false;
   private pushing: Promise<void> | undefined;
   private following: Promise<void> | undefined;
   private again = false;
@@ -149,7 +151,7 @@ export class VaultWatch {
       } catch (err) {
         this.pushFailed(err);
       }
-    } while (this.again && !this.closed && this.state !== 'conflict');
+    } while (this.again && !this.closed && this.state !== 'conflict' && this.state !== 'waiting');
   }
 
   /** The delay before retrying after `error`, if it is worth retrying; the service puts it in the event. */
@@ -163,12 +165,14 @@ export class VaultWatch {
     const error = isVsyncError(err) ? err : new VsyncError('INTERNAL', String(err), { cause: err });
     const { events } = this.deps;
     const ref = { repo: this.vault.repo, env: this.vault.env, root: this.vault.root };
+    // Said once: more saves while still locked or still without a folder repeat nothing.
+    const repeated = this.failure?.code === error.code;
     if (error.code === 'VAULT_CONFLICT') {
       this.settle('conflict', error);
       events.emit({ type: 'conflict', ...ref, code: error.code, message: error.message });
     } else if (error.code === 'KEY_LOCKED' || error.code === 'VAULT_FOLDER_MISSING') {
       this.settle('waiting', error);
-      events.emit({ type: 'waiting', ...ref, code: error.code, message: error.message });
+      if (!repeated) events.emit({ type: 'waiting', ...ref, code: error.code, message: error.message });
     } else {
       // The service announced it (push-failed, with the same retry delay); the log keeps it too.
       this.settle('failed', error);
@@ -204,10 +208,15 @@ export class VaultWatch {
         if (this.failure?.code !== 'KEY_LOCKED') events.emit({ type: 'waiting', ...ref, code: error.code, message: error.message });
         this.settle('waiting', error);
       } else {
+        // A failed pull announced itself (pull-failed); a failed pointer read is tried again next period.
+        this.settle('failed', error);
+        this.followFailed = true;
         this.deps.log(`following ${ref.repo}/${ref.env} in ${ref.root}: ${error.code}: ${error.message}`);
       }
       return;
     }
+    if (this.followFailed && this.state === 'failed') this.settle('idle');
+    this.followFailed = false;
     if (outcome?.kind === 'pulled') {
       this.lastVersion = outcome.version;
       this.reportedDivergence = undefined;

@@ -33,13 +33,15 @@ export class Watches {
    * Starts every watch in the list file. One that cannot start (its repo or config gone) is logged and
    * stays in the file, to start again once it can; the others start regardless.
    */
-  async restore(): Promise<void> {
-    for (const spec of await readWatchList(this.deps.listFile)) {
-      await this.startWatch(spec).catch((err: unknown) => {
-        this.dormant.set(idOf(spec.root, spec.env), spec);
-        this.deps.log(`not watching ${spec.env} in ${spec.root} for now: ${(err as Error).message}`);
-      });
-    }
+  restore(): Promise<void> {
+    return this.inTurn(async () => {
+      for (const spec of await readWatchList(this.deps.listFile)) {
+        await this.startWatch(spec).catch((err: unknown) => {
+          this.dormant.set(idOf(spec.root, spec.env), spec);
+          this.deps.log(`not watching ${spec.env} in ${spec.root} for now: ${(err as Error).message}`);
+        });
+      }
+    });
   }
 
   /** Watches the vault `env` of the checkout holding `cwd` (CONFIG_NOT_FOUND when it was never set up). */
