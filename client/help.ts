@@ -79,8 +79,8 @@ ${COMMON}
 
 Has the agent push <env>'s vault folder each time a file in it is saved (once the saves settle), so the
 store always holds what is on disk. When the remote moved meanwhile, nothing is pushed: the watch waits for
-\`vsync pull <env>\` or \`vsync push <env> --force\`. With no <env>, lists the watched vaults and how each
-is doing.
+\`vsync pull <env> --force\` (your folder is backed up first) or \`vsync push <env> --force\`. With no
+<env>, lists the watched vaults and how each is doing.
 
   --follow     also pull each version a teammate pushes, while the folder holds no unpushed edits
   --off        stop watching <env>

@@ -148,7 +148,7 @@ export function statusLines(r: StatusResult, nowMs: number): string[] {
   if (watches.length > 0) lines.push('watching:');
   for (const w of watches) {
     // A conflict is the one state that waits for the user, so the line says what to do.
-    const todo = w.state === 'conflict' ? ' — pull, or push --force' : '';
+    const todo = w.state === 'conflict' ? ' — pull --force (edits kept in a backup), or push --force' : '';
     lines.push(`  ${w.repo}/${w.env} (${w.root}): ${w.state}${w.follow ? ', follow' : ''}${w.message ? `: ${w.message}` : ''}${todo}`);
   }
   return lines;

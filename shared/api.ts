@@ -125,7 +125,8 @@ export type LockResult = z.infer<typeof LockResultSchema>;
  * - `pushing`: a push on save (or a pull under --follow) is running;
  * - `conflict`: the remote and the folder went separate ways; waits for `pull` or `push --force`;
  * - `waiting`: the keys are locked or the folder is gone; goes on by itself once that is over;
- * - `failed`: the last automatic push failed (`code`, `message`), and is retried when `retryInMs` is set.
+ * - `failed`: the last automatic push (or --follow's read) failed (`code`, `message`); a passing failure
+ *   (the store unreachable) is retried with backoff, as its push-failed event's `retryInMs` says.
  */
 export const WatchStateSchema = z.enum(['idle', 'pushing', 'conflict', 'waiting', 'failed']);
 export type WatchState = z.infer<typeof WatchStateSchema>;

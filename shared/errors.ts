@@ -210,7 +210,7 @@ export const registry = {
   },
   VAULT_CONFLICT: {
     message: 'the remote moved since this machine last synced',
-    hint: 'pull first (your folder is backed up), then push again; or push --force to replace the remote version',
+    hint: 'pull --force to take the remote version (your folder is backed up first), re-apply your edits and push; or push --force to replace the remote version',
     http: 409,
     exit: x.conflict,
   },

@@ -158,7 +158,7 @@ function suite(store: Store): void {
     t.same(aEvents.types(from, vaultEvent), ['change-seen', 'push-started', 'push-failed', 'conflict']);
     t.equal(await latest(), bobs, "bob's version is still latest");
     t.equal(readFileSync(a.envFile(), 'utf8'), 'V=2 from alice\n', "alice's edit is still in her folder");
-    t.match(await ok(t, a.cli(['status'])), /conflict.* — pull, or push --force/);
+    t.match(await ok(t, a.cli(['status'])), /conflict.* — pull --force \(edits kept in a backup\), or push --force/);
 
     writeFileSync(a.envFile(), 'V=3 from alice\n');
     await quiet();

@@ -142,8 +142,8 @@ t.test('status: a watching: section after the vaults, only when something is wat
     'watching:',
     '  acme_web/dev (/home/me/acme): idle',
     '  acme_web/prod (/home/me/acme): pushing, follow',
-    '  acme_web/qa (/home/me/acme): conflict: the remote moved since this machine last synced — pull, or push --force',
-    '  acme_web/stage (/home/me/acme): conflict, follow — pull, or push --force',
+    '  acme_web/qa (/home/me/acme): conflict: the remote moved since this machine last synced — pull --force (edits kept in a backup), or push --force',
+    '  acme_web/stage (/home/me/acme): conflict, follow — pull --force (edits kept in a backup), or push --force',
     '  other/dev (/srv/other): failed, follow: the store did not answer in time',
   ]);
   t.same(statusLines({ ...STATUS, vaults: [], watches: [ENTRY] }, NOW), [...HEAD, 'vaults: none yet', 'watching:', '  acme_web/dev (/home/me/acme): idle']);
@@ -257,7 +257,7 @@ t.test('the built CLI: watch on, off, list; status with watches', async (t) => {
 
   const status = await cli(['status'], fake);
   t.equal(status.code, 0);
-  t.match(status.stdout, /\nvaults:\n {2}acme_web\/dev: push ok \S+ ago\nwatching:\n {2}acme_web\/dev \(\/home\/me\/acme\): conflict, follow — pull, or push --force\n$/);
+  t.match(status.stdout, /\nvaults:\n {2}acme_web\/dev: push ok \S+ ago\nwatching:\n {2}acme_web\/dev \(\/home\/me\/acme\): conflict, follow — pull --force \(edits kept in a backup\), or push --force\n$/);
 
   const usage = await cli(['watch', '--follow'], fake);
   t.same(usage, { code: exitCodes.usage, stdout: '', stderr: 'vsync: error: invalid usage: --follow needs <env>\nvsync: hint: run `vsync watch --help`\n' });
