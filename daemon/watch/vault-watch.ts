@@ -156,7 +156,7 @@ export class VaultWatch {
 
   /** The delay before retrying after `error`, if it is worth retrying; the service puts it in the event. */
   private retryDelay(error: VsyncError): number | undefined {
-    if (!PASSING.has(error.code)) return undefined;
+    if (this.closed || !PASSING.has(error.code)) return undefined;
     const { retryBaseMs, retryMaxMs } = this.deps.settings;
     return Math.min(retryMaxMs, retryBaseMs * 2 ** this.retries);
   }
@@ -176,6 +176,7 @@ export class VaultWatch {
     } else {
       // The service announced it (push-failed, with the same retry delay); the log keeps it too.
       this.settle('failed', error);
+      this.followFailed = false; // this failure is the push's: only a push ends it
       this.deps.log(`push on save of ${ref.repo}/${ref.env} in ${ref.root} failed: ${error.code}: ${error.message}`);
       const delay = this.retryDelay(error);
       if (delay !== undefined && !this.closed) {

@@ -1,6 +1,8 @@
 // Every vault this agent watches: turning watching on and off (POST /v1/watch, /v1/unwatch), the list
 // (GET /v1/watch, `vsync status`), and the file that brings them back when the agent restarts.
+import { existsSync } from 'node:fs';
 import type { UnwatchResult, WatchEntry } from '../../shared/api.js';
+import { VsyncError } from '../../shared/errors.js';
 import type { EventHub } from '../vault/event-hub.js';
 import type { KeyRing } from '../vault/key-ring.js';
 import { openVault } from '../vault/vault.js';
@@ -26,6 +28,7 @@ export class Watches {
   private readonly dormant = new Map<string, WatchSpec>();
   // watch and unwatch one at a time: two `vsync watch` at once must not start two watchers.
   private turn: Promise<unknown> = Promise.resolve();
+  private closing = false;
 
   constructor(private readonly deps: WatchesDeps) {}
 
@@ -36,6 +39,11 @@ export class Watches {
   restore(): Promise<void> {
     return this.inTurn(async () => {
       for (const spec of await readWatchList(this.deps.listFile)) {
+        // A checkout that is gone cannot be watched, nor unwatched from inside it: it leaves the list.
+        if (!existsSync(spec.root)) {
+          this.deps.log(`no longer watching ${spec.env} in ${spec.root}: the folder is gone`);
+          continue;
+        }
         await this.startWatch(spec).catch((err: unknown) => {
           this.dormant.set(idOf(spec.root, spec.env), spec);
           this.deps.log(`not watching ${spec.env} in ${spec.root} for now: ${(err as Error).message}`);
@@ -79,16 +87,24 @@ export class Watches {
     return [...this.running.values()].map((w) => w.entry()).sort((a, b) => `${a.repo}/${a.env}\0${a.root}`.localeCompare(`${b.repo}/${b.env}\0${b.root}`));
   }
 
-  /** Stops every watcher (the list file keeps them for the next start). */
-  async close(): Promise<void> {
-    const all = [...this.running.values()];
-    this.running.clear();
-    await Promise.all(all.map((w) => w.stop()));
+  /**
+   * Stops every watcher (the list file keeps them for the next start), after any watch or unwatch under
+   * way; later ones are refused, so no watcher can start after this.
+   */
+  close(): Promise<void> {
+    this.closing = true;
+    return this.take(async () => {
+      const all = [...this.running.values()];
+      this.running.clear();
+      await Promise.all(all.map((w) => w.stop()));
+    });
   }
 
   private async startWatch(spec: WatchSpec): Promise<void> {
     const { service } = this.deps;
     const ref = await service.locate(spec.root, spec.env);
+    // Two entries naming one checkout (`/a/repo` and `/a/repo/`) are one watch, not two.
+    if (this.running.has(idOf(ref.root, ref.env))) return;
     const vault = await openVault(service.deps, ref); // CONFIG_NOT_FOUND for an env never initialised
     const watch = new VaultWatch({ ...ref, vaultFolder: vault.vaultFolder }, spec.follow, this.deps);
     await watch.start();
@@ -101,7 +117,16 @@ export class Watches {
     return writeWatchList(this.deps.listFile, [...running, ...this.dormant.values()]);
   }
 
+  /** watch, unwatch and restore, one at a time, and none once close() has been asked for. */
   private inTurn<T>(work: () => Promise<T>): Promise<T> {
+    const guarded = async (): Promise<T> => {
+      if (this.closing) throw new VsyncError('AGENT_SHUTTING_DOWN', 'no watching starts or stops now');
+      return work();
+    };
+    return this.take(guarded);
+  }
+
+  private take<T>(work: () => Promise<T>): Promise<T> {
     const next = this.turn.then(work, work);
     this.turn = next.catch(() => undefined);
     return next;

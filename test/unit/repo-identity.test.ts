@@ -1,5 +1,6 @@
 // Against real git repositories in temp folders: the three sources, in order.
 import t from 'tap';
+import { git } from '../../daemon/vault/git.js';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -78,4 +79,11 @@ t.test('the cache answers without git while the repo\'s files are unchanged, and
   execFileSync('git', ['-C', dir, 'remote', 'set-url', 'origin', 'git@github.com:Acme/other.git']);
   rmSync(join(dir, '.vsync'));
   t.equal((await cache.resolve(dir)).repo, 'acme_other', 'a changed origin is seen');
+});
+
+t.test('git in a folder that does not exist says so, not that git is missing', async (t) => {
+  await t.rejects(git('/nonexistent/vsync-checkout-gone', ['rev-parse', '--show-toplevel']), {
+    code: 'REPO_UNKNOWN',
+    message: /the folder does not exist/,
+  });
 });

@@ -13,7 +13,19 @@ import { EventHub } from '../../daemon/vault/event-hub.js';
 import { DEFAULT_WATCH_SETTINGS } from '../../daemon/watch/vault-watch.js';
 import { watchListFile } from '../../daemon/watch/watch-list.js';
 import { Watches } from '../../daemon/watch/watches.js';
-import { ErrorBodySchema, InitResultSchema, PushResultSchema, StatusResultSchema, StreamLineSchema, VersionsResultSchema, NDJSON } from '../../shared/api.js';
+import {
+  ErrorBodySchema,
+  InitResultSchema,
+  PushResultSchema,
+  StatusResultSchema,
+  StreamLineSchema,
+  UnwatchResultSchema,
+  VersionsResultSchema,
+  WatchEntrySchema,
+  WatchListResultSchema,
+  NDJSON,
+} from '../../shared/api.js';
+import { AgentEventSchema, type AgentEvent } from '../../shared/events.js';
 import { tempBase } from '../helpers/vault-fixture.js';
 
 const { base, cleanup } = tempBase('vsync-app-');
@@ -112,4 +124,71 @@ t.test('lock drops the keys; shutdown answers first, then asks to stop', async (
   t.equal(bye.statusCode, 202);
   await new Promise((resolve) => setImmediate(resolve));
   t.equal(shutdowns, 1);
+});
+
+// ---- watching (GET /v1/events is a stream that never ends: the integration tests follow it) ----
+
+t.test('watch: bad requests are AGENT_BAD_REQUEST; an env never set up is CONFIG_NOT_FOUND', async (t) => {
+  const cases: Array<[string, () => ReturnType<typeof post>, RegExp]> = [
+    ['unknown field', () => post('/v1/watch', { cwd: repo, env: 'dev', debounce: 5 }), /Unrecognized key/i],
+    ['relative cwd', () => post('/v1/watch', { cwd: 'infra', env: 'dev' }), /cwd: must be an absolute path/],
+    ['follow as a string', () => post('/v1/watch', { cwd: repo, env: 'dev', follow: 'yes' }), /follow:/],
+    ['no env', () => post('/v1/watch', { cwd: repo }), /env:/],
+    ['unwatch with follow', () => post('/v1/unwatch', { cwd: repo, env: 'dev', follow: true }), /Unrecognized key/i],
+    ['unwatch, relative cwd', () => post('/v1/unwatch', { cwd: '.', env: 'dev' }), /cwd: must be an absolute path/],
+    ['list with a query', () => app.inject({ method: 'GET', url: `/v1/watch?cwd=${encodeURIComponent(repo)}` }), /Unrecognized key/i],
+  ];
+  for (const [name, send, message] of cases) {
+    const res = await send();
+    t.equal(res.statusCode, 400, name);
+    t.match(ErrorBodySchema.parse(res.json()), { error: { code: 'AGENT_BAD_REQUEST', message } }, name);
+  }
+  const missing = await post('/v1/watch', { cwd: repo, env: 'prod' });
+  t.equal(missing.statusCode, 404);
+  t.match(ErrorBodySchema.parse(missing.json()), { error: { code: 'CONFIG_NOT_FOUND', message: /env_prod/, hint: /vsync init/ } });
+  t.same(watches.list(), [], 'nothing watched after all that');
+});
+
+t.test('watch, list, status, unwatch', async (t) => {
+  const started: unknown[] = [];
+  const off = events.subscribe((e) => started.push(e));
+  t.teardown(off);
+
+  const res = await post('/v1/watch', { cwd: join(repo, 'infra'), env: 'dev', follow: true });
+  t.equal(res.statusCode, 200);
+  const entry = WatchEntrySchema.parse(res.json());
+  t.match(entry, { repo: 'acme_web', env: 'dev', root: repo, vaultFolder: 'infra/vault/dev', follow: true, state: 'idle' });
+  t.match(started, [{ type: 'watch-started', repo: 'acme_web', env: 'dev', root: repo, follow: true }]);
+
+  const listed = await app.inject({ method: 'GET', url: '/v1/watch' });
+  t.equal(listed.statusCode, 200);
+  t.match(WatchListResultSchema.parse(listed.json()).watches, [{ repo: 'acme_web', env: 'dev', root: repo, follow: true }]);
+  t.equal(WatchListResultSchema.parse(listed.json()).watches.length, 1);
+
+  const status = StatusResultSchema.parse((await app.inject({ method: 'GET', url: '/v1/status' })).json());
+  t.match(status.watches, [{ repo: 'acme_web', env: 'dev', root: repo, vaultFolder: 'infra/vault/dev', follow: true }]);
+  t.equal(status.watches.length, 1);
+
+  const stopped = await post('/v1/unwatch', { cwd: repo, env: 'dev' });
+  t.equal(stopped.statusCode, 200);
+  t.same(UnwatchResultSchema.parse(stopped.json()), { repo: 'acme_web', env: 'dev', root: repo, stopped: true });
+  t.match(started.at(-1), { type: 'watch-stopped', repo: 'acme_web', env: 'dev', root: repo });
+  const again = await post('/v1/unwatch', { cwd: repo, env: 'dev' });
+  t.equal(again.statusCode, 200);
+  t.same(UnwatchResultSchema.parse(again.json()), { repo: 'acme_web', env: 'dev', root: repo, stopped: false });
+  t.same(WatchListResultSchema.parse((await app.inject({ method: 'GET', url: '/v1/watch' })).json()), { watches: [] });
+  t.same(StatusResultSchema.parse((await app.inject({ method: 'GET', url: '/v1/status' })).json()).watches, []);
+});
+
+t.test('lock raises a `locked` event with what it dropped', async (t) => {
+  t.equal((await post('/v1/push', { cwd: repo, env: 'dev' })).statusCode, 200, 'a push unlocks the key');
+  const heard: AgentEvent[] = [];
+  const off = events.subscribe((e) => heard.push(e));
+  t.teardown(off);
+  const res = await post('/v1/lock', {});
+  t.same(res.json(), { dropped: 1 });
+  t.equal(heard.length, 1);
+  t.match(AgentEventSchema.parse(heard[0]), { type: 'locked', dropped: 1 });
+  t.same((await post('/v1/lock', {})).json(), { dropped: 0 });
+  t.match(heard, [{ type: 'locked', dropped: 1 }, { type: 'locked', dropped: 0 }], 'a lock with nothing to drop is announced too');
 });
