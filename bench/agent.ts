@@ -1,7 +1,7 @@
 // The agent's worth, measured: the CLI's wall time for `vsync status` beside `node -e 0`; warm push and
 // pull of a small vault through the agent beside the floor (the same storage calls from one warm process);
 // and a cold one-shot process doing the same push or pull (SDK load, key derivation) for comparison.
-import { spawn, execFileSync } from 'node:child_process';
+import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -42,6 +42,7 @@ export async function benchAgent(s3Endpoint: string | undefined, makeBucket: () 
       ['vsync --version', ms(version.medianMs), ms(version.p95Ms), `${ms(version.medianMs - nodeAlone.medianMs)} ms`],
       ['vsync status (agent up)', ms(status.medianMs), ms(status.p95Ms), `${ms(status.medianMs - nodeAlone.medianMs)} ms`],
     ]);
+    cliInstructions(env, nodeAlone.medianMs);
 
     const stores: Array<[string, Record<string, unknown>]> = [['directory store', {}]];
     if (s3Endpoint) stores.push(['S3 (Ceph RGW)', { bucket: await makeBucket(), endpoint: s3Endpoint, region: 'us-east-1', forcePathStyle: true }]);
@@ -108,6 +109,35 @@ export async function benchAgent(s3Endpoint: string | undefined, makeBucket: () 
     agent.stop();
     rmSync(base, { recursive: true, force: true });
   }
+}
+
+/**
+ * The same three commands counted in instructions (valgrind's callgrind), which do not move with the
+ * machine's load the way wall time does on a shared host: the client's own cost as a share of Node's
+ * start-up, and what that share is of node -e 0's median wall time. Skipped without valgrind.
+ */
+function cliInstructions(env: NodeJS.ProcessEnv, nodeMedianMs: number): void {
+  const out = join(mkdtempSync(join(tmpdir(), 'vsync-callgrind-')), 'out');
+  const count = (args: string[]): number | undefined => {
+    const run = spawnSync('valgrind', ['--tool=callgrind', `--callgrind-out-file=${out}`, process.execPath, ...args], { env, encoding: 'utf8' });
+    const collected = /Collected : (\d+)/.exec(run.stderr ?? '');
+    return run.status === 0 && collected ? Number(collected[1]) : undefined;
+  };
+  const node = count(['-e', '0']);
+  if (node === undefined) {
+    console.log('\nCLI instruction counts skipped: valgrind is not installed');
+    return;
+  }
+  const row = (label: string, n: number): string[] => {
+    const share = (n - node) / node;
+    return [label, `${(n / 1e6).toFixed(0)} M`, share === 0 ? '' : `+${(share * 100).toFixed(1)} %`, share === 0 ? '' : `${ms(share * nodeMedianMs)} ms`];
+  };
+  const rows = [row('node -e 0', node)];
+  for (const [label, args] of [['vsync --version', [clientMain, '--version']], ['vsync status (agent up)', [clientMain, 'status']]] as const) {
+    const n = count([...args]);
+    if (n !== undefined) rows.push(row(label, n));
+  }
+  table('CLI instructions (valgrind callgrind, one run each)', ['command', 'instructions', 'over node -e 0', 'that share of its median'], rows);
 }
 
 /** Wall times of `n` runs after 3 warm-ups: median and p95. */
