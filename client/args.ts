@@ -2,9 +2,9 @@
 // come before or after positionals (`--opt value` or `--opt=value`); `--json` and `--help` work everywhere.
 import { VsyncError } from '../shared/errors.js';
 
-export const COMMANDS = ['init', 'push', 'pull', 'versions', 'use', 'watch', 'status', 'events', 'lock', 'daemon'] as const;
+export const COMMANDS = ['init', 'push', 'pull', 'versions', 'use', 'watch', 'status', 'events', 'lock', 'daemon', 'backups', 'key', 'doctor'] as const;
 export type CommandName = (typeof COMMANDS)[number];
-export const DAEMON_ACTIONS = ['start', 'stop', 'status'] as const;
+export const DAEMON_ACTIONS = ['start', 'stop', 'status', 'install', 'uninstall'] as const;
 export type DaemonAction = (typeof DAEMON_ACTIONS)[number];
 
 export type Command =
@@ -22,13 +22,21 @@ export type Command =
   | { readonly name: 'push'; readonly env: string; readonly force: boolean }
   | { readonly name: 'pull'; readonly env: string; readonly at?: string; readonly force: boolean }
   | { readonly name: 'versions'; readonly env: string }
+  /** `backups <env>` lists; `backups restore <env> [<ts>]` puts one back (the newest without a ts). */
+  | { readonly name: 'backups'; readonly env: string; readonly restore: boolean; readonly ts?: string }
   | { readonly name: 'use'; readonly env?: string }
   /** With no env: list the watches (`follow` and `off` are then both false). */
   | { readonly name: 'watch'; readonly env?: string; readonly follow: boolean; readonly off: boolean }
   | { readonly name: 'status' }
   | { readonly name: 'events' }
   | { readonly name: 'lock' }
-  | { readonly name: 'daemon'; readonly action: DaemonAction };
+  /** `dryRun` only with install and uninstall. */
+  | { readonly name: 'daemon'; readonly action: DaemonAction; readonly dryRun?: boolean }
+  /** With no env: the agent and the keychain only. */
+  | { readonly name: 'doctor'; readonly env?: string }
+  /** Paths as typed: the key command resolves them against the working folder. */
+  | { readonly name: 'key'; readonly action: 'export'; readonly env: string; readonly out?: string; readonly passphraseFile?: string }
+  | { readonly name: 'key'; readonly action: 'import'; readonly file: string; readonly passphraseFile?: string };
 
 export type Invocation =
   | { readonly name: 'help'; readonly topic?: CommandName }
@@ -47,12 +55,17 @@ const SPECS: Readonly<Record<CommandName, Spec>> = {
   push: { positionals: ['<env>'], values: [], flags: ['force'] },
   pull: { positionals: ['<env>'], values: ['at'], flags: ['force'] },
   versions: { positionals: ['<env>'], values: [], flags: [] },
+  // `<env>`, or `restore <env> [<ts>]`: build() tells the two apart.
+  backups: { positionals: ['<env>', '[<env>]', '[<ts>]'], values: [], flags: [] },
   use: { positionals: ['[<env>]'], values: [], flags: [] },
   watch: { positionals: ['[<env>]'], values: [], flags: ['follow', 'off'] },
   status: { positionals: [], values: [], flags: [] },
   events: { positionals: [], values: [], flags: [] },
   lock: { positionals: [], values: [], flags: [] },
-  daemon: { positionals: ['<start|stop|status>'], values: [], flags: [] },
+  daemon: { positionals: ['<start|stop|status|install|uninstall>'], values: [], flags: ['dry-run'] },
+  doctor: { positionals: ['[<env>]'], values: [], flags: [] },
+  // `export <env>` or `import <file>`: build() checks the second word, to name what is missing.
+  key: { positionals: ['<export|import>', '[<env|file>]'], values: ['out', 'passphrase-file'], flags: [] },
 };
 
 const TIMESTAMP = /^\d{8}-\d{6}$/;
@@ -162,7 +175,20 @@ function build(name: CommandName, p: Parsed): Command {
     }
     case 'versions':
       return { name, env: env! };
+    case 'backups': {
+      // `restore` as the first word is always the action, so an env named `restore` cannot be listed: a
+      // forgotten <env> after it must not quietly list instead of restoring.
+      if (env !== 'restore') {
+        if (p.positionals.length > 1) throw usage(`unexpected argument ${JSON.stringify(p.positionals[1])}`, name);
+        return { name, env: env!, restore: false };
+      }
+      const [, target, ts] = p.positionals;
+      if (target === undefined) throw usage('backups restore needs <env>', name);
+      if (ts !== undefined && !TIMESTAMP.test(ts)) throw new VsyncError('TIMESTAMP_INVALID', JSON.stringify(ts));
+      return { name, env: target, restore: true, ...(ts !== undefined ? { ts } : {}) };
+    }
     case 'use':
+    case 'doctor':
       return { name, env };
     case 'watch': {
       const follow = p.flags.has('follow');
@@ -178,8 +204,28 @@ function build(name: CommandName, p: Parsed): Command {
       return { name };
     case 'daemon': {
       const action = env!;
-      if (!(DAEMON_ACTIONS as readonly string[]).includes(action)) throw usage(`unknown daemon command ${JSON.stringify(action)}: start, stop or status`, name);
+      if (!(DAEMON_ACTIONS as readonly string[]).includes(action)) {
+        throw usage(`unknown daemon command ${JSON.stringify(action)}: start, stop, status, install or uninstall`, name);
+      }
+      if (action === 'install' || action === 'uninstall') return { name, action, dryRun: p.flags.has('dry-run') };
+      if (p.flags.has('dry-run')) throw usage('--dry-run goes with install or uninstall', name);
       return { name, action: action as DaemonAction };
+    }
+    case 'key': {
+      const [action, target] = p.positionals;
+      const out = p.values.get('out');
+      const passphraseFile = p.values.get('passphrase-file');
+      const file = passphraseFile !== undefined ? { passphraseFile } : {};
+      if (action === 'export') {
+        if (target === undefined) throw usage('key export needs <env>', name);
+        return { name, action, env: target, ...(out !== undefined ? { out } : {}), ...file };
+      }
+      if (action === 'import') {
+        if (target === undefined) throw usage('key import needs <file>, the share file to import', name);
+        if (out !== undefined) throw usage('--out goes with key export', name);
+        return { name, action, file: target, ...file };
+      }
+      throw usage(`unknown key command ${JSON.stringify(action)}: export or import`, name);
     }
   }
 }

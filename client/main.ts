@@ -17,6 +17,8 @@ async function run(command: Command, json: boolean): Promise<void> {
       return (await import('./commands/pull.js')).pull(command, ctx);
     case 'versions':
       return (await import('./commands/versions.js')).versions(command, ctx);
+    case 'backups':
+      return (await import('./commands/backups.js')).backups(command, ctx);
     case 'use':
       return (await import('./commands/use.js')).use(command, ctx);
     case 'watch':
@@ -28,7 +30,11 @@ async function run(command: Command, json: boolean): Promise<void> {
     case 'lock':
       return (await import('./commands/lock.js')).lock(ctx);
     case 'daemon':
-      return (await import('./commands/daemon.js')).daemon(command.action, ctx);
+      return (await import('./commands/daemon.js')).daemon(command, ctx);
+    case 'doctor':
+      return (await import('./commands/doctor.js')).doctor(command, ctx);
+    case 'key':
+      return (await import('./commands/key.js')).key(command, ctx);
   }
 }
 

@@ -2,7 +2,12 @@
 // B/KiB/MiB, ages ("2h ago"), uptimes ("2h 5m"). Pure: a result (and a clock) in, lines out, so tests fix
 // the clock; the commands decide where the lines go. One module rather than two: each costs start-up time.
 import type {
+  BackupsResult,
+  RestoreResult,
+  DoctorCheck,
   InitResult,
+  KeyExportResult,
+  KeyImportResult,
   LockResult,
   PullResult,
   PushResult,
@@ -116,6 +121,26 @@ export function versionsLines(r: VersionsResult, nowMs: number): string[] {
   return [header, ...r.versions.map((v) => `${v.latest ? '*' : ' '} ${v.ts} ${formatSize(v.size)} ${ageOf(v.ts, nowMs)}`)];
 }
 
+/** `backups <env>`: laid out like versions, with each backup's file at the end of its line. */
+export function backupsLines(r: BackupsResult, nowMs: number): string[] {
+  const header = `${r.folder.replace(/\/+$/, '')}/ (${plural(r.backups.length, 'backup', 'backups')} of ${r.env})`;
+  if (r.backups.length === 0) return [header, '  (none yet: each pull writes one before it replaces the vault folder)'];
+  return [header, ...r.backups.map((b) => `  ${b.ts} ${formatSize(b.size)} ${ageOf(b.ts, nowMs)} ${b.path}`)];
+}
+
+/** After `backups restore`: what was put back, and how the folder now stands against the last sync. */
+export function restoreLines(r: RestoreResult): string[] {
+  const lines = [`✅ restored ${r.repo}/${r.env} from backup ${r.restored}`];
+  if (r.synced !== undefined) {
+    lines.push(
+      r.unpushed
+        ? `  unpushed: differs from ${r.synced}, the version last synced here (\`vsync push ${r.env}\` shares it)`
+        : `  in step with ${r.synced}, the version last synced here`,
+    );
+  }
+  return lines;
+}
+
 const NOT_GITIGNORED = '.env is not gitignored; add it to .gitignore so secrets never reach git';
 
 /** After `use <env>`: where `.env` now points. */
@@ -156,6 +181,42 @@ export function statusLines(r: StatusResult, nowMs: number): string[] {
 
 export function lockLine(r: LockResult): string {
   return `🔒 locked (${plural(r.dropped, 'key', 'keys')} dropped)`;
+}
+
+/**
+ * After `key export`: the file, the passphrase (shown this once, when the agent made it; else the file it
+ * came from), and the rule that the two travel apart.
+ */
+export function keyExportLines(r: KeyExportResult, passphraseFile?: string): string[] {
+  const name = r.file.slice(r.file.lastIndexOf('/') + 1);
+  return [
+    `✅ exported ${r.repo}/${r.env} to ${r.file}`,
+    r.passphrase !== undefined ? `  passphrase: ${r.passphrase}` : `  passphrase: the one in ${passphraseFile ?? 'your passphrase file'}`,
+    ...(r.passphrase !== undefined ? ['  (shown only now: vsync keeps no copy of it)'] : []),
+    '  send the file and the passphrase by two different channels (say, the file by chat and the passphrase',
+    '  by phone): either alone is useless, together they give the key',
+    `  your teammate then runs, in their checkout: vsync key import ${name}`,
+  ];
+}
+
+/** After `key import`: what was stored and what was there already; a warning when run in another repo. */
+export function keyImportPrintout(r: KeyImportResult): Printout {
+  const both = r.key === 'present' && r.config === 'present';
+  const lines = [
+    both ? `✅ ${r.repo}/${r.env} was already imported: the same key and config are here` : `✅ imported ${r.repo}/${r.env}`,
+    `  key: ${r.key === 'added' ? 'stored in' : 'already in'} the keychain (${r.keychain})`,
+    `  config: ${r.configFile}${r.config === 'present' ? ' (already there)' : ''}`,
+    `  store: ${r.store}`,
+    `  next: vsync pull ${r.env}, then delete the share file`,
+  ];
+  const warnings =
+    r.checkoutRepo !== undefined
+      ? [
+          `this folder is a checkout of "${r.checkoutRepo}", not "${r.repo}": vsync commands here use ${r.checkoutRepo}'s vaults; ` +
+            `to use the imported one here, add a .vsync file with repo=${r.repo} at the top of this checkout`,
+        ]
+      : [];
+  return { lines, warnings };
 }
 
 const folder = (path: string) => `${path.replace(/\/+$/, '')}/`;
@@ -215,4 +276,28 @@ function eventDetail(e: Exclude<AgentEvent, { type: 'locked' }>): string {
     case 'remote-moved':
       return e.version;
   }
+}
+
+// ---- doctor ----
+
+// The longest check name (`if-none-match`): the columns line up the same with or without an env.
+const CHECK_NAME_WIDTH = 13;
+
+/**
+ * `vsync doctor`: `<status>  <check>  <detail>` per check, the hint under each warning and failure, then one
+ * line that sums it up.
+ */
+export function doctorLines(checks: readonly DoctorCheck[]): string[] {
+  const lines: string[] = [];
+  for (const c of checks) {
+    lines.push(`${c.status.padEnd(4)}  ${c.name.padEnd(CHECK_NAME_WIDTH)}  ${c.detail}`);
+    if (c.hint && (c.status === 'warn' || c.status === 'fail')) lines.push(`${' '.repeat(4 + 2 + CHECK_NAME_WIDTH + 2)}hint: ${c.hint}`);
+  }
+  const named = (status: DoctorCheck['status']) => checks.filter((c) => c.status === status).map((c) => c.name);
+  const failed = named('fail');
+  const warned = named('warn');
+  if (failed.length > 0) lines.push(`❌ ${plural(failed.length, 'check', 'checks')} failed: ${failed.join(', ')}`);
+  else if (warned.length > 0) lines.push(`⚠️  nothing failed; ${plural(warned.length, 'warning', 'warnings')}: ${warned.join(', ')}`);
+  else lines.push(`✅ all ${plural(checks.length, 'check', 'checks')} passed`);
+  return lines;
 }

@@ -2,7 +2,12 @@
 // would double the client's start-up time). These checks only make sure the fields the client prints are
 // there: a result of another shape is a bug, reported as INTERNAL instead of printing "undefined".
 import type {
+  BackupsResult,
+  RestoreResult,
+  DoctorResult,
   InitResult,
+  KeyExportResult,
+  KeyImportResult,
   LockResult,
   PullResult,
   PushResult,
@@ -49,6 +54,14 @@ export const expectInit = (v: unknown) =>
 export const expectPush = (v: unknown) => expectShape<PushResult>(v, { repo: 'string', env: 'string', version: 'string' }, 'push result');
 export const expectPull = (v: unknown) => expectShape<PullResult>(v, { repo: 'string', env: 'string', version: 'string' }, 'pull result');
 export const expectLock = (v: unknown) => expectShape<LockResult>(v, { dropped: 'number' }, 'lock result');
+export const expectKeyExport = (v: unknown) =>
+  expectShape<KeyExportResult>(v, { repo: 'string', env: 'string', file: 'string', passphrase: 'string?' }, 'key export result');
+export const expectKeyImport = (v: unknown) =>
+  expectShape<KeyImportResult>(
+    v,
+    { repo: 'string', env: 'string', configFile: 'string', store: 'string', keychain: 'string', key: 'string', config: 'string', checkoutRepo: 'string?' },
+    'key import result',
+  );
 
 export function expectUse(v: unknown): UseResult {
   const result = expectShape<UseResult>(v, { link: 'string', kind: 'string' }, 'use result');
@@ -61,6 +74,28 @@ export function expectVersions(v: unknown): VersionsResult {
   for (const entry of result.versions) expectShape(entry, { ts: 'string', size: 'number', latest: 'boolean' }, 'version entry');
   return result;
 }
+
+export function expectDoctor(v: unknown): DoctorResult {
+  const result = expectShape<DoctorResult>(v, { agent: 'object', repo: 'string?', env: 'string?', checks: 'array' }, 'doctor result');
+  expectShape(result.agent, { version: 'string', pid: 'number', socket: 'string' }, 'doctor result agent');
+  for (const check of result.checks) {
+    expectShape(check, { name: 'string', status: 'string', detail: 'string', code: 'string?', hint: 'string?' }, 'doctor check');
+  }
+  return result;
+}
+
+export function expectBackups(v: unknown): BackupsResult {
+  const result = expectShape<BackupsResult>(v, { repo: 'string', env: 'string', folder: 'string', backups: 'array' }, 'backups result');
+  for (const entry of result.backups) expectShape(entry, { ts: 'string', size: 'number', path: 'string' }, 'backup entry');
+  return result;
+}
+
+export const expectRestore = (v: unknown) =>
+  expectShape<RestoreResult>(
+    v,
+    { repo: 'string', env: 'string', restored: 'string', from: 'string', backup: 'string?', unpushed: 'boolean', synced: 'string?' },
+    'restore result',
+  );
 
 export function expectStatus(v: unknown): StatusResult {
   const result = expectShape<StatusResult>(

@@ -17,6 +17,7 @@ import { watchListFile } from './watch/watch-list.js';
 import { Watches } from './watch/watches.js';
 import { buildApp } from './server/app.js';
 import { claimSocket, listenOnSocket, prepareSocketFolder, removeAgentState, writeAgentState } from './server/lifecycle.js';
+import { listenOnInheritedSocket, takeListenFds } from './server/listen-fds.js';
 
 const USAGE = `usage: vsyncd [--version | --help]
 
@@ -31,6 +32,10 @@ Environment:
                             doubling, at most 300)
   VSYNC_KEY, VSYNC_KEY_<REPO>_<ENV>
                             keys from the environment instead of the OS keychain (headless machines)
+  LISTEN_PID, LISTEN_FDS    socket activation (sd_listen_fds): serve the socket passed as fd 3, bound at
+                            the path above, instead of binding one
+
+Exits 3 when its configuration keeps it from starting (settings, socket folder, socket path).
 `;
 
 const Settings = z.object({
@@ -42,8 +47,10 @@ const Settings = z.object({
 });
 
 async function main(): Promise<void> {
+  // First: the variables are removed here, before any git process the agent starts could inherit them.
+  const inherited = takeListenFds(process.env, process.pid);
   const settingsParsed = Settings.safeParse(process.env);
-  if (!settingsParsed.success) throw new VsyncError('USAGE', describeIssues(settingsParsed.error), { hint: 'run `vsyncd --help` for the environment variables' });
+  if (!settingsParsed.success) throw new VsyncError('AGENT_SETTINGS_INVALID', describeIssues(settingsParsed.error));
   const settings = settingsParsed.data;
   const socket = socketPath(process.env);
   const keychain = keychainFor(process.env);
@@ -101,15 +108,21 @@ async function main(): Promise<void> {
   await agentLock.acquire();
   released = () => agentLock.release();
   try {
-    await claimSocket(socket);
-    await listenOnSocket(app, socket);
+    if (inherited === undefined) {
+      await claimSocket(socket);
+      await listenOnSocket(app, socket);
+    } else {
+      // Socket activation: the path belongs to the service manager, which neither claiming nor binding may touch.
+      await listenOnInheritedSocket(app, inherited, socket);
+    }
   } catch (err) {
     await released();
     throw err;
   }
   await writeAgentState({ pid: process.pid, socket, version: VERSION, startedAt: startedAt.toISOString() });
   markAnnounced();
-  app.log.info(`vsyncd ${VERSION} listening on ${socket} (keys from ${keychain.name})`);
+  const handedOver = inherited === undefined ? '' : `, fd ${inherited} from the service manager`;
+  app.log.info(`vsyncd ${VERSION} listening on ${socket}${handedOver} (keys from ${keychain.name})`);
   await watches.restore().catch((err: unknown) => app.log.error(`watching nothing: ${(err as Error).message}`));
 }
 

@@ -194,3 +194,108 @@ export const AgentStateSchema = z.strictObject({
   startedAt: z.string(),
 });
 export type AgentState = z.infer<typeof AgentStateSchema>;
+
+// ---- backups ----
+
+/** GET /v1/backups?cwd=…&env=…: this machine's backups of the repo's env (docs/BACKUPS.md). */
+export const BackupsQuerySchema = z.strictObject({ cwd: Cwd, env: EnvName });
+export type BackupsQuery = z.infer<typeof BackupsQuerySchema>;
+
+export const BackupsResultSchema = z.strictObject({
+  repo: z.string(),
+  env: z.string(),
+  folder: z.string(),
+  /** Newest first. */
+  backups: z.array(z.strictObject({ ts: Timestamp, size: z.number().int().nonnegative(), path: z.string() })),
+});
+export type BackupsResult = z.infer<typeof BackupsResultSchema>;
+
+/** POST /v1/backups/restore: put a backup back (`ts`, else the newest); a long operation (three steps). */
+export const RestoreRequestSchema = z.strictObject({ cwd: Cwd, env: EnvName, ts: Timestamp.optional() });
+export type RestoreRequest = z.infer<typeof RestoreRequestSchema>;
+
+export const RestoreResultSchema = z.strictObject({
+  repo: z.string(),
+  env: z.string(),
+  restored: Timestamp,
+  from: z.string(),
+  /** The backup of the folder as it was, when it held any file. */
+  backup: z.string().optional(),
+  folder: z.string(),
+  /** The folder now differs from the version this checkout last synced. */
+  unpushed: z.boolean(),
+  synced: Timestamp.optional(),
+});
+export type RestoreResult = z.infer<typeof RestoreResultSchema>;
+
+// ---- doctor ----
+
+/** POST /v1/doctor: with `env`, that vault's config, key and store; without, the keychain alone. */
+export const DoctorRequestSchema = z.strictObject({ cwd: Cwd, env: EnvName.optional() });
+export type DoctorRequest = z.infer<typeof DoctorRequestSchema>;
+
+/** In the order they run. `agent` is the client's own: the agent's answer never holds it. */
+export const DOCTOR_CHECKS = ['agent', 'config', 'keychain', 'store', 'clock', 'if-none-match', 'if-match'] as const;
+export type DoctorCheckName = (typeof DOCTOR_CHECKS)[number];
+
+/**
+ * One check's outcome: `ok`, `warn` (works, but see the hint), `fail` (`code` is a registry code, whose exit
+ * code `vsync doctor` exits with for the first failure), or `skip` (a check it depends on failed).
+ */
+export const DoctorCheckSchema = z.strictObject({
+  name: z.enum(DOCTOR_CHECKS),
+  status: z.enum(['ok', 'warn', 'fail', 'skip']),
+  detail: z.string(),
+  code: z.string().optional(),
+  hint: z.string().optional(),
+});
+export type DoctorCheck = z.infer<typeof DoctorCheckSchema>;
+
+export const DoctorResultSchema = z.strictObject({
+  agent: z.strictObject({ version: z.string(), pid: z.number().int(), socket: z.string() }),
+  repo: z.string().optional(),
+  env: z.string().optional(),
+  checks: z.array(DoctorCheckSchema),
+});
+export type DoctorResult = z.infer<typeof DoctorResultSchema>;
+
+// ---- key export / import (bring a teammate in) ----
+
+const AbsoluteFile = z.string().min(1).max(4096).refine((p) => p.startsWith('/'), 'must be an absolute path');
+// Checked fully by the agent (16 to 1024 characters once normalised, docs/FORMAT.md §12); this keeps
+// obvious junk out.
+const Passphrase = z.string().min(1).max(4096);
+
+/**
+ * POST /v1/key/export: the agent writes the share file itself at `out` (default `<cwd>/<repo>-<env>.share`),
+ * so the key never crosses the socket. Without `passphrase` it makes one and answers it, once.
+ */
+export const KeyExportRequestSchema = z.strictObject({ cwd: Cwd, env: EnvName, out: AbsoluteFile.optional(), passphrase: Passphrase.optional() });
+export type KeyExportRequest = z.infer<typeof KeyExportRequestSchema>;
+
+export const KeyExportResultSchema = z.strictObject({
+  repo: z.string(),
+  env: z.string(),
+  file: z.string(),
+  /** Only when the agent made it. */
+  passphrase: z.string().optional(),
+});
+export type KeyExportResult = z.infer<typeof KeyExportResultSchema>;
+
+/** POST /v1/key/import: the vault is the one the share file names. */
+export const KeyImportRequestSchema = z.strictObject({ cwd: Cwd, file: AbsoluteFile, passphrase: Passphrase });
+export type KeyImportRequest = z.infer<typeof KeyImportRequestSchema>;
+
+export const KeyImportResultSchema = z.strictObject({
+  repo: z.string(),
+  env: z.string(),
+  configFile: z.string(),
+  store: z.string(),
+  keychain: z.string(),
+  /** `added` now, or `present` already (the same key, the same config): importing twice is harmless. */
+  key: z.enum(['added', 'present']),
+  config: z.enum(['added', 'present']),
+  /** The repo `cwd` is a checkout of, when it is not the share's. */
+  checkoutRepo: z.string().optional(),
+});
+export type KeyImportResult = z.infer<typeof KeyImportResultSchema>;

@@ -168,6 +168,18 @@ export const registry = {
     http: 422,
     exit: x.config,
   },
+  STORAGE_CONDITIONAL_WRITES_IGNORED: {
+    message: 'the store does not honour conditional writes (If-None-Match: *, If-Match)',
+    hint: "two machines pushing at once can then overwrite each other's push unnoticed; use a store that enforces them (AWS S3, Ceph RGW, the directory store), or push from one machine at a time",
+    http: 502,
+    exit: x.storage,
+  },
+  STORAGE_CLOCK_SKEWED: {
+    message: "this machine's clock is off from the store's",
+    hint: 'set the clock right (on Linux: timedatectl set-ntp true); version names come from this clock, and S3 refuses requests signed more than 15 minutes off',
+    http: 422,
+    exit: x.storage,
+  },
 
   // Keychain
   KEYCHAIN_NOT_FOUND: {
@@ -256,6 +268,18 @@ export const registry = {
     http: 404,
     exit: x.storage,
   },
+  BACKUP_NONE: {
+    message: 'this machine has no backup of this repo and env',
+    hint: 'a backup is written before each pull replaces the vault folder; `vsync backups <env>` lists them',
+    http: 404,
+    exit: x.storage,
+  },
+  BACKUP_NOT_FOUND: {
+    message: 'no backup with that timestamp on this machine',
+    hint: 'list the backups with `vsync backups <env>` and name one of them (YYYYMMDD-HHmmss)',
+    http: 404,
+    exit: x.storage,
+  },
   USE_ENV_IS_FILE: {
     message: '.env is a regular file, and use never replaces one',
     hint: 'move its contents into the vault folder (and push), then remove .env and run use again',
@@ -267,6 +291,50 @@ export const registry = {
     hint: 'pull the env first: `vsync pull <env>`',
     http: 404,
     exit: x.usage,
+  },
+
+  // Share files: vsync key export / import (docs/FORMAT.md §12)
+  SHARE_FILE_EXISTS: {
+    message: 'the share file already exists, and export never replaces a file',
+    hint: 'name another file with --out <file>, or remove the old one (once imported, a share file is no longer needed)',
+    http: 409,
+    exit: x.usage,
+  },
+  SHARE_FILE_UNREADABLE: {
+    message: 'the share file cannot be read',
+    hint: 'check the path: give the .share file that `vsync key export` wrote',
+    http: 422,
+    exit: x.usage,
+  },
+  SHARE_FILE_UNWRITABLE: {
+    message: 'the share file cannot be written',
+    hint: 'give --out a file in a folder that exists and that you may write to',
+    http: 422,
+    exit: x.usage,
+  },
+  SHARE_FILE_INVALID: {
+    message: 'the file is not a whole, unaltered vsync share file',
+    hint: 'ask for a new export (`vsync key export <env>`) and bring the file over unchanged; nothing was imported',
+    http: 422,
+    exit: x.integrity,
+  },
+  SHARE_PASSPHRASE_WRONG: {
+    message: 'the passphrase does not open this share file',
+    hint: 'type it as `vsync key export` printed it (for a passphrase vsync made, case, spaces and dashes do not matter); nothing was imported',
+    http: 422,
+    exit: x.usage,
+  },
+  SHARE_PASSPHRASE_INVALID: {
+    message: 'the passphrase cannot be used',
+    hint: 'leave out --passphrase-file and vsync makes a strong one; a passphrase of your own must be 16 to 1024 characters',
+    http: 400,
+    exit: x.usage,
+  },
+  SHARE_CONFLICT: {
+    message: 'this machine already holds a different key or config for this vault',
+    hint: 'import never replaces them: find out which key is the team\'s current one; to take the share\'s, remove this machine\'s keychain entry and config file first',
+    http: 409,
+    exit: x.conflict,
   },
 
   // The agent and its socket
@@ -282,17 +350,31 @@ export const registry = {
     http: 409,
     exit: x.agent,
   },
+  // The agent's configuration failures exit with the config class: starting again cannot help, so the
+  // systemd unit names that status in RestartPreventExitStatus= (systemd/vsyncd.service).
   AGENT_SOCKET_UNSAFE: {
     message: 'the socket folder is not private to this user',
     hint: 'the folder must be owned by you with mode 0700: chmod 700 <folder>, or point VSYNC_SOCKET elsewhere',
     http: 500,
-    exit: x.agent,
+    exit: x.config,
   },
   AGENT_SOCKET_PATH_TOO_LONG: {
     message: 'the socket path is too long for a Unix socket',
     hint: 'set VSYNC_SOCKET to a shorter path (at most 103 bytes), e.g. /tmp/vsync-$UID/vsyncd.sock',
     http: 500,
-    exit: x.agent,
+    exit: x.config,
+  },
+  AGENT_SETTINGS_INVALID: {
+    message: 'an agent setting in the environment is not valid',
+    hint: 'run `vsyncd --help` for the VSYNC_* variables and their ranges; a service takes them from `systemctl --user show-environment` and its unit',
+    http: 500,
+    exit: x.config,
+  },
+  AGENT_LISTEN_FDS_INVALID: {
+    message: 'the socket the service manager passed cannot be used',
+    hint: 'vsyncd takes one listening Unix socket (LISTEN_FDS=1, fd 3) bound at the path it would use itself (VSYNC_SOCKET, else $XDG_RUNTIME_DIR/vsync/vsyncd.sock); write the units again with `vsync daemon install`',
+    http: 500,
+    exit: x.config,
   },
   AGENT_BAD_REQUEST: {
     message: 'the request is not valid',
@@ -304,6 +386,20 @@ export const registry = {
     message: 'the agent is shutting down',
     hint: 'try again in a moment; vsync starts a new agent when none answers',
     http: 503,
+    exit: x.agent,
+  },
+
+  // Running the agent as a service: vsync daemon install / uninstall
+  SERVICE_MANAGER_UNAVAILABLE: {
+    message: 'no service manager to run vsyncd under',
+    hint: 'a service needs the systemd user manager (`systemctl --user`) on Linux or launchd on macOS; without one, vsync starts the agent on first use, or start it with `vsync daemon start`',
+    http: 503,
+    exit: x.agent,
+  },
+  SERVICE_INSTALL_FAILED: {
+    message: 'a step of installing or uninstalling the service failed',
+    hint: 'the steps before it stay done and running the command again repeats them; `systemctl --user status vsyncd` and `journalctl --user -u vsyncd` (on macOS ~/Library/Logs/vsyncd.log) say more',
+    http: 500,
     exit: x.agent,
   },
 

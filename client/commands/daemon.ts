@@ -1,8 +1,9 @@
 // vsync daemon start|stop|status: the agent's life cycle by hand. None of these starts an agent as a side
-// effect except `start`, and `start` does so whatever VSYNC_NO_AUTOSTART says: it was asked for.
+// effect except `start`, and `start` does so whatever VSYNC_NO_AUTOSTART says: it was asked for. install and
+// uninstall (daemon-install.ts) hand the agent to the service manager and take it back.
 import { VsyncError, registry } from '../../shared/errors.js';
 import { isNoAgent } from '../agent-client.js';
-import type { DaemonAction } from '../args.js';
+import type { Command } from '../args.js';
 import { probe, startAgent } from '../autostart.js';
 import type { Context } from '../context.js';
 import { expectStatus } from '../result-shape.js';
@@ -10,10 +11,19 @@ import { expectStatus } from '../result-shape.js';
 const STOP_TIMEOUT_MS = 10_000;
 const POLL_MS = 50;
 
-export async function daemon(action: DaemonAction, ctx: Context): Promise<void> {
-  if (action === 'start') return start(ctx);
-  if (action === 'stop') return stop(ctx);
-  return status(ctx);
+export async function daemon(command: Extract<Command, { name: 'daemon' }>, ctx: Context): Promise<void> {
+  switch (command.action) {
+    case 'start':
+      return start(ctx);
+    case 'stop':
+      return stop(ctx);
+    case 'status':
+      return status(ctx);
+    case 'install':
+    case 'uninstall':
+      // Loaded only here: it needs node:child_process, which costs every other command start-up time.
+      return (await import('./daemon-install.js')).daemonInstall(command.action, command.dryRun === true, ctx);
+  }
 }
 
 async function start(ctx: Context): Promise<void> {
@@ -32,11 +42,19 @@ async function start(ctx: Context): Promise<void> {
 }
 
 async function stop(ctx: Context): Promise<void> {
-  const before = await probe(ctx.client);
-  if (!before.answering) {
+  const stopped = await stopAgent(ctx);
+  if (!stopped) {
     if (ctx.json) return ctx.out.json({ running: false, stopped: false });
     return ctx.out.line('vsyncd is not running');
   }
+  if (ctx.json) return ctx.out.json({ running: false, stopped: true });
+  ctx.out.line('vsyncd stopped');
+}
+
+/** Asks the agent to stop and waits until it is gone; false when none was running. */
+export async function stopAgent(ctx: Context): Promise<boolean> {
+  const before = await probe(ctx.client);
+  if (!before.answering) return false;
   try {
     await ctx.client.call({ method: 'POST', path: '/v1/shutdown', body: {} });
   } catch (err) {
@@ -44,11 +62,13 @@ async function stop(ctx: Context): Promise<void> {
     const going = isNoAgent(err) || (err instanceof VsyncError && (err.code === 'AGENT_SHUTTING_DOWN' || err.code === 'AGENT_UNREACHABLE'));
     if (!going) throw err;
   }
-  // Wait for the process too, not only the socket: an old agent still finishing must not be mistaken for
-  // gone by a `vsync daemon start` that follows at once.
+  // Wait for the process, not only the socket: an old agent still finishing must not be mistaken for gone
+  // by a `vsync daemon start` that follows at once. And only for the process when its pid is known: under
+  // socket activation (vsync daemon install) a probe of the socket would start the next agent, and wait
+  // for that one too.
   const pid = before.status?.pid;
   const deadline = Date.now() + STOP_TIMEOUT_MS;
-  while ((await probe(ctx.client)).answering || (pid !== undefined && alive(pid))) {
+  while (pid !== undefined ? alive(pid) : (await probe(ctx.client)).answering) {
     if (Date.now() >= deadline) {
       throw new VsyncError('AGENT_SHUTTING_DOWN', `vsyncd${pid === undefined ? '' : ` (pid ${pid})`} is still running ${STOP_TIMEOUT_MS / 1000} s after being asked to stop`, {
         hint: 'it finishes the operations in flight first; run `vsync daemon status` in a moment, or end the process by its pid',
@@ -56,8 +76,7 @@ async function stop(ctx: Context): Promise<void> {
     }
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
   }
-  if (ctx.json) return ctx.out.json({ running: false, stopped: true });
-  ctx.out.line('vsyncd stopped');
+  return true;
 }
 
 async function status(ctx: Context): Promise<void> {

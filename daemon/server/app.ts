@@ -14,6 +14,12 @@ import {
   UseRequestSchema,
   WatchRequestSchema,
   VersionsQuerySchema,
+  KeyExportRequestSchema,
+  KeyImportRequestSchema,
+  BackupsQuerySchema,
+  RestoreRequestSchema,
+  DoctorRequestSchema,
+  type DoctorResult,
   type LockResult,
   type StatusResult,
   type WatchListResult,
@@ -98,9 +104,38 @@ export function buildApp(options: AppOptions): FastifyInstance {
     return service.versions(cwd, env);
   });
 
+  // POST: it writes (and removes) a scratch object in the store.
+  app.post(`${API_PREFIX}/doctor`, async (request): Promise<DoctorResult> => {
+    const { cwd, env } = parse(DoctorRequestSchema, request.body);
+    const report = await service.doctor(cwd, env);
+    return { agent: { version: VERSION, pid: process.pid, socket: options.socket }, ...report };
+  });
+
+  app.get(`${API_PREFIX}/backups`, async (request) => {
+    const { cwd, env } = parse(BackupsQuerySchema, request.query);
+    return service.backups(cwd, env);
+  });
+
+  app.post(`${API_PREFIX}/backups/restore`, async (request, reply) => {
+    const { cwd, env, ts } = parse(RestoreRequestSchema, request.body);
+    return answer(request, reply, (progress) => service.restore(cwd, env, ts ? { ts } : {}, progress));
+  });
+
   app.post(`${API_PREFIX}/use`, async (request) => {
     const { cwd, env } = parse(UseRequestSchema, request.body);
     return service.use(cwd, env);
+  });
+
+  // The bodies carry a passphrase and the export's answer the one it made: fastify's request log never
+  // holds bodies, and nothing here logs them.
+  app.post(`${API_PREFIX}/key/export`, async (request) => {
+    const { cwd, env, out, passphrase } = parse(KeyExportRequestSchema, request.body);
+    return service.exportKey(cwd, env, { out, passphrase });
+  });
+
+  app.post(`${API_PREFIX}/key/import`, async (request) => {
+    const { cwd, file, passphrase } = parse(KeyImportRequestSchema, request.body);
+    return service.importKey(cwd, file, passphrase);
   });
 
   app.post(`${API_PREFIX}/lock`, async (request): Promise<LockResult> => {

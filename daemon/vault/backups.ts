@@ -36,9 +36,18 @@ export async function listBackups(repo: string, env: string, environment: Env): 
 /**
  * Writes the backup and prunes older ones; returns its path. Never overwrites an earlier backup. When the
  * newest backup already holds exactly `zip` (bundles are deterministic, so equal bytes are equal folders),
- * returns that one instead of writing a copy.
+ * returns that one instead of writing a copy. `spare` names a backup the pruning must keep for now: the one
+ * a restore is about to put back (restore.ts prunes once it is in place).
  */
-export async function writeBackup(aesKey: Buffer, zip: Buffer, repo: string, env: string, environment: Env, now: Date): Promise<string> {
+export async function writeBackup(
+  aesKey: Buffer,
+  zip: Buffer,
+  repo: string,
+  env: string,
+  environment: Env,
+  now: Date,
+  options: { readonly spare?: string } = {},
+): Promise<string> {
   const folder = backupFolder(repo, environment);
   const newest = (await listBackups(repo, env, environment))[0];
   if (newest && (await holds(newest.path, aesKey, zip))) return newest.path;
@@ -50,10 +59,15 @@ export async function writeBackup(aesKey: Buffer, zip: Buffer, repo: string, env
     if (await writeFileExclusive(path, envelope, 0o600)) break;
     ts = nextTimestamp(ts, now); // two pulls in one second
   }
-  for (const old of (await listBackups(repo, env, environment)).slice(BACKUPS_KEPT)) {
-    await unlink(old.path).catch(() => undefined);
-  }
+  await pruneBackups(repo, env, environment, options.spare);
   return join(folder, `${env}-${ts}.zip.enc`);
+}
+
+/** Removes all but the BACKUPS_KEPT newest backups of (repo, env), never `spare`. */
+export async function pruneBackups(repo: string, env: string, environment: Env, spare?: string): Promise<void> {
+  for (const old of (await listBackups(repo, env, environment)).slice(BACKUPS_KEPT)) {
+    if (old.path !== spare) await unlink(old.path).catch(() => undefined);
+  }
 }
 
 /** Whether the backup at `path` decrypts to `zip`. One that does not decrypt (damaged, other key) does not. */

@@ -7,6 +7,7 @@ import { bundleFolder } from '../bundle/zip-folder.js';
 import { decryptEnvelope, encryptEnvelope } from '../crypto/envelope.js';
 import { seal, unseal } from '../crypto/seal.js';
 import { nextTimestamp } from '../crypto/timestamp.js';
+import type { Storage } from '../storage/storage.js';
 import { afterSync, beginSync, newer, readLocalState, syncedHere, writeLocalState } from './local-state.js';
 import { pointerKey, versionKey } from './remote-layout.js';
 import { settleLater } from './settle-later.js';
@@ -16,6 +17,8 @@ import { recoverSwap } from './vault-folder.js';
 export interface PushOptions {
   /** Replace the remote latest even if it moved since this machine last synced. */
   readonly force?: boolean;
+  /** A warning to show before uploading, if any: a store that ignores conditional writes (doctor/write-safety.ts). */
+  readonly storeWarning?: (storage: Storage, ref: VaultRef) => Promise<string | undefined>;
 }
 
 export interface PushResult {
@@ -56,6 +59,9 @@ export async function push(deps: VaultDeps, ref: VaultRef, options: PushOptions,
   // Decrypt and compare before anything leaves the machine: a fault here must never reach the bucket.
   const check = unseal(decryptEnvelope(aesKey, envelope));
   if (check.ts !== ts || !check.payload.equals(zip)) throw new VsyncError('INTERNAL', 'the sealed bundle did not decrypt to what was sealed');
+
+  const warning = await options.storeWarning?.(vault.storage, ref);
+  if (warning) progress({ kind: 'warning', text: warning });
 
   const key = versionKey(repo, env, ts);
   step(4, `uploading ${envelope.length} bytes → ${vault.storage.describe(key)}`);

@@ -11,10 +11,14 @@ import type { EventHub } from './event-hub.js';
 import { readFolderState } from './folder-state.js';
 import { init, type InitOptions, type InitResult } from './init.js';
 import type { KeySource } from './key-ring.js';
+import { exportKey, importShare, readShare, type KeyExportResult, type KeyImportResult } from './key-share.js';
 import { readLocalState } from './local-state.js';
 import { pull, type PullOptions, type PullResult } from './pull.js';
 import { push, type PushOptions, type PushResult } from './push.js';
 import { RepoIdentityCache } from './repo-identity-cache.js';
+import { doctor, type DoctorReport } from './doctor/doctor.js';
+import { WriteSafety } from './doctor/write-safety.js';
+import { backups, restore, type BackupsResult, type RestoreOptions, type RestoreResult } from './restore.js';
 import { showUse, use, type UseResult } from './use.js';
 import { openVault, readPointer, readPointerIfChanged, type VaultDeps, type VaultRef } from './vault.js';
 import { versions, type VersionsResult } from './versions.js';
@@ -36,6 +40,7 @@ export class VaultService {
   private readonly queues = new Map<string, Promise<unknown>>();
   private readonly records = new Map<string, { repo: string; env: string; last: OperationRecord }>();
   private readonly identities = new RepoIdentityCache();
+  private readonly writeSafety = new WriteSafety();
   private readonly automatic: VaultDeps;
 
   constructor(
@@ -57,7 +62,11 @@ export class VaultService {
   }
 
   push(cwd: string, env: string, options: PushOptions, progress: Progress): Promise<PushResult> {
-    return this.run('push', cwd, env, (ref) => this.announced('push', ref, 'manual', () => push(this.deps, ref, options, progress)));
+    // Only a push whose progress someone reads warns of a store that ignores conditional writes (once per
+    // store): one answered as plain JSON, like a push on save, would spend the warning on no one.
+    const warned: PushOptions =
+      progress === silent ? options : { ...options, storeWarning: (storage, ref) => this.writeSafety.warning(storage, ref) };
+    return this.run('push', cwd, env, (ref) => this.announced('push', ref, 'manual', () => push(this.deps, ref, warned, progress)));
   }
 
   pull(cwd: string, env: string, options: PullOptions, progress: Progress): Promise<PullResult> {
@@ -68,9 +77,45 @@ export class VaultService {
     return versions(this.deps, await this.locate(cwd, env));
   }
 
+  /**
+   * doctor: every check's outcome, failures included (only a bad env name is thrown). Not queued: it reads
+   * the config, the keychain and the store, and writes only a scratch object of its own.
+   */
+  async doctor(cwd: string, env: string | undefined): Promise<DoctorReport> {
+    if (env !== undefined) assertEnvName(env);
+    return doctor(this.deps, env, (named) => this.locate(cwd, named));
+  }
+
+  /** Read-only, like versions: not queued, so it never waits behind a pull and is not recorded for status. */
+  async backups(cwd: string, env: string): Promise<BackupsResult> {
+    return backups(this.deps, await this.locate(cwd, env));
+  }
+
+  restore(cwd: string, env: string, options: RestoreOptions, progress: Progress): Promise<RestoreResult> {
+    return this.run('restore', cwd, env, (ref) => restore(this.deps, ref, options, progress));
+  }
+
   async use(cwd: string, env: string | undefined): Promise<UseResult> {
     if (env === undefined) return showUse((await this.identities.resolve(cwd)).root);
     return this.run('use', cwd, env, (ref) => use(this.deps.environment, ref.repo, ref.env, ref.root));
+  }
+
+  /** key export: a share file of this vault's key and config; `out` defaults to a file in `cwd`. */
+  exportKey(cwd: string, env: string, options: { out?: string; passphrase?: string }): Promise<KeyExportResult> {
+    return this.run('key export', cwd, env, (ref) => exportKey(this.deps, ref, { ...options, folder: cwd }));
+  }
+
+  /**
+   * key import: the vault is the one the share file names, whatever `cwd` is, queued like any operation on
+   * it. `checkoutRepo` is set when `cwd` is in a checkout of another repo, where the import will not be found.
+   */
+  async importKey(cwd: string, file: string, passphrase: string): Promise<KeyImportResult & { checkoutRepo?: string }> {
+    const share = await readShare(file, passphrase); // the slow derivations, before the queue
+    const result = await this.queued('key import', share.repo, share.env, () => importShare(this.deps, share));
+    // A folder outside any checkout is named after itself: only a checkout's own name is worth a warning.
+    const checkout = await this.identities.resolve(cwd).catch(() => undefined);
+    const elsewhere = checkout !== undefined && checkout.source !== 'folder' && checkout.repo !== share.repo;
+    return { ...result, ...(elsewhere ? { checkoutRepo: checkout.repo } : {}) };
   }
 
   /**
@@ -149,23 +194,26 @@ export class VaultService {
   /** Runs `op` in the vault's queue; records it for `status` unless it found nothing to do (undefined). */
   private async run<T>(operation: string, cwd: string, env: string, op: (ref: VaultRef) => Promise<T>): Promise<T> {
     const ref = await this.locate(cwd, env);
-    const account = `${ref.repo}/${ref.env}`;
+    return this.queued(operation, ref.repo, ref.env, () => op(ref));
+  }
+
+  private async queued<T>(operation: string, repo: string, env: string, op: () => Promise<T>): Promise<T> {
+    const account = `${repo}/${env}`;
     const previous = this.queues.get(account) ?? Promise.resolve();
-    const current = previous.catch(() => undefined).then(() => op(ref));
+    const current = previous.catch(() => undefined).then(op);
     this.queues.set(account, current);
     const at = this.deps.now().toISOString();
     try {
       const result = await current;
       if (result === undefined) return result;
       const version = (result as { version?: unknown }).version;
-      this.records.set(account, { repo: ref.repo, env: ref.env, last: { operation, at, ok: true, ...(typeof version === 'string' ? { version } : {}) } });
+      this.records.set(account, { repo, env, last: { operation, at, ok: true, ...(typeof version === 'string' ? { version } : {}) } });
       return result;
     } catch (err) {
-      this.records.set(account, { repo: ref.repo, env: ref.env, last: { operation, at, ok: false, code: isVsyncError(err) ? err.code : 'INTERNAL' } });
+      this.records.set(account, { repo, env, last: { operation, at, ok: false, code: isVsyncError(err) ? err.code : 'INTERNAL' } });
       throw err;
     } finally {
       if (this.queues.get(account) === current) this.queues.delete(account);
     }
   }
 }
-

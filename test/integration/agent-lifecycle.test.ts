@@ -50,14 +50,14 @@ t.test('a socket folder others can reach is refused', async (t) => {
   mkdirSync(folder);
   chmodSync(folder, 0o755);
   const agent = await startAgent({ home, socket: join(folder, 's.sock'), waitReady: false });
-  t.equal(await agent.exited, exitCodes.agent);
+  t.equal(await agent.exited, exitCodes.config, 'a configuration error: a service manager does not restart it');
   t.match(agent.output(), /vsyncd: error: the socket folder is not private to this user: .* mode 0755\nvsyncd: hint: .*chmod 700/);
   t.notOk(existsSync(join(folder, 's.sock')));
 });
 
 t.test('a socket path too long names VSYNC_SOCKET', async (t) => {
   const agent = await startAgent({ home, socket: join(base, 'x'.repeat(120), 's.sock'), waitReady: false });
-  t.equal(await agent.exited, exitCodes.agent);
+  t.equal(await agent.exited, exitCodes.config, 'a configuration error: a service manager does not restart it');
   t.match(agent.output(), /too long for a Unix socket.*VSYNC_SOCKET/s);
 });
 

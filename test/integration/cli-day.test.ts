@@ -92,7 +92,7 @@ function day(t: TestContext, store: 'dir' | 's3'): void {
     writeFileSync(a.envFile(), 'DATABASE_URL=postgres://mine\n');
     const conflict = await a.cli(['push', 'dev']);
     t.equal(conflict.code, exitCodes.conflict);
-    t.match(conflict.stderr, new RegExp(`vsync: error: the remote moved since this machine last synced: the remote latest is ${bobVersion}; this machine last synced ${version}\\nvsync: hint: pull first`));
+    t.match(conflict.stderr, new RegExp(`vsync: error: the remote moved since this machine last synced: the remote latest is ${bobVersion}; this machine last synced ${version}\\nvsync: hint: pull --force to take the remote version`));
 
     // Alice pulls: her unpushed edit is refused (and backed up), then forced.
     const refused = await a.cli(['pull', 'dev']);

@@ -55,7 +55,7 @@ t.test('bad command lines are USAGE errors (exit 2) with a hint naming the help 
     [['pull', '--force'], /^invalid usage: pull needs <env>$/, /`vsync pull --help`/],
     [['versions'], /needs <env>/, /`vsync versions --help`/],
     [['init'], /needs <env>/, /`vsync init --help`/],
-    [['daemon'], /daemon needs <start\|stop\|status>/, /`vsync daemon --help`/],
+    [['daemon'], /daemon needs <start\|stop\|status\|install\|uninstall>/, /`vsync daemon --help`/],
     [['daemon', 'restart'], /unknown daemon command "restart"/, /`vsync daemon --help`/],
     [['push', 'dev', 'prod'], /unexpected argument "prod"/, /`vsync push --help`/],
     [['status', 'now'], /unexpected argument "now"/, /`vsync status --help`/],
