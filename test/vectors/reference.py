@@ -5,16 +5,20 @@ It shares no code with vsync, so when vsync and this file agree on every vector,
 enough to read and write what vsync writes. Needs Python 3 and the `cryptography` package (Debian:
 python3-cryptography).
 
-  reference.py make OUT_DIR    write the vectors (fixed keys, salts and IVs below)
-  reference.py check FILE...   check vectors both ways; exit 1 on the first mismatch
+  reference.py make OUT_DIR          write the vectors (fixed keys, salts and IVs below)
+  reference.py check FILE...         check vectors both ways; exit 1 on the first mismatch
+  reference.py make-share OUT_DIR    write the share-file vectors (FORMAT.md §12)
+  reference.py check-share FILE...   check share-file vectors both ways
 """
 import base64
 import hashlib
+import hmac
 import io
 import json
 import os
 import re
 import sys
+import unicodedata
 import zipfile
 from datetime import datetime, timezone
 
@@ -122,10 +126,127 @@ def check(paths: list[str]) -> None:
         print(f"ok {v['name']}")
 
 
+# ---- share files (FORMAT.md §12) ----
+
+SHARE_MAGIC = b"RQES0001"
+CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def normalise_passphrase(passphrase: str) -> str:
+    text = unicodedata.normalize("NFC", passphrase)
+    compact = text.replace(" ", "").replace("-", "")
+    compact = "".join(c.upper() if "a" <= c <= "z" else c for c in compact)
+    compact = compact.replace("O", "0").replace("I", "1").replace("L", "1")
+    if len(compact) == 28 and all(c in CROCKFORD for c in compact):
+        return "-".join(compact[i:i + 4] for i in range(0, 28, 4))
+    return text
+
+
+def share_key(passphrase: str, salt: bytes) -> tuple[bytes, bytes]:
+    aes_key = hashlib.pbkdf2_hmac("sha256", normalise_passphrase(passphrase).encode("utf-8"), salt, ITERATIONS, 32)
+    check = hmac.new(aes_key, b"vsync share check v1", hashlib.sha256).digest()[:16]
+    return aes_key, check
+
+
+def seal_share(plaintext: bytes, passphrase: str, salt: bytes, iv: bytes) -> bytes:
+    aes_key, check = share_key(passphrase, salt)
+    envelope = encrypt(aes_key, plaintext, iv)
+    return SHARE_MAGIC + salt + check + len(envelope).to_bytes(4, "big") + envelope
+
+
+def open_share(data: bytes, passphrase: str) -> bytes:
+    if len(data) < 8 or data[:8] != SHARE_MAGIC:
+        raise ValueError("not a share file")
+    if len(data) < 44 + 32:
+        raise ValueError("truncated")
+    if len(data) - 44 != int.from_bytes(data[40:44], "big"):
+        raise ValueError("length mismatch")
+    aes_key, check = share_key(passphrase, data[8:24])
+    if not hmac.compare_digest(check, data[24:40]):
+        raise ValueError("wrong passphrase")
+    return decrypt(aes_key, data[44:])
+
+
+def check_share_content(plaintext: bytes) -> None:
+    share = json.loads(plaintext.decode("utf-8"))
+    if not re.fullmatch(r"[a-z0-9_][a-z0-9._]{0,99}", share["repo"]):
+        raise ValueError("bad repo")
+    if not re.fullmatch(r"[a-z][a-z0-9_-]{0,63}", share["env"]):
+        raise ValueError("bad env")
+    if len(base64.b64decode(share["key"], validate=True)) != 32 or len(share["key"]) != 44:
+        raise ValueError("bad key")
+    config = share["config"]
+    salt = config["encryption"]["salt"]
+    if config["version"] != 1 or ("s3" in config) == ("store" in config):
+        raise ValueError("bad config")
+    if "keyCheck" in config["encryption"]:
+        mac = hmac.new(derive(share["key"], salt), b"vsync key check v1", hashlib.sha256).digest()[:16]
+        if base64.b64encode(mac).decode() != config["encryption"]["keyCheck"]:
+            raise ValueError("keyCheck does not match the key")
+
+
+def make_share(out_dir: str) -> None:
+    def key_check(key: str, salt: str) -> str:
+        return base64.b64encode(hmac.new(derive(key, salt), b"vsync key check v1", hashlib.sha256).digest()[:16]).decode()
+
+    k1, s1 = b64_of("share-k1", 32), b64_of("share-s1", 16)
+    k2, s2 = b64_of("share-k2", 32), b64_of("share-s2", 18)
+    nfc = "Crème brûlée, deux fois !"
+    cases = [
+        ("share-s3-generated-passphrase", "7K3Q-M9TX-4B2D-R8WZ-0CFH-J6NP-SV5E", "7k3q m9tx 4b2d r8wz ocfh j6np sv5e",
+         {"repo": "acme_web", "env": "dev", "key": k1, "config": {
+             "version": 1,
+             "s3": {"bucket": "acme-secrets", "region": "eu-west-1", "endpoint": "https://s3.example.com",
+                    "prefix": "teams/", "forcePathStyle": True},
+             "encryption": {"salt": s1, "keyCheck": key_check(k1, s1)},
+             "files": {"vaultFolder": "infra/vault/dev"}}}),
+        ("share-dir-store-own-passphrase", nfc, unicodedata.normalize("NFD", nfc),
+         {"repo": "web", "env": "production", "key": k2, "config": {
+             "version": 1,
+             "store": {"kind": "dir", "root": "/srv/vsync/store"},
+             "encryption": {"salt": s2}}}),
+    ]
+    os.makedirs(out_dir, exist_ok=True)
+    for name, passphrase, typed, share in cases:
+        salt = hashlib.sha256(("salt-" + name).encode()).digest()[:16]
+        iv = hashlib.sha256(("iv-" + name).encode()).digest()[:12]
+        plaintext = json.dumps(share, separators=(",", ":"), ensure_ascii=False)
+        data = seal_share(plaintext.encode("utf-8"), passphrase, salt, iv)
+        vector = {"name": name, "passphrase": passphrase, "typed": typed, "salt": salt.hex(), "iv": iv.hex(),
+                  "plaintext": plaintext, "file": data.hex()}
+        with open(os.path.join(out_dir, name + ".json"), "w", encoding="utf-8") as f:
+            json.dump(vector, f, indent=2, ensure_ascii=False)
+            f.write("\n")
+
+
+def check_share(paths: list[str]) -> None:
+    for path in paths:
+        with open(path, encoding="utf-8") as f:
+            v = json.load(f)
+        plaintext, data = v["plaintext"].encode("utf-8"), bytes.fromhex(v["file"])
+        if seal_share(plaintext, v["passphrase"], bytes.fromhex(v["salt"]), bytes.fromhex(v["iv"])) != data:
+            sys.exit(f"{path}: seal mismatch")
+        for passphrase in (v["passphrase"], v["typed"]):
+            if open_share(data, passphrase) != plaintext:
+                sys.exit(f"{path}: open mismatch")
+        check_share_content(plaintext)
+        try:
+            open_share(data, v["passphrase"] + "x")
+            sys.exit(f"{path}: a wrong passphrase opened it")
+        except ValueError as e:
+            if str(e) != "wrong passphrase":
+                sys.exit(f"{path}: a wrong passphrase gave {e}")
+        print(f"ok {v['name']}")
+
+
 if __name__ == "__main__":
     if len(sys.argv) >= 3 and sys.argv[1] == "make":
         make(sys.argv[2])
     elif len(sys.argv) >= 3 and sys.argv[1] == "check":
         check(sys.argv[2:])
+    elif len(sys.argv) >= 3 and sys.argv[1] == "make-share":
+        make_share(sys.argv[2])
+    elif len(sys.argv) >= 3 and sys.argv[1] == "check-share":
+        check_share(sys.argv[2:])
     else:
         sys.exit(__doc__)
