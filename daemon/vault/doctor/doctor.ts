@@ -1,0 +1,138 @@
+// `vsync doctor [<env>]`: checks the backend before it is trusted, each check ok / warn / fail / skip with a
+// hint, in the order of DOCTOR_CHECKS (shared/api.ts). Without an env: that the keychain answers. With one:
+// the vault's config, its key, its store, the store's clock, and whether the store enforces the conditional
+// writes that keep two teammates' pushes apart (write-probe.ts). Failures are reported, never thrown: the
+// point is to see all of them at once. Reads the keychain itself, not the agent's key ring, so a key held
+// unlocked does not hide a keychain entry that has gone, and nothing is unlocked by looking.
+import { DOCTOR_CHECKS, type DoctorCheck, type DoctorCheckName } from '../../../shared/api.js';
+import { VsyncError, isVsyncError } from '../../../shared/errors.js';
+import { assertKeyText } from '../../crypto/key.js';
+import { assertKeyMatchesCheck } from '../../crypto/key-check.js';
+import { deriveKey } from '../../crypto/kdf.js';
+import { keychainAccount, type Keychain } from '../../keychain/keychain.js';
+import { pointerKey } from '../remote-layout.js';
+import { openVault, readPointer, type OpenVault, type VaultDeps, type VaultRef } from '../vault.js';
+import { clockCheck, skewMs } from './clock-skew.js';
+import { probeWrites, scratchKey, type WriteProbe } from './write-probe.js';
+
+export interface DoctorReport {
+  readonly repo?: string;
+  readonly env?: string;
+  readonly checks: DoctorCheck[];
+}
+
+// An account no vault can have (repo names hold no space): reading it only asks whether the keychain answers.
+const PROBE_ACCOUNT = 'vsync doctor/probe';
+
+/** `locate` finds the vault of `env` from the caller's folder (it may fail: REPO_UNKNOWN). */
+export async function doctor(deps: VaultDeps, env: string | undefined, locate: (env: string) => Promise<VaultRef>): Promise<DoctorReport> {
+  if (env === undefined) return { checks: [await keychainAnswers(deps.keychain)] };
+  const checks: DoctorCheck[] = [];
+  const skipRest = (detail: string): DoctorCheck[] => {
+    const done = new Set(checks.map((c) => c.name));
+    return VAULT_CHECKS.filter((name) => !done.has(name)).map((name) => ({ name, status: 'skip', detail }));
+  };
+
+  let ref: VaultRef;
+  try {
+    ref = await locate(env);
+  } catch (err) {
+    checks.push(failed('config', err));
+    return { env, checks: [...checks, ...skipRest('the repo is unknown')] };
+  }
+  const { repo } = ref;
+
+  let vault: OpenVault | undefined;
+  try {
+    vault = await openVault(deps, ref);
+    checks.push({ name: 'config', status: 'ok', detail: `${vault.configFile} (store ${vault.storage.describe(`${repo}/${env}/`)})` });
+  } catch (err) {
+    checks.push(failed('config', err));
+  }
+  checks.push(await keyCheck(deps.keychain, ref, vault));
+  if (!vault) return { repo, env, checks: [...checks, ...skipRest('needs the config')] };
+
+  try {
+    const pointer = await readPointer(vault);
+    const detail = pointer ? `${vault.storage.describe(pointerKey(repo, env))} → ${pointer.ts}` : `${vault.storage.describe(`${repo}/${env}/`)} answers; nothing pushed yet`;
+    checks.push({ name: 'store', status: 'ok', detail });
+  } catch (err) {
+    checks.push(failed('store', err));
+    return { repo, env, checks: [...checks, ...skipRest('the store cannot be read')] };
+  }
+
+  let probe: WriteProbe;
+  try {
+    probe = await probeWrites(vault.storage, scratchKey(repo, env), deps.now);
+  } catch (err) {
+    checks.push({ name: 'clock', status: 'skip', detail: 'needs a scratch object in the store' });
+    checks.push(failed('if-none-match', err, 'could not write a scratch object: '));
+    return { repo, env, checks: [...checks, ...skipRest('needs a scratch object in the store')] };
+  }
+  const { store, before, after } = probe.clock!;
+  checks.push(clockCheck(skewMs(store, before, after)), ...writeChecks(vault, probe));
+  return { repo, env, checks };
+}
+
+// The agent's checks, in their order: all but `agent`, which is the client's.
+const VAULT_CHECKS = DOCTOR_CHECKS.filter((name) => name !== 'agent');
+
+function failed(name: DoctorCheckName, err: unknown, prefix = ''): DoctorCheck {
+  const failure = isVsyncError(err) ? err : new VsyncError('INTERNAL', String(err), { cause: err });
+  return { name, status: 'fail', code: failure.code, detail: `${prefix}${failure.message}`, hint: failure.hint };
+}
+
+async function keychainAnswers(keychain: Keychain): Promise<DoctorCheck> {
+  try {
+    await keychain.get(PROBE_ACCOUNT);
+  } catch (err) {
+    if (!isVsyncError(err, 'KEYCHAIN_NOT_FOUND')) return failed('keychain', err);
+  }
+  return { name: 'keychain', status: 'ok', detail: `${keychain.name} answers` };
+}
+
+/** The vault's key is there, is a key, and (with the config) is the key the config was made with. */
+async function keyCheck(keychain: Keychain, ref: VaultRef, vault: OpenVault | undefined): Promise<DoctorCheck> {
+  const account = keychainAccount(ref.repo, ref.env);
+  try {
+    const text = await keychain.get(account);
+    assertKeyText(text);
+    if (!vault) return { name: 'keychain', status: 'ok', detail: `the key for ${account} is in ${keychain.name} (not compared with the config, which could not be read)` };
+    const { salt, keyCheck: check } = vault.config.encryption;
+    if (check === undefined) {
+      return {
+        name: 'keychain',
+        status: 'warn',
+        detail: `the key for ${account} is in ${keychain.name}, but the config has no keyCheck to compare it with`,
+        hint: 'a wrong key will show only when a pull cannot decrypt; a config written by `vsync init` has one',
+      };
+    }
+    assertKeyMatchesCheck(await deriveKey(text, salt), check);
+    return { name: 'keychain', status: 'ok', detail: `the key for ${account} is in ${keychain.name} and matches the config's keyCheck` };
+  } catch (err) {
+    return failed('keychain', err);
+  }
+}
+
+function writeChecks(vault: OpenVault, probe: WriteProbe): DoctorCheck[] {
+  const where = vault.storage.describe(probe.key);
+  const ignored = (name: DoctorCheckName, detail: string): DoctorCheck => {
+    const err = new VsyncError('STORAGE_CONDITIONAL_WRITES_IGNORED', detail);
+    return { name, status: 'fail', code: err.code, detail: err.message, hint: err.hint };
+  };
+  const checks: DoctorCheck[] = [
+    probe.ifNoneMatch === 'enforced'
+      ? { name: 'if-none-match', status: 'ok', detail: 'a second put-if-absent on a scratch object was refused' }
+      : ignored('if-none-match', `a second put-if-absent (If-None-Match: *) on ${where} replaced the object instead of being refused`),
+    probe.ifMatch === 'enforced'
+      ? { name: 'if-match', status: 'ok', detail: 'a put-if-match with a stale ETag was refused' }
+      : probe.ifMatch === 'ignored'
+        ? ignored('if-match', `a put-if-match (If-Match) with a stale ETag on ${where} replaced the object instead of being refused`)
+        : ignored('if-match', `a put-if-match (If-Match) with the current ETag on ${where} was refused, so every push over an existing latest would fail`),
+  ];
+  if (probe.leftover) {
+    const last = checks[1]!;
+    checks[1] = { ...last, detail: `${last.detail} (the scratch object ${where} could not be removed: ${probe.leftover.message})` };
+  }
+  return checks;
+}
