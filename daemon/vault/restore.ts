@@ -1,0 +1,157 @@
+// backups <env> and backups restore <env> [<ts>]: this machine's pre-pull backups (backups.ts), listed, and
+// one put back in place of the vault folder.
+//
+// Restore reads and decrypts the chosen backup in memory first, so a damaged, tampered or foreign backup is
+// refused with nothing written at all: no new backup either, which (two are kept) could otherwise prune the
+// one the user came for. Then the folder as it is now is backed up (writeBackup, sparing the chosen backup
+// from the pruning until it is in place), and the backup is extracted into a staging folder and swapped in
+// as pull does (vault-folder.ts), so a crash leaves the old folder or the restored one, never a mix.
+//
+// The sync record (local-state.ts) is left alone: a restored folder is the user's edit, not a version. Its
+// digest differs from the last synced one unless it holds exactly that version, so a later pull asks for
+// --force and a push pushes it, like any edit; a restore of the synced version is simply in step again.
+import { readFile, rm } from 'node:fs/promises';
+import { VsyncError, isVsyncError } from '../../shared/errors.js';
+import { backupFolder } from '../../shared/paths.js';
+import type { Progress } from '../../shared/progress.js';
+import { maxArchiveBytes, resolveBundleLimits } from '../bundle/limits.js';
+import { unzipToStaging } from '../bundle/unzip-to-staging.js';
+import { bundleFolder } from '../bundle/zip-folder.js';
+import { ENVELOPE_OVERHEAD, decryptEnvelope } from '../crypto/envelope.js';
+import { parseTimestamp } from '../crypto/timestamp.js';
+import { isErrno } from '../fs/errno.js';
+import { listBackups, pruneBackups, writeBackup, type Backup } from './backups.js';
+import { readLocalState, syncedHere } from './local-state.js';
+import { assertRef, openVault, type OpenVault, type VaultDeps, type VaultRef } from './vault.js';
+import { folderExists, makeStaging, recoverSwap, stagingDigest, swapIn } from './vault-folder.js';
+
+export interface BackupsResult {
+  readonly repo: string;
+  readonly env: string;
+  /** `<config>/backups/<repo>`: where this machine keeps them. */
+  readonly folder: string;
+  /** Newest first. */
+  readonly backups: Backup[];
+}
+
+/** The backups of this repo and env on this machine. Needs neither the config nor the key. */
+export async function backups(deps: VaultDeps, ref: VaultRef): Promise<BackupsResult> {
+  assertRef(ref);
+  return {
+    repo: ref.repo,
+    env: ref.env,
+    folder: backupFolder(ref.repo, deps.environment),
+    backups: await listBackups(ref.repo, ref.env, deps.environment),
+  };
+}
+
+export interface RestoreOptions {
+  /** A backup by timestamp; the newest when left out. */
+  readonly ts?: string;
+}
+
+export interface RestoreResult {
+  readonly repo: string;
+  readonly env: string;
+  /** The restored backup's timestamp and file. */
+  readonly restored: string;
+  readonly from: string;
+  /** The backup of the folder as it was before, when it held any file. */
+  readonly backup?: string;
+  readonly folder: string;
+  /** The folder now differs from what this checkout last synced (a later pull needs --force). */
+  readonly unpushed: boolean;
+  /** The version this checkout last synced, if any. */
+  readonly synced?: string;
+}
+
+const STEPS = 3;
+
+export async function restore(deps: VaultDeps, ref: VaultRef, options: RestoreOptions, progress: Progress): Promise<RestoreResult> {
+  if (options.ts !== undefined) parseTimestamp(options.ts);
+  const vault = await openVault(deps, ref);
+  const { repo, env } = ref;
+  // Before anything reads the folder: a crash between swapIn's two renames left it under a hidden name.
+  await recoverSwap(vault.folder);
+  const step = (n: number, text: string) => progress({ kind: 'step', n, of: STEPS, text });
+
+  const chosen = await chooseBackup(deps, ref, options.ts);
+  const aesKey = await vault.aesKey();
+
+  step(1, `decrypting ${chosen.path}`);
+  const zip = await readBackup(aesKey, chosen, env);
+
+  step(2, `backing up local ${vault.vaultFolder}/`);
+  let current: { zip: Buffer; digest: string } | undefined;
+  let backup: string | undefined;
+  if (await folderExists(vault.folder)) {
+    const bundle = await bundleFolder(ref.root, vault.vaultFolder);
+    current = bundle;
+    if (bundle.files > 0) backup = await writeBackup(aesKey, bundle.zip, repo, env, deps.environment, deps.now(), { spare: chosen.path });
+  }
+  progress({ kind: 'detail', text: backup ? `→ ${backup}` : `(nothing to back up: no file in ${vault.vaultFolder}/)` });
+
+  step(3, `unzipping into ${ref.root}`);
+  // Bundles are deterministic: a folder that zips to exactly these bytes already holds the backup.
+  const restored = current?.zip.equals(zip) ? { digest: current.digest } : await replaceFolder(vault, zip);
+  await pruneBackups(repo, env, deps.environment);
+
+  const synced = syncedHere(await readLocalState(vault.stateFile), ref.root, { folderDigest: restored.digest });
+  return {
+    repo,
+    env,
+    restored: chosen.ts,
+    from: chosen.path,
+    ...(backup ? { backup } : {}),
+    folder: ref.root,
+    unpushed: synced ? synced.digest !== restored.digest : true,
+    ...(synced ? { synced: synced.ts } : {}),
+  };
+}
+
+async function chooseBackup(deps: VaultDeps, ref: VaultRef, ts: string | undefined): Promise<Backup> {
+  const { repo, env } = ref;
+  const found = await listBackups(repo, env, deps.environment);
+  const where = `${backupFolder(repo, deps.environment)}/${env}-*.zip.enc`;
+  if (found.length === 0) throw new VsyncError('BACKUP_NONE', `no ${where}`);
+  if (ts === undefined) return found[0]!;
+  const named = found.find((b) => b.ts === ts);
+  if (!named) throw new VsyncError('BACKUP_NOT_FOUND', `${ts} (this machine has ${found.map((b) => b.ts).join(', ')})`);
+  return named;
+}
+
+/** The zip inside the backup, once its GCM tag verified; a failure names the file and writes nothing. */
+async function readBackup(aesKey: Buffer, backup: Backup, env: string): Promise<Buffer> {
+  // A backup holds a bundle within the caps; anything far bigger is not one, and is not read into memory.
+  const cap = maxArchiveBytes(resolveBundleLimits()) + ENVELOPE_OVERHEAD;
+  if (backup.size > cap) throw new VsyncError('BUNDLE_TOO_LARGE', `${backup.path} is ${backup.size} bytes (at most ${cap})`);
+  let envelope: Buffer;
+  try {
+    envelope = await readFile(backup.path);
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) throw new VsyncError('BACKUP_NOT_FOUND', `${backup.path} went away`, { cause: err });
+    throw err;
+  }
+  try {
+    return decryptEnvelope(aesKey, envelope);
+  } catch (err) {
+    if (!isVsyncError(err)) throw err;
+    throw new VsyncError(err.code, err.detail ? `${backup.path} (${err.detail})` : backup.path, {
+      cause: err,
+      hint: `nothing was restored or written: this backup is damaged, or was made under another key; \`vsync backups ${env}\` lists the others`,
+    });
+  }
+}
+
+/** Extracts `zip` beside the vault folder and swaps it in; returns the new folder's digest. */
+async function replaceFolder(vault: OpenVault, zip: Buffer): Promise<{ digest: string }> {
+  const staging = await makeStaging(vault.folder);
+  try {
+    await unzipToStaging(zip, staging, vault.vaultFolder);
+    const digest = await stagingDigest(staging);
+    await swapIn(vault.folder, staging);
+    return { digest };
+  } finally {
+    await rm(staging, { recursive: true, force: true });
+  }
+}
