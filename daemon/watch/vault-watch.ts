@@ -241,6 +241,12 @@ export class VaultWatch {
       this.settle('pushing');
       return;
     }
+    // Settled as the event goes out, so that whoever sees it and asks `vsync status` sees the same.
+    if ((event.type === 'push-finished' || event.type === 'pull-finished') && event.trigger !== 'manual') {
+      this.lastVersion = event.version;
+      this.settle('idle');
+      return;
+    }
     if ((event.type !== 'push-finished' && event.type !== 'pull-finished') || event.trigger !== 'manual') return;
     this.reportedDivergence = undefined;
     if (this.state !== 'idle' && this.state !== 'pushing') {
