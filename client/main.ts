@@ -38,6 +38,13 @@ async function run(command: Command, json: boolean): Promise<void> {
   }
 }
 
+// A reader that went away (`vsync versions dev | head -1`) is not our failure: whatever is left to print has
+// nowhere to go, so stop quietly rather than die on an unhandled EPIPE.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code !== 'EPIPE') throw err;
+  process.exit(process.exitCode ?? 0);
+});
+
 const argv = process.argv.slice(2);
 // Known before parsing, so even a usage error comes out as JSON when asked.
 const json = argv.includes('--json');
