@@ -403,6 +403,12 @@ export const registry = {
     exit: x.agent,
   },
 
+  FILE_SYSTEM_REFUSED: {
+    message: "this machine's file system refused the agent",
+    hint: 'check the folder exists, its permissions and the free space; under the systemd service, folders outside your home and /tmp are read-only unless a ReadWritePaths= drop-in opens them (systemd/README.md)',
+    http: 500,
+    exit: x.config,
+  },
   INTERNAL: {
     message: 'an unexpected internal error',
     hint: 'this is a bug; please report it with the agent log',
