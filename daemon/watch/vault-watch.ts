@@ -224,6 +224,7 @@ export class VaultWatch {
       this.settle('idle');
     } else if (outcome?.kind === 'diverged' && outcome.version !== this.reportedDivergence) {
       this.reportedDivergence = outcome.version;
+      if (this.state === 'conflict') return; // a push on save met it first and said so
       const message = `latest is ${outcome.version}, and ${this.vault.vaultFolder}/ holds edits never pushed`;
       this.settle('conflict', { code: 'VAULT_UNPUSHED_CHANGES', message });
       events.emit({ type: 'remote-moved', ...ref, version: outcome.version });

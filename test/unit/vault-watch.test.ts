@@ -687,3 +687,25 @@ t.test('close refuses a watch that has not started yet and any later one: no wat
   await quiet();
   t.same(r.rec.types(from), [], 'nothing pushes after close');
 });
+
+t.test('a conflict met by a push on save is not reported again by --follow', async (t) => {
+  const r = await rig(t, { followEveryMs: 100 });
+  r.save('V=1\n');
+  await r.service.push(r.root, 'dev', {}, silent);
+  const bob = r.teammate();
+  await bob.pull();
+  await r.watch(true);
+  await quiet();
+  // Alice's save meets Bob's push from before the next follow period: the push reports the conflict.
+  bob.save('V=2 from bob\n');
+  const from = r.rec.length;
+  const bobs = await bob.push();
+  r.save('V=1, edited by alice\n');
+  await r.rec.waitFor(is('conflict'), { from });
+  await quiet();
+  await quiet();
+  t.equal(r.rec.types(from).filter((type) => type === 'conflict').length, 1, 'one conflict, whoever met it first');
+  t.match(r.entry(), { state: 'conflict' });
+  t.equal(await r.store.latest(), bobs);
+  t.equal(r.read(), 'V=1, edited by alice\n');
+});
