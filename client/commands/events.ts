@@ -19,9 +19,6 @@ export async function events(ctx: Context, interrupts: Interrupts = process, tim
   const quit = () => stop.abort();
   interrupts.once('SIGINT', quit);
   interrupts.once('SIGTERM', quit);
-  // A closed stdout (`vsync events | head -3`) ends it quietly too, rather than as an unhandled EPIPE.
-  const closed = (err: NodeJS.ErrnoException) => (err.code === 'EPIPE' ? quit() : undefined);
-  process.stdout.on('error', closed);
   const onEvent = (message: SseMessage): void => {
     const event = expectEvent(parse(message.data));
     // --json passes the agent's line through untouched; data that came in several lines is joined into one.
@@ -33,7 +30,6 @@ export async function events(ctx: Context, interrupts: Interrupts = process, tim
   } finally {
     interrupts.off('SIGINT', quit);
     interrupts.off('SIGTERM', quit);
-    process.stdout.off('error', closed);
   }
 }
 

@@ -74,3 +74,9 @@ export function followEvents(socket: string): Promise<EventFollower> {
     req.end();
   });
 }
+
+/** A predicate for waitFor: an event of this type (and, when given, this trigger). */
+export const isType =
+  (type: AgentEvent['type'], trigger?: string) =>
+  (e: AgentEvent): boolean =>
+    e.type === type && (trigger === undefined || ('trigger' in e && e.trigger === trigger));

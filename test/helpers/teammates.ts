@@ -23,7 +23,11 @@ export interface User {
   envFile(): string;
 }
 
-export async function user(base: string, name: string, repoName: string, agentEnv: Record<string, string> = {}): Promise<User> {
+/**
+ * A HOME with a git checkout of `repoName` in it, a fresh socket path, and the CLI run there against that
+ * socket; the caller starts the agent.
+ */
+export async function checkout(base: string, name: string, repoName: string) {
   const home = join(base, name);
   const repo = join(home, 'projects', 'myrepo');
   mkdirSync(repo, { recursive: true });
@@ -32,16 +36,20 @@ export async function user(base: string, name: string, repoName: string, agentEn
   writeFileSync(join(repo, '.gitignore'), '.env\n');
   const socket = freshSocket();
   const env = { HOME: home, VSYNC_SOCKET: socket, VSYNC_NO_AUTOSTART: '1', NO_COLOR: '1' };
-  const agent = await startAgent({ home, socket, env: agentEnv });
   return {
-    name,
     home,
     repo,
+    socket,
     env,
-    agent,
-    cli: (args, cwd = repo) => vsync(args, { cwd, env }),
+    cli: (args: string[], cwd = repo): Promise<CliRun> => vsync(args, { cwd, env }),
     envFile: () => join(repo, 'infra', 'vault', 'dev', '.env.dev'),
   };
+}
+
+export async function user(base: string, name: string, repoName: string, agentEnv: Record<string, string> = {}): Promise<User> {
+  const { socket, ...place } = await checkout(base, name, repoName);
+  const agent = await startAgent({ home: place.home, socket, env: agentEnv });
+  return { name, ...place, agent };
 }
 
 export function repoOf(u: User): string {

@@ -10,11 +10,10 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { registry } from '../../shared/errors.js';
 import { configFile, configRoot } from '../../shared/paths.js';
-import { freshSocket } from '../helpers/agent.js';
-import { vsync, type CliRun } from '../helpers/cli.js';
+import type { CliRun } from '../helpers/cli.js';
 import { canStartKeyring, startKeyringAgent } from '../helpers/keyring-agent.js';
 import { realComponentAvailable, skipUnless } from '../helpers/real-component.js';
-import { createBucket, user } from '../helpers/teammates.js';
+import { checkout, createBucket, user } from '../helpers/teammates.js';
 import { vsyncOnTerminal } from '../helpers/terminal.js';
 import { tempBase } from '../helpers/vault-fixture.js';
 import type { TestContext } from '../helpers/tap-types.js';
@@ -24,17 +23,10 @@ const PASSPHRASE = /^ {2}passphrase: ([0-9A-HJKMNP-TV-Z]{4}(?:-[0-9A-HJKMNP-TV-Z
 
 /** A teammate whose agent has a keychain of its own: a checkout of the same repo in another HOME. */
 async function teammateWithOwnKeyring(t: TestContext, base: string, name: string, repoName: string) {
-  const home = join(base, name);
-  const repo = join(home, 'projects', 'myrepo');
-  mkdirSync(repo, { recursive: true });
-  await run('git', ['init', '-q', repo]);
-  writeFileSync(join(repo, '.vsync'), `repo=${repoName}\n`);
-  writeFileSync(join(repo, '.gitignore'), '.env\n');
-  const socket = freshSocket();
-  const agent = await startKeyringAgent(home, socket);
+  const place = await checkout(base, name, repoName);
+  const agent = await startKeyringAgent(place.home, place.socket);
   t.teardown(() => agent.stop());
-  const env = { HOME: home, VSYNC_SOCKET: socket, VSYNC_NO_AUTOSTART: '1', NO_COLOR: '1' };
-  return { home, repo, env, agent, cli: (args: string[]): Promise<CliRun> => vsync(args, { cwd: repo, env }), envFile: () => join(repo, 'infra', 'vault', 'dev', '.env.dev') };
+  return { ...place, agent };
 }
 
 const refused = (t: TestContext, res: CliRun, code: keyof typeof registry, detail: RegExp, what: string): void => {

@@ -10,10 +10,10 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { S3Storage } from '../../daemon/storage/s3-storage.js';
-import { AgentEventSchema, type AgentEvent } from '../../shared/events.js';
+import { AgentEventSchema } from '../../shared/events.js';
 import { exitCodes } from '../../shared/errors.js';
 import { CLI, built, childEnv } from '../helpers/built.js';
-import { followEvents } from '../helpers/event-follower.js';
+import { followEvents, isType } from '../helpers/event-follower.js';
 import { realComponentAvailable } from '../helpers/real-component.js';
 import type { TestContext } from '../helpers/tap-types.js';
 import { createBucket, user, type User } from '../helpers/teammates.js';
@@ -21,7 +21,6 @@ import { tempBase } from '../helpers/vault-fixture.js';
 
 const SETTINGS = { VSYNC_WATCH_DEBOUNCE_MS: '150', VSYNC_FOLLOW_SECONDS: '0.5', VSYNC_RETRY_SECONDS: '0.3' };
 const quiet = () => sleep(1_400);
-const isType = (type: AgentEvent['type'], trigger?: string) => (e: AgentEvent) => e.type === type && (trigger === undefined || ('trigger' in e && e.trigger === trigger));
 
 async function alice(t: TestContext, initArgs: string[] = []): Promise<User> {
   const { base, cleanup } = tempBase('vsync-watch-faults-');

@@ -12,7 +12,7 @@ import { S3Storage } from '../../daemon/storage/s3-storage.js';
 import type { Storage } from '../../daemon/storage/storage.js';
 import type { AgentEvent } from '../../shared/events.js';
 import { startAgent } from '../helpers/agent.js';
-import { followEvents, type EventFollower } from '../helpers/event-follower.js';
+import { followEvents, isType, type EventFollower } from '../helpers/event-follower.js';
 import { realComponentAvailable } from '../helpers/real-component.js';
 import type { TestContext } from '../helpers/tap-types.js';
 import { createBucket, shareConfig, user, type User } from '../helpers/teammates.js';
@@ -73,7 +73,6 @@ async function team(t: TestContext, store: Store): Promise<Team> {
 }
 
 const vaultEvent = (e: AgentEvent) => e.type !== 'locked';
-const isType = (type: AgentEvent['type'], trigger?: string) => (e: AgentEvent) => e.type === type && (trigger === undefined || ('trigger' in e && e.trigger === trigger));
 
 async function ok(t: TestContext, run: Promise<{ code: number; stdout: string; stderr: string }>): Promise<string> {
   const r = await run;

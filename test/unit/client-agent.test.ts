@@ -4,7 +4,7 @@
 import t from 'tap';
 import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,43 +15,7 @@ import type { ProgressEvent } from '../../shared/progress.js';
 import { agentLogFile } from '../../shared/socket-path.js';
 import { CLI, built, childEnv } from '../helpers/built.js';
 import { caught } from '../helpers/caught.js';
-import type { TestContext } from '../helpers/tap-types.js';
-
-type Handler = (req: IncomingMessage, body: string, res: ServerResponse) => unknown;
-
-interface FakeAgent {
-  readonly socket: string;
-  readonly home: string;
-  handle: Handler;
-  readonly seen: Array<{ method: string; url: string; accept: string; body: string }>;
-}
-
-async function fakeAgent(t: TestContext): Promise<FakeAgent> {
-  const dir = mkdtempSync(join(tmpdir(), 'vsc-'));
-  const fake: FakeAgent = {
-    socket: join(dir, 's.sock'),
-    home: join(dir, 'home'),
-    handle: (_req, _body, res) => void res.writeHead(404).end(),
-    seen: [],
-  };
-  mkdirSync(fake.home);
-  const server: Server = createServer((req, res) => {
-    let body = '';
-    req.setEncoding('utf8');
-    req.on('data', (d: string) => (body += d));
-    req.on('end', () => {
-      fake.seen.push({ method: req.method ?? '', url: req.url ?? '', accept: req.headers.accept ?? '', body });
-      void fake.handle(req, body, res);
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(fake.socket, resolve));
-  t.teardown(async () => {
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
-    rmSync(dir, { recursive: true, force: true });
-  });
-  return fake;
-}
+import { standInAgent } from '../helpers/stand-in-agent.js';
 
 const line = (value: unknown) => `${JSON.stringify(value)}\n`;
 const ndjson = (res: ServerResponse) => res.writeHead(200, { 'content-type': 'application/x-ndjson' });
@@ -61,7 +25,7 @@ const jsonReply = (res: ServerResponse, status: number, value: unknown) =>
 const PUSH_RESULT = { repo: 'vsync', env: 'dev', version: '20260516-113304', bytes: 646, url: 's3://b/vsync/dev/versions/20260516-113304.enc' };
 
 t.test('progress lines are handed over while the agent is still working', async (t) => {
-  const fake = await fakeAgent(t);
+  const fake = await standInAgent(t);
   let firstSeen!: () => void;
   const clientHasFirst = new Promise<void>((resolve) => (firstSeen = resolve));
   fake.handle = async (_req, _body, res) => {
@@ -93,7 +57,7 @@ t.test('progress lines are handed over while the agent is still working', async 
 });
 
 t.test("the agent's errors keep their code, message and hint; exits come from the registry", async (t) => {
-  const fake = await fakeAgent(t);
+  const fake = await standInAgent(t);
   const client = new AgentClient(fake.socket, { HOME: fake.home });
   const conflict = { code: 'VAULT_CONFLICT', message: 'the remote moved since this machine last synced: the remote latest is X', hint: 'pull first' };
 
@@ -130,7 +94,7 @@ t.test("the agent's errors keep their code, message and hint; exits come from th
 });
 
 t.test('an agent that dies mid-stream, or is not there at all', async (t) => {
-  const fake = await fakeAgent(t);
+  const fake = await standInAgent(t);
   const client = new AgentClient(fake.socket, { HOME: fake.home });
   fake.handle = (_req, _body, res) => {
     ndjson(res);
@@ -178,7 +142,7 @@ function cli(args: string[], socket: string, home: string, cwd: string): Promise
 }
 
 t.test('the built CLI: exact output, --json, exit codes', async (t) => {
-  const fake = await fakeAgent(t);
+  const fake = await standInAgent(t);
   const cwd = fake.home;
   fake.handle = (req, body, res) => {
     if (req.url === '/v1/push' && req.headers.accept === 'application/x-ndjson') {

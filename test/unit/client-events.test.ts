@@ -2,10 +2,9 @@
 // command against a stand-in agent on a real Unix socket, in process and as the built CLI (signals, the
 // stream closing). The real agent's route is test/integration/'s business.
 import t from 'tap';
+import { standInAgent, type StandInAgent } from '../helpers/stand-in-agent.js';
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { tmpdir } from 'node:os';
+import type { ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { events, type Interrupts } from '../../client/commands/events.js';
@@ -17,7 +16,6 @@ import { exitCodes } from '../../shared/errors.js';
 import type { AgentEvent } from '../../shared/events.js';
 import { CLI, built, childEnv } from '../helpers/built.js';
 import { caught } from '../helpers/caught.js';
-import type { TestContext } from '../helpers/tap-types.js';
 
 // ---- the SSE reader ----
 
@@ -158,31 +156,6 @@ t.test('events of another shape are INTERNAL, not lines of "undefined"', async (
 
 // ---- the command against a stand-in agent ----
 
-interface FakeAgent {
-  readonly socket: string;
-  readonly dir: string;
-  handle: (req: IncomingMessage, res: ServerResponse) => void;
-  readonly seen: Array<{ method: string; url: string; accept: string }>;
-}
-
-async function fakeAgent(t: TestContext): Promise<FakeAgent> {
-  const dir = mkdtempSync(join(tmpdir(), 'vse-'));
-  mkdirSync(join(dir, 'home'));
-  const fake: FakeAgent = { socket: join(dir, 's.sock'), dir, handle: (_req, res) => void res.writeHead(404).end(), seen: [] };
-  const server = createServer((req, res) => {
-    fake.seen.push({ method: req.method ?? '', url: req.url ?? '', accept: req.headers.accept ?? '' });
-    req.resume();
-    req.on('end', () => fake.handle(req, res));
-  });
-  await new Promise<void>((resolve) => server.listen(fake.socket, resolve));
-  t.teardown(async () => {
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
-    rmSync(dir, { recursive: true, force: true });
-  });
-  return fake;
-}
-
 const sse = (res: ServerResponse) => res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
 const message = (e: AgentEvent) => `id: ${e.id}\nevent: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`;
 
@@ -213,15 +186,15 @@ function fakeSignals(): Interrupts & { raise(signal: 'SIGINT' | 'SIGTERM'): void
   };
 }
 
-function contextFor(fake: FakeAgent, json: boolean, out: Output) {
+function contextFor(fake: StandInAgent, json: boolean, out: Output) {
   return processContext(json, { HOME: join(fake.dir, 'home'), VSYNC_SOCKET: fake.socket, VSYNC_NO_AUTOSTART: '1' }, out);
 }
 
 t.test('events prints each event as it arrives, and fails with AGENT_UNREACHABLE when the agent closes the stream', async (t) => {
-  const fake = await fakeAgent(t);
+  const fake = await standInAgent(t);
   let printedFirst!: () => void;
   const first = new Promise<void>((resolve) => (printedFirst = resolve));
-  fake.handle = async (_req, res) => {
+  fake.handle = async (_req, _body, res) => {
     sse(res);
     res.write(`: hello\n\n${message(E1)}`);
     // The rest only once the first line is out: a client that buffered the stream would hang here.
@@ -244,10 +217,10 @@ t.test('events prints each event as it arrives, and fails with AGENT_UNREACHABLE
     '18:10:09  push-finished  acme_web/dev  20260516-181009 (watch)',
     '18:11:00  locked  2 keys dropped',
   ]);
-  t.same(fake.seen, [{ method: 'GET', url: '/v1/events', accept: 'text/event-stream' }]);
+  t.same(fake.seen, [{ method: 'GET', url: '/v1/events', accept: 'text/event-stream', body: '' }]);
   t.equal(signals.listening(), 0, 'the signal listeners are gone once the command is');
 
-  fake.handle = (_req, res) => {
+  fake.handle = (_req, _body, res) => {
     sse(res);
     res.write(message(E1));
     setTimeout(() => res.destroy(), 20);
@@ -259,9 +232,9 @@ t.test('events prints each event as it arrives, and fails with AGENT_UNREACHABLE
 });
 
 t.test('--json prints each event as the agent sent it', async (t) => {
-  const fake = await fakeAgent(t);
+  const fake = await standInAgent(t);
   const multiLine = `id: 9\nevent: locked\ndata: {"id":9,\ndata: "at":"${AT}","type":"locked",\ndata: "dropped":0}\n\n`;
-  fake.handle = (_req, res) => {
+  fake.handle = (_req, _body, res) => {
     sse(res);
     // Spacing a re-encoder would drop, to tell "as sent" from "as parsed".
     res.end(`id: 1\nevent: locked\ndata: {"id":1, "at":"${AT}", "type":"locked", "dropped":4}\r\n\r\n${multiLine}`);
@@ -272,10 +245,10 @@ t.test('--json prints each event as the agent sent it', async (t) => {
 });
 
 t.test('a signal ends events quietly', async (t) => {
-  const fake = await fakeAgent(t);
+  const fake = await standInAgent(t);
   let served!: () => void;
   const streaming = new Promise<void>((resolve) => (served = resolve));
-  fake.handle = (_req, res) => {
+  fake.handle = (_req, _body, res) => {
     sse(res);
     res.write(message(E1));
     served();
@@ -294,21 +267,21 @@ t.test('a signal ends events quietly', async (t) => {
 });
 
 t.test('answers that are not an event stream', async (t) => {
-  const fake = await fakeAgent(t);
-  fake.handle = (_req, res) => void res.writeHead(200, { 'content-type': 'application/json' }).end('{"watches":[]}');
+  const fake = await standInAgent(t);
+  fake.handle = (_req, _body, res) => void res.writeHead(200, { 'content-type': 'application/json' }).end('{"watches":[]}');
   t.match(await caught(events(contextFor(fake, false, collecting()), fakeSignals())), { code: 'INTERNAL', message: /\/v1\/events with application\/json instead of an event stream/ });
 
-  fake.handle = (_req, res) =>
+  fake.handle = (_req, _body, res) =>
     void res.writeHead(503, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 'AGENT_SHUTTING_DOWN', message: 'the agent is shutting down', hint: 'h' } }));
   t.match(await caught(events(contextFor(fake, false, collecting()), fakeSignals())), { code: 'AGENT_SHUTTING_DOWN', exit: exitCodes.agent });
 
-  fake.handle = (_req, res) => {
+  fake.handle = (_req, _body, res) => {
     sse(res);
     res.write('event: locked\ndata: not json\n\n');
   };
   t.match(await caught(events(contextFor(fake, false, collecting()), fakeSignals())), { code: 'INTERNAL', message: /an event that is not JSON: not json/ });
 
-  fake.handle = (_req, res) => {
+  fake.handle = (_req, _body, res) => {
     sse(res);
     res.write(`event: x\ndata: ${JSON.stringify({ id: 1, at: AT, type: 'push-finished', ...VAULT })}\n\n`);
   };
@@ -324,7 +297,7 @@ interface Running {
   kill(signal: NodeJS.Signals): void;
 }
 
-function run(args: string[], fake: FakeAgent): Running {
+function run(args: string[], fake: StandInAgent): Running {
   const child = spawn(process.execPath, [fileURLToPath(built(CLI)), ...args], {
     cwd: fake.dir,
     env: childEnv({ HOME: join(fake.dir, 'home'), VSYNC_SOCKET: fake.socket, VSYNC_NO_AUTOSTART: '1', TZ: 'UTC' }),
@@ -352,8 +325,8 @@ function run(args: string[], fake: FakeAgent): Running {
 }
 
 t.test('the built CLI: lines until Ctrl-C or SIGTERM, then exit 0 with nothing on stderr', async (t) => {
-  const fake = await fakeAgent(t);
-  fake.handle = (_req, res) => {
+  const fake = await standInAgent(t);
+  fake.handle = (_req, _body, res) => {
     sse(res);
     res.write(message(E1) + message(E2));
   };
@@ -375,8 +348,8 @@ t.test('the built CLI: lines until Ctrl-C or SIGTERM, then exit 0 with nothing o
 });
 
 t.test('the built CLI: the agent closing the stream is exit 8 and says so', async (t) => {
-  const fake = await fakeAgent(t);
-  fake.handle = (_req, res) => {
+  const fake = await standInAgent(t);
+  fake.handle = (_req, _body, res) => {
     sse(res);
     res.write(message(E1));
     setTimeout(() => res.end(), 50);

@@ -1,10 +1,9 @@
 // `vsync watch` (on, off, list) and the `watching:` section of `vsync status`: the command lines, every
 // line printed, the shape checks, and the built CLI against a stand-in agent on a real Unix socket.
 import t from 'tap';
+import { standInAgent, type StandInAgent } from '../helpers/stand-in-agent.js';
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { tmpdir } from 'node:os';
+import type { ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { StatusResult, WatchEntry } from '../../shared/api.js';
@@ -14,7 +13,6 @@ import { statusLines, unwatchLine, watchLine, watchListLines } from '../../clien
 import { expectStatus, expectUnwatch, expectWatchEntry, expectWatchList } from '../../client/result-shape.js';
 import { exitCodes } from '../../shared/errors.js';
 import { CLI, built, childEnv } from '../helpers/built.js';
-import type { TestContext } from '../helpers/tap-types.js';
 
 // ---- command lines ----
 
@@ -176,36 +174,7 @@ t.test('watch results of another shape are INTERNAL', async (t) => {
 
 // ---- the built CLI ----
 
-interface FakeAgent {
-  readonly socket: string;
-  readonly dir: string;
-  handle: (req: IncomingMessage, res: ServerResponse) => void;
-  readonly seen: Array<{ method: string; url: string; body: string }>;
-}
-
-async function fakeAgent(t: TestContext): Promise<FakeAgent> {
-  const dir = mkdtempSync(join(tmpdir(), 'vsw-'));
-  mkdirSync(join(dir, 'home'));
-  const fake: FakeAgent = { socket: join(dir, 's.sock'), dir, handle: (_req, res) => void res.writeHead(404).end(), seen: [] };
-  const server = createServer((req, res) => {
-    let body = '';
-    req.setEncoding('utf8');
-    req.on('data', (d: string) => (body += d));
-    req.on('end', () => {
-      fake.seen.push({ method: req.method ?? '', url: req.url ?? '', body });
-      fake.handle(req, res);
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(fake.socket, resolve));
-  t.teardown(async () => {
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
-    rmSync(dir, { recursive: true, force: true });
-  });
-  return fake;
-}
-
-function cli(args: string[], fake: FakeAgent): Promise<{ code: number; stdout: string; stderr: string }> {
+function cli(args: string[], fake: StandInAgent): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
@@ -219,9 +188,9 @@ function cli(args: string[], fake: FakeAgent): Promise<{ code: number; stdout: s
 const reply = (res: ServerResponse, status: number, value: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(value));
 
 t.test('the built CLI: watch on, off, list; status with watches', async (t) => {
-  const fake = await fakeAgent(t);
+  const fake = await standInAgent(t);
   const following = { ...ENTRY, follow: true };
-  fake.handle = (req, res) => {
+  fake.handle = (req, _body, res) => {
     const body = fake.seen.at(-1)!.body;
     if (req.method === 'POST' && req.url === '/v1/watch') reply(res, 200, JSON.parse(body).follow ? following : ENTRY);
     else if (req.method === 'POST' && req.url === '/v1/unwatch') reply(res, 200, { repo: 'acme_web', env: JSON.parse(body).env, root: '/home/me/acme', stopped: JSON.parse(body).env === 'dev' });
@@ -232,18 +201,18 @@ t.test('the built CLI: watch on, off, list; status with watches', async (t) => {
   const cwd = fake.dir;
 
   t.same(await cli(['watch', 'dev'], fake), { code: 0, stdout: '👀 watching acme_web/dev: infra/vault/dev/ pushes on save (debounce 500 ms)\n', stderr: '' });
-  t.same(fake.seen.at(-1), { method: 'POST', url: '/v1/watch', body: JSON.stringify({ cwd, env: 'dev' }) });
+  t.same(fake.seen.at(-1), { method: 'POST', url: '/v1/watch', accept: 'application/json', body: JSON.stringify({ cwd, env: 'dev' }) });
 
   t.same(await cli(['watch', 'dev', '--follow'], fake), {
     code: 0,
     stdout: '👀 watching acme_web/dev: infra/vault/dev/ pushes on save (debounce 500 ms) and follows the remote every 30 s\n',
     stderr: '',
   });
-  t.same(fake.seen.at(-1), { method: 'POST', url: '/v1/watch', body: JSON.stringify({ cwd, env: 'dev', follow: true }) });
+  t.same(fake.seen.at(-1), { method: 'POST', url: '/v1/watch', accept: 'application/json', body: JSON.stringify({ cwd, env: 'dev', follow: true }) });
   t.same(await cli(['watch', 'dev', '--follow', '--json'], fake), { code: 0, stdout: `${JSON.stringify(following)}\n`, stderr: '' });
 
   t.same(await cli(['watch', 'dev', '--off'], fake), { code: 0, stdout: 'stopped watching acme_web/dev\n', stderr: '' });
-  t.same(fake.seen.at(-1), { method: 'POST', url: '/v1/unwatch', body: JSON.stringify({ cwd, env: 'dev' }) });
+  t.same(fake.seen.at(-1), { method: 'POST', url: '/v1/unwatch', accept: 'application/json', body: JSON.stringify({ cwd, env: 'dev' }) });
   t.same(await cli(['watch', 'qa', '--off'], fake), { code: 0, stdout: 'acme_web/qa was not being watched\n', stderr: '' });
   t.same(await cli(['watch', 'qa', '--off', '--json'], fake), {
     code: 0,
@@ -252,7 +221,7 @@ t.test('the built CLI: watch on, off, list; status with watches', async (t) => {
   });
 
   t.same(await cli(['watch'], fake), { code: 0, stdout: 'acme_web/dev  /home/me/acme  infra/vault/dev/  on save, follow  idle\n', stderr: '' });
-  t.same(fake.seen.at(-1), { method: 'GET', url: '/v1/watch', body: '' });
+  t.same(fake.seen.at(-1), { method: 'GET', url: '/v1/watch', accept: 'application/json', body: '' });
   t.same(await cli(['watch', '--json'], fake), { code: 0, stdout: `${JSON.stringify({ watches: [following] })}\n`, stderr: '' });
 
   const status = await cli(['status'], fake);
@@ -262,7 +231,7 @@ t.test('the built CLI: watch on, off, list; status with watches', async (t) => {
   const usage = await cli(['watch', '--follow'], fake);
   t.same(usage, { code: exitCodes.usage, stdout: '', stderr: 'vsync: error: invalid usage: --follow needs <env>\nvsync: hint: run `vsync watch --help`\n' });
 
-  fake.handle = (_req, res) => reply(res, 200, { watches: [{ ...ENTRY, state: undefined }] });
+  fake.handle = (_req, _body, res) => reply(res, 200, { watches: [{ ...ENTRY, state: undefined }] });
   const wrong = await cli(['watch'], fake);
   t.equal(wrong.code, exitCodes.internal);
   t.match(wrong.stderr, /^vsync: error: an unexpected internal error: the agent's watch entry has no string state\n/);
