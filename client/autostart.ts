@@ -12,7 +12,9 @@ import { AgentClient, AgentTimeout, isNoAgent, type AgentRequest } from './agent
 import { agentUnreachable } from './agent-log.js';
 import { expectStatus } from './result-shape.js';
 
-const START_TIMEOUT_MS = 3000;
+// A guard against an agent that hangs at start-up, not a speed target: a loaded machine can take many seconds
+// to start node.
+const START_TIMEOUT_MS = 30_000;
 const POLL_MS = 50;
 const PROBE_TIMEOUT_MS = 1000;
 

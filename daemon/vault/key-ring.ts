@@ -8,10 +8,22 @@ import { assertKeyMatchesCheck } from '../crypto/key-check.js';
 
 export const DEFAULT_KEY_IDLE_MS = 8 * 60 * 60 * 1000;
 
+/** The one clock the ring reads: Node's timers in the agent, a hand-turned one in tests. */
+export interface IdleTimers {
+  setTimeout(callback: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+const nodeTimers: IdleTimers = {
+  // unref: an idle timer must not keep a process alive on its own.
+  setTimeout: (callback, ms) => setTimeout(callback, ms).unref(),
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+};
+
 interface Held {
   readonly key: Buffer;
   readonly salt: string;
-  timer: NodeJS.Timeout;
+  timer: unknown;
 }
 
 /** Where the domain gets a vault's AES key (vault.ts): the ring itself, or its `automatic()` view. */
@@ -33,6 +45,7 @@ export class KeyRing implements KeySource {
   constructor(
     private readonly keychain: Keychain,
     private readonly idleMs: number = DEFAULT_KEY_IDLE_MS,
+    private readonly timers: IdleTimers = nodeTimers,
   ) {}
 
   /** The vault's AES key; KEY_MISMATCH when the config's keyCheck says the keychain holds another key. */
@@ -104,19 +117,18 @@ export class KeyRing implements KeySource {
   }
 
   private touch(account: string, held: Held): void {
-    clearTimeout(held.timer);
+    this.timers.clearTimeout(held.timer);
     held.timer = this.expiry(account);
   }
 
-  private expiry(account: string): NodeJS.Timeout {
-    // unref: an idle timer must not keep a process alive on its own.
-    return setTimeout(() => this.drop(account), this.idleMs).unref();
+  private expiry(account: string): unknown {
+    return this.timers.setTimeout(() => this.drop(account), this.idleMs);
   }
 
   private drop(account: string): void {
     const held = this.held.get(account);
     if (!held) return;
-    clearTimeout(held.timer);
+    this.timers.clearTimeout(held.timer);
     // Not zeroed: an operation in flight may still be using it, and the GC frees it after that.
     this.held.delete(account);
   }

@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { agentStateFile } from '../../shared/socket-path.js';
 import { built, childEnv } from './built.js';
+import { reapOnExit, tiedToTest } from './reaper.js';
 
 export interface HttpAnswer {
   readonly status: number;
@@ -66,13 +67,15 @@ export interface AgentOptions {
 
 export async function startAgent(options: AgentOptions): Promise<Agent> {
   mkdirSync(options.home, { recursive: true });
-  const child = spawn(process.execPath, [fileURLToPath(built('daemon/main'))], {
+  const [command, args] = tiedToTest(process.execPath, [fileURLToPath(built('daemon/main'))]);
+  const child = spawn(command, args, {
     env: childEnv({ HOME: options.home, VSYNC_SOCKET: options.socket, ...options.env }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  reapOnExit(child.pid);
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   const agent: Agent = {
     child,
@@ -85,7 +88,8 @@ export async function startAgent(options: AgentOptions): Promise<Agent> {
     },
   };
   if (options.waitReady !== false) {
-    const deadline = Date.now() + 10_000;
+    // A guard against a hang, not a speed target: a loaded machine can take many seconds to start node.
+    const deadline = Date.now() + 90_000;
     for (;;) {
       // Ready: answering, and announced in its state file (written just after it starts listening).
       const ok = await call(options.socket, 'GET', '/v1/status').then((r) => r.status === 200, () => false);

@@ -3,6 +3,7 @@
 import { request, type ClientRequest } from 'node:http';
 import { SseReader } from '../../client/sse-reader.js';
 import { AgentEventSchema, type AgentEvent } from '../../shared/events.js';
+import { PATIENCE_MS } from './patience.js';
 
 export interface EventFollower {
   readonly events: AgentEvent[];
@@ -21,7 +22,7 @@ export function followEvents(socket: string): Promise<EventFollower> {
     let req: ClientRequest;
     const follower: EventFollower = {
       events,
-      waitFor: (match, { from = 0, timeoutMs = 15_000 } = {}) =>
+      waitFor: (match, { from = 0, timeoutMs = PATIENCE_MS } = {}) =>
         new Promise((res, rej) => {
           const check = (): boolean => {
             if (failure) {

@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { call } from './agent.js';
 import { built, childEnv, projectRoot } from './built.js';
+import { reapAgentOf, tiedToTest } from './reaper.js';
 
 export interface KeyringAgent {
   readonly socket: string;
@@ -31,7 +32,8 @@ export function canStartKeyring(): boolean {
 
 export async function startKeyringAgent(home: string, socket: string): Promise<KeyringAgent> {
   mkdirSync(home, { recursive: true });
-  const child = spawn('bash', [join(projectRoot, 'scripts', 'with-keyring.sh'), process.execPath, fileURLToPath(built('daemon/main'))], {
+  const [command, args] = tiedToTest('bash', [join(projectRoot, 'scripts', 'with-keyring.sh'), process.execPath, fileURLToPath(built('daemon/main'))]);
+  const child = spawn(command, args, {
     env: childEnv({ HOME: home, VSYNC_SOCKET: socket }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -39,10 +41,14 @@ export async function startKeyringAgent(home: string, socket: string): Promise<K
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
-  const deadline = Date.now() + 30_000;
+  // A guard against a hang, not a speed target.
+  const deadline = Date.now() + 90_000;
   for (;;) {
     const ok = await call(socket, 'GET', '/v1/status').then((r) => r.status === 200, () => false);
-    if (ok) break;
+    if (ok) {
+      reapAgentOf({ VSYNC_SOCKET: socket });
+      break;
+    }
     if (child.exitCode !== null || Date.now() > deadline) throw new Error(`vsyncd in its own keyring did not start:\n${out}`);
     await sleep(50);
   }

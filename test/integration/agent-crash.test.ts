@@ -13,6 +13,7 @@ import { call, freshSocket, startAgent } from '../helpers/agent.js';
 import { vsync } from '../helpers/cli.js';
 import { realComponentAvailable } from '../helpers/real-component.js';
 import { tempBase } from '../helpers/vault-fixture.js';
+import { waitUntil } from '../helpers/patience.js';
 
 const run = promisify(execFile);
 const FILES = 500;
@@ -115,7 +116,7 @@ if (realComponentAvailable(t, 'VSYNC_TEST_KEYRING', 'a Secret Service (gnome-key
     const status = await vsync(['status'], { cwd: repo, env: { HOME: home, VSYNC_SOCKET: socket } });
     t.equal(status.code, 0, status.stderr);
     // The new agent writes its state file just after it starts answering.
-    for (let i = 0; i < 100 && !existsSync(agentStateFile(socket)); i++) await new Promise((r) => setTimeout(r, 10));
+    await waitUntil(() => existsSync(agentStateFile(socket)), 'the new agent\'s state file');
     const state = JSON.parse(readFileSync(agentStateFile(socket), 'utf8')) as { pid: number };
     t.not(state.pid, agent.child.pid, 'a new agent answers');
     t.match(status.stdout, new RegExp(`pid ${state.pid}`));

@@ -7,6 +7,7 @@ import { agentStateFile } from '../../shared/socket-path.js';
 import { exitCodes } from '../../shared/errors.js';
 import { call, freshSocket, startAgent } from '../helpers/agent.js';
 import { tempBase } from '../helpers/vault-fixture.js';
+import { within } from '../helpers/patience.js';
 
 const { base, cleanup } = tempBase('vsync-life-');
 t.teardown(cleanup);
@@ -81,9 +82,11 @@ t.test('agents started at the same moment over a dead agent\'s socket: exactly o
   const racers = await Promise.all(Array.from({ length: 4 }, () => startAgent({ home, socket, waitReady: false })));
   t.teardown(() => Promise.all(racers.map((r) => r.stop('SIGKILL'))));
   const running = () => racers.filter((r) => r.child.exitCode === null && r.child.signalCode === null);
-  // Four Node processes starting on a busy machine: give them time to decide, then some more to be sure.
-  for (let i = 0; i < 300 && running().length > 1; i++) await new Promise((r) => setTimeout(r, 50));
-  await new Promise((r) => setTimeout(r, 1000));
+  // Waits for the three losers to exit, however long a busy machine takes to start four Node processes; the
+  // winner never exits, so its exit is not something to wait for.
+  const exits = racers.map((r, i) => r.exited.then(() => i));
+  const lost = new Set<number>();
+  while (lost.size < racers.length - 1) lost.add(await within(Promise.race(exits.filter((_, i) => !lost.has(i))), 'the losers exiting'));
   const alive = running();
   t.equal(alive.length, 1, 'one agent keeps running; the others stopped');
   for (const r of racers.filter((r) => !alive.includes(r))) t.equal(r.child.exitCode, exitCodes.agent);

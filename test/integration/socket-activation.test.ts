@@ -17,6 +17,7 @@ import { vsync } from '../helpers/cli.js';
 import { skipUnless } from '../helpers/real-component.js';
 import type { TestContext } from '../helpers/tap-types.js';
 import { tempBase } from '../helpers/vault-fixture.js';
+import { PATIENCE_MS } from '../helpers/patience.js';
 
 const hasActivator = spawnSync('systemd-socket-activate', ['--version']).status === 0;
 const skip = skipUnless(hasActivator, 'systemd-socket-activate is not installed (apt-get install systemd)');
@@ -43,7 +44,7 @@ async function activate(t: TestContext, listen: string[], env: Record<string, st
   t.teardown(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });
-  const deadline = Date.now() + 10_000;
+  const deadline = Date.now() + PATIENCE_MS;
   while ((out.match(/^Listening on /gm) ?? []).length < listen.length) {
     if (child.exitCode !== null || Date.now() > deadline) throw new Error(`systemd-socket-activate did not listen:\n${out}`);
     await new Promise((r) => setTimeout(r, 20));
@@ -101,7 +102,7 @@ t.test('the first connection starts the agent on the activator\'s socket; SIGTER
  * or 'still running' after a generous bound: an agent that serves a handover it should refuse never exits.
  */
 async function agentExit(act: Activated, accept = false): Promise<number | string | null> {
-  const deadline = Date.now() + 20_000;
+  const deadline = Date.now() + PATIENCE_MS;
   for (;;) {
     if (accept) {
       const died = /Child \d+ died with code (\d+)/.exec(act.output());

@@ -18,6 +18,7 @@ import { realComponentAvailable } from '../helpers/real-component.js';
 import type { TestContext } from '../helpers/tap-types.js';
 import { createBucket, user, type User } from '../helpers/teammates.js';
 import { tempBase } from '../helpers/vault-fixture.js';
+import { waitUntil } from '../helpers/patience.js';
 
 const SETTINGS = { VSYNC_WATCH_DEBOUNCE_MS: '150', VSYNC_FOLLOW_SECONDS: '0.5', VSYNC_RETRY_SECONDS: '0.3' };
 const quiet = () => sleep(1_400);
@@ -127,14 +128,21 @@ t.test('`vsync events --json` follows the agent live, and Ctrl-C ends it quietly
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  await sleep(500); // connected (there is no output before the first event)
+  // `vsync events` prints nothing until an event comes: the test knows it is connected when an event it set
+  // off itself (the watch turned off and on) comes through, however long a busy machine took to get there.
+  await waitUntil(async () => {
+    if (out.includes('"watch-started"')) return true;
+    await a.cli(['watch', 'dev', '--off']);
+    await a.cli(['watch', 'dev']);
+    return out.includes('"watch-started"');
+  }, '`vsync events --json` connected');
+  const connected = out.length;
   writeFileSync(a.envFile(), 'V=1 saved\n');
-  const deadline = Date.now() + 15_000;
-  while (!out.includes('"push-finished"') && Date.now() < deadline) await sleep(50);
+  await waitUntil(() => out.includes('"push-finished"'), 'the push on save in `vsync events --json`');
   child.kill('SIGINT');
   t.equal(await exited, 0, err);
   t.equal(err, '');
-  const seen = out.trim().split('\n').map((line) => AgentEventSchema.parse(JSON.parse(line)));
+  const seen = out.slice(connected).trim().split('\n').map((line) => AgentEventSchema.parse(JSON.parse(line)));
   t.same(seen.map((e) => e.type), ['change-seen', 'push-started', 'push-finished']);
   t.ok(seen.every((e) => 'root' in e && e.root === a.repo));
 
@@ -142,9 +150,11 @@ t.test('`vsync events --json` follows the agent live, and Ctrl-C ends it quietly
   let text = '';
   plain.stdout.on('data', (d: Buffer) => (text += d.toString()));
   const plainExit = new Promise<number | null>((resolve) => plain.on('exit', (code) => resolve(code)));
-  await sleep(500);
-  t.equal((await a.cli(['lock'])).code, 0);
-  while (!text.includes('locked') && Date.now() < deadline) await sleep(50);
+  // Locking again is harmless: each lock is an event, and the first one seen shows the stream is connected.
+  await waitUntil(async () => {
+    if (!text.includes('locked')) t.equal((await a.cli(['lock'])).code, 0);
+    return text.includes('locked');
+  }, '`vsync events` showing the lock', 200);
   plain.kill('SIGTERM');
   t.equal(await plainExit, 0);
   t.match(text, /^\d\d:\d\d:\d\d  locked  \d+ keys? dropped$/m);

@@ -17,6 +17,7 @@ import { realComponentAvailable } from '../helpers/real-component.js';
 import type { TestContext } from '../helpers/tap-types.js';
 import { createBucket, shareConfig, user, type User } from '../helpers/teammates.js';
 import { tempBase } from '../helpers/vault-fixture.js';
+import { waitUntil } from '../helpers/patience.js';
 
 type Store = 'dir' | 's3';
 const DEBOUNCE_MS = 150;
@@ -210,8 +211,7 @@ function suite(store: Store): void {
     writeFileSync(a.envFile(), 'V=2 while the agent was down\n');
     a.agent = await startAgent({ home: a.home, socket: a.agent.socket, env: agentEnv });
     t.match(await ok(t, a.cli(['watch'])), /infra\/vault\/dev\/  on save, follow/, 'still watched, still following');
-    const deadline = Date.now() + 15_000;
-    while ((await latest()) === before && Date.now() < deadline) await sleep(100);
+    await waitUntil(async () => (await latest()) !== before, 'the edit made while the agent was down, pushed');
     t.not(await latest(), before, 'the edit made while it was down was pushed');
   });
 }

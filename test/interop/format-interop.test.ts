@@ -52,18 +52,24 @@ t.test('vsync and an implementation of FORMAT.md read each other', { skip }, asy
   t.equal(readFileSync(join(out, 'infra', 'vault', 'staging', '.env.staging'), 'utf8'), 'DB=postgres://staging\nTOKEN=20261129-101500\n');
   t.equal(readFileSync(join(out, 'infra', 'vault', 'staging', 'certs', 'ca.pem'), 'utf8'), '-----BEGIN CERTIFICATE-----\nabc\n');
 
-  writeFileSync(join(vault, '.env.staging'), 'DB=postgres://staging\nTOKEN=from-the-spec\n');
-  const push = await run(python, [script, 'push', '--data', data, '--from', repo]);
-  t.match(push.stdout, /pushed 20261129-101501 /, 'the spec writer takes latest + 1 s');
+  // The spec writer's clock is given, never today's date: one push with a clock behind `latest`, one ahead.
+  const pushAt = async (now: string, token: string): Promise<string> => {
+    writeFileSync(join(vault, '.env.staging'), `DB=postgres://staging\nTOKEN=${token}\n`);
+    const push = await run(python, [script, 'push', '--data', data, '--from', repo, '--now', now]);
+    const ts = (await store.get('acme_web/staging/latest')).body.toString().trim();
+    t.match(push.stdout, new RegExp(`^pushed ${ts} `, 'm'), 'the spec writer names what it pushed');
+    return ts;
+  };
+  t.equal(await pushAt('20261129-101459', 'from-the-spec'), '20261129-101501', 'a clock behind latest: the spec writer takes latest + 1 s');
+  const ts = await pushAt('20300101-000000', 'later');
+  t.equal(ts, '20300101-000000', 'a clock ahead of latest: the spec writer takes the clock');
 
   const config = await readConfig(file);
-  const ts = (await store.get('acme_web/staging/latest')).body.toString().trim();
-  t.equal(ts, '20261129-101501');
   const sealed = unseal(decryptEnvelope(aesKey, (await store.get(`acme_web/staging/versions/${ts}.enc`)).body));
   t.equal(sealed.ts, ts, 'the seal names the pointer');
   const staging = mkdtempSync(join(data, 'staging-'));
   const { files } = await unzipToStaging(sealed.payload, staging, 'infra/vault/staging');
   t.same(files, ['.env.staging', 'certs/ca.pem']);
-  t.equal(readFileSync(join(staging, '.env.staging'), 'utf8'), 'DB=postgres://staging\nTOKEN=from-the-spec\n');
+  t.equal(readFileSync(join(staging, '.env.staging'), 'utf8'), 'DB=postgres://staging\nTOKEN=later\n');
   t.equal(config.encryption.salt, salt);
 });

@@ -379,7 +379,8 @@ def cmd_push(a):
                 pairs.append((rel, f.read()))
     bundle = write_zip(pairs)
     read_zip(bundle, cfg['vault'])                      # our own output must pass our reader
-    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    # --now stands in for the clock, so a caller can say what time it is instead of inheriting today's date.
+    now = parse_ts(a.now) if a.now else datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
     ts_dt = now if latest is None else max(now, parse_ts(latest) + datetime.timedelta(seconds=1))
     ts = fmt_ts(ts_dt)
     env = seal_envelope(aes_key, b'RQEM0001' + ts.encode('ascii') + bundle)
@@ -413,6 +414,7 @@ def main():
     ap.add_argument('--out')
     ap.add_argument('--from', dest='src')
     ap.add_argument('--ts')
+    ap.add_argument('--now', help='the UTC time to push at, YYYYMMDD-HHmmss (default: the clock)')
     a = ap.parse_args()
     try:
         (cmd_pull if a.mode == 'pull' else cmd_push)(a)

@@ -1,10 +1,10 @@
 import t from 'tap';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { generateKey, generateSalt } from '../../daemon/crypto/key.js';
 import { deriveKey } from '../../daemon/crypto/kdf.js';
 import { keyCheck } from '../../daemon/crypto/key-check.js';
 import { MemoryKeychain } from '../../daemon/keychain/memory-keychain.js';
 import { KeyRing } from '../../daemon/vault/key-ring.js';
+import { ManualTimers } from '../helpers/manual-timers.js';
 
 class CountingKeychain extends MemoryKeychain {
   gets = 0;
@@ -40,14 +40,19 @@ t.test('lock drops every key; the next use reads the keychain again', async (t) 
 });
 
 t.test('an idle key leaves memory after the TTL; use keeps it', async (t) => {
-  const ring = new KeyRing(new MemoryKeychain([['acme/dev', key]]), 300);
+  const clock = new ManualTimers();
+  const ring = new KeyRing(new MemoryKeychain([['acme/dev', key]]), 300, clock);
   await ring.aesKey('acme', 'dev', salt, check);
-  await sleep(200);
+  clock.advance(200);
   await ring.aesKey('acme', 'dev', salt, check);
-  await sleep(200);
-  t.same(ring.unlocked(), ['acme/dev'], 'used 200 ms ago: still held');
-  await sleep(250);
-  t.same(ring.unlocked(), [], 'idle past the TTL: dropped');
+  clock.advance(299);
+  t.same(ring.unlocked(), ['acme/dev'], 'used 299 ms ago: still held');
+  clock.advance(1);
+  t.same(ring.unlocked(), [], 'idle for the whole TTL: dropped');
+  await ring.aesKey('acme', 'dev', salt, check);
+  ring.lock();
+  clock.advance(1_000);
+  t.same(ring.unlocked(), [], 'a lock leaves no timer to bring a key back');
 });
 
 t.test('a key that does not match the config\'s check is refused and not kept', async (t) => {

@@ -28,22 +28,14 @@ import { silent } from '../../shared/progress.js';
 import { caught } from '../helpers/caught.js';
 import type { TestContext } from '../helpers/tap-types.js';
 import { tempBase } from '../helpers/vault-fixture.js';
+import { within } from '../helpers/patience.js';
 
 const DEBOUNCE_MS = 30;
 const SETTINGS: WatchSettings = { debounceMs: DEBOUNCE_MS, followEveryMs: 3_600_000, retryBaseMs: 40, retryMaxMs: 2_000 };
 /** Long enough for anything a change was going to set off to have started, and a small push to end. */
 const quiet = () => sleep(DEBOUNCE_MS * 4 + 280);
-/** Generous: only there so a missing event fails the test instead of hanging it. */
-const PATIENCE_MS = 10_000;
 const ORIGIN = 'git@github.com:Acme/web.git'; // repo acme_web
 
-function within<T>(promise: Promise<T>, what: string): Promise<T> {
-  let timer: NodeJS.Timeout;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: not within ${PATIENCE_MS} ms`)), PATIENCE_MS);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
 
 /**
  * The shared MemoryStorage behind a door the test controls: every call counted, the next version upload
