@@ -249,11 +249,12 @@ export function eventLine(e: AgentEvent, time: (ms: number) => string = clockTim
   const at = parseTime(e.at);
   const parts = [Number.isNaN(at) ? e.at : time(at), e.type];
   if (e.type === 'locked') parts.push(`${plural(e.dropped, 'key', 'keys')} dropped`);
+  else if (e.type === 'storage-retry') parts.push(e.what, `attempt ${e.attempt} ${e.code}: ${e.message}`);
   else parts.push(`${e.repo}/${e.env}`, eventDetail(e));
   return parts.filter((part) => part !== '').join('  ');
 }
 
-function eventDetail(e: Exclude<AgentEvent, { type: 'locked' }>): string {
+function eventDetail(e: Exclude<AgentEvent, { type: 'locked' | 'storage-retry' }>): string {
   switch (e.type) {
     case 'watch-started':
       return e.follow ? 'follow' : '';

@@ -158,6 +158,7 @@ const EVENTS: Readonly<Record<AgentEventType, Shape>> = {
   conflict: { ...VAULT, ...FAILURE, remote: 'string?' },
   'remote-moved': { ...VAULT, version: 'string' },
   locked: { dropped: 'number' },
+  'storage-retry': { what: 'string', attempt: 'number', ...FAILURE },
 };
 
 /** An event of a type this build does not know is INTERNAL too: the agent is of this build. */

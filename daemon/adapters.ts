@@ -6,7 +6,7 @@ import { EnvKeychain } from './keychain/env-keychain.js';
 import type { Keychain } from './keychain/keychain.js';
 import { OsKeychain } from './keychain/os-keychain.js';
 import { DirStorage } from './storage/dir-storage.js';
-import { RetryingStorage } from './storage/retrying-storage.js';
+import { DEFAULT_RETRY, RetryingStorage, type RetryPolicy } from './storage/retrying-storage.js';
 import { S3Storage } from './storage/s3-storage.js';
 import type { Storage } from './storage/storage.js';
 
@@ -15,17 +15,29 @@ export function keychainFor(env: NodeJS.ProcessEnv): Keychain {
   return Object.keys(env).some((k) => k === 'VSYNC_KEY' || k.startsWith('VSYNC_KEY_')) ? new EnvKeychain(env) : new OsKeychain();
 }
 
-/** One store per distinct setting, reused across operations (S3 clients keep their connections warm). */
-export function storageFactory(): (config: Config) => Storage {
+/**
+ * One store per distinct setting, reused across operations (S3 clients keep their connections warm), each
+ * behind RetryingStorage with `retry` (what differs from DEFAULT_RETRY).
+ */
+export function storageFactory(retry: Partial<RetryPolicy> = {}): (config: Config) => Storage {
   const stores = new Map<string, Storage>();
+  // One request may not take the whole call's budget: a stalled first attempt leaves time for a second.
+  const requestTimeoutMs = Math.min(30_000, (retry.budgetMs ?? DEFAULT_RETRY.budgetMs) / 2);
   return (config) => {
     const id = JSON.stringify(config.s3 ?? config.store);
     let store = stores.get(id);
     if (!store) {
       const adapter = config.s3
-        ? new S3Storage({ bucket: config.s3.bucket, region: config.s3.region, endpoint: config.s3.endpoint, prefix: config.s3.prefix, forcePathStyle: config.s3.forcePathStyle })
+        ? new S3Storage({
+            bucket: config.s3.bucket,
+            region: config.s3.region,
+            endpoint: config.s3.endpoint,
+            prefix: config.s3.prefix,
+            forcePathStyle: config.s3.forcePathStyle,
+            requestTimeoutMs,
+          })
         : new DirStorage(config.store!.root);
-      store = new RetryingStorage(adapter);
+      store = new RetryingStorage(adapter, retry);
       stores.set(id, store);
     }
     return store;

@@ -8,6 +8,7 @@ import { agentLockFile, socketPath } from '../shared/socket-path.js';
 import { describeIssues } from '../shared/validation.js';
 import { VERSION } from '../shared/version.js';
 import { keychainFor, storageFactory } from './adapters.js';
+import type { RetryPolicy } from './storage/retrying-storage.js';
 import { LockFile } from './fs/lock-file.js';
 import { DEFAULT_KEY_IDLE_MS, KeyRing } from './vault/key-ring.js';
 import { EventHub } from './vault/event-hub.js';
@@ -30,6 +31,9 @@ Environment:
   VSYNC_FOLLOW_SECONDS      how often \`vsync watch --follow\` reads the remote pointer (default 30)
   VSYNC_RETRY_SECONDS       first wait before retrying a push on save the store refused for now (default 2;
                             doubling, at most 300)
+  VSYNC_STORAGE_TIMEOUT_SECONDS
+                            every store call, its retries included, ends within this (default 60); a store
+                            that does not answer fails the operation with STORAGE_TRANSIENT
   VSYNC_KEY, VSYNC_KEY_<REPO>_<ENV>
                             keys from the environment instead of the OS keychain (headless machines)
   LISTEN_PID, LISTEN_FDS    socket activation (sd_listen_fds): serve the socket passed as fd 3, bound at
@@ -44,6 +48,7 @@ const Settings = z.object({
   VSYNC_WATCH_DEBOUNCE_MS: z.coerce.number().int().nonnegative().max(600_000).optional(),
   VSYNC_FOLLOW_SECONDS: z.coerce.number().min(0.05).max(86_400).optional(),
   VSYNC_RETRY_SECONDS: z.coerce.number().min(0.01).max(300).optional(),
+  VSYNC_STORAGE_TIMEOUT_SECONDS: z.coerce.number().min(0.5).max(3_600).optional(),
 });
 
 async function main(): Promise<void> {
@@ -57,7 +62,7 @@ async function main(): Promise<void> {
   const keys = new KeyRing(keychain, (settings.VSYNC_IDLE_TTL_SECONDS ?? DEFAULT_KEY_IDLE_MS / 1000) * 1000);
   const events = new EventHub();
   const service = new VaultService(
-    { storageFor: storageFactory(), keychain, keys, environment: process.env, now: () => new Date() },
+    { storageFor: storageFactory(storageRetry()), keychain, keys, environment: process.env, now: () => new Date() },
     { events, automaticKeys: keys.automatic() },
   );
   const watchSettings: WatchSettings = {
@@ -68,6 +73,18 @@ async function main(): Promise<void> {
   };
   const watches = new Watches({ service, events, keys, settings: watchSettings, listFile: watchListFile(process.env), log: (message) => app.log.warn(message) });
   const startedAt = new Date();
+
+  /** Each retry goes to the log and the event stream: a user watching `vsync events` sees why a push is slow. */
+  function storageRetry(): Partial<RetryPolicy> {
+    return {
+      ...(settings.VSYNC_STORAGE_TIMEOUT_SECONDS !== undefined ? { budgetMs: settings.VSYNC_STORAGE_TIMEOUT_SECONDS * 1000 } : {}),
+      onRetry: (what, attempt, error) => {
+        const code = isVsyncError(error) ? error.code : 'INTERNAL';
+        app.log.warn(`${what}: attempt ${attempt} failed (${code}: ${error.message}); trying again`);
+        events.emit({ type: 'storage-retry', what, attempt, code, message: error.message });
+      },
+    };
+  }
 
   let stopping: Promise<void> | undefined;
   // A request can arrive as soon as the socket listens, before the state file is written; a stop it asks

@@ -48,6 +48,11 @@ export const AgentEventSchema = z.discriminatedUnion('type', [
   /** `--follow` saw `latest` name a version this checkout does not hold. */
   z.strictObject({ ...base, type: z.literal('remote-moved'), ...vault, version: Timestamp }),
   z.strictObject({ ...base, type: z.literal('locked'), dropped: z.number().int().nonnegative() }),
+  /**
+   * A store call failed for a passing reason and is tried again (`attempt` is the one that failed): why a
+   * push or pull is slow. `what` names the call and the object (`put acme_web/dev/latest`).
+   */
+  z.strictObject({ ...base, type: z.literal('storage-retry'), what: z.string(), attempt: z.number().int().positive(), ...failure }),
 ]);
 export type AgentEvent = z.infer<typeof AgentEventSchema>;
 export type AgentEventType = AgentEvent['type'];

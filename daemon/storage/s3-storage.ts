@@ -17,6 +17,7 @@ import {
   assertValidPrefix,
   byKey,
   isValidKey,
+  type CallOptions,
   type ListedObject,
   type ObjectHead,
   type Storage,
@@ -92,6 +93,11 @@ export function classifyS3Error(err: unknown, what: string): VsyncError {
   return new VsyncError('STORAGE_PERMANENT', label, { cause: err });
 }
 
+/** The SDK's per-request options: the caller's signal aborts the request, and a body being read with it. */
+function abortable(options: CallOptions): { abortSignal?: AbortSignal } {
+  return options.signal ? { abortSignal: options.signal } : {};
+}
+
 /**
  * The answer to a conditional GET whose If-None-Match held: the SDK has no type for it and throws a bare
  * S3ServiceException (name `Unknown`, message `UnknownError` in 3.1175; other versions name it `304` or
@@ -120,7 +126,14 @@ export class S3Storage implements Storage {
         // The SDK's default checksums (CRC32 trailers, aws-chunked bodies) break on many non-AWS servers.
         requestChecksumCalculation: 'WHEN_REQUIRED',
         responseChecksumValidation: 'WHEN_REQUIRED',
-        requestHandler: { requestTimeout: settings.requestTimeoutMs ?? 30_000, connectionTimeout: 5_000 },
+        // A request with no response within requestTimeout, or a socket silent for socketTimeout (a body that
+        // stopped halfway), is an error, not the SDK's default warning; RetryingStorage bounds the whole call.
+        requestHandler: {
+          requestTimeout: settings.requestTimeoutMs ?? 30_000,
+          throwOnRequestTimeout: true,
+          socketTimeout: settings.requestTimeoutMs ?? 30_000,
+          connectionTimeout: 5_000,
+        },
       });
   }
 
@@ -141,20 +154,20 @@ export class S3Storage implements Storage {
     }
   }
 
-  async get(key: string): Promise<StoredObject> {
+  async get(key: string, options: CallOptions = {}): Promise<StoredObject> {
     const Key = this.fullKey(key);
     return this.send(key, async () => {
-      const out = await this.client.send(new GetObjectCommand({ Bucket: this.settings.bucket, Key }));
+      const out = await this.client.send(new GetObjectCommand({ Bucket: this.settings.bucket, Key }), abortable(options));
       const bytes = await out.Body!.transformToByteArray();
       return { body: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), etag: bare(out.ETag) };
     });
   }
 
-  async getIfChanged(key: string, etag: string): Promise<StoredObject | undefined> {
+  async getIfChanged(key: string, etag: string, options: CallOptions = {}): Promise<StoredObject | undefined> {
     const Key = this.fullKey(key);
     try {
       // RGW (16.2) unquotes If-None-Match on GET, so bare and quoted both give 304 (measured); we send bare, as for If-Match.
-      const out = await this.client.send(new GetObjectCommand({ Bucket: this.settings.bucket, Key, IfNoneMatch: etag }));
+      const out = await this.client.send(new GetObjectCommand({ Bucket: this.settings.bucket, Key, IfNoneMatch: etag }), abortable(options));
       const bytes = await out.Body!.transformToByteArray();
       return { body: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), etag: bare(out.ETag) };
     } catch (err) {
@@ -163,35 +176,36 @@ export class S3Storage implements Storage {
     }
   }
 
-  async head(key: string): Promise<ObjectHead> {
+  async head(key: string, options: CallOptions = {}): Promise<ObjectHead> {
     const Key = this.fullKey(key);
     return this.send(key, async () => {
-      const out = await this.client.send(new HeadObjectCommand({ Bucket: this.settings.bucket, Key }));
+      const out = await this.client.send(new HeadObjectCommand({ Bucket: this.settings.bucket, Key }), abortable(options));
       return { size: out.ContentLength ?? 0, etag: bare(out.ETag), lastModified: out.LastModified ?? new Date(0) };
     });
   }
 
-  private async write(key: string, body: Buffer, condition: { IfNoneMatch?: string; IfMatch?: string }): Promise<WriteResult> {
+  private async write(key: string, body: Buffer, condition: { IfNoneMatch?: string; IfMatch?: string }, options: CallOptions): Promise<WriteResult> {
     const Key = this.fullKey(key);
     return this.send(key, async () => {
       const out = await this.client.send(
         new PutObjectCommand({ Bucket: this.settings.bucket, Key, Body: body, ContentLength: body.length, ...condition }),
+        abortable(options),
       );
       return { etag: bare(out.ETag) };
     });
   }
 
-  put(key: string, body: Buffer): Promise<WriteResult> {
-    return this.write(key, body, {});
+  put(key: string, body: Buffer, options: CallOptions = {}): Promise<WriteResult> {
+    return this.write(key, body, {}, options);
   }
 
-  putIfAbsent(key: string, body: Buffer): Promise<WriteResult> {
-    return this.write(key, body, { IfNoneMatch: '*' });
+  putIfAbsent(key: string, body: Buffer, options: CallOptions = {}): Promise<WriteResult> {
+    return this.write(key, body, { IfNoneMatch: '*' }, options);
   }
 
-  async putIfMatch(key: string, body: Buffer, etag: string): Promise<WriteResult> {
+  async putIfMatch(key: string, body: Buffer, etag: string, options: CallOptions = {}): Promise<WriteResult> {
     try {
-      return await this.write(key, body, { IfMatch: etag });
+      return await this.write(key, body, { IfMatch: etag }, options);
     } catch (err) {
       // Servers answer If-Match on a missing object with 404; the contract calls that a failed precondition.
       if (isVsyncError(err, 'STORAGE_NOT_FOUND')) {
@@ -201,7 +215,7 @@ export class S3Storage implements Storage {
     }
   }
 
-  async list(prefix: string): Promise<ListedObject[]> {
+  async list(prefix: string, options: CallOptions = {}): Promise<ListedObject[]> {
     assertValidPrefix(prefix);
     const found: ListedObject[] = [];
     let token: string | undefined;
@@ -209,6 +223,7 @@ export class S3Storage implements Storage {
       const page: ListObjectsV2CommandOutput = await this.send(`listing ${prefix}`, () =>
         this.client.send(
           new ListObjectsV2Command({ Bucket: this.settings.bucket, Prefix: this.prefix + prefix, ContinuationToken: token }),
+          abortable(options),
         ),
       );
       for (const item of page.Contents ?? []) {
@@ -227,9 +242,9 @@ export class S3Storage implements Storage {
     return found.sort(byKey);
   }
 
-  async delete(key: string): Promise<void> {
+  async delete(key: string, options: CallOptions = {}): Promise<void> {
     const Key = this.fullKey(key);
-    await this.send(key, () => this.client.send(new DeleteObjectCommand({ Bucket: this.settings.bucket, Key })));
+    await this.send(key, () => this.client.send(new DeleteObjectCommand({ Bucket: this.settings.bucket, Key }), abortable(options)));
   }
 
   /** Releases sockets so a short-lived process can exit. */

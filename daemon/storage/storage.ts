@@ -15,6 +15,9 @@
 //   STORAGE_TRANSIENT            timeout, connection failure, throttling, 5xx: the call may be retried
 //   STORAGE_PERMANENT            refused (no bucket, access denied, bad key, bad request): retrying won't help
 //
+// Every call ends: RetryingStorage gives each one a deadline (retries included) and reports STORAGE_TRANSIENT
+// when it passes, whether or not the adapter could cancel its request.
+//
 // Some servers answer the losers of a conditional-write race with a 5xx instead of 412 (Ceph RGW: HTTP 500
 // for most of them), which an adapter can only report as STORAGE_TRANSIENT. RetryingStorage resolves that
 // into the outcome the contract states, so the domain always holds a RetryingStorage, never a bare adapter.
@@ -43,48 +46,57 @@ export interface WriteResult {
   readonly etag: string;
 }
 
+/**
+ * What a caller may add to any call. `signal`: abort the call (a deadline passed, the caller went away); an
+ * adapter that can cancel its request passes it on, and one that cannot may ignore it, because
+ * RetryingStorage stops waiting for it either way.
+ */
+export interface CallOptions {
+  readonly signal?: AbortSignal | undefined;
+}
+
 export interface Storage {
   /** What to show a person for this key: `s3://bucket/prefix/key` or `file:///root/key`. */
   describe(key: string): string;
 
   /** The object's bytes and ETag, read as one consistent snapshot. STORAGE_NOT_FOUND if absent. */
-  get(key: string): Promise<StoredObject>;
+  get(key: string, options?: CallOptions): Promise<StoredObject>;
 
   /**
    * The object's bytes and ETag if its current ETag is not `etag`; undefined if it still is
    * (`If-None-Match`: an unchanged object costs one small request and no body). For polling a pointer
    * object. An `etag` the object never had counts as changed. STORAGE_NOT_FOUND if absent.
    */
-  getIfChanged(key: string, etag: string): Promise<StoredObject | undefined>;
+  getIfChanged(key: string, etag: string, options?: CallOptions): Promise<StoredObject | undefined>;
 
   /** Size, ETag and modification time without the body. STORAGE_NOT_FOUND if absent. */
-  head(key: string): Promise<ObjectHead>;
+  head(key: string, options?: CallOptions): Promise<ObjectHead>;
 
   /** Creates or replaces the object unconditionally. Readers see the old bytes or the new, never a mix. */
-  put(key: string, body: Buffer): Promise<WriteResult>;
+  put(key: string, body: Buffer, options?: CallOptions): Promise<WriteResult>;
 
   /**
    * Creates the object only if no object has that key (`If-None-Match: *`). Of any number of concurrent
    * callers, across processes and machines, exactly one succeeds; the others get
    * STORAGE_PRECONDITION_FAILED and the winner's bytes stay.
    */
-  putIfAbsent(key: string, body: Buffer): Promise<WriteResult>;
+  putIfAbsent(key: string, body: Buffer, options?: CallOptions): Promise<WriteResult>;
 
   /**
    * Replaces the object only if its current ETag is `etag` (`If-Match`). Of concurrent callers holding the
    * same ETag exactly one succeeds; the others get STORAGE_PRECONDITION_FAILED. An absent object also
    * gives STORAGE_PRECONDITION_FAILED: it is not at the ETag the caller holds.
    */
-  putIfMatch(key: string, body: Buffer, etag: string): Promise<WriteResult>;
+  putIfMatch(key: string, body: Buffer, etag: string, options?: CallOptions): Promise<WriteResult>;
 
   /**
    * Every object whose key starts with `prefix` (a string prefix, not a folder), sorted by key, however
    * many there are: adapters page through the server's listing (S3 returns at most 1,000 per page).
    */
-  list(prefix: string): Promise<ListedObject[]>;
+  list(prefix: string, options?: CallOptions): Promise<ListedObject[]>;
 
   /** Removes the object. Removing an absent object succeeds (as in S3), so a retry is harmless. */
-  delete(key: string): Promise<void>;
+  delete(key: string, options?: CallOptions): Promise<void>;
 }
 
 const KEY_SEGMENT = /^[A-Za-z0-9_][A-Za-z0-9._-]*$/;

@@ -31,7 +31,7 @@ export interface ServiceOptions {
 }
 
 /** How long an automatic push or pull that failed this way waits before it tries again, if it does. */
-export type RetryPolicy = (error: VsyncError) => number | undefined;
+export type RetryDelay = (error: VsyncError) => number | undefined;
 
 /** What --follow found: the teammate's version pulled, or the remote moved while the folder holds edits. */
 export type FollowOutcome = { readonly kind: 'pulled'; readonly version: string } | { readonly kind: 'diverged'; readonly version: string; readonly etag: string };
@@ -123,7 +123,7 @@ export class VaultService {
    * checkout last synced, and does nothing (undefined) when it does not, as after the agent's own pull.
    * Never unlocks a key `lock` dropped (KEY_LOCKED); a folder that is gone is VAULT_FOLDER_MISSING.
    */
-  autoPush(root: string, env: string, retry: RetryPolicy): Promise<PushResult | undefined> {
+  autoPush(root: string, env: string, retry: RetryDelay): Promise<PushResult | undefined> {
     return this.run('push', root, env, async (ref) => {
       let vault;
       try {
@@ -171,7 +171,7 @@ export class VaultService {
   }
 
   /** `op` between a `<kind>-started` event and a `-finished` or `-failed` one. */
-  private async announced<T extends { version: string }>(kind: 'push' | 'pull', ref: VaultRef, trigger: Trigger, op: () => Promise<T>, retry?: RetryPolicy): Promise<T> {
+  private async announced<T extends { version: string }>(kind: 'push' | 'pull', ref: VaultRef, trigger: Trigger, op: () => Promise<T>, retry?: RetryDelay): Promise<T> {
     const events = this.options.events;
     events?.emit({ type: `${kind}-started`, ...ref, trigger });
     try {
@@ -184,7 +184,7 @@ export class VaultService {
     }
   }
 
-  private announceFailure(kind: 'push' | 'pull', ref: VaultRef, trigger: Trigger, err: unknown, retry?: RetryPolicy): void {
+  private announceFailure(kind: 'push' | 'pull', ref: VaultRef, trigger: Trigger, err: unknown, retry?: RetryDelay): void {
     const failure = isVsyncError(err) ? err : new VsyncError('INTERNAL', String(err), { cause: err });
     const retryInMs = kind === 'push' ? retry?.(failure) : undefined;
     const detail = { ...ref, trigger, code: failure.code, message: failure.message };

@@ -116,6 +116,7 @@ t.test('one line per event, HH:MM:SS then type, vault and detail two spaces apar
     [{ ...base, type: 'locked', dropped: 3 }, '18:10:04  locked  3 keys dropped'],
     [{ ...base, type: 'locked', dropped: 1 }, '18:10:04  locked  1 key dropped'],
     [{ ...base, type: 'locked', dropped: 0 }, '18:10:04  locked  0 keys dropped'],
+    [{ ...base, type: 'storage-retry', what: 'put acme_web/dev/latest', attempt: 2, code: 'STORAGE_TRANSIENT', message: 'InternalError (HTTP 500)' }, '18:10:04  storage-retry  put acme_web/dev/latest  attempt 2 STORAGE_TRANSIENT: InternalError (HTTP 500)'],
   ];
   for (const [event, text] of cases) {
     t.equal(eventLine(event, utc), text, `${event.type}: ${text}`);

@@ -1,0 +1,94 @@
+// An HTTP proxy in front of the test's Ceph RGW that breaks chosen requests the way a hostile or failing
+// network does: it stalls (accepts and never answers), resets a request halfway through its upload or a
+// response halfway through its download, sends a body shorter than its Content-Length, or answers 5xx
+// itself. Everything else passes through byte for byte, Host header included, so SigV4 signatures hold.
+import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+
+export type Fault = 'stall' | 'reset-upload' | 'reset-download' | 'truncate' | '500';
+
+/** Which fault, if any, a request meets: by method and path (`/bucket/key`, path-style). */
+export type FaultRule = (method: string, path: string) => Fault | undefined;
+
+export interface FaultyProxy {
+  readonly endpoint: string;
+  /** The rule for the requests from now on; `undefined` passes everything. */
+  rule: FaultRule | undefined;
+  /** Requests that met a fault, as `<fault> <METHOD> <path>`. */
+  readonly met: string[];
+  close(): Promise<void>;
+}
+
+export async function faultyProxy(target: URL): Promise<FaultyProxy> {
+  const sockets = new Set<Socket>();
+  const proxy: FaultyProxy = { endpoint: '', rule: undefined, met: [], close: async () => undefined };
+
+  const forward = (req: IncomingMessage, res: ServerResponse, fault: Fault | undefined): void => {
+    const upstream = request(
+      { host: target.hostname, port: Number(target.port), method: req.method, path: req.url, headers: req.headers },
+      (answer) => {
+        if (fault === 'reset-download' || fault === 'truncate') {
+          const length = Number(answer.headers['content-length'] ?? 0);
+          const chunks: Buffer[] = [];
+          answer.on('data', (c: Buffer) => chunks.push(c));
+          answer.on('end', () => {
+            const body = Buffer.concat(chunks);
+            res.writeHead(answer.statusCode ?? 502, answer.headers);
+            res.write(body.subarray(0, Math.floor(length / 2)));
+            // Reset: the connection dies. Truncate: the server says it is done, short of Content-Length.
+            if (fault === 'reset-download') res.socket?.resetAndDestroy();
+            else res.socket?.end();
+          });
+          return;
+        }
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    upstream.on('error', () => res.socket?.destroy());
+    req.pipe(upstream);
+  };
+
+  const server: Server = createServer((req, res) => {
+    const fault = proxy.rule?.(req.method ?? '', req.url ?? '');
+    if (fault) proxy.met.push(`${fault} ${req.method} ${req.url}`);
+    switch (fault) {
+      case 'stall':
+        req.resume(); // take the upload, never answer
+        return;
+      case 'reset-upload': {
+        const half = Number(req.headers['content-length'] ?? 0) / 2;
+        let seen = 0;
+        req.on('data', (c: Buffer) => {
+          seen += c.length;
+          if (seen >= half) req.socket.resetAndDestroy();
+        });
+        if (half === 0) req.socket.resetAndDestroy();
+        return;
+      }
+      case '500':
+        req.resume();
+        req.on('end', () => {
+          res.writeHead(500, { 'content-type': 'application/xml' });
+          res.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>InternalError</Code><Message>injected</Message></Error>');
+        });
+        return;
+      default:
+        forward(req, res, fault);
+    }
+  });
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  return Object.assign(proxy, {
+    endpoint: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  });
+}
