@@ -18,6 +18,7 @@ import { KEYCHAIN_SERVICE, keychainAccount } from '../../daemon/keychain/keychai
 import { OsKeychain } from '../../daemon/keychain/os-keychain.js';
 import { caught } from '../helpers/caught.js';
 import { realComponentAvailable } from '../helpers/real-component.js';
+import { PATIENCE_MS } from '../helpers/patience.js';
 
 const run = promisify(execFile);
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -28,7 +29,7 @@ const key = (): string => randomBytes(32).toString('base64');
 const uniqueRepo = (): string => `vsync-contract-${randomBytes(6).toString('hex')}`;
 
 async function secretTool(...args: string[]): Promise<{ stdout: string; stderr: string }> {
-  return run('secret-tool', args, { encoding: 'utf8', timeout: 20_000 });
+  return run('secret-tool', args, { encoding: 'utf8', timeout: PATIENCE_MS });
 }
 
 if (realComponentAvailable(t, 'VSYNC_TEST_KEYRING', 'a Secret Service (gnome-keyring)')) {
@@ -216,7 +217,7 @@ async function inChild(account: string, wrapper: string[], env: Record<string, s
     cwd: root,
     env: { ...process.env, ...env },
     encoding: 'utf8',
-    timeout: 60_000,
+    timeout: PATIENCE_MS,
   }).catch((err: { stdout?: string; stderr?: string; message: string }) => {
     throw new Error(`child failed: ${err.message}\n${err.stdout ?? ''}\n${err.stderr ?? ''}`);
   });

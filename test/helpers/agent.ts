@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { agentStateFile } from '../../shared/socket-path.js';
 import { built, childEnv } from './built.js';
 import { reapOnExit, tiedToTest } from './reaper.js';
+import { PATIENCE_MS } from './patience.js';
 
 export interface HttpAnswer {
   readonly status: number;
@@ -89,7 +90,7 @@ export async function startAgent(options: AgentOptions): Promise<Agent> {
   };
   if (options.waitReady !== false) {
     // A guard against a hang, not a speed target: a loaded machine can take many seconds to start node.
-    const deadline = Date.now() + 90_000;
+    const deadline = Date.now() + PATIENCE_MS;
     for (;;) {
       // Ready: answering, and announced in its state file (written just after it starts listening).
       const ok = await call(options.socket, 'GET', '/v1/status').then((r) => r.status === 200, () => false);

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { call } from './agent.js';
 import { built, childEnv, projectRoot } from './built.js';
 import { reapAgentOf, tiedToTest } from './reaper.js';
+import { PATIENCE_MS } from './patience.js';
 
 export interface KeyringAgent {
   readonly socket: string;
@@ -42,7 +43,7 @@ export async function startKeyringAgent(home: string, socket: string): Promise<K
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
   // A guard against a hang, not a speed target.
-  const deadline = Date.now() + 90_000;
+  const deadline = Date.now() + PATIENCE_MS;
   for (;;) {
     const ok = await call(socket, 'GET', '/v1/status').then((r) => r.status === 200, () => false);
     if (ok) {

@@ -6,6 +6,7 @@
 // systemctl reaches it from outside the namespace through $XDG_RUNTIME_DIR/systemd/private.
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { PATIENCE_MS } from './patience.js';
 
 const SYSTEMD = '/usr/lib/systemd/systemd';
 
@@ -26,7 +27,7 @@ export interface UserManager {
 
 function run(command: string, args: string[], env: Record<string, string>): Promise<Ran> {
   return new Promise((resolve) => {
-    execFile(command, args, { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env }, timeout: 60_000 }, (err, stdout, stderr) => {
+    execFile(command, args, { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env }, timeout: PATIENCE_MS }, (err, stdout, stderr) => {
       const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0;
       resolve({ code, stdout, stderr });
     });
@@ -65,12 +66,12 @@ export async function startUserManager(home: string, runtime: string): Promise<U
       if (child.exitCode !== null || child.signalCode !== null) return;
       await systemctl('stop', 'vsyncd.socket', 'vsyncd.service');
       child.kill('SIGTERM'); // a user manager stops its units and exits
-      const killer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+      const killer = setTimeout(() => child.kill('SIGKILL'), PATIENCE_MS);
       await exited;
       clearTimeout(killer);
     },
   };
-  const deadline = Date.now() + 30_000;
+  const deadline = Date.now() + PATIENCE_MS;
   for (;;) {
     const state = (await systemctl('show', '-P', 'SystemState')).stdout.trim();
     if (state === 'running' || state === 'degraded') return manager;

@@ -14,6 +14,7 @@ import { childEnv, projectRoot } from '../helpers/built.js';
 import { realComponentAvailable, skipUnless } from '../helpers/real-component.js';
 import { user } from '../helpers/teammates.js';
 import { tempBase } from '../helpers/vault-fixture.js';
+import { PATIENCE_MS } from '../helpers/patience.js';
 
 const run = promisify(execFile);
 const doc = readFileSync(join(projectRoot, 'docs', 'BACKUPS.md'), 'utf8');
@@ -74,7 +75,7 @@ if (realComponentAvailable(t, 'VSYNC_TEST_KEYRING', 'a Secret Service (gnome-key
     const script = `repo=${repoName} env=dev ts=${ts}\n${block}`;
     const env = childEnv({ HOME: u.home });
     delete env.XDG_CONFIG_HOME;
-    await run('bash', ['-euo', 'pipefail', '-c', script], { cwd: scratch, env, timeout: 60_000 });
+    await run('bash', ['-euo', 'pipefail', '-c', script], { cwd: scratch, env, timeout: PATIENCE_MS });
 
     const folder = join(u.repo, 'infra', 'vault', 'dev');
     t.same(tree(join(scratch, 'restored')), prefixed(tree(folder)), 'the zip unpacks to exactly the backed-up folder');
@@ -86,7 +87,7 @@ if (realComponentAvailable(t, 'VSYNC_TEST_KEYRING', 'a Secret Service (gnome-key
     writeFileSync(listed.backups[0]!.path, altered);
     const again = join(base, 'again');
     mkdirSync(again);
-    const failed = await run('bash', ['-euo', 'pipefail', '-c', script], { cwd: again, env, timeout: 60_000 }).then(
+    const failed = await run('bash', ['-euo', 'pipefail', '-c', script], { cwd: again, env, timeout: PATIENCE_MS }).then(
       () => undefined,
       (err: { stderr?: string; code?: number }) => err,
     );

@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 import { childEnv, projectRoot, built } from '../helpers/built.js';
 import { freshSocket } from '../helpers/agent.js';
 import { tempBase } from '../helpers/vault-fixture.js';
+import { PATIENCE_MS } from '../helpers/patience.js';
 
 const run = promisify(execFile);
 const readme = readFileSync(join(projectRoot, 'README.md'), 'utf8');
@@ -32,7 +33,7 @@ t.test('the README quick start works on the embedded store', async (t) => {
     await run(join(projectRoot, 'bin', 'vsync'), ['daemon', 'stop'], { env }).catch(() => undefined);
     cleanup();
   });
-  const { stdout, stderr } = await run('bash', ['-euo', 'pipefail', '-c', block!], { env, cwd: base, timeout: 60_000 });
+  const { stdout, stderr } = await run('bash', ['-euo', 'pipefail', '-c', block!], { env, cwd: base, timeout: PATIENCE_MS });
   t.match(stdout, /✅ initialised myrepo\/dev/);
   t.match(stdout, /✅ pushed myrepo\/dev \(version: \d{8}-\d{6}\)/);
   t.match(stdout, /\(1 version\)\n\* \d{8}-\d{6} \d+ B/);

@@ -212,14 +212,15 @@ t.test('the store unreachable during a push on save: retried with backoff, repor
   await proxy.cut();
   const from = events.events.length;
   writeFileSync(a.envFile(), 'V=2 saved while the store is down\n');
-  const failed = await events.waitFor((e) => e.type === 'push-failed' && e.code === 'STORAGE_TRANSIENT', { from, timeoutMs: 30_000 });
+  const failed = await events.waitFor((e) => e.type === 'push-failed' && e.code === 'STORAGE_TRANSIENT', { from });
   t.match(failed, { trigger: 'watch', retryInMs: Number });
-  await events.waitFor((e) => e.type === 'push-failed' && e.id > failed.id, { from, timeoutMs: 30_000 });
+  await events.waitFor((e) => e.type === 'push-failed' && e.id > failed.id, { from });
   t.equal((await direct.get(latestKey)).body.toString(), before, 'latest has not moved');
-  t.match((await a.cli(['status'])).stdout, /failed: .*STORAGE_TRANSIENT|failed: /);
+  // The vault's last operation, not the watch's state: a retry may be under way by the time status answers.
+  t.match((await a.cli(['status'])).stdout, /push failed \(STORAGE_TRANSIENT\)/);
 
   await proxy.restore();
-  const finished = await events.waitFor(isType('push-finished', 'watch'), { from, timeoutMs: 30_000 });
+  const finished = await events.waitFor(isType('push-finished', 'watch'), { from });
   t.not((await direct.get(latestKey)).body.toString(), before, 'pushed once the store is back');
   t.equal((await direct.get(latestKey)).body.toString().trim(), (finished as { version: string }).version);
   t.equal(readFileSync(a.envFile(), 'utf8'), 'V=2 saved while the store is down\n');

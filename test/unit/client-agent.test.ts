@@ -16,6 +16,7 @@ import { agentLogFile } from '../../shared/socket-path.js';
 import { CLI, built, childEnv } from '../helpers/built.js';
 import { caught } from '../helpers/caught.js';
 import { standInAgent } from '../helpers/stand-in-agent.js';
+import { PATIENCE_MS } from '../helpers/patience.js';
 
 const line = (value: unknown) => `${JSON.stringify(value)}\n`;
 const ndjson = (res: ServerResponse) => res.writeHead(200, { 'content-type': 'application/x-ndjson' });
@@ -135,7 +136,7 @@ function cli(args: string[], socket: string, home: string, cwd: string): Promise
     execFile(
       process.execPath,
       [fileURLToPath(built(CLI)), ...args],
-      { cwd, env: childEnv({ HOME: home, VSYNC_SOCKET: socket, VSYNC_NO_AUTOSTART: '1', NO_COLOR: '1' }), timeout: 30_000 },
+      { cwd, env: childEnv({ HOME: home, VSYNC_SOCKET: socket, VSYNC_NO_AUTOSTART: '1', NO_COLOR: '1' }), timeout: PATIENCE_MS },
       (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: unknown }).code) : 0, stdout, stderr }),
     );
   });

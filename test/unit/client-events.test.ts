@@ -16,6 +16,7 @@ import { exitCodes } from '../../shared/errors.js';
 import type { AgentEvent } from '../../shared/events.js';
 import { CLI, built, childEnv } from '../helpers/built.js';
 import { caught } from '../helpers/caught.js';
+import { PATIENCE_MS } from '../helpers/patience.js';
 
 // ---- the SSE reader ----
 
@@ -314,7 +315,7 @@ function run(args: string[], fake: StandInAgent): Running {
   const exited = new Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }>((resolve) =>
     child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })),
   );
-  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  const timer = setTimeout(() => child.kill('SIGKILL'), PATIENCE_MS);
   void exited.then(() => clearTimeout(timer));
   return {
     exited,

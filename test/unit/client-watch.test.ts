@@ -13,6 +13,7 @@ import { statusLines, unwatchLine, watchLine, watchListLines } from '../../clien
 import { expectStatus, expectUnwatch, expectWatchEntry, expectWatchList } from '../../client/result-shape.js';
 import { exitCodes } from '../../shared/errors.js';
 import { CLI, built, childEnv } from '../helpers/built.js';
+import { PATIENCE_MS } from '../helpers/patience.js';
 
 // ---- command lines ----
 
@@ -179,7 +180,7 @@ function cli(args: string[], fake: StandInAgent): Promise<{ code: number; stdout
     execFile(
       process.execPath,
       [fileURLToPath(built(CLI)), ...args],
-      { cwd: fake.dir, env: childEnv({ HOME: join(fake.dir, 'home'), VSYNC_SOCKET: fake.socket, VSYNC_NO_AUTOSTART: '1' }), timeout: 30_000 },
+      { cwd: fake.dir, env: childEnv({ HOME: join(fake.dir, 'home'), VSYNC_SOCKET: fake.socket, VSYNC_NO_AUTOSTART: '1' }), timeout: PATIENCE_MS },
       (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: unknown }).code) : 0, stdout, stderr }),
     );
   });
