@@ -2,7 +2,7 @@
 // `vsyncd`: the per-user agent. The one place that wires the adapters (chosen in adapters.ts) into the
 // vault domain and puts the API on the socket.
 import { z } from 'zod';
-import { VsyncError, isVsyncError } from '../shared/errors.js';
+import { VsyncError } from '../shared/errors.js';
 import { reportError } from '../shared/error-output.js';
 import { agentLockFile, socketPath } from '../shared/socket-path.js';
 import { describeIssues } from '../shared/validation.js';
@@ -19,6 +19,7 @@ import { Watches } from './watch/watches.js';
 import { buildApp } from './server/app.js';
 import { claimSocket, listenOnSocket, prepareSocketFolder, removeAgentState, writeAgentState } from './server/lifecycle.js';
 import { listenOnInheritedSocket, takeListenFds } from './server/listen-fds.js';
+import { toVsyncError } from '../shared/error-conversion.js';
 
 const USAGE = `usage: vsyncd [--version | --help]
 
@@ -79,7 +80,7 @@ async function main(): Promise<void> {
     return {
       ...(settings.VSYNC_STORAGE_TIMEOUT_SECONDS !== undefined ? { budgetMs: settings.VSYNC_STORAGE_TIMEOUT_SECONDS * 1000 } : {}),
       onRetry: (what, attempt, error) => {
-        const code = isVsyncError(error) ? error.code : 'INTERNAL';
+        const code = toVsyncError(error).code;
         app.log.warn(`${what}: attempt ${attempt} failed (${code}: ${error.message}); trying again`);
         events.emit({ type: 'storage-retry', what, attempt, code, message: error.message });
       },
@@ -152,6 +153,6 @@ if (first === '--version' || first === '-V') {
   reportError('vsyncd', new VsyncError('USAGE', `unknown option ${JSON.stringify(first)}`, { hint: 'run `vsyncd --help`' }));
 } else {
   main().catch((err: unknown) => {
-    reportError('vsyncd', isVsyncError(err) ? err : new VsyncError('INTERNAL', String(err), { cause: err }));
+    reportError('vsyncd', toVsyncError(err, (bug) => console.error(bug)));
   });
 }

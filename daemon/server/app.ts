@@ -31,7 +31,7 @@ import type { EventHub } from '../vault/event-hub.js';
 import type { KeyRing } from '../vault/key-ring.js';
 import type { VaultService } from '../vault/vault-service.js';
 import type { Watches } from '../watch/watches.js';
-import { errorBody, toVsyncError } from './error-reply.js';
+import { errorBody, requestError } from './error-reply.js';
 import { EventStreams } from './event-stream.js';
 import { answer } from './ndjson-reply.js';
 
@@ -62,7 +62,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   });
 
   app.setErrorHandler((err, request, reply) => {
-    const failure = toVsyncError(err, request.log);
+    const failure = requestError(err, request.log);
     void reply.status(failure.http).send(errorBody(failure));
   });
   app.setNotFoundHandler((request, reply) => {

@@ -4,7 +4,7 @@ import { PassThrough } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { NDJSON, type StreamLine } from '../../shared/api.js';
 import { silent, type Progress } from '../../shared/progress.js';
-import { errorBody, toVsyncError } from './error-reply.js';
+import { errorBody, requestError } from './error-reply.js';
 
 export function wantsStream(request: FastifyRequest): boolean {
   return (request.headers.accept ?? '').includes(NDJSON);
@@ -18,7 +18,7 @@ export async function answer<T>(request: FastifyRequest, reply: FastifyReply, ru
   try {
     write({ type: 'result', result: await run((event) => write({ type: 'progress', event })) });
   } catch (err) {
-    const failure = toVsyncError(err, request.log);
+    const failure = requestError(err, request.log);
     request.log.info({ code: failure.code }, `${request.url} failed`);
     write({ type: 'error', error: errorBody(failure).error });
   }

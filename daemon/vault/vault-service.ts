@@ -22,6 +22,7 @@ import { backups, restore, type BackupsResult, type RestoreOptions, type Restore
 import { showUse, use, type UseResult } from './use.js';
 import { openVault, readPointer, readPointerIfChanged, type VaultDeps, type VaultRef } from './vault.js';
 import { versions, type VersionsResult } from './versions.js';
+import { toVsyncError } from '../../shared/error-conversion.js';
 
 export interface ServiceOptions {
   /** Where pushes and pulls are announced (GET /v1/events). */
@@ -185,7 +186,7 @@ export class VaultService {
   }
 
   private announceFailure(kind: 'push' | 'pull', ref: VaultRef, trigger: Trigger, err: unknown, retry?: RetryDelay): void {
-    const failure = isVsyncError(err) ? err : new VsyncError('INTERNAL', String(err), { cause: err });
+    const failure = toVsyncError(err);
     const retryInMs = kind === 'push' ? retry?.(failure) : undefined;
     const detail = { ...ref, trigger, code: failure.code, message: failure.message };
     this.options.events?.emit(kind === 'push' ? { type: 'push-failed', ...detail, ...(retryInMs ? { retryInMs } : {}) } : { type: 'pull-failed', ...detail });
@@ -210,7 +211,7 @@ export class VaultService {
       this.records.set(account, { repo, env, last: { operation, at, ok: true, ...(typeof version === 'string' ? { version } : {}) } });
       return result;
     } catch (err) {
-      this.records.set(account, { repo, env, last: { operation, at, ok: false, code: isVsyncError(err) ? err.code : 'INTERNAL' } });
+      this.records.set(account, { repo, env, last: { operation, at, ok: false, code: toVsyncError(err).code } });
       throw err;
     } finally {
       if (this.queues.get(account) === current) this.queues.delete(account);

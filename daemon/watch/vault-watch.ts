@@ -10,12 +10,13 @@
 //
 // Idle, it costs nothing but the watcher's inotify watches and, with `follow`, one timer per period.
 import type { WatchEntry, WatchState } from '../../shared/api.js';
-import { VsyncError, isVsyncError, type ErrorCode } from '../../shared/errors.js';
+import { VsyncError, type ErrorCode } from '../../shared/errors.js';
 import type { AgentEvent } from '../../shared/events.js';
 import type { EventHub } from '../vault/event-hub.js';
 import type { KeyRing } from '../vault/key-ring.js';
 import type { FollowOutcome, VaultService } from '../vault/vault-service.js';
 import { FolderWatcher } from './folder-watcher.js';
+import { toVsyncError } from '../../shared/error-conversion.js';
 
 export interface WatchSettings {
   readonly debounceMs: number;
@@ -162,7 +163,7 @@ export class VaultWatch {
   }
 
   private pushFailed(err: unknown): void {
-    const error = isVsyncError(err) ? err : new VsyncError('INTERNAL', String(err), { cause: err });
+    const error = toVsyncError(err, (bug) => this.deps.log(`${this.vault.repo}/${this.vault.env}: unexpected: ${String(bug)}`));
     const { events } = this.deps;
     const ref = { repo: this.vault.repo, env: this.vault.env, root: this.vault.root };
     // Said once: more saves while still locked or still without a folder repeat nothing.
@@ -204,7 +205,7 @@ export class VaultWatch {
     try {
       outcome = await service.follow(ref.root, ref.env, (version) => events.emit({ type: 'remote-moved', ...ref, version }));
     } catch (err) {
-      const error = isVsyncError(err) ? err : new VsyncError('INTERNAL', String(err), { cause: err });
+      const error = toVsyncError(err, (bug) => this.deps.log(`${this.vault.repo}/${this.vault.env}: unexpected: ${String(bug)}`));
       if (error.code === 'KEY_LOCKED') {
         if (this.failure?.code !== 'KEY_LOCKED') events.emit({ type: 'waiting', ...ref, code: error.code, message: error.message });
         this.settle('waiting', error);

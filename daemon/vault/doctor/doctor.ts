@@ -14,6 +14,7 @@ import { pointerKey } from '../remote-layout.js';
 import { openVault, readPointer, type OpenVault, type VaultDeps, type VaultRef } from '../vault.js';
 import { clockCheck, skewMs } from './clock-skew.js';
 import { probeWrites, scratchKey, type WriteProbe } from './write-probe.js';
+import { toVsyncError } from '../../../shared/error-conversion.js';
 
 export interface DoctorReport {
   readonly repo?: string;
@@ -78,7 +79,7 @@ export async function doctor(deps: VaultDeps, env: string | undefined, locate: (
 const VAULT_CHECKS = DOCTOR_CHECKS.filter((name) => name !== 'agent');
 
 function failed(name: DoctorCheckName, err: unknown, prefix = ''): DoctorCheck {
-  const failure = isVsyncError(err) ? err : new VsyncError('INTERNAL', String(err), { cause: err });
+  const failure = toVsyncError(err);
   return { name, status: 'fail', code: failure.code, detail: `${prefix}${failure.message}`, hint: failure.hint };
 }
 

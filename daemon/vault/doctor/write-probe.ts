@@ -10,6 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import { VsyncError, isVsyncError } from '../../../shared/errors.js';
 import type { Storage, WriteResult } from '../../storage/storage.js';
+import { toVsyncError } from '../../../shared/error-conversion.js';
 
 /** Where the probe writes: beside the vault's objects, in a folder no other part of vsync reads or lists. */
 export function scratchKey(repo: string, env: string): string {
@@ -55,7 +56,7 @@ export async function probeWrites(storage: Storage, key: string, now?: () => Dat
     await storage.delete(key);
     return outcome;
   } catch (err) {
-    return { ...outcome, leftover: isVsyncError(err) ? err : new VsyncError('INTERNAL', String(err), { cause: err }) };
+    return { ...outcome, leftover: toVsyncError(err) };
   }
 }
 
