@@ -232,6 +232,12 @@ export const registry = {
     http: 409,
     exit: x.config,
   },
+  VAULT_PATH_UNSAFE: {
+    message: 'the path to the vault folder leaves the repo or goes through a symlink',
+    hint: 'a vault folder and every folder above it, up to the repo root, must be real folders inside the repo; replace the symlink with a folder (check what your last `git pull` brought in)',
+    http: 422,
+    exit: x.config,
+  },
   VAULT_UNPUSHED_CHANGES: {
     message: 'the vault folder holds changes that were never pushed',
     hint: 'push them first, or pull --force to replace them (a backup of the folder was written either way)',

@@ -11,6 +11,7 @@ import { keyCheck } from '../crypto/key-check.js';
 import { keychainAccount } from '../keychain/keychain.js';
 import { ConfigSchema, vaultFolderOf, writeConfig, type Config } from './config.js';
 import { assertRef, type VaultDeps, type VaultRef } from './vault.js';
+import { assertVaultPathSafe } from './vault-path.js';
 
 export interface InitOptions {
   /** The directory store's folder (absolute); default `${XDG_DATA_HOME:-~/.local/share}/vsync/store`. */
@@ -83,6 +84,7 @@ export async function init(deps: VaultDeps, ref: VaultRef, options: InitOptions)
   // key is taken back if the config cannot be written.
   const storage = deps.storageFor(parsed.data);
   const vaultFolder = vaultFolderOf(parsed.data, ref.env);
+  await assertVaultPathSafe(ref.root, vaultFolder);
   await mkdir(join(ref.root, ...vaultFolder.split('/')), { recursive: true, mode: 0o700 });
   if (adopted === undefined) await deps.keychain.set(account, key);
   try {

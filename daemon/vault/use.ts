@@ -10,6 +10,7 @@ import { tempPathFor } from '../fs/atomic-write.js';
 import { isErrno } from '../fs/errno.js';
 import { readConfig, vaultFolderOf } from './config.js';
 import { git } from './git.js';
+import { assertVaultPathSafe } from './vault-path.js';
 
 export interface UseResult {
   readonly link: string;
@@ -46,6 +47,8 @@ export async function use(environment: Env, repo: string, env: string, root: str
   assertRepoName(repo);
   assertEnvName(env);
   const config = await readConfig(configFile(repo, env, environment));
+  // `.env` must point into the checkout's own vault folder, not through a committed symlink to elsewhere.
+  await assertVaultPathSafe(root, vaultFolderOf(config, env));
   const target = posix.join(vaultFolderOf(config, env), `.env.${env}`);
   const link = join(root, '.env');
   if ((await lstat(join(root, ...target.split('/'))).catch(() => undefined))?.isFile() !== true) {

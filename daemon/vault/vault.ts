@@ -12,6 +12,7 @@ import { readConfig, vaultFolderOf, type Config } from './config.js';
 import type { KeySource } from './key-ring.js';
 import { stateFile } from './local-state.js';
 import { pointerKey } from './remote-layout.js';
+import { assertVaultPathSafe } from './vault-path.js';
 
 export interface VaultDeps {
   readonly storageFor: (config: Config) => Storage;
@@ -51,6 +52,7 @@ export async function openVault(deps: VaultDeps, ref: VaultRef): Promise<OpenVau
   const file = configFile(ref.repo, ref.env, deps.environment);
   const config = await readConfig(file);
   const vaultFolder = vaultFolderOf(config, ref.env);
+  await assertVaultPathSafe(ref.root, vaultFolder);
   return {
     ref,
     config,
