@@ -16,7 +16,7 @@ import { DEFAULT_WATCH_SETTINGS, type WatchSettings } from './watch/vault-watch.
 import { watchListFile } from './watch/watch-list.js';
 import { Watches } from './watch/watches.js';
 import { buildApp } from './server/app.js';
-import { claimSocket, listenOnSocket, prepareSocketFolder, removeAgentState, writeAgentState } from './server/lifecycle.js';
+import { checkInheritedSocket, claimSocket, listenOnSocket, prepareSocketFolder, removeAgentState, writeAgentState } from './server/lifecycle.js';
 import { listenOnInheritedSocket, takeListenFds } from './server/listen-fds.js';
 
 const USAGE = `usage: vsyncd [--version | --help]
@@ -113,6 +113,7 @@ async function main(): Promise<void> {
       await listenOnSocket(app, socket);
     } else {
       // Socket activation: the path belongs to the service manager, which neither claiming nor binding may touch.
+      await checkInheritedSocket(socket);
       await listenOnInheritedSocket(app, inherited, socket);
     }
   } catch (err) {
