@@ -26,6 +26,12 @@ t.test(`${COMMANDS} commands at once, no agent, a busy CPU: one agent answers th
   const env = { HOME: join(base, 'home'), VSYNC_SOCKET: socket };
   const pids = new Set<number>();
   t.teardown(() => {
+    // Also the agent the state file names: found even when a command failed and named none.
+    try {
+      pids.add((JSON.parse(readFileSync(agentStateFile(socket), 'utf8')) as { pid: number }).pid);
+    } catch {
+      // none announced itself
+    }
     for (const pid of pids) {
       try {
         process.kill(pid, 'SIGKILL');
