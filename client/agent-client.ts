@@ -1,10 +1,12 @@
 // HTTP/1.1 to the agent over its Unix socket, with node:http alone: the client must start in about Node's
-// own time, so it neither validates with zod nor loads a framework. The agent is this user's, of this build;
+// own time, so it neither validates with zod nor loads a framework. The agent is this user's, of this build
+// (every call first checks that the socket and its folder are this user's alone: shared/socket-folder.ts);
 // its answers are trusted, and anything of an unexpected shape becomes INTERNAL.
 import { request, type IncomingMessage } from 'node:http';
 import { createConnection } from 'node:net';
 import type { ProgressEvent } from '../shared/progress.js';
 import type { Env } from '../shared/paths.js';
+import { checkSocket } from '../shared/socket-folder.js';
 import { MAX_SOCKET_PATH_BYTES } from '../shared/socket-path.js';
 import { VsyncError } from '../shared/errors.js';
 import { fromWire, internal } from './failure.js';
@@ -45,6 +47,11 @@ export function isNoAgent(err: unknown): err is NodeJS.ErrnoException {
   return code === 'ENOENT' || code === 'ECONNREFUSED';
 }
 
+/** The error connect() gives for a missing socket, without asking connect(). */
+function noAgent(socket: string): NodeJS.ErrnoException {
+  return Object.assign(new Error(`connect ENOENT ${socket}`), { code: 'ENOENT', syscall: 'connect', path: socket });
+}
+
 export class AgentClient {
   constructor(
     readonly socket: string,
@@ -60,6 +67,10 @@ export class AgentClient {
     if (Buffer.byteLength(this.socket) > MAX_SOCKET_PATH_BYTES) throw new VsyncError('AGENT_SOCKET_PATH_TOO_LONG', this.socket);
     let res: IncomingMessage;
     try {
+      // Before a single byte goes out: the socket and its folder are this user's alone (AGENT_SOCKET_UNSAFE
+      // otherwise). With nothing there, no connect() either: a listener someone else put there between this
+      // check and a connect would receive the request.
+      if (checkSocket(this.socket) !== 'socket') throw noAgent(this.socket);
       res = await this.#open(req);
     } catch (err) {
       if (req.signal?.aborted) return undefined;

@@ -17,7 +17,7 @@ import { DEFAULT_WATCH_SETTINGS, type WatchSettings } from './watch/vault-watch.
 import { watchListFile } from './watch/watch-list.js';
 import { Watches } from './watch/watches.js';
 import { buildApp } from './server/app.js';
-import { claimSocket, listenOnSocket, prepareSocketFolder, removeAgentState, writeAgentState } from './server/lifecycle.js';
+import { checkInheritedSocket, claimSocket, listenOnSocket, prepareSocketFolder, removeAgentState, writeAgentState } from './server/lifecycle.js';
 import { listenOnInheritedSocket, takeListenFds } from './server/listen-fds.js';
 import { toVsyncError } from '../shared/error-conversion.js';
 
@@ -131,6 +131,7 @@ async function main(): Promise<void> {
       await listenOnSocket(app, socket);
     } else {
       // Socket activation: the path belongs to the service manager, which neither claiming nor binding may touch.
+      await checkInheritedSocket(socket);
       await listenOnInheritedSocket(app, inherited, socket);
     }
   } catch (err) {

@@ -1,5 +1,5 @@
 // Putting the app on its socket and taking it off again, as the trusted daemons do: refuse a socket
-// folder others can reach; refuse to start beside a live agent but clear a dead one's socket; announce
+// folder others can reach, another user's, or a link; refuse to start beside a live agent but clear a dead one's socket; announce
 // ourselves (the state file) only once listening; on SIGTERM/SIGINT let operations in flight finish, up
 // to a deadline; remove the state file only if it is still ours.
 import { connect } from 'node:net';
@@ -8,23 +8,33 @@ import { dirname } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { AgentStateSchema, type AgentState } from '../../shared/api.js';
 import { VsyncError } from '../../shared/errors.js';
+import { checkSocket, checkSocketFolder } from '../../shared/socket-folder.js';
 import { MAX_SOCKET_PATH_BYTES, agentStateFile } from '../../shared/socket-path.js';
 import { writeFileAtomic } from '../fs/atomic-write.js';
 import { isErrno } from '../fs/errno.js';
 
-/** Creates the socket folder 0700 if missing; refuses one that is not ours alone. */
+/**
+ * Creates the socket folder 0700 if missing; refuses one that is not ours alone (shared/socket-folder.ts, the
+ * check the client makes too): another user's, open to others, or a symbolic link, wherever it leads.
+ */
 export async function prepareSocketFolder(socket: string): Promise<void> {
   if (Buffer.byteLength(socket) > MAX_SOCKET_PATH_BYTES) {
     throw new VsyncError('AGENT_SOCKET_PATH_TOO_LONG', `${socket} is ${Buffer.byteLength(socket)} bytes (VSYNC_SOCKET)`);
   }
   const folder = dirname(socket);
+  if (checkSocketFolder(folder)) return;
+  // mkdir -p succeeds over a folder (or a link to one) someone else made meanwhile: hence the check again.
   await mkdir(folder, { recursive: true, mode: 0o700 });
-  const info = await lstat(folder);
-  const uid = process.getuid?.();
-  if (!info.isDirectory() || (uid !== undefined && info.uid !== uid) || (info.mode & 0o077) !== 0) {
-    const mode = (info.mode & 0o777).toString(8).padStart(4, '0');
-    throw new VsyncError('AGENT_SOCKET_UNSAFE', `${folder} is ${info.isDirectory() ? 'a folder' : 'not a folder'} owned by uid ${info.uid} with mode ${mode}`);
-  }
+  if (!checkSocketFolder(folder)) throw new VsyncError('AGENT_SOCKET_UNSAFE', `${folder} disappeared as it was being created`);
+}
+
+/**
+ * Under socket activation the service manager bound the path: a socket there must be this user's, as the
+ * client checks too, or clients would refuse the agent's socket. (A missing path or one that is not a
+ * socket is listen-fds.ts's to report.)
+ */
+export async function checkInheritedSocket(socket: string): Promise<void> {
+  if ((await lstat(socket).catch(() => undefined))?.isSocket()) checkSocket(socket);
 }
 
 /** Whether something answers on the socket: a live agent. */
@@ -43,9 +53,8 @@ export function socketAnswers(socket: string, timeoutMs = 1_000): Promise<boolea
 
 /** Refuses to start beside a live agent; removes the socket a dead one left. */
 export async function claimSocket(socket: string): Promise<void> {
-  const info = await lstat(socket).catch(() => undefined);
-  if (!info) return;
-  if (!info.isSocket()) throw new VsyncError('AGENT_SOCKET_UNSAFE', `${socket} exists and is not a socket`);
+  // Not a socket, or another user's: refused, never unlinked (AGENT_SOCKET_UNSAFE).
+  if (checkSocket(socket) !== 'socket') return;
   if (await socketAnswers(socket)) throw new VsyncError('AGENT_ALREADY_RUNNING', socket);
   await unlink(socket).catch((err) => {
     if (!isErrno(err, 'ENOENT')) throw err;

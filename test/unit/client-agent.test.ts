@@ -115,11 +115,12 @@ t.test('an agent that dies mid-stream, or is not there at all', async (t) => {
     message: /ended the stream before the operation finished/,
   });
 
-  const nobody = new AgentClient(join(fake.home, 'none.sock'), { HOME: fake.home });
+  // In the test's own 0700 folder: a client refuses a socket in a folder others may reach (socket-trust.test.ts).
+  const nobody = new AgentClient(join(fake.dir, 'none.sock'), { HOME: fake.home });
   t.ok(isNoAgent(await caught(nobody.call({ method: 'GET', path: '/v1/status' }))), 'no socket: the raw connect error, for autostart');
 
   // With autostart off, the error names the socket and shows the end of the agent's log.
-  const env = { HOME: fake.home, VSYNC_NO_AUTOSTART: '1', VSYNC_SOCKET: join(fake.home, 'none.sock') };
+  const env = { HOME: fake.home, VSYNC_NO_AUTOSTART: '1', VSYNC_SOCKET: join(fake.dir, 'none.sock') };
   const log = agentLogFile(env);
   mkdirSync(join(log, '..'), { recursive: true });
   writeFileSync(log, `${Array.from({ length: 40 }, (_, i) => `log line ${i}`).join('\n')}\n`);

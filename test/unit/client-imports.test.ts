@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { built, projectRoot } from '../helpers/built.js';
 import type { TestContext } from '../helpers/tap-types.js';
 
-const ALLOWED_SHARED = new Set(['shared/errors', 'shared/error-output', 'shared/socket-path', 'shared/paths', 'shared/version']);
+const ALLOWED_SHARED = new Set(['shared/errors', 'shared/error-output', 'shared/socket-path', 'shared/socket-folder', 'shared/paths', 'shared/version']);
 
 /** The modules a file loads at run time: static imports and re-exports that are not type-only, and import(). */
 function runtimeSpecifiers(source: string): string[] {
