@@ -60,7 +60,12 @@ export const InitRequestSchema = z.strictObject({
   bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name: 3-63 characters of a-z, 0-9, "." and "-"').optional(),
   endpoint: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).max(2048).optional(),
   region: z.string().regex(/^[a-z0-9-]{1,64}$/, 'must be a region name like eu-west-1').optional(),
-  prefix: z.string().regex(/^[A-Za-z0-9._/-]{0,256}$/, 'may hold only A-Z, a-z, 0-9, ".", "_", "-" and "/" (at most 256)').optional(),
+  prefix: z
+    .string()
+    .regex(/^[A-Za-z0-9._/-]{0,256}$/, 'may hold only A-Z, a-z, 0-9, ".", "_", "-" and "/" (at most 256)')
+    // Some HTTP stacks fold "." and ".." out of a URL path: the object written would not be the one named.
+    .refine((p) => !p.split('/').some((segment) => segment === '.' || segment === '..'), 'must not hold "." or ".." segments')
+    .optional(),
   forcePathStyle: z.boolean().optional(),
 });
 export type InitRequest = z.infer<typeof InitRequestSchema>;
