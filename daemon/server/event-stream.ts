@@ -37,13 +37,12 @@ export class EventStreams {
     };
     const unsubscribe = this.hub.subscribe((event) => send(`id: ${event.id}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`));
     const keepAlive = setInterval(() => send(': keep-alive\n\n'), KEEP_ALIVE_MS).unref();
+    const socket = request.raw.socket;
     const end = (): void => {
       if (!this.open.delete(end)) return;
       clearInterval(keepAlive);
       unsubscribe();
       stream.end();
-      // A reader that never reads would hold the ended response (and a stopping agent) for ever.
-      setTimeout(() => reply.raw.destroy(), this.options.dropGraceMs ?? DROP_GRACE_MS).unref();
     };
     const drop = (): void => {
       if (!this.open.has(end)) return;
@@ -51,6 +50,9 @@ export class EventStreams {
       stream.write(`: dropped: this reader fell ${behind} bytes behind (the limit is ${this.options.bufferBytes}); reconnect to follow again\n\n`);
       end();
       request.log.warn({ unreadBytes: behind }, 'dropped an event stream whose reader fell behind');
+      // The connection goes with the stream: once the last words are read, or at once when they never are.
+      reply.raw.once('finish', () => socket.end());
+      setTimeout(() => socket.destroy(), this.options.dropGraceMs ?? DROP_GRACE_MS).unref();
     };
     this.open.add(end);
     request.raw.once('close', end);
