@@ -15,6 +15,7 @@ import { EventHub } from '../../daemon/vault/event-hub.js';
 import { DEFAULT_WATCH_SETTINGS } from '../../daemon/watch/vault-watch.js';
 import { watchListFile } from '../../daemon/watch/watch-list.js';
 import { Watches } from '../../daemon/watch/watches.js';
+import type { InjectOptions } from 'fastify';
 import { ErrorBodySchema } from '../../shared/api.js';
 import { tempBase } from '../helpers/vault-fixture.js';
 
@@ -148,7 +149,7 @@ t.test('a store that could never work is refused before a config exists', async 
 
 t.test('POST /v1/shutdown with a body that is not {} is refused, and the agent keeps running', async (t) => {
   const json = { 'content-type': 'application/json' };
-  const cases: Array<[string, Parameters<typeof app.inject>[0] & object, number]> = [
+  const cases: Array<[string, InjectOptions, number]> = [
     ['not JSON', { method: 'POST', url: '/v1/shutdown', payload: 'stop now', headers: json }, 400],
     ['half a JSON object', { method: 'POST', url: '/v1/shutdown', payload: '{"now":', headers: json }, 400],
     ['a field', { method: 'POST', url: '/v1/shutdown', payload: { now: true } }, 400],
