@@ -278,3 +278,17 @@ t.test('the real CLI: a store or bucket that could never work is refused before 
   const ok = await vsync(['init', 'dev', '--store', join(base, 'cli-store')], { cwd: repo, env });
   t.equal(ok.code, 0, `a good --store still works: ${ok.stderr}`);
 });
+
+t.test('the limits are settings, checked like the others: a bad one keeps the agent from starting (exit 3)', async (t) => {
+  const cases: Array<Record<string, string>> = [
+    { VSYNC_REQUEST_TIMEOUT_SECONDS: '0' },
+    { VSYNC_CONNECTION_IDLE_SECONDS: 'soon' },
+    { VSYNC_MAX_CONNECTIONS: '1.5' },
+    { VSYNC_EVENT_BUFFER_KIB: '1' },
+  ];
+  for (const env of cases) {
+    const agent = await startAgent({ home: join(base, 'settings'), socket: freshSocket(), env, waitReady: false });
+    t.equal(await agent.exited, 3, `${JSON.stringify(env)}: exit 3`);
+    t.match(agent.output(), new RegExp(`an agent setting in the environment is not valid: ${Object.keys(env)[0]}`), 'names the setting');
+  }
+});
