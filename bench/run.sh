@@ -11,3 +11,6 @@ else
   echo "bench: Ceph RGW not started; S3 rows will be skipped" >&2
 fi
 node --no-warnings dist/bench/run.js
+# The agent under abuse (idle connections, requests in flight): its own process, so its sockets and load
+# never share an event loop with the benchmarks above.
+node --no-warnings dist/bench/abuse.js

@@ -17,6 +17,7 @@ import { DEFAULT_WATCH_SETTINGS, type WatchSettings } from './watch/vault-watch.
 import { watchListFile } from './watch/watch-list.js';
 import { Watches } from './watch/watches.js';
 import { buildApp } from './server/app.js';
+import type { ServerLimits } from './server/server-limits.js';
 import { checkInheritedSocket, claimSocket, listenOnSocket, prepareSocketFolder, removeAgentState, writeAgentState } from './server/lifecycle.js';
 import { listenOnInheritedSocket, takeListenFds } from './server/listen-fds.js';
 import { toVsyncError } from '../shared/error-conversion.js';
@@ -35,6 +36,13 @@ Environment:
   VSYNC_STORAGE_TIMEOUT_SECONDS
                             every store call, its retries included, ends within this (default 60); a store
                             that does not answer fails the operation with STORAGE_TRANSIENT
+  VSYNC_REQUEST_TIMEOUT_SECONDS
+                            a request's headers and body must arrive within this (default 30; answers,
+                            such as a long push, are never timed)
+  VSYNC_CONNECTION_IDLE_SECONDS
+                            close a connection with no request in flight after this (default 60)
+  VSYNC_MAX_CONNECTIONS     open connections at most; at the cap the oldest idle one is closed (default 1024)
+  VSYNC_EVENT_BUFFER_KIB    drop an event stream whose reader is this far behind (default 1024)
   VSYNC_KEY, VSYNC_KEY_<REPO>_<ENV>
                             keys from the environment instead of the OS keychain (headless machines)
   LISTEN_PID, LISTEN_FDS    socket activation (sd_listen_fds): serve the socket passed as fd 3, bound at
@@ -50,7 +58,21 @@ const Settings = z.object({
   VSYNC_FOLLOW_SECONDS: z.coerce.number().min(0.05).max(86_400).optional(),
   VSYNC_RETRY_SECONDS: z.coerce.number().min(0.01).max(300).optional(),
   VSYNC_STORAGE_TIMEOUT_SECONDS: z.coerce.number().min(0.5).max(3_600).optional(),
+  VSYNC_REQUEST_TIMEOUT_SECONDS: z.coerce.number().min(0.05).max(3600).optional(),
+  VSYNC_CONNECTION_IDLE_SECONDS: z.coerce.number().min(0.05).max(86_400).optional(),
+  VSYNC_MAX_CONNECTIONS: z.coerce.number().int().min(4).max(65_536).optional(),
+  VSYNC_EVENT_BUFFER_KIB: z.coerce.number().int().min(16).max(1_048_576).optional(),
 });
+
+/** The server's limits from the settings (the defaults are in server/server-limits.ts). */
+function serverLimits(settings: z.infer<typeof Settings>): Partial<ServerLimits> {
+  return {
+    ...(settings.VSYNC_REQUEST_TIMEOUT_SECONDS !== undefined ? { requestTimeoutMs: settings.VSYNC_REQUEST_TIMEOUT_SECONDS * 1000 } : {}),
+    ...(settings.VSYNC_CONNECTION_IDLE_SECONDS !== undefined ? { idleConnectionMs: settings.VSYNC_CONNECTION_IDLE_SECONDS * 1000 } : {}),
+    ...(settings.VSYNC_MAX_CONNECTIONS !== undefined ? { maxConnections: settings.VSYNC_MAX_CONNECTIONS } : {}),
+    ...(settings.VSYNC_EVENT_BUFFER_KIB !== undefined ? { eventBufferBytes: settings.VSYNC_EVENT_BUFFER_KIB * 1024 } : {}),
+  };
+}
 
 async function main(): Promise<void> {
   // First: the variables are removed here, before any git process the agent starts could inherit them.
@@ -114,7 +136,8 @@ async function main(): Promise<void> {
     return stopping;
   };
 
-  const app = buildApp({ service, keys, watches, events, socket, startedAt, onShutdown: () => void stop('shutdown requested'), logger: true });
+  const limits = serverLimits(settings);
+  const app = buildApp({ service, keys, watches, events, socket, startedAt, onShutdown: () => void stop('shutdown requested'), logger: true, limits });
   for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => void stop(signal));
   await prepareSocketFolder(socket);
   // Held for the agent's life: of two agents started at once (two commands autostarting after a crash),

@@ -17,9 +17,25 @@ export const NDJSON = 'application/x-ndjson';
 export const BODY_LIMIT_BYTES = 16 * 1024;
 
 const Timestamp = z.string().regex(/^\d{8}-\d{6}$/, 'must be a version timestamp like 20260516-113304');
-const Cwd = z.string().min(1).max(4096).refine((p) => p.startsWith('/'), 'must be an absolute path');
-// Names are checked fully by the agent (shared/names.ts); this keeps obvious junk out of the schema.
-const EnvName = z.string().min(1).max(64);
+/** PATH_MAX on Linux, in bytes: a longer path can never be opened. */
+export const PATH_MAX_BYTES = 4096;
+const utf8Bytes = (text: string): number => new TextEncoder().encode(text).length;
+// A NUL byte ends a path at the system call: the file named would not be the one asked for. Every path the
+// agent keeps (a store folder in a config) or opens is checked here, before anything is written.
+const AbsolutePath = z
+  .string()
+  .min(1)
+  .refine((p) => !p.includes('\0'), 'must not hold a NUL byte')
+  .refine((p) => utf8Bytes(p) <= PATH_MAX_BYTES, `must be at most ${PATH_MAX_BYTES} bytes`)
+  .refine((p) => p.startsWith('/'), 'must be an absolute path');
+const Cwd = AbsolutePath;
+// Names are checked fully by the agent (shared/names.ts, NAME_INVALID with its rules as the hint); this
+// keeps obvious junk (control characters, a long string) out.
+const EnvName = z
+  .string()
+  .min(1)
+  .max(64)
+  .refine((n) => !/[\u0000-\u001f\u007f]/.test(n), 'must not hold control characters');
 
 // ---- errors ----
 
@@ -37,11 +53,19 @@ export type ErrorBody = z.infer<typeof ErrorBodySchema>;
 export const InitRequestSchema = z.strictObject({
   cwd: Cwd,
   env: EnvName,
-  store: z.string().min(1).max(4096).optional(),
-  bucket: z.string().min(1).max(63).optional(),
-  endpoint: z.string().min(1).max(2048).optional(),
-  region: z.string().min(1).max(64).optional(),
-  prefix: z.string().max(256).optional(),
+  /** A folder (the client resolves a relative --store against its working folder). */
+  store: AbsolutePath.optional(),
+  // The same rules as the config's (daemon/vault/config.ts), refused here as a bad request (400) rather than
+  // found later as a config that breaks every push.
+  bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name: 3-63 characters of a-z, 0-9, "." and "-"').optional(),
+  endpoint: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).max(2048).optional(),
+  region: z.string().regex(/^[a-z0-9-]{1,64}$/, 'must be a region name like eu-west-1').optional(),
+  prefix: z
+    .string()
+    .regex(/^[A-Za-z0-9._/-]{0,256}$/, 'may hold only A-Z, a-z, 0-9, ".", "_", "-" and "/" (at most 256)')
+    // Some HTTP stacks fold "." and ".." out of a URL path: the object written would not be the one named.
+    .refine((p) => !p.split('/').some((segment) => segment === '.' || segment === '..'), 'must not hold "." or ".." segments')
+    .optional(),
   forcePathStyle: z.boolean().optional(),
 });
 export type InitRequest = z.infer<typeof InitRequestSchema>;
@@ -261,7 +285,7 @@ export type DoctorResult = z.infer<typeof DoctorResultSchema>;
 
 // ---- key export / import (bring a teammate in) ----
 
-const AbsoluteFile = z.string().min(1).max(4096).refine((p) => p.startsWith('/'), 'must be an absolute path');
+const AbsoluteFile = AbsolutePath;
 // Checked fully by the agent (16 to 1024 characters once normalised, docs/FORMAT.md §12); this keeps
 // obvious junk out.
 const Passphrase = z.string().min(1).max(4096);

@@ -388,6 +388,30 @@ export const registry = {
     http: 400,
     exit: x.usage,
   },
+  AGENT_HTTP_INVALID: {
+    message: 'the request is not HTTP/1.1 the agent can read',
+    hint: 'the agent speaks plain HTTP/1.1 on its Unix socket (docs/API.md); HTTP/2, TLS and CONNECT are not served',
+    http: 400,
+    exit: x.usage,
+  },
+  AGENT_HEADERS_TOO_LARGE: {
+    message: 'the request headers are over the size limit',
+    hint: 'a vsync request has a few short headers; the agent reads at most 16 KiB of them',
+    http: 431,
+    exit: x.usage,
+  },
+  AGENT_REQUEST_TIMEOUT: {
+    message: 'the request did not arrive in time',
+    hint: 'the headers and body of a request must arrive within VSYNC_REQUEST_TIMEOUT_SECONDS (default 30); answers are not limited',
+    http: 408,
+    exit: x.agent,
+  },
+  AGENT_TOO_MANY_CONNECTIONS: {
+    message: 'the agent has too many connections in use',
+    hint: 'every connection is busy with a request (at most VSYNC_MAX_CONNECTIONS, default 1024); try again in a moment, or find the program holding them',
+    http: 503,
+    exit: x.agent,
+  },
   AGENT_SHUTTING_DOWN: {
     message: 'the agent is shutting down',
     hint: 'try again in a moment; vsync starts a new agent when none answers',

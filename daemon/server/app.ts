@@ -31,9 +31,12 @@ import type { EventHub } from '../vault/event-hub.js';
 import type { KeyRing } from '../vault/key-ring.js';
 import type { VaultService } from '../vault/vault-service.js';
 import type { Watches } from '../watch/watches.js';
+import { answerClientError, refuseConnect } from './client-errors.js';
+import { ConnectionGuard } from './connection-guard.js';
 import { errorBody, requestError } from './error-reply.js';
 import { EventStreams } from './event-stream.js';
 import { answer } from './ndjson-reply.js';
+import { DEFAULT_SERVER_LIMITS, type ServerLimits } from './server-limits.js';
 
 export interface AppOptions {
   readonly service: VaultService;
@@ -45,21 +48,42 @@ export interface AppOptions {
   /** Called after POST /v1/shutdown has been answered. */
   readonly onShutdown: () => void;
   readonly logger?: boolean;
+  /** Defaults: DEFAULT_SERVER_LIMITS (server-limits.ts). */
+  readonly limits?: Partial<ServerLimits>;
 }
 
 function parse<S extends z.ZodType>(schema: S, input: unknown): z.infer<S> {
-  const parsed = schema.safeParse(input ?? {});
+  // No body at all is an empty request; a JSON `null` is a body of the wrong shape.
+  const parsed = schema.safeParse(input === undefined ? {} : input);
   if (!parsed.success) throw new VsyncError('AGENT_BAD_REQUEST', describeIssues(parsed.error));
   return parsed.data;
 }
 
 export function buildApp(options: AppOptions): FastifyInstance {
   const { service, keys, watches, events } = options;
+  const limits: ServerLimits = { ...DEFAULT_SERVER_LIMITS, ...options.limits };
   const app = Fastify({
     bodyLimit: BODY_LIMIT_BYTES,
     // fastify's request log: method, URL, status and time per call. Bodies are never logged.
     logger: options.logger ? { level: 'info' } : false,
+    // Only the request is timed (headers and body, a few hundred bytes); answers such as a push streaming
+    // NDJSON or an event stream take what they take. Idle connections: see connection-guard.ts.
+    requestTimeout: limits.requestTimeoutMs,
+    connectionTimeout: 0,
+    keepAliveTimeout: limits.idleConnectionMs,
+    http: {
+      requestTimeout: limits.requestTimeoutMs,
+      headersTimeout: limits.requestTimeoutMs,
+      // How often Node looks for requests past their time: often enough that the limit means what it says.
+      connectionsCheckingInterval: Math.min(5_000, Math.max(50, Math.round(limits.requestTimeoutMs / 4))),
+    },
+    clientErrorHandler(err, socket) {
+      // fastify binds the handler to the instance; its types do not say so.
+      answerClientError(err, socket, (this as unknown as FastifyInstance).log);
+    },
   });
+  refuseConnect(app.server, app.log);
+  new ConnectionGuard(app.server, { idleConnectionMs: limits.idleConnectionMs, maxConnections: limits.maxConnections, log: app.log });
 
   app.setErrorHandler((err, request, reply) => {
     const failure = requestError(err, request.log);
@@ -160,7 +184,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
     return { watches: watches.list() };
   });
 
-  const streams = new EventStreams(events);
+  const streams = new EventStreams(events, { bufferBytes: limits.eventBufferBytes });
   app.get(`${API_PREFIX}/events`, async (request, reply) => {
     parse(EmptyRequestSchema, request.query);
     return streams.serve(request, reply);
@@ -171,9 +195,10 @@ export function buildApp(options: AppOptions): FastifyInstance {
   app.post(
     `${API_PREFIX}/shutdown`,
     {
-      // After this request's own lifecycle is over: closing from inside it would wait on itself.
-      onResponse: async () => {
-        setImmediate(options.onShutdown);
+      // After this request's own lifecycle is over: closing from inside it would wait on itself. Only a
+      // shutdown that was accepted: a refused one (a body that is not `{}`) leaves the agent running.
+      onResponse: async (_request, reply) => {
+        if (reply.statusCode === 202) setImmediate(options.onShutdown);
       },
     },
     async (request, reply) => {

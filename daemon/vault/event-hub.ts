@@ -23,6 +23,11 @@ export class EventHub {
     return event;
   }
 
+  /** How many follow now (tests and the agent's own accounting: a dropped event stream is one fewer). */
+  get followers(): number {
+    return this.listeners.size;
+  }
+
   /** Returns the unsubscribe. */
   subscribe(listener: EventListener): () => void {
     this.listeners.add(listener);
