@@ -12,6 +12,7 @@ import { LockFile } from './fs/lock-file.js';
 import { DEFAULT_KEY_IDLE_MS, KeyRing } from './vault/key-ring.js';
 import { EventHub } from './vault/event-hub.js';
 import { VaultService } from './vault/vault-service.js';
+import { MaxVersionBytesSetting } from './vault/version-cap.js';
 import { DEFAULT_WATCH_SETTINGS, type WatchSettings } from './watch/vault-watch.js';
 import { watchListFile } from './watch/watch-list.js';
 import { Watches } from './watch/watches.js';
@@ -30,6 +31,7 @@ Environment:
   VSYNC_FOLLOW_SECONDS      how often \`vsync watch --follow\` reads the remote pointer (default 30)
   VSYNC_RETRY_SECONDS       first wait before retrying a push on save the store refused for now (default 2;
                             doubling, at most 300)
+  VSYNC_MAX_VERSION_BYTES   refuse to download a version larger than this (default 268435456 = 256 MiB)
   VSYNC_KEY, VSYNC_KEY_<REPO>_<ENV>
                             keys from the environment instead of the OS keychain (headless machines)
   LISTEN_PID, LISTEN_FDS    socket activation (sd_listen_fds): serve the socket passed as fd 3, bound at
@@ -44,6 +46,7 @@ const Settings = z.object({
   VSYNC_WATCH_DEBOUNCE_MS: z.coerce.number().int().nonnegative().max(600_000).optional(),
   VSYNC_FOLLOW_SECONDS: z.coerce.number().min(0.05).max(86_400).optional(),
   VSYNC_RETRY_SECONDS: z.coerce.number().min(0.01).max(300).optional(),
+  VSYNC_MAX_VERSION_BYTES: MaxVersionBytesSetting.optional(),
 });
 
 async function main(): Promise<void> {
@@ -57,7 +60,14 @@ async function main(): Promise<void> {
   const keys = new KeyRing(keychain, (settings.VSYNC_IDLE_TTL_SECONDS ?? DEFAULT_KEY_IDLE_MS / 1000) * 1000);
   const events = new EventHub();
   const service = new VaultService(
-    { storageFor: storageFactory(), keychain, keys, environment: process.env, now: () => new Date() },
+    {
+      storageFor: storageFactory(),
+      keychain,
+      keys,
+      environment: process.env,
+      now: () => new Date(),
+      ...(settings.VSYNC_MAX_VERSION_BYTES !== undefined ? { maxVersionBytes: settings.VSYNC_MAX_VERSION_BYTES } : {}),
+    },
     { events, automaticKeys: keys.automatic() },
   );
   const watchSettings: WatchSettings = {

@@ -10,7 +10,8 @@
 //   one of any number of writers wins, without a lock;
 // - put, putIfMatch and delete read, compare and rename under the key's lock (fs/lock-file.ts).
 // ETags are the MD5 of the bytes, as S3 gives for single-part uploads.
-import { mkdir, open, readdir, stat, unlink } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, open, readdir, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { VsyncError, isVsyncError } from '../../shared/errors.js';
@@ -23,8 +24,10 @@ import {
   byKey,
   isValidKey,
   md5Etag,
+  tooLarge,
   type ListedObject,
   type ObjectHead,
+  type ReadLimit,
   type Storage,
   type StoredObject,
   type WriteResult,
@@ -60,16 +63,36 @@ export class DirStorage implements Storage {
     return join(this.root, ...key.split('/'));
   }
 
-  /** Body, ETag and mtime from one open file, so the three describe the same version of the object. */
-  private async read(key: string): Promise<{ body: Buffer; etag: string; mtime: Date }> {
+  /**
+   * Body, ETag and mtime from one open file, so the three describe the same version of the object. With a
+   * cap, the file's size is judged before a byte is read, and a file that grows past it while being read is
+   * cut off there: never more than maxBytes + 1 bytes are held.
+   */
+  private async read(key: string, limit?: ReadLimit): Promise<{ body: Buffer; etag: string; mtime: Date }> {
+    return this.withFile(key, async (handle, info) => {
+      const max = limit?.maxBytes;
+      if (max === undefined) {
+        const body = await handle.readFile();
+        return { body, etag: md5Etag(body), mtime: info.mtime };
+      }
+      if (info.size > max) throw tooLarge(key, max, info.size);
+      const body = Buffer.alloc(max + 1);
+      let length = 0;
+      for (let n = -1; n !== 0 && length <= max; length += n) n = (await handle.read(body, length, body.length - length, null)).bytesRead;
+      if (length > max) throw tooLarge(key, max);
+      const bytes = body.subarray(0, length);
+      return { body: bytes, etag: md5Etag(bytes), mtime: info.mtime };
+    });
+  }
+
+  private async withFile<T>(key: string, use: (handle: FileHandle, info: { size: number; mtime: Date }) => Promise<T>): Promise<T> {
     const path = this.pathOf(key);
     try {
       const handle = await open(path, 'r');
       try {
         const info = await handle.stat();
         if (!info.isFile()) throw new VsyncError('STORAGE_NOT_FOUND', key);
-        const body = await handle.readFile();
-        return { body, etag: md5Etag(body), mtime: info.mtime };
+        return await use(handle, info);
       } finally {
         await handle.close();
       }
@@ -79,19 +102,29 @@ export class DirStorage implements Storage {
     }
   }
 
-  async get(key: string): Promise<StoredObject> {
-    const { body, etag } = await this.read(key);
+  async get(key: string, limit?: ReadLimit): Promise<StoredObject> {
+    const { body, etag } = await this.read(key, limit);
     return { body, etag };
   }
 
-  async getIfChanged(key: string, etag: string): Promise<StoredObject | undefined> {
-    const current = await this.read(key);
+  async getIfChanged(key: string, etag: string, limit?: ReadLimit): Promise<StoredObject | undefined> {
+    // Over the cap it cannot hold the bytes it had at `etag` (those were read within it): changed, and refused.
+    const current = await this.read(key, limit);
     return current.etag === etag ? undefined : { body: current.body, etag: current.etag };
   }
 
+  /** Hashes the file in chunks: a head of a huge object costs time, never memory. */
   async head(key: string): Promise<ObjectHead> {
-    const { body, etag, mtime } = await this.read(key);
-    return { size: body.length, etag, lastModified: mtime };
+    return this.withFile(key, async (handle, info) => {
+      const hash = createHash('md5');
+      const chunk = Buffer.alloc(1 << 16);
+      let size = 0;
+      for (let n = -1; n !== 0; size += n) {
+        n = (await handle.read(chunk, 0, chunk.length, null)).bytesRead;
+        hash.update(chunk.subarray(0, n));
+      }
+      return { size, etag: hash.digest('hex'), lastModified: info.mtime };
+    });
   }
 
   async put(key: string, body: Buffer): Promise<WriteResult> {

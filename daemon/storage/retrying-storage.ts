@@ -6,7 +6,7 @@
 // against the stored object: if it holds exactly our bytes, the write was ours and succeeded.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { VsyncError, isVsyncError } from '../../shared/errors.js';
-import type { ListedObject, ObjectHead, Storage, StoredObject, WriteResult } from './storage.js';
+import type { ListedObject, ObjectHead, ReadLimit, Storage, StoredObject, WriteResult } from './storage.js';
 
 export interface RetryPolicy {
   readonly attempts: number;
@@ -62,12 +62,12 @@ export class RetryingStorage implements Storage {
     };
   }
 
-  get(key: string): Promise<StoredObject> {
-    return this.retry(`get ${key}`, () => this.inner.get(key));
+  get(key: string, limit?: ReadLimit): Promise<StoredObject> {
+    return this.retry(`get ${key}`, () => this.inner.get(key, limit));
   }
 
-  getIfChanged(key: string, etag: string): Promise<StoredObject | undefined> {
-    return this.retry(`get ${key}`, () => this.inner.getIfChanged(key, etag));
+  getIfChanged(key: string, etag: string, limit?: ReadLimit): Promise<StoredObject | undefined> {
+    return this.retry(`get ${key}`, () => this.inner.getIfChanged(key, etag, limit));
   }
 
   head(key: string): Promise<ObjectHead> {
