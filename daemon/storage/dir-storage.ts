@@ -41,6 +41,29 @@ function fsError(err: unknown, what: string): VsyncError {
   return new VsyncError(transient ? 'STORAGE_TRANSIENT' : 'STORAGE_PERMANENT', `${what}: ${code}`, { cause: err });
 }
 
+/** The file's bytes; with a cap, judged by `size` first and never read past maxBytes + 1. */
+async function readCapped(key: string, handle: FileHandle, size: number, max: number | undefined): Promise<Buffer> {
+  if (max === undefined) return handle.readFile();
+  if (size > max) throw tooLarge(key, max, size);
+  const body = Buffer.alloc(max + 1);
+  let length = 0;
+  for (let n = -1; n !== 0 && length <= max; length += n) n = (await handle.read(body, length, body.length - length, null)).bytesRead;
+  if (length > max) throw tooLarge(key, max);
+  return body.subarray(0, length);
+}
+
+/** Size and MD5 ETag of the file, read 64 KiB at a time. */
+async function hashFile(handle: FileHandle): Promise<{ size: number; etag: string }> {
+  const hash = createHash('md5');
+  const chunk = Buffer.alloc(1 << 16);
+  let size = 0;
+  for (let n = -1; n !== 0; size += n) {
+    n = (await handle.read(chunk, 0, chunk.length, null)).bytesRead;
+    hash.update(chunk.subarray(0, n));
+  }
+  return { size, etag: hash.digest('hex') };
+}
+
 // A key that names a folder (`acme/dev` while `acme/dev/latest` exists) is no object, as on S3.
 const ABSENT = ['ENOENT', 'ENOTDIR', 'EISDIR'];
 
@@ -70,18 +93,8 @@ export class DirStorage implements Storage {
    */
   private async read(key: string, limit?: ReadLimit): Promise<{ body: Buffer; etag: string; mtime: Date }> {
     return this.withFile(key, async (handle, info) => {
-      const max = limit?.maxBytes;
-      if (max === undefined) {
-        const body = await handle.readFile();
-        return { body, etag: md5Etag(body), mtime: info.mtime };
-      }
-      if (info.size > max) throw tooLarge(key, max, info.size);
-      const body = Buffer.alloc(max + 1);
-      let length = 0;
-      for (let n = -1; n !== 0 && length <= max; length += n) n = (await handle.read(body, length, body.length - length, null)).bytesRead;
-      if (length > max) throw tooLarge(key, max);
-      const bytes = body.subarray(0, length);
-      return { body: bytes, etag: md5Etag(bytes), mtime: info.mtime };
+      const body = await readCapped(key, handle, info.size, limit?.maxBytes);
+      return { body, etag: md5Etag(body), mtime: info.mtime };
     });
   }
 
@@ -108,23 +121,21 @@ export class DirStorage implements Storage {
   }
 
   async getIfChanged(key: string, etag: string, limit?: ReadLimit): Promise<StoredObject | undefined> {
-    // Over the cap it cannot hold the bytes it had at `etag` (those were read within it): changed, and refused.
-    const current = await this.read(key, limit);
-    return current.etag === etag ? undefined : { body: current.body, etag: current.etag };
+    return this.withFile(key, async (handle, info) => {
+      // Over the cap, only its hash is taken (in chunks): unchanged is still an answer, as a 304 is on S3.
+      if (limit?.maxBytes !== undefined && info.size > limit.maxBytes) {
+        if ((await hashFile(handle)).etag === etag) return undefined;
+        throw tooLarge(key, limit.maxBytes, info.size);
+      }
+      const body = await readCapped(key, handle, info.size, limit?.maxBytes);
+      const current = md5Etag(body);
+      return current === etag ? undefined : { body, etag: current };
+    });
   }
 
   /** Hashes the file in chunks: a head of a huge object costs time, never memory. */
   async head(key: string): Promise<ObjectHead> {
-    return this.withFile(key, async (handle, info) => {
-      const hash = createHash('md5');
-      const chunk = Buffer.alloc(1 << 16);
-      let size = 0;
-      for (let n = -1; n !== 0; size += n) {
-        n = (await handle.read(chunk, 0, chunk.length, null)).bytesRead;
-        hash.update(chunk.subarray(0, n));
-      }
-      return { size, etag: hash.digest('hex'), lastModified: info.mtime };
-    });
+    return this.withFile(key, async (handle, info) => ({ ...(await hashFile(handle)), lastModified: info.mtime }));
   }
 
   async put(key: string, body: Buffer): Promise<WriteResult> {
