@@ -10,11 +10,12 @@ import { MemoryStorage } from '../../daemon/storage/memory-storage.js';
 import { RetryingStorage } from '../../daemon/storage/retrying-storage.js';
 import { S3Storage } from '../../daemon/storage/s3-storage.js';
 import { md5Etag, type Storage } from '../../daemon/storage/storage.js';
+import type { TestContext } from '../helpers/tap-types.js';
 import { tempBase } from '../helpers/vault-fixture.js';
 
 const KEY = 'r/dev/versions/20260516-113304.enc';
 
-async function capsOf(t: Tap.Test, name: string, storage: Storage): Promise<void> {
+async function capsOf(t: TestContext, name: string, storage: Storage): Promise<void> {
   const body = Buffer.alloc(2048, 7);
   await storage.put(KEY, body);
   t.same((await storage.get(KEY, { maxBytes: 2048 })).body, body, `${name}: exactly the cap is read`);
