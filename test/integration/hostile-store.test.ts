@@ -25,6 +25,9 @@ import { realComponentAvailable } from '../helpers/real-component.js';
 import { tempBase } from '../helpers/vault-fixture.js';
 import type { TestContext } from '../helpers/tap-types.js';
 
+// A hang guard, not a timing assumption: two stores, two agents each and ~40 CLI runs on a shared machine.
+t.setTimeout(600_000);
+
 const FUTURE = '99991231-235959';
 const MiB = 1024 * 1024;
 
