@@ -13,6 +13,8 @@ import { init } from '../../daemon/vault/init.js';
 import { pull } from '../../daemon/vault/pull.js';
 import { push } from '../../daemon/vault/push.js';
 import { versions } from '../../daemon/vault/versions.js';
+import { EventHub } from '../../daemon/vault/event-hub.js';
+import { VaultService } from '../../daemon/vault/vault-service.js';
 import { deriveKey } from '../../daemon/crypto/kdf.js';
 import { encryptEnvelope } from '../../daemon/crypto/envelope.js';
 import { seal } from '../../daemon/crypto/seal.js';
@@ -93,6 +95,24 @@ t.test('a latest from the future: pull refuses it unread, push replaces it only 
   t.equal((await push(b.deps, b.ref, {}, () => undefined)).version, '20260516-113405');
   await pull(a.deps, a.ref, { force: true }, () => undefined);
   t.equal(read(a), 'v=3\n', 'a teammate pulls the good version');
+});
+
+t.test('--follow meets a latest from the future: the coded refusal, announced, and the folder untouched', async (t) => {
+  const { cleanup, b, plant } = await inStep();
+  t.teardown(cleanup);
+  writeFileSync(join(b.ref.root, '.vsync'), 'repo=vsync\n'); // outside git: the folder is the checkout
+  const events = new EventHub();
+  const seen: Array<{ type: string; code?: string }> = [];
+  events.subscribe((e) => void seen.push(e as { type: string; code?: string }));
+  const service = new VaultService(b.deps, { events });
+  await plant(FUTURE, [['infra/vault/dev/.env.dev', 'v=evil\n']]);
+  await t.rejects(service.follow(b.ref.root, 'dev', () => undefined), { code: 'VAULT_VERSION_FROM_FUTURE' });
+  t.same(
+    seen.filter((e) => e.type === 'pull-failed').map((e) => e.code),
+    ['VAULT_VERSION_FROM_FUTURE'],
+    'pull-failed names the code, not INTERNAL',
+  );
+  t.equal(read(b), 'v=1\n');
 });
 
 t.test('a version from the future asked for by name is pulled with a warning, and never becomes the floor', async (t) => {
