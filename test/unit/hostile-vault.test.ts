@@ -14,6 +14,7 @@ import { pull } from '../../daemon/vault/pull.js';
 import { push } from '../../daemon/vault/push.js';
 import { versions } from '../../daemon/vault/versions.js';
 import { EventHub } from '../../daemon/vault/event-hub.js';
+import { doctor } from '../../daemon/vault/doctor/doctor.js';
 import { VaultService } from '../../daemon/vault/vault-service.js';
 import { deriveKey } from '../../daemon/crypto/kdf.js';
 import { encryptEnvelope } from '../../daemon/crypto/envelope.js';
@@ -76,6 +77,9 @@ t.test('a latest from the future: pull refuses it unread, push replaces it only 
   t.equal(read(b), 'v=1\n', 'the folder is as it was');
   t.equal(state(b), bobState, 'the sync state (and its anti-rollback floor) is as it was');
   t.notOk(storage.gets.includes(`vsync/dev/versions/${FUTURE}.enc`), 'the version was not even downloaded');
+
+  const checked = (await doctor(b.deps, 'dev', async () => b.ref)).checks.find((c) => c.name === 'store')!;
+  t.match(checked, { status: 'warn', detail: /→ 99991231-235959, more than a day after this machine's clock: pull refuses it/ }, 'doctor warns of it');
 
   const listed = await versions(b.deps, b.ref);
   t.same(listed.versions.map((v) => [v.ts, v.latest]), [[FUTURE, true], ['20260516-113304', false]], 'versions lists it, as latest');
