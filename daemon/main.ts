@@ -13,6 +13,7 @@ import { LockFile } from './fs/lock-file.js';
 import { DEFAULT_KEY_IDLE_MS, KeyRing } from './vault/key-ring.js';
 import { EventHub } from './vault/event-hub.js';
 import { VaultService } from './vault/vault-service.js';
+import { MaxVersionBytesSetting } from './vault/version-cap.js';
 import { DEFAULT_WATCH_SETTINGS, type WatchSettings } from './watch/vault-watch.js';
 import { watchListFile } from './watch/watch-list.js';
 import { Watches } from './watch/watches.js';
@@ -43,6 +44,7 @@ Environment:
                             close a connection with no request in flight after this (default 60)
   VSYNC_MAX_CONNECTIONS     open connections at most; at the cap the oldest idle one is closed (default 1024)
   VSYNC_EVENT_BUFFER_KIB    drop an event stream whose reader is this far behind (default 1024)
+  VSYNC_MAX_VERSION_BYTES   refuse to download a version larger than this (default 268435456 = 256 MiB)
   VSYNC_KEY, VSYNC_KEY_<REPO>_<ENV>
                             keys from the environment instead of the OS keychain (headless machines)
   LISTEN_PID, LISTEN_FDS    socket activation (sd_listen_fds): serve the socket passed as fd 3, bound at
@@ -62,6 +64,7 @@ const Settings = z.object({
   VSYNC_CONNECTION_IDLE_SECONDS: z.coerce.number().min(0.05).max(86_400).optional(),
   VSYNC_MAX_CONNECTIONS: z.coerce.number().int().min(4).max(65_536).optional(),
   VSYNC_EVENT_BUFFER_KIB: z.coerce.number().int().min(16).max(1_048_576).optional(),
+  VSYNC_MAX_VERSION_BYTES: MaxVersionBytesSetting.optional(),
 });
 
 /** The server's limits from the settings (the defaults are in server/server-limits.ts). */
@@ -85,7 +88,14 @@ async function main(): Promise<void> {
   const keys = new KeyRing(keychain, (settings.VSYNC_IDLE_TTL_SECONDS ?? DEFAULT_KEY_IDLE_MS / 1000) * 1000);
   const events = new EventHub();
   const service = new VaultService(
-    { storageFor: storageFactory(storageRetry()), keychain, keys, environment: process.env, now: () => new Date() },
+    {
+      storageFor: storageFactory(storageRetry()),
+      keychain,
+      keys,
+      environment: process.env,
+      now: () => new Date(),
+      ...(settings.VSYNC_MAX_VERSION_BYTES !== undefined ? { maxVersionBytes: settings.VSYNC_MAX_VERSION_BYTES } : {}),
+    },
     { events, automaticKeys: keys.automatic() },
   );
   const watchSettings: WatchSettings = {

@@ -124,6 +124,12 @@ export const registry = {
     http: 422,
     exit: x.integrity,
   },
+  BUNDLE_NAME_TOO_LONG: {
+    message: 'the archive holds a name this file system cannot hold',
+    hint: 'nothing was extracted; a name part is over 255 bytes, or the path is over 4095 bytes under this checkout: pull an older version with --at, or clone the repo to a shorter path',
+    http: 422,
+    exit: x.integrity,
+  },
   BUNDLE_TOO_LARGE: {
     message: 'the archive exceeds the entry count or total size limit',
     hint: 'nothing was extracted; a vault folder holds a few small secret files, not bulk data',
@@ -160,6 +166,12 @@ export const registry = {
     message: 'the store refused the request',
     hint: 'check the bucket name, the endpoint, and that your AWS credentials may read and write it',
     http: 502,
+    exit: x.storage,
+  },
+  STORAGE_OBJECT_TOO_LARGE: {
+    message: 'the object is larger than the reader allows',
+    hint: 'nothing was kept of it; the object was not written by vsync or someone replaced it; `vsync versions <env>` shows sizes',
+    http: 413,
     exit: x.storage,
   },
   STORAGE_CONFIG_INVALID: {
@@ -273,6 +285,18 @@ export const registry = {
     hint: 'list the versions with `vsync versions <env>`',
     http: 404,
     exit: x.storage,
+  },
+  VAULT_VERSION_FROM_FUTURE: {
+    message: 'the version is named more than a day after this machine\'s clock',
+    hint: 'a broken clock or someone who can write the store named it; check this machine\'s clock, pull an older version with --at <ts>, or replace latest with `vsync push --force`',
+    http: 422,
+    exit: x.integrity,
+  },
+  VAULT_VERSION_TOO_LARGE: {
+    message: 'the version in the store is larger than this agent accepts',
+    hint: 'nothing was downloaded past the cap; a vault version is a few KiB. If it is genuine, raise VSYNC_MAX_VERSION_BYTES in the agent\'s environment',
+    http: 413,
+    exit: x.integrity,
   },
   BACKUP_NONE: {
     message: 'this machine has no backup of this repo and env',

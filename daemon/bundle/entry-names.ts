@@ -9,10 +9,33 @@ import { posix } from 'node:path';
 import { VsyncError } from '../../shared/errors.js';
 import { MAX_NAME_BYTES } from './limits.js';
 
+// What Linux file systems hold: NAME_MAX bytes per name (one segment), and PATH_MAX bytes per path given to
+// a system call, its terminating NUL included. (macOS counts 255 UTF-16 units, never fewer than 255 bytes' worth.)
+export const NAME_MAX_BYTES = 255;
+export const PATH_MAX_BYTES = 4096 - 1;
+
+/**
+ * Why `name` (relative, `/`-separated) cannot be created under `root` on this machine, if it cannot: a
+ * segment longer than NAME_MAX_BYTES, or `root/name` longer than PATH_MAX_BYTES. Judged before anything is
+ * written, so the file system's own ENAMETOOLONG never stops an extraction half way.
+ */
+export function lengthProblem(name: string, root?: string): string | undefined {
+  for (const segment of name.split('/')) {
+    const bytes = Buffer.byteLength(segment, 'utf8');
+    if (bytes > NAME_MAX_BYTES) return `a part of it is ${bytes} bytes (a file system holds at most ${NAME_MAX_BYTES})`;
+  }
+  if (root === undefined) return undefined;
+  const bytes = Buffer.byteLength(root, 'utf8') + 1 + Buffer.byteLength(name, 'utf8');
+  if (bytes > PATH_MAX_BYTES) return `it would be a path of ${bytes} bytes under ${root} (at most ${PATH_MAX_BYTES})`;
+  return undefined;
+}
+
 /** Why `name` (an entry name without a folder's trailing slash) is not a safe relative path, if it is not. */
 export function nameProblem(name: string): string | undefined {
   if (name === '') return 'the name is empty';
   if (Buffer.byteLength(name, 'utf8') > MAX_NAME_BYTES) return `the name is longer than ${MAX_NAME_BYTES} bytes`;
+  const long = lengthProblem(name);
+  if (long !== undefined) return long;
   for (let i = 0; i < name.length; i++) {
     const c = name.charCodeAt(i);
     // NUL ends the name early for C APIs; other control characters let a name forge lines in logs and output.

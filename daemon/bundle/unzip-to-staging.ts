@@ -11,7 +11,7 @@ import { pipeline } from 'node:stream/promises';
 import { crc32 } from 'node:zlib';
 import { isVsyncError, VsyncError } from '../../shared/errors.js';
 import { readCentralDirectory, type ArchiveEntry } from './central-directory.js';
-import { nameProblem, showName, vaultFolderPrefix } from './entry-names.js';
+import { lengthProblem, nameProblem, showName, vaultFolderPrefix } from './entry-names.js';
 import { EntrySet } from './entry-set.js';
 import { resolveBundleLimits, type BundleLimits } from './limits.js';
 import { isErrno } from '../fs/errno.js';
@@ -43,7 +43,8 @@ interface PlannedWrite {
  * declared total exceeds `limits`; BUNDLE_UNSAFE_ENTRY for a name that is absolute, has a drive letter, a
  * backslash, a `.`/`..`/empty segment, a control character or invalid UTF-8, that lies outside the vault
  * folder or clashes with another entry (exactly, or by case or Unicode normalisation), and for symlinks,
- * fifos, sockets and devices. Refused while writing: BUNDLE_CORRUPT when an entry's bytes do not match its
+ * fifos, sockets and devices; BUNDLE_NAME_TOO_LONG for a name with a part over 255 bytes or a path over
+ * 4095 bytes under the staging folder (entry-names.ts lengthProblem). Refused while writing: BUNDLE_CORRUPT when an entry's bytes do not match its
  * declared size or checksum (writing stops as soon as the size is exceeded, so the caps hold even when a
  * header lies).
  *
@@ -62,7 +63,7 @@ export async function unzipToStaging(
   const staging = resolve(stagingDir);
   await checkStaging(staging);
   try {
-    const plan = planWrites(await readCentralDirectory(zip, caps), prefix, caps);
+    const plan = planWrites(await readCentralDirectory(zip, caps), prefix, caps, staging);
     const files: Array<{ path: string; target: string; entry: ArchiveEntry }> = [];
     for (const write of plan) {
       const target = join(staging, ...write.path.split('/'));
@@ -100,7 +101,7 @@ async function checkStaging(staging: string): Promise<void> {
 }
 
 /** Judges every entry against the vault's rules and the caps; returns what to write, in archive order. */
-function planWrites(entries: ArchiveEntry[], prefix: string, caps: BundleLimits): PlannedWrite[] {
+function planWrites(entries: ArchiveEntry[], prefix: string, caps: BundleLimits, staging: string): PlannedWrite[] {
   const plan: PlannedWrite[] = [];
   const names = new EntrySet();
   let totalBytes = 0;
@@ -110,6 +111,10 @@ function planWrites(entries: ArchiveEntry[], prefix: string, caps: BundleLimits)
     // unzipper decodes every name as UTF-8; bytes that do not survive the round trip are not what we'd write.
     if (!Buffer.from(entry.name, 'utf8').equals(entry.nameBytes)) throw unsafe('is not valid UTF-8');
     const name = entry.type === 'folder' ? entry.name.slice(0, -1) : entry.name;
+    // Under the staging folder, whose path is longer than the vault folder's (vault-folder.ts makeStaging):
+    // a name that fits there fits once swapped in. Judged first, so it gets its own code.
+    const tooLong = lengthProblem(name.startsWith(prefix + '/') ? name.slice(prefix.length + 1) : name, staging);
+    if (tooLong !== undefined) throw new VsyncError('BUNDLE_NAME_TOO_LONG', `${showName(shortened(entry.name))}: ${tooLong}`);
     const problem = nameProblem(name);
     if (problem !== undefined) throw unsafe(`is refused: ${problem}`);
 
@@ -138,6 +143,11 @@ function planWrites(entries: ArchiveEntry[], prefix: string, caps: BundleLimits)
     plan.push({ kind: entry.type, path, entry });
   }
   return plan;
+}
+
+/** A name cut to a length an error line can carry. */
+function shortened(name: string): string {
+  return name.length > 80 ? `${name.slice(0, 80)}…` : name;
 }
 
 async function writeEntry(entry: ArchiveEntry, target: string): Promise<void> {

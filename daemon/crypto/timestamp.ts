@@ -33,13 +33,35 @@ export function parseTimestamp(text: string): Date {
 }
 
 /**
+ * How far ahead of this machine's clock a version's timestamp may be and still be taken as a teammate's
+ * push. A day covers any clock set in the wrong time zone; a version further ahead was named by a broken
+ * clock or by someone with write access to the store, and is refused rather than built on: pushes would
+ * otherwise step a second past it forever, and at 99991231-235959 there is no second left to step to.
+ */
+export const FUTURE_SKEW_MS = 24 * 60 * 60 * 1000;
+
+/** Whether `ts` (a valid timestamp) lies more than FUTURE_SKEW_MS after `now`. */
+export function isFromFuture(ts: string, now: Date): boolean {
+  return parseTimestamp(ts).getTime() - now.getTime() > FUTURE_SKEW_MS;
+}
+
+/** `ts`, or undefined when it is missing or from the future (isFromFuture): a floor that may be stepped past. */
+export function plausibleFloor(ts: string | undefined, now: Date): string | undefined {
+  return ts === undefined || isFromFuture(ts, now) ? undefined : ts;
+}
+
+/**
  * The timestamp for a new version: now, or one second after `after` when the clock is behind it
  * (a teammate's clock runs ahead, or two pushes land in one second). Always strictly greater than `after`.
+ * There is none after 99991231-235959: TIMESTAMP_INVALID, never a RangeError (callers pass a plausible
+ * floor, plausibleFloor, so only a clock in the year 9999 meets this).
  */
 export function nextTimestamp(after: string | undefined, now: Date = new Date()): string {
   const candidate = formatTimestamp(now);
   if (after === undefined) return candidate;
   const floor = parseTimestamp(after);
   if (candidate > after) return candidate;
-  return formatTimestamp(new Date(floor.getTime() + 1000));
+  const next = new Date(floor.getTime() + 1000);
+  if (next.getUTCFullYear() > 9999) throw new VsyncError('TIMESTAMP_INVALID', `there is no timestamp after ${after}`);
+  return formatTimestamp(next);
 }

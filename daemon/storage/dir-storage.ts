@@ -10,7 +10,8 @@
 //   one of any number of writers wins, without a lock;
 // - put, putIfMatch and delete read, compare and rename under the key's lock (fs/lock-file.ts).
 // ETags are the MD5 of the bytes, as S3 gives for single-part uploads.
-import { mkdir, open, readdir, stat, unlink } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, open, readdir, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { VsyncError, isVsyncError } from '../../shared/errors.js';
@@ -23,8 +24,10 @@ import {
   byKey,
   isValidKey,
   md5Etag,
+  tooLarge,
   type ListedObject,
   type ObjectHead,
+  type ReadOptions,
   type Storage,
   type StoredObject,
   type WriteResult,
@@ -36,6 +39,29 @@ function fsError(err: unknown, what: string): VsyncError {
   const code = errnoOf(err) ?? 'unknown';
   const transient = ['EAGAIN', 'EBUSY', 'EMFILE', 'ENFILE', 'ENOSPC', 'EINTR', 'ETIMEDOUT'].includes(code);
   return new VsyncError(transient ? 'STORAGE_TRANSIENT' : 'STORAGE_PERMANENT', `${what}: ${code}`, { cause: err });
+}
+
+/** The file's bytes; with a cap, judged by `size` first and never read past maxBytes + 1. */
+async function readCapped(key: string, handle: FileHandle, size: number, max: number | undefined): Promise<Buffer> {
+  if (max === undefined) return handle.readFile();
+  if (size > max) throw tooLarge(key, max, size);
+  const body = Buffer.alloc(max + 1);
+  let length = 0;
+  for (let n = -1; n !== 0 && length <= max; length += n) n = (await handle.read(body, length, body.length - length, null)).bytesRead;
+  if (length > max) throw tooLarge(key, max);
+  return body.subarray(0, length);
+}
+
+/** Size and MD5 ETag of the file, read 64 KiB at a time. */
+async function hashFile(handle: FileHandle): Promise<{ size: number; etag: string }> {
+  const hash = createHash('md5');
+  const chunk = Buffer.alloc(1 << 16);
+  let size = 0;
+  for (let n = -1; n !== 0; size += n) {
+    n = (await handle.read(chunk, 0, chunk.length, null)).bytesRead;
+    hash.update(chunk.subarray(0, n));
+  }
+  return { size, etag: hash.digest('hex') };
 }
 
 // A key that names a folder (`acme/dev` while `acme/dev/latest` exists) is no object, as on S3.
@@ -60,16 +86,26 @@ export class DirStorage implements Storage {
     return join(this.root, ...key.split('/'));
   }
 
-  /** Body, ETag and mtime from one open file, so the three describe the same version of the object. */
-  private async read(key: string): Promise<{ body: Buffer; etag: string; mtime: Date }> {
+  /**
+   * Body, ETag and mtime from one open file, so the three describe the same version of the object. With a
+   * cap, the file's size is judged before a byte is read, and a file that grows past it while being read is
+   * cut off there: never more than maxBytes + 1 bytes are held.
+   */
+  private async read(key: string, limit?: ReadOptions): Promise<{ body: Buffer; etag: string; mtime: Date }> {
+    return this.withFile(key, async (handle, info) => {
+      const body = await readCapped(key, handle, info.size, limit?.maxBytes);
+      return { body, etag: md5Etag(body), mtime: info.mtime };
+    });
+  }
+
+  private async withFile<T>(key: string, use: (handle: FileHandle, info: { size: number; mtime: Date }) => Promise<T>): Promise<T> {
     const path = this.pathOf(key);
     try {
       const handle = await open(path, 'r');
       try {
         const info = await handle.stat();
         if (!info.isFile()) throw new VsyncError('STORAGE_NOT_FOUND', key);
-        const body = await handle.readFile();
-        return { body, etag: md5Etag(body), mtime: info.mtime };
+        return await use(handle, info);
       } finally {
         await handle.close();
       }
@@ -79,19 +115,27 @@ export class DirStorage implements Storage {
     }
   }
 
-  async get(key: string): Promise<StoredObject> {
-    const { body, etag } = await this.read(key);
+  async get(key: string, limit?: ReadOptions): Promise<StoredObject> {
+    const { body, etag } = await this.read(key, limit);
     return { body, etag };
   }
 
-  async getIfChanged(key: string, etag: string): Promise<StoredObject | undefined> {
-    const current = await this.read(key);
-    return current.etag === etag ? undefined : { body: current.body, etag: current.etag };
+  async getIfChanged(key: string, etag: string, limit?: ReadOptions): Promise<StoredObject | undefined> {
+    return this.withFile(key, async (handle, info) => {
+      // Over the cap, only its hash is taken (in chunks): unchanged is still an answer, as a 304 is on S3.
+      if (limit?.maxBytes !== undefined && info.size > limit.maxBytes) {
+        if ((await hashFile(handle)).etag === etag) return undefined;
+        throw tooLarge(key, limit.maxBytes, info.size);
+      }
+      const body = await readCapped(key, handle, info.size, limit?.maxBytes);
+      const current = md5Etag(body);
+      return current === etag ? undefined : { body, etag: current };
+    });
   }
 
+  /** Hashes the file in chunks: a head of a huge object costs time, never memory. */
   async head(key: string): Promise<ObjectHead> {
-    const { body, etag, mtime } = await this.read(key);
-    return { size: body.length, etag, lastModified: mtime };
+    return this.withFile(key, async (handle, info) => ({ ...(await hashFile(handle)), lastModified: info.mtime }));
   }
 
   async put(key: string, body: Buffer): Promise<WriteResult> {

@@ -1,7 +1,7 @@
 // An in-memory Storage for unit tests of domain logic. It passes the same contract suite as the real
 // adapters (test/contract/), so a test that passes against it is not passing against a looser fake.
 import { VsyncError } from '../../shared/errors.js';
-import { assertValidKey, assertValidPrefix, byKey, md5Etag, type ListedObject, type ObjectHead, type Storage, type StoredObject, type WriteResult } from './storage.js';
+import { assertValidKey, assertValidPrefix, byKey, md5Etag, tooLarge, type ListedObject, type ObjectHead, type ReadOptions, type Storage, type StoredObject, type WriteResult } from './storage.js';
 
 interface Entry {
   body: Buffer;
@@ -33,14 +33,21 @@ export class MemoryStorage implements Storage {
     return { etag };
   }
 
-  async get(key: string): Promise<StoredObject> {
-    const { body, etag } = this.entry(key);
+  private capped(key: string, entry: Entry, limit: ReadOptions | undefined): Entry {
+    if (limit?.maxBytes !== undefined && entry.body.length > limit.maxBytes) throw tooLarge(key, limit.maxBytes, entry.body.length);
+    return entry;
+  }
+
+  async get(key: string, limit?: ReadOptions): Promise<StoredObject> {
+    const { body, etag } = this.capped(key, this.entry(key), limit);
     return { body: Buffer.from(body), etag };
   }
 
-  async getIfChanged(key: string, etag: string): Promise<StoredObject | undefined> {
+  async getIfChanged(key: string, etag: string, limit?: ReadOptions): Promise<StoredObject | undefined> {
     const current = this.entry(key);
-    return current.etag === etag ? undefined : { body: Buffer.from(current.body), etag: current.etag };
+    if (current.etag === etag) return undefined;
+    this.capped(key, current, limit);
+    return { body: Buffer.from(current.body), etag: current.etag };
   }
 
   async head(key: string): Promise<ObjectHead> {

@@ -12,7 +12,7 @@
 // no longer waited for.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { VsyncError, isVsyncError } from '../../shared/errors.js';
-import type { CallOptions, ListedObject, ObjectHead, Storage, StoredObject, WriteResult } from './storage.js';
+import type { CallOptions, ListedObject, ObjectHead, ReadOptions, Storage, StoredObject, WriteResult } from './storage.js';
 
 export interface RetryPolicy {
   readonly attempts: number;
@@ -107,12 +107,12 @@ export class RetryingStorage implements Storage {
     };
   }
 
-  get(key: string, options?: CallOptions): Promise<StoredObject> {
-    return this.retry(`get ${key}`, options, (o) => this.inner.get(key, o));
+  get(key: string, options?: ReadOptions): Promise<StoredObject> {
+    return this.retry(`get ${key}`, options, (o) => this.inner.get(key, { ...options, ...o }));
   }
 
-  getIfChanged(key: string, etag: string, options?: CallOptions): Promise<StoredObject | undefined> {
-    return this.retry(`get ${key}`, options, (o) => this.inner.getIfChanged(key, etag, o));
+  getIfChanged(key: string, etag: string, options?: ReadOptions): Promise<StoredObject | undefined> {
+    return this.retry(`get ${key}`, options, (o) => this.inner.getIfChanged(key, etag, { ...options, ...o }));
   }
 
   head(key: string, options?: CallOptions): Promise<ObjectHead> {

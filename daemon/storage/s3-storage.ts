@@ -18,8 +18,10 @@ import {
   byKey,
   isValidKey,
   type CallOptions,
+  tooLarge,
   type ListedObject,
   type ObjectHead,
+  type ReadOptions,
   type Storage,
   type StoredObject,
   type WriteResult,
@@ -150,28 +152,28 @@ export class S3Storage implements Storage {
     try {
       return await run();
     } catch (err) {
+      if (isVsyncError(err)) throw err; // our own verdict (a capped read), not the SDK's
       throw classifyS3Error(err, what);
     }
   }
 
-  async get(key: string, options: CallOptions = {}): Promise<StoredObject> {
+  async get(key: string, options: ReadOptions = {}): Promise<StoredObject> {
     const Key = this.fullKey(key);
     return this.send(key, async () => {
       const out = await this.client.send(new GetObjectCommand({ Bucket: this.settings.bucket, Key }), abortable(options));
-      const bytes = await out.Body!.transformToByteArray();
-      return { body: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), etag: bare(out.ETag) };
+      return { body: await readBody(key, out, options), etag: bare(out.ETag) };
     });
   }
 
-  async getIfChanged(key: string, etag: string, options: CallOptions = {}): Promise<StoredObject | undefined> {
+  async getIfChanged(key: string, etag: string, options: ReadOptions = {}): Promise<StoredObject | undefined> {
     const Key = this.fullKey(key);
     try {
       // RGW (16.2) unquotes If-None-Match on GET, so bare and quoted both give 304 (measured); we send bare, as for If-Match.
       const out = await this.client.send(new GetObjectCommand({ Bucket: this.settings.bucket, Key, IfNoneMatch: etag }), abortable(options));
-      const bytes = await out.Body!.transformToByteArray();
-      return { body: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), etag: bare(out.ETag) };
+      return { body: await readBody(key, out, options), etag: bare(out.ETag) };
     } catch (err) {
       if (isNotModified(err)) return undefined;
+      if (isVsyncError(err)) throw err;
       throw classifyS3Error(err, key);
     }
   }
@@ -251,4 +253,34 @@ export class S3Storage implements Storage {
   destroy(): void {
     this.client.destroy();
   }
+}
+
+/**
+ * A GET's body. With a cap, Content-Length is judged before any body is read, and the body is counted as it
+ * arrives and the connection dropped at the first byte past the cap: a server that declares little and
+ * sends more is cut off there.
+ */
+async function readBody(key: string, out: { Body?: unknown; ContentLength?: number | undefined }, limit: ReadOptions | undefined): Promise<Buffer> {
+  const body = out.Body as (AsyncIterable<Uint8Array> & { destroy?: () => void; transformToByteArray(): Promise<Uint8Array> }) | undefined;
+  if (!body) return Buffer.alloc(0);
+  const max = limit?.maxBytes;
+  if (max === undefined) {
+    const bytes = await body.transformToByteArray();
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+  if (out.ContentLength !== undefined && out.ContentLength > max) {
+    body.destroy?.();
+    throw tooLarge(key, max, out.ContentLength);
+  }
+  const chunks: Buffer[] = [];
+  let length = 0;
+  for await (const chunk of body) {
+    length += chunk.length;
+    if (length > max) {
+      body.destroy?.();
+      throw tooLarge(key, max);
+    }
+    chunks.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+  }
+  return Buffer.concat(chunks, length);
 }

@@ -14,6 +14,9 @@
 //   STORAGE_PRECONDITION_FAILED  a conditional write's condition did not hold; nothing was written
 //   STORAGE_TRANSIENT            timeout, connection failure, throttling, 5xx: the call may be retried
 //   STORAGE_PERMANENT            refused (no bucket, access denied, bad key, bad request): retrying won't help
+//   STORAGE_OBJECT_TOO_LARGE     a capped read (`maxBytes`) met a larger object: by its declared size before
+//                                any body was read, or by counting a body longer than declared; never more
+//                                than maxBytes + one chunk is held
 //
 // Every call ends: RetryingStorage gives each one a deadline (retries included) and reports STORAGE_TRANSIENT
 // when it passes, whether or not the adapter could cancel its request.
@@ -42,6 +45,13 @@ export interface ListedObject {
   readonly lastModified: Date;
 }
 
+/** A bound on a read: the store is not trusted to send only what a vault object can hold. */
+/** A read's options: a call's, and how big the object may be. */
+export interface ReadOptions extends CallOptions {
+  /** Most bytes the object may hold; a larger one is STORAGE_OBJECT_TOO_LARGE. */
+  readonly maxBytes?: number;
+}
+
 export interface WriteResult {
   readonly etag: string;
 }
@@ -60,14 +70,14 @@ export interface Storage {
   describe(key: string): string;
 
   /** The object's bytes and ETag, read as one consistent snapshot. STORAGE_NOT_FOUND if absent. */
-  get(key: string, options?: CallOptions): Promise<StoredObject>;
+  get(key: string, options?: ReadOptions): Promise<StoredObject>;
 
   /**
    * The object's bytes and ETag if its current ETag is not `etag`; undefined if it still is
    * (`If-None-Match`: an unchanged object costs one small request and no body). For polling a pointer
    * object. An `etag` the object never had counts as changed. STORAGE_NOT_FOUND if absent.
    */
-  getIfChanged(key: string, etag: string, options?: CallOptions): Promise<StoredObject | undefined>;
+  getIfChanged(key: string, etag: string, options?: ReadOptions): Promise<StoredObject | undefined>;
 
   /** Size, ETag and modification time without the body. STORAGE_NOT_FOUND if absent. */
   head(key: string, options?: CallOptions): Promise<ObjectHead>;
@@ -129,4 +139,10 @@ export function byKey(a: ListedObject, b: ListedObject): number {
 /** The ETag of a stored body where the store does not supply one: MD5 hex, as S3 gives for single-part uploads. */
 export function md5Etag(body: Buffer): string {
   return createHash('md5').update(body).digest('hex');
+}
+
+/** The refusal of a capped read (ReadOptions). `size` is the declared size when known, else undefined (counted). */
+export function tooLarge(key: string, maxBytes: number, size?: number): VsyncError {
+  const what = size === undefined ? `sent more than the cap of ${maxBytes} bytes` : `holds ${size} bytes, over the cap of ${maxBytes}`;
+  return new VsyncError('STORAGE_OBJECT_TOO_LARGE', `${key} ${what}`);
 }

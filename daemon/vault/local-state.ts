@@ -9,6 +9,7 @@ import { stateRoot, type Env } from '../../shared/paths.js';
 import { describeIssues } from '../../shared/validation.js';
 import { writeFileAtomic } from '../fs/atomic-write.js';
 import { isErrno } from '../fs/errno.js';
+import { plausibleFloor } from '../crypto/timestamp.js';
 
 const Timestamp = z.string().regex(/^\d{8}-\d{6}$/);
 
@@ -105,15 +106,25 @@ export function beginSync(state: LocalState, root: string, pending: { ts: string
   return { ...state, pending: Object.fromEntries([...withoutRoot(state.pending, root), [root, pending]]) };
 }
 
-/** The state after a push or pull in `root`: its sync recorded, nothing pending, the newest version seen raised. */
-export function afterSync(state: LocalState, root: string, sync: SyncRecord, seen: string): LocalState {
+/**
+ * The state after a push or pull in `root`: its sync recorded, nothing pending, the newest version seen
+ * raised. Never to a version from the future (isFromFuture at `now`), and one already there (written before
+ * this rule) is dropped: a floor no honest push can get past would refuse every later `latest`.
+ */
+export function afterSync(state: LocalState, root: string, sync: SyncRecord, seen: string | undefined, now: Date): LocalState {
   const pending = withoutRoot(state.pending, root);
+  const newestSeen = newer(floorOf(state, now), plausibleFloor(seen, now));
   return {
     version: 1,
     synced: Object.fromEntries([...withoutRoot(state.synced, root), [root, sync]]),
     ...(pending.length ? { pending: Object.fromEntries(pending) } : {}),
-    newestSeen: newer(state.newestSeen, seen)!,
+    ...(newestSeen !== undefined ? { newestSeen } : {}),
   };
+}
+
+/** The anti-rollback floor as it stands at `now`: newestSeen, unless it lies in the future (afterSync). */
+export function floorOf(state: LocalState, now: Date): string | undefined {
+  return plausibleFloor(state.newestSeen, now);
 }
 
 /** The later of two timestamps (either may be missing). */

@@ -8,12 +8,13 @@ import { unzipToStaging } from '../bundle/unzip-to-staging.js';
 import { bundleFolder } from '../bundle/zip-folder.js';
 import { decryptEnvelope } from '../crypto/envelope.js';
 import { unseal } from '../crypto/seal.js';
-import { parseTimestamp } from '../crypto/timestamp.js';
+import { FUTURE_SKEW_MS, isFromFuture, parseTimestamp } from '../crypto/timestamp.js';
 import { writeBackup } from './backups.js';
-import { afterSync, beginSync, newer, readLocalState, syncedHere, writeLocalState, type LocalState } from './local-state.js';
+import { afterSync, beginSync, floorOf, readLocalState, syncedHere, writeLocalState, type LocalState } from './local-state.js';
 import { pointerKey, versionKey } from './remote-layout.js';
 import { settleLater } from './settle-later.js';
 import { openVault, readPointer, type OpenVault, type VaultDeps, type VaultRef } from './vault.js';
+import { DEFAULT_MAX_VERSION_BYTES, VERSION_CAP_VARIABLE } from './version-cap.js';
 import { folderExists, makeStaging, recoverSwap, stagingDigest, swapIn } from './vault-folder.js';
 
 export interface PullOptions {
@@ -38,11 +39,17 @@ export async function pull(deps: VaultDeps, ref: VaultRef, options: PullOptions,
   await recoverSwap(vault.folder);
   const step = (n: number, text: string) => progress({ kind: 'step', n, of: 6, text });
   const latest = pointerKey(repo, env);
+  const now = deps.now();
+  const maxBytes = deps.maxVersionBytes ?? DEFAULT_MAX_VERSION_BYTES;
   // The pointer and the version it names are fetched while the folder is backed up (steps 2 and 3 overlap
   // step 1); nothing is judged or written before the backup is done, and a local failure is reported first.
+  // A `latest` from the future is not even downloaded: step 2 refuses it. The download is capped by the
+  // size the store declares, and cut off if it sends more (storage.ts ReadOptions).
   const pointerRead = settleLater(readPointer(vault));
   const download = settleLater(
-    pointerRead.then((pointer) => options.at ?? pointer?.ts).then((ts) => (ts === undefined ? undefined : vault.storage.get(versionKey(repo, env, ts)))),
+    pointerRead
+      .then((pointer) => options.at ?? (pointer && !isFromFuture(pointer.ts, now) ? pointer.ts : undefined))
+      .then((ts) => (ts === undefined ? undefined : vault.storage.get(versionKey(repo, env, ts), { maxBytes }))),
   );
   const aesKey = await vault.aesKey();
   const state = await readLocalState(vault.stateFile);
@@ -61,10 +68,17 @@ export async function pull(deps: VaultDeps, ref: VaultRef, options: PullOptions,
   step(2, `reading pointer ${vault.storage.describe(latest)}`);
   const pointer = await pointerRead;
   if (!pointer) throw new VsyncError('VAULT_EMPTY', `${vault.storage.describe(latest)} does not exist`);
-  if (options.at === undefined && state.newestSeen !== undefined && pointer.ts < state.newestSeen) {
-    throw new VsyncError('VAULT_ROLLBACK', `latest names ${pointer.ts}, but this machine has seen ${state.newestSeen}`);
+  const ahead = `more than ${FUTURE_SKEW_MS / 3_600_000} h after this machine's clock (${formatClock(now)})`;
+  if (options.at === undefined && isFromFuture(pointer.ts, now)) {
+    throw new VsyncError('VAULT_VERSION_FROM_FUTURE', `latest names ${pointer.ts}, ${ahead}; nothing was downloaded`);
+  }
+  const floor = floorOf(state, now);
+  if (options.at === undefined && floor !== undefined && pointer.ts < floor) {
+    throw new VsyncError('VAULT_ROLLBACK', `latest names ${pointer.ts}, but this machine has seen ${floor}`);
   }
   const ts = options.at ?? pointer.ts;
+  // Asked for by name, as a rollback is: pulled, but said out loud, and never made the floor (afterSync).
+  if (isFromFuture(ts, now)) progress({ kind: 'warning', text: `version ${ts} is named ${ahead}; pulled because it was asked for by name` });
 
   const key = versionKey(repo, env, ts);
   step(3, `downloading version ${ts} (${key})`);
@@ -72,6 +86,9 @@ export async function pull(deps: VaultDeps, ref: VaultRef, options: PullOptions,
   try {
     envelope = (await download)!.body;
   } catch (err) {
+    if (isVsyncError(err, 'STORAGE_OBJECT_TOO_LARGE')) {
+      throw new VsyncError('VAULT_VERSION_TOO_LARGE', `${err.detail ?? key} (${VERSION_CAP_VARIABLE}=${maxBytes}); nothing was written`, { cause: err });
+    }
     if (!isVsyncError(err, 'STORAGE_NOT_FOUND')) throw err;
     const why = options.at === undefined ? `latest names ${ts}, but ${vault.storage.describe(key)} does not exist` : vault.storage.describe(key);
     throw new VsyncError('VAULT_VERSION_NOT_FOUND', why, { cause: err });
@@ -92,7 +109,7 @@ export async function pull(deps: VaultDeps, ref: VaultRef, options: PullOptions,
   // Bundles are deterministic, so a folder that zips to exactly the pulled bytes already holds this version:
   // there is nothing to swap, and a pull that changes nothing writes nothing but its backup.
   const digest = local?.zip.equals(sealed.payload) ? local.digest : await replaceFolder(vault, sealed.payload, state, { ts, etag: pointer.etag });
-  const next = afterSync(state, ref.root, { ts, etag: pointer.etag, digest }, newer(pointer.ts, ts)!);
+  const next = afterSync(state, ref.root, { ts, etag: pointer.etag, digest }, newerPlausible(pointer.ts, ts, now), now);
   if (JSON.stringify(next) !== JSON.stringify(state)) await writeLocalState(vault.stateFile, next);
   return { repo, env, version: ts, ...(local ? { backup: local.backup } : {}), folder: ref.root };
 }
@@ -109,4 +126,15 @@ async function replaceFolder(vault: OpenVault, zip: Buffer, state: LocalState, s
   } finally {
     await rm(staging, { recursive: true, force: true });
   }
+}
+
+/** The later of the pointer's version and the pulled one that is not from the future: what the floor may rise to. */
+function newerPlausible(a: string, b: string, now: Date): string | undefined {
+  const candidates = [a, b].filter((ts) => !isFromFuture(ts, now));
+  return candidates.sort().pop();
+}
+
+/** The clock as a timestamp would name it, or its ISO text where a timestamp cannot (JS dates beyond 9999). */
+function formatClock(now: Date): string {
+  return Number.isNaN(now.getTime()) ? 'an invalid date' : now.toISOString();
 }

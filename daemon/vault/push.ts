@@ -6,9 +6,9 @@ import type { Progress } from '../../shared/progress.js';
 import { bundleFolder } from '../bundle/zip-folder.js';
 import { decryptEnvelope, encryptEnvelope } from '../crypto/envelope.js';
 import { seal, unseal } from '../crypto/seal.js';
-import { nextTimestamp } from '../crypto/timestamp.js';
+import { FUTURE_SKEW_MS, isFromFuture, nextTimestamp } from '../crypto/timestamp.js';
 import type { Storage } from '../storage/storage.js';
-import { afterSync, beginSync, newer, readLocalState, syncedHere, writeLocalState } from './local-state.js';
+import { afterSync, beginSync, floorOf, newer, readLocalState, syncedHere, writeLocalState } from './local-state.js';
 import { pointerKey, versionKey } from './remote-layout.js';
 import { settleLater } from './settle-later.js';
 import { openVault, readPointer, type VaultDeps, type VaultRef } from './vault.js';
@@ -43,13 +43,25 @@ export async function push(deps: VaultDeps, ref: VaultRef, options: PushOptions,
   const state = await readLocalState(vault.stateFile);
   const pointer = await remote;
   const synced = syncedHere(state, ref.root, { pointer });
+  const now = deps.now();
+  // A latest from the future (more than a day ahead of this clock) is one no pull here takes, so this
+  // machine cannot have synced with it, and replacing it is a decision a person makes: --force, as ever.
+  const future = pointer && isFromFuture(pointer.ts, now) ? pointer.ts : undefined;
   if (pointer && !options.force && synced?.etag !== pointer.etag) {
-    throw new VsyncError('VAULT_CONFLICT', `the remote latest is ${pointer.ts}; this machine last synced ${synced?.ts ?? 'nothing'}`);
+    throw new VsyncError('VAULT_CONFLICT', `the remote latest is ${pointer.ts}; this machine last synced ${synced?.ts ?? 'nothing'}`, {
+      ...(future ? { hint: `latest names a version from the future, which pull refuses; if nobody meant it, replace it with \`vsync push --force ${env}\`` } : {}),
+    });
   }
 
   // Strictly after both the remote and anything this machine has seen, and past any orphaned version a
-  // push that died before moving latest left behind.
-  let ts = nextTimestamp(newer(pointer?.ts, state.newestSeen), deps.now());
+  // push that died before moving latest left behind; but never after a version from the future: stepping
+  // past 99991231-235959 is impossible, and stepping past next year would name every later version after it.
+  // The new version is then named by the clock, and still replaces that latest only by its ETag (If-Match).
+  if (future) {
+    const ahead = `more than ${FUTURE_SKEW_MS / 3_600_000} h after this machine's clock`;
+    progress({ kind: 'warning', text: `the remote latest names ${future}, ${ahead}: not stepped past; this version is named by the clock` });
+  }
+  let ts = nextTimestamp(newer(future ? undefined : pointer?.ts, floorOf(state, now)), now);
   while (await exists(vault.storage, versionKey(repo, env, ts))) ts = nextTimestamp(ts, deps.now());
 
   step(2, `sealing manifest ts=${ts}`);
@@ -89,7 +101,7 @@ export async function push(deps: VaultDeps, ref: VaultRef, options: PushOptions,
     throw err;
   }
 
-  await writeLocalState(vault.stateFile, afterSync(state, ref.root, { ts, etag, digest }, ts));
+  await writeLocalState(vault.stateFile, afterSync(state, ref.root, { ts, etag, digest }, ts, now));
   return { repo, env, version: ts, bytes: envelope.length, url: vault.storage.describe(key) };
 }
 

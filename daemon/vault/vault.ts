@@ -13,6 +13,7 @@ import type { KeySource } from './key-ring.js';
 import { stateFile } from './local-state.js';
 import { pointerKey } from './remote-layout.js';
 import { assertVaultPathSafe } from './vault-path.js';
+import { MAX_POINTER_BYTES } from './version-cap.js';
 
 export interface VaultDeps {
   readonly storageFor: (config: Config) => Storage;
@@ -21,6 +22,8 @@ export interface VaultDeps {
   /** HOME and the XDG variables that place configs, state and backups. */
   readonly environment: Env;
   readonly now: () => Date;
+  /** The largest version object a pull downloads (VSYNC_MAX_VERSION_BYTES); DEFAULT_MAX_VERSION_BYTES when absent. */
+  readonly maxVersionBytes?: number;
 }
 
 /** Which vault: a repo name, an env, and the repo's root folder on this machine. */
@@ -73,7 +76,7 @@ export interface Pointer {
 /** The remote `latest`, or undefined before the first push. Junk in it is VAULT_POINTER_INVALID. */
 export async function readPointer(vault: OpenVault): Promise<Pointer | undefined> {
   const key = pointerKey(vault.ref.repo, vault.ref.env);
-  const stored = await unlessAbsent(vault.storage.get(key));
+  const stored = await unlessAbsent(capped(vault, key, vault.storage.get(key, { maxBytes: MAX_POINTER_BYTES })));
   return stored === null ? undefined : parsePointer(vault, key, stored);
 }
 
@@ -83,9 +86,19 @@ export async function readPointer(vault: OpenVault): Promise<Pointer | undefined
  */
 export async function readPointerIfChanged(vault: OpenVault, etag: string): Promise<Pointer | 'unchanged' | undefined> {
   const key = pointerKey(vault.ref.repo, vault.ref.env);
-  const stored = await unlessAbsent(vault.storage.getIfChanged(key, etag));
+  const stored = await unlessAbsent(capped(vault, key, vault.storage.getIfChanged(key, etag, { maxBytes: MAX_POINTER_BYTES })));
   if (stored === null) return undefined;
   return stored === undefined ? 'unchanged' : parsePointer(vault, key, stored);
+}
+
+/** A pointer read, with a `latest` too large to be one reported as the junk it is, not read into memory. */
+async function capped<T>(vault: OpenVault, key: string, read: Promise<T>): Promise<T> {
+  try {
+    return await read;
+  } catch (cause) {
+    if (!isVsyncError(cause, 'STORAGE_OBJECT_TOO_LARGE')) throw cause;
+    throw new VsyncError('VAULT_POINTER_INVALID', `${vault.storage.describe(key)} is larger than ${MAX_POINTER_BYTES} bytes`, { cause });
+  }
 }
 
 /** The read's result, or null when the object does not exist. */

@@ -12,6 +12,7 @@ import { DirStorage } from '../../daemon/storage/dir-storage.js';
 import { S3Storage } from '../../daemon/storage/s3-storage.js';
 import type { Storage } from '../../daemon/storage/storage.js';
 import { exitCodes } from '../../shared/errors.js';
+import { formatTimestamp, parseTimestamp } from '../../daemon/crypto/timestamp.js';
 import { createBucket, repoOf, shareConfig, user } from '../helpers/teammates.js';
 import { realComponentAvailable } from '../helpers/real-component.js';
 import { tempBase } from '../helpers/vault-fixture.js';
@@ -125,7 +126,8 @@ function day(t: TestContext, store: 'dir' | 's3'): void {
     await remote.put(latestKey, Buffer.from(version));
     await refusedPull('latest moved back to an older genuine version', exitCodes.integrity, new RegExp(`vsync: error: the remote pointer names a version older than one this machine has already seen: latest names ${version}, but this machine has seen ${bobVersion}`));
 
-    const renamed = '20991231-235959';
+    // A newer name, but not one from the future (more than a day ahead), which pull refuses before the seal.
+    const renamed = formatTimestamp(new Date(parseTimestamp(bobVersion).getTime() + 3_600_000));
     await remote.put(versionKey(renamed), (await remote.get(versionKey(version))).body);
     await remote.put(latestKey, Buffer.from(renamed));
     await refusedPull('an old version renamed to a newer name', exitCodes.integrity, new RegExp(`sealed timestamp is not the one asked for: asked for ${renamed}, the bundle is sealed ${version}`));

@@ -266,7 +266,7 @@ t.test('a genuine, sealed version holding an escaping or linked entry is refused
     const bytes = buffer(zip);
     add(zip);
     const [payload] = await Promise.all([bytes, zip.finalize()]);
-    const ts = '20270101-000000';
+    const ts = '20260516-120000'; // after the pushed version, within a day of the clock (not from the future)
     await storage.put(`vsync/dev/versions/${ts}.enc`, encryptEnvelope(aesKey, seal(ts, payload)));
     await storage.put('vsync/dev/latest', Buffer.from(ts));
     await t.rejects(pull(b.deps, b.ref, {}, () => undefined), { code: 'BUNDLE_UNSAFE_ENTRY' }, what);

@@ -11,6 +11,7 @@ import { assertKeyMatchesCheck } from '../../crypto/key-check.js';
 import { deriveKey } from '../../crypto/kdf.js';
 import { keychainAccount, type Keychain } from '../../keychain/keychain.js';
 import { pointerKey } from '../remote-layout.js';
+import { isFromFuture } from '../../crypto/timestamp.js';
 import { openVault, readPointer, type OpenVault, type VaultDeps, type VaultRef } from '../vault.js';
 import { clockCheck, skewMs } from './clock-skew.js';
 import { probeWrites, scratchKey, type WriteProbe } from './write-probe.js';
@@ -56,7 +57,13 @@ export async function doctor(deps: VaultDeps, env: string | undefined, locate: (
   try {
     const pointer = await readPointer(vault);
     const detail = pointer ? `${vault.storage.describe(pointerKey(repo, env))} → ${pointer.ts}` : `${vault.storage.describe(`${repo}/${env}/`)} answers; nothing pushed yet`;
-    checks.push({ name: 'store', status: 'ok', detail });
+    // The store answers, but with a latest no pull here takes (pull.ts): worth saying before a pull meets it.
+    const future = pointer && isFromFuture(pointer.ts, deps.now());
+    checks.push(
+      future
+        ? { name: 'store', status: 'warn', detail: `${detail}, more than a day after this machine's clock: pull refuses it (VAULT_VERSION_FROM_FUTURE); \`vsync push --force ${env}\` replaces it` }
+        : { name: 'store', status: 'ok', detail },
+    );
   } catch (err) {
     checks.push(failed('store', err));
     return { repo, env, checks: [...checks, ...skipRest('the store cannot be read')] };
