@@ -23,6 +23,7 @@ import { showUse, use, type UseResult } from './use.js';
 import { openVault, readPointer, readPointerIfChanged, type VaultDeps, type VaultRef } from './vault.js';
 import { versions, type VersionsResult } from './versions.js';
 import { toVsyncError } from '../../shared/error-conversion.js';
+import { folderExists } from './vault-folder.js';
 
 export interface ServiceOptions {
   /** Where pushes and pulls are announced (GET /v1/events). */
@@ -133,9 +134,14 @@ export class VaultService {
         if (!local.exists) throw new VsyncError('VAULT_FOLDER_MISSING', `${vault.vaultFolder}/ in ${ref.root}`);
         if (!local.unpushed) return undefined;
       } catch (err) {
+        // A folder renamed or deleted while it was being read is a missing folder too, not a failed push.
+        const missing =
+          !isVsyncError(err, 'VAULT_FOLDER_MISSING') && vault && !(await folderExists(vault.folder))
+            ? new VsyncError('VAULT_FOLDER_MISSING', `${vault.vaultFolder}/ in ${ref.root} (gone while it was read)`, { cause: err })
+            : err;
         // Not a push yet, but one that cannot happen (a fifo in the folder, the config gone): announced as one.
-        if (!isVsyncError(err, 'VAULT_FOLDER_MISSING')) this.announceFailure('push', ref, 'watch', err, retry);
-        throw err;
+        if (!isVsyncError(missing, 'VAULT_FOLDER_MISSING')) this.announceFailure('push', ref, 'watch', missing, retry);
+        throw missing;
       }
       await vault.aesKey(); // a locked key stops it here, before anything is announced
       this.options.events?.emit({ type: 'change-seen', ...ref });
