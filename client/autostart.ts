@@ -16,7 +16,7 @@ import type { StatusResult } from '../shared/api.js';
 import { VsyncError, exitCodes } from '../shared/errors.js';
 import { checkSocket } from '../shared/socket-folder.js';
 import { agentLockFile, agentLogFile } from '../shared/socket-path.js';
-import { AgentClient, AgentTimeout, isNoAgent, type AgentRequest } from './agent-client.js';
+import { type AgentClient, AgentTimeout, isNoAgent, type AgentRequest } from './agent-client.js';
 import { agentUnreachable } from './agent-log.js';
 import { expectStatus } from './result-shape.js';
 

@@ -10,7 +10,7 @@
 //
 // Idle, it costs nothing but the watcher's inotify watches and, with `follow`, one timer per period.
 import type { WatchEntry, WatchState } from '../../shared/api.js';
-import { VsyncError, type ErrorCode } from '../../shared/errors.js';
+import type { VsyncError, ErrorCode } from '../../shared/errors.js';
 import type { AgentEvent } from '../../shared/events.js';
 import type { EventHub } from '../vault/event-hub.js';
 import type { KeyRing } from '../vault/key-ring.js';

@@ -136,7 +136,7 @@ function keyring(t: TestContext): void {
     t.teardown(() => lost.agent.stop());
     const res = await lost.cli(['doctor']);
     t.equal(res.code, exitCodes.keychain);
-    t.match(lines(res.stdout)[1], /^fail  keychain       the OS keychain cannot be reached: no D-Bus session bus \(account "vsync doctor\/probe" of service "tools\.vsync"\)$/);
+    t.match(lines(res.stdout)[1], /^fail {2}keychain {7}the OS keychain cannot be reached: no D-Bus session bus \(account "vsync doctor\/probe" of service "tools\.vsync"\)$/);
     t.match(lines(res.stdout)[2], /^ {21}hint: on Linux a Secret Service/);
   });
 }

@@ -157,7 +157,7 @@ t.test('`vsync events --json` follows the agent live, and Ctrl-C ends it quietly
   }, '`vsync events` showing the lock', 200);
   plain.kill('SIGTERM');
   t.equal(await plainExit, 0);
-  t.match(text, /^\d\d:\d\d:\d\d  locked  \d+ keys? dropped$/m);
+  t.match(text, /^\d\d:\d\d:\d\d {2}locked {2}\d+ keys? dropped$/m);
 });
 
 /** A TCP proxy to RGW that the test can cut and restore: the store unreachable, then back. */

@@ -210,7 +210,7 @@ function suite(store: Store): void {
     t.equal(await a.agent.stop(), 0, 'stopped cleanly');
     writeFileSync(a.envFile(), 'V=2 while the agent was down\n');
     a.agent = await startAgent({ home: a.home, socket: a.agent.socket, env: agentEnv });
-    t.match(await ok(t, a.cli(['watch'])), /infra\/vault\/dev\/  on save, follow/, 'still watched, still following');
+    t.match(await ok(t, a.cli(['watch'])), /infra\/vault\/dev\/ {2}on save, follow/, 'still watched, still following');
     await waitUntil(async () => (await latest()) !== before, 'the edit made while the agent was down, pushed');
     t.not(await latest(), before, 'the edit made while it was down was pushed');
   });

@@ -8,7 +8,7 @@
 //   4. put-if-match D, step 1's ETag  must be refused: that ETag is stale now
 // Five small requests (six with the clock reading), made by `vsync doctor` and by the first push to each store.
 import { randomBytes } from 'node:crypto';
-import { VsyncError, isVsyncError } from '../../../shared/errors.js';
+import { type VsyncError, isVsyncError } from '../../../shared/errors.js';
 import type { Storage, WriteResult } from '../../storage/storage.js';
 import { toVsyncError } from '../../../shared/error-conversion.js';
 
