@@ -11,7 +11,9 @@ import { MAX_SOCKET_PATH_BYTES } from '../shared/socket-path.js';
 import { VsyncError } from '../shared/errors.js';
 import { fromWire, internal } from './failure.js';
 import { isRecord } from './result-shape.js';
-import type { SseMessage } from './sse-reader.js';
+import { agentUnreachable } from './agent-log.js';
+import { LineReader } from './line-reader.js';
+import { SseReader, type SseMessage } from './sse-reader.js';
 
 // shared/api.ts says the same, but importing it would load zod.
 const NDJSON = 'application/x-ndjson';
@@ -92,9 +94,9 @@ export class AgentClient {
     }
   }
 
-  /** AGENT_UNREACHABLE with the end of the agent's log; that code is loaded only when something broke. */
+  /** AGENT_UNREACHABLE with the end of the agent's log. */
   async #unreachable(why: string): Promise<VsyncError> {
-    return (await import('./agent-log.js')).agentUnreachable(this.socket, why, this.env);
+    return agentUnreachable(this.socket, why, this.env);
   }
 
   #open(req: AgentRequest): Promise<IncomingMessage> {
@@ -124,8 +126,6 @@ export class AgentClient {
 
   /** Progress lines go to onProgress as they arrive; then exactly one result or error line ends the stream. */
   async #readStream(res: IncomingMessage, onProgress: (event: ProgressEvent) => void): Promise<unknown> {
-    // Loaded here, not at start-up: only init, push and pull stream.
-    const { LineReader } = await import('./line-reader.js');
     const reader = new LineReader();
     let outcome: { ok: true; result: unknown } | { ok: false; error: VsyncError } | undefined;
     const handle = (line: string): void => {
@@ -146,8 +146,6 @@ export class AgentClient {
 
   /** Each message to onEvent as it arrives, until `signal` ends the call or the agent ends the stream. */
   async #readEvents(res: IncomingMessage, onEvent: (message: SseMessage) => void, signal: AbortSignal | undefined): Promise<undefined> {
-    // Loaded here, not at start-up: only events reads this kind of stream.
-    const { SseReader } = await import('./sse-reader.js');
     const reader = new SseReader();
     try {
       for await (const chunk of res) for (const message of reader.push(chunk as Buffer)) onEvent(message);

@@ -5,6 +5,7 @@ import type { Env } from '../shared/paths.js';
 import { socketPath } from '../shared/socket-path.js';
 import { AgentClient, isNoAgent, type AgentRequest } from './agent-client.js';
 import { progressPrintout, type Printout } from './render.js';
+import { retryAfterStart } from './autostart.js';
 
 export interface Output {
   /** One line on stdout. */
@@ -57,8 +58,7 @@ export function processContext(json: boolean, env: Env = process.env, out: Outpu
       } catch (err) {
         if (!isNoAgent(err)) throw err;
       }
-      // Loaded only when no agent answers: starting one needs node:child_process, which costs start-up time.
-      return (await import('./autostart.js')).retryAfterStart(client, req);
+      return retryAfterStart(client, req);
     },
     now: () => Date.now(),
   };

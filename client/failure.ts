@@ -1,6 +1,7 @@
 // Every failure the client reports is a VsyncError, so one printer (shared/error-output.ts) and one exit-code
 // table (the registry) serve both what the client finds wrong itself and what the agent sends back.
 import { VsyncError, isErrorCode } from '../shared/errors.js';
+import { reportError } from '../shared/error-output.js';
 
 /**
  * The agent's `{code, message, hint}` as a VsyncError. The agent already joined the registry message and its
@@ -30,8 +31,7 @@ export function asVsyncError(err: unknown): VsyncError {
 export async function printFailure(err: unknown, json: boolean): Promise<void> {
   const failure = asVsyncError(err);
   if (!json) {
-    // Loaded only for a failure: a command that succeeds does not pay for it at start-up.
-    (await import('../shared/error-output.js')).reportError('vsync', failure);
+    reportError('vsync', failure);
     return;
   }
   process.stderr.write(`${JSON.stringify({ error: { code: failure.code, message: failure.message, hint: failure.hint } })}\n`);

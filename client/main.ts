@@ -2,39 +2,55 @@
 // `vsync`: turns argv into one call to the agent and prints the answer. Kept to Node's own modules and the
 // zod-free parts of shared/, so a command starts in about Node's own start-up time.
 import { parseArgs, type Command } from './args.js';
+import { backups } from './commands/backups.js';
+import { daemon } from './commands/daemon.js';
+import { doctor } from './commands/doctor.js';
+import { events } from './commands/events.js';
+import { init } from './commands/init.js';
+import { key } from './commands/key.js';
+import { lock } from './commands/lock.js';
+import { pull } from './commands/pull.js';
+import { push } from './commands/push.js';
+import { status } from './commands/status.js';
+import { use } from './commands/use.js';
+import { versions } from './commands/versions.js';
+import { watch } from './commands/watch.js';
+import { processContext } from './context.js';
 import { printFailure } from './failure.js';
+import { helpText } from './help.js';
+import { VERSION } from '../shared/version.js';
 
-// Modules are loaded only when needed, a command's only when it runs: each ES module costs Node most of a
-// millisecond to resolve, read and compile, and --version or --help need none of the commands.
+// Plain imports: the CLI ships as one esbuild bundle, which holds every module whatever the import style,
+// so loading a command lazily would save nothing at start-up.
 async function run(command: Command, json: boolean): Promise<void> {
-  const ctx = (await import('./context.js')).processContext(json);
+  const ctx = processContext(json);
   switch (command.name) {
     case 'init':
-      return (await import('./commands/init.js')).init(command, ctx);
+      return init(command, ctx);
     case 'push':
-      return (await import('./commands/push.js')).push(command, ctx);
+      return push(command, ctx);
     case 'pull':
-      return (await import('./commands/pull.js')).pull(command, ctx);
+      return pull(command, ctx);
     case 'versions':
-      return (await import('./commands/versions.js')).versions(command, ctx);
+      return versions(command, ctx);
     case 'backups':
-      return (await import('./commands/backups.js')).backups(command, ctx);
+      return backups(command, ctx);
     case 'use':
-      return (await import('./commands/use.js')).use(command, ctx);
+      return use(command, ctx);
     case 'watch':
-      return (await import('./commands/watch.js')).watch(command, ctx);
+      return watch(command, ctx);
     case 'status':
-      return (await import('./commands/status.js')).status(ctx);
+      return status(ctx);
     case 'events':
-      return (await import('./commands/events.js')).events(ctx);
+      return events(ctx);
     case 'lock':
-      return (await import('./commands/lock.js')).lock(ctx);
+      return lock(ctx);
     case 'daemon':
-      return (await import('./commands/daemon.js')).daemon(command, ctx);
+      return daemon(command, ctx);
     case 'doctor':
-      return (await import('./commands/doctor.js')).doctor(command, ctx);
+      return doctor(command, ctx);
     case 'key':
-      return (await import('./commands/key.js')).key(command, ctx);
+      return key(command, ctx);
   }
 }
 
@@ -50,8 +66,8 @@ const argv = process.argv.slice(2);
 const json = argv.includes('--json');
 try {
   const invocation = parseArgs(argv);
-  if (invocation.name === 'version') process.stdout.write(`vsync ${(await import('../shared/version.js')).VERSION}\n`);
-  else if (invocation.name === 'help') process.stdout.write((await import('./help.js')).helpText(invocation.topic));
+  if (invocation.name === 'version') process.stdout.write(`vsync ${VERSION}\n`);
+  else if (invocation.name === 'help') process.stdout.write(helpText(invocation.topic));
   else await run(invocation.command, invocation.json);
 } catch (err) {
   await printFailure(err, json);

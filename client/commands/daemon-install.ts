@@ -17,7 +17,7 @@ import { AgentClient } from '../agent-client.js';
 import { probe } from '../autostart.js';
 import type { Context } from '../context.js';
 import { expectStatus } from '../result-shape.js';
-import { stopAgent } from './daemon.js';
+import { stopAgent } from '../stop-agent.js';
 import { LAUNCHD_LABEL, WRITTEN_BY, renderPlist, renderSystemdUnit } from './daemon-units.js';
 
 export type Manager = 'systemd' | 'launchd';
