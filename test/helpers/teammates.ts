@@ -7,9 +7,13 @@ import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { DirStorage } from '../../daemon/storage/dir-storage.js';
+import { S3Storage } from '../../daemon/storage/s3-storage.js';
+import type { Storage } from '../../daemon/storage/storage.js';
 import { configRoot } from '../../shared/paths.js';
 import { freshSocket, startAgent, type Agent } from './agent.js';
 import { vsync, type CliRun } from './cli.js';
+import type { TestContext } from './tap-types.js';
 
 const run = promisify(execFile);
 
@@ -71,3 +75,16 @@ export async function createBucket(prefix: string): Promise<string> {
   admin.destroy();
   return bucket;
 }
+
+/**
+ * Where a team's vault lives for a test: on RGW, a new bucket (the init arguments name it, and `remote`
+ * reads it directly, closed at teardown); on the directory store, the default folder under `home`.
+ */
+export async function teamStore(t: TestContext, store: 'dir' | 's3', home: string, bucketPrefix: string): Promise<{ initArgs: string[]; remote: Storage }> {
+  if (store === 'dir') return { initArgs: ['init', 'dev'], remote: new DirStorage(join(home, '.local', 'share', 'vsync', 'store')) };
+  const bucket = await createBucket(bucketPrefix);
+  const s3 = new S3Storage({ bucket, endpoint: process.env.VSYNC_TEST_S3_ENDPOINT, region: 'us-east-1', forcePathStyle: true });
+  t.teardown(() => s3.destroy());
+  return { initArgs: ['init', 'dev', '--bucket', bucket, '--endpoint', process.env.VSYNC_TEST_S3_ENDPOINT!, '--region', 'us-east-1', '--path-style'], remote: s3 };
+}
+

@@ -4,7 +4,9 @@ import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Keychain } from '../../daemon/keychain/keychain.js';
+import { MemoryKeychain } from '../../daemon/keychain/memory-keychain.js';
 import type { Storage } from '../../daemon/storage/storage.js';
+import { init } from '../../daemon/vault/init.js';
 import { KeyRing } from '../../daemon/vault/key-ring.js';
 import type { VaultDeps, VaultRef } from '../../daemon/vault/vault.js';
 import { configRoot } from '../../shared/paths.js';
@@ -59,3 +61,16 @@ export function tempBase(prefix: string): { base: string; cleanup: () => void } 
   const base = mkdtempSync(join(tmpdir(), prefix));
   return { base, cleanup: () => rmSync(base, { recursive: true, force: true }) };
 }
+
+/** Alice and Bob, one store and one keychain between them, one clock; Alice has run init and shared the config. */
+export async function twoMachines<S extends Storage>(prefix: string, storage: S) {
+  const { base, cleanup } = tempBase(prefix);
+  const keychain = new MemoryKeychain();
+  const clock = new Clock();
+  const a = machine(base, 'alice', storage, keychain, clock);
+  const b = machine(base, 'bob', storage, keychain, clock);
+  await init(a.deps, a.ref, { store: join(base, 'unused-store') });
+  shareConfig(a, b);
+  return { base, cleanup, storage, keychain, clock, a, b };
+}
+

@@ -14,13 +14,10 @@ import { deriveKey } from '../../daemon/crypto/kdf.js';
 import { encryptEnvelope } from '../../daemon/crypto/envelope.js';
 import { seal } from '../../daemon/crypto/seal.js';
 import { formatTimestamp, parseTimestamp } from '../../daemon/crypto/timestamp.js';
-import { DirStorage } from '../../daemon/storage/dir-storage.js';
-import { S3Storage } from '../../daemon/storage/s3-storage.js';
-import type { Storage } from '../../daemon/storage/storage.js';
 import { readConfig } from '../../daemon/vault/config.js';
 import { configFile } from '../../shared/paths.js';
 import { exitCodes } from '../../shared/errors.js';
-import { createBucket, shareConfig, user, type User } from '../helpers/teammates.js';
+import { shareConfig, teamStore, user, type User } from '../helpers/teammates.js';
 import { realComponentAvailable } from '../helpers/real-component.js';
 import { tempBase } from '../helpers/vault-fixture.js';
 import type { TestContext } from '../helpers/tap-types.js';
@@ -68,17 +65,7 @@ function hostile(t: TestContext, store: 'dir' | 's3'): void {
       cleanup();
     });
 
-    const initArgs = ['init', 'dev'];
-    let remote: Storage;
-    if (store === 's3') {
-      const bucket = await createBucket('vsync-hostile');
-      initArgs.push('--bucket', bucket, '--endpoint', process.env.VSYNC_TEST_S3_ENDPOINT!, '--region', 'us-east-1', '--path-style');
-      const s3 = new S3Storage({ bucket, endpoint: process.env.VSYNC_TEST_S3_ENDPOINT, region: 'us-east-1', forcePathStyle: true });
-      t.teardown(() => s3.destroy());
-      remote = s3;
-    } else {
-      remote = new DirStorage(join(a.home, '.local', 'share', 'vsync', 'store'));
-    }
+    const { initArgs, remote } = await teamStore(t, store, a.home, 'vsync-hostile');
     const ok = async (u: User, args: string[]) => {
       const res = await u.cli(args);
       t.equal(res.code, 0, `${u.name}: vsync ${args.join(' ')}: ${res.stderr}`);

@@ -7,15 +7,12 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DirStorage } from '../../daemon/storage/dir-storage.js';
-import { S3Storage } from '../../daemon/storage/s3-storage.js';
-import type { Storage } from '../../daemon/storage/storage.js';
 import type { AgentEvent } from '../../shared/events.js';
 import { startAgent } from '../helpers/agent.js';
 import { followEvents, isType, type EventFollower } from '../helpers/event-follower.js';
 import { realComponentAvailable } from '../helpers/real-component.js';
 import type { TestContext } from '../helpers/tap-types.js';
-import { createBucket, shareConfig, user, type User } from '../helpers/teammates.js';
+import { shareConfig, teamStore, user, type User } from '../helpers/teammates.js';
 import { tempBase } from '../helpers/vault-fixture.js';
 import { waitUntil } from '../helpers/patience.js';
 
@@ -41,17 +38,7 @@ async function team(t: TestContext, store: Store): Promise<Team> {
   const agentEnv = { ...SETTINGS, VSYNC_KEY: randomBytes(32).toString('base64') };
   const a = await user(base, 'alice', repoName, agentEnv);
   const b = await user(base, 'bob', repoName, agentEnv);
-  let remote: Storage;
-  const initArgs = ['init', 'dev'];
-  if (store === 's3') {
-    const bucket = await createBucket('vsync-watch');
-    initArgs.push('--bucket', bucket, '--endpoint', process.env.VSYNC_TEST_S3_ENDPOINT!, '--region', 'us-east-1', '--path-style');
-    const s3 = new S3Storage({ bucket, endpoint: process.env.VSYNC_TEST_S3_ENDPOINT, region: 'us-east-1', forcePathStyle: true });
-    t.teardown(() => s3.destroy());
-    remote = s3;
-  } else {
-    remote = new DirStorage(join(a.home, '.local', 'share', 'vsync', 'store'));
-  }
+  const { initArgs, remote } = await teamStore(t, store, a.home, 'vsync-watch');
   const init = await a.cli(initArgs);
   t.equal(init.code, 0, init.stderr);
   shareConfig(a, b, repoName);

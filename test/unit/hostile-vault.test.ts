@@ -6,10 +6,8 @@ import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ZipArchive } from 'archiver';
 import { buffer } from 'node:stream/consumers';
-import { MemoryKeychain } from '../../daemon/keychain/memory-keychain.js';
 import { MemoryStorage } from '../../daemon/storage/memory-storage.js';
 import type { ReadOptions, StoredObject } from '../../daemon/storage/storage.js';
-import { init } from '../../daemon/vault/init.js';
 import { pull } from '../../daemon/vault/pull.js';
 import { push } from '../../daemon/vault/push.js';
 import { versions } from '../../daemon/vault/versions.js';
@@ -22,7 +20,7 @@ import { seal } from '../../daemon/crypto/seal.js';
 import { readConfig } from '../../daemon/vault/config.js';
 import { stateFile } from '../../daemon/vault/local-state.js';
 import { configFile } from '../../shared/paths.js';
-import { Clock, machine, shareConfig, tempBase, type Machine } from '../helpers/vault-fixture.js';
+import { twoMachines, type Machine } from '../helpers/vault-fixture.js';
 
 const FUTURE = '99991231-235959';
 const envFile = (m: Machine) => join(m.ref.root, 'infra', 'vault', 'dev', '.env.dev');
@@ -41,14 +39,7 @@ class RecordingStorage extends MemoryStorage {
 
 /** Alice pushes v=1, Bob pulls it: both in step at 20260516-113304. */
 async function inStep() {
-  const { base, cleanup } = tempBase('vsync-hostile-');
-  const storage = new RecordingStorage();
-  const keychain = new MemoryKeychain();
-  const clock = new Clock();
-  const a = machine(base, 'alice', storage, keychain, clock);
-  const b = machine(base, 'bob', storage, keychain, clock);
-  await init(a.deps, a.ref, { store: join(base, 'unused') });
-  shareConfig(a, b);
+  const { cleanup, storage, keychain, clock, a, b } = await twoMachines('vsync-hostile-', new RecordingStorage());
   write(a, 'v=1\n');
   await push(a.deps, a.ref, {}, () => undefined);
   await pull(b.deps, b.ref, {}, () => undefined);

@@ -4,9 +4,7 @@ import t from 'tap';
 import { existsSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync, mkdirSync } from 'node:fs';
 import { VsyncError } from '../../shared/errors.js';
 import { join } from 'node:path';
-import { MemoryKeychain } from '../../daemon/keychain/memory-keychain.js';
 import { MemoryStorage } from '../../daemon/storage/memory-storage.js';
-import { init } from '../../daemon/vault/init.js';
 import { pull } from '../../daemon/vault/pull.js';
 import { push } from '../../daemon/vault/push.js';
 import { versions } from '../../daemon/vault/versions.js';
@@ -19,22 +17,14 @@ import { stateFile } from '../../daemon/vault/local-state.js';
 import { configFile } from '../../shared/paths.js';
 import { ZipArchive } from 'archiver';
 import { buffer } from 'node:stream/consumers';
-import { Clock, machine, shareConfig, tempBase, type Machine } from '../helpers/vault-fixture.js';
+import { Clock, twoMachines, type Machine } from '../helpers/vault-fixture.js';
 
 const envFile = (m: Machine) => join(m.ref.root, 'infra', 'vault', 'dev', '.env.dev');
 const write = (m: Machine, text: string) => writeFileSync(envFile(m), text);
 const read = (m: Machine) => readFileSync(envFile(m), 'utf8');
 
-async function day() {
-  const { base, cleanup } = tempBase('vsync-domain-');
-  const storage = new MemoryStorage();
-  const keychain = new MemoryKeychain();
-  const clock = new Clock();
-  const a = machine(base, 'alice', storage, keychain, clock);
-  const b = machine(base, 'bob', storage, keychain, clock);
-  await init(a.deps, a.ref, { store: join(base, 'unused-store') });
-  shareConfig(a, b);
-  return { base, cleanup, storage, keychain, clock, a, b };
+function day() {
+  return twoMachines('vsync-domain-', new MemoryStorage());
 }
 
 /** Alice pushes v=1 then v=2 (20260516-113304, -113305); Bob pulls v=2. */
