@@ -129,8 +129,14 @@ t.test('POST /v1/shutdown with a body that is not {} is refused and stops nothin
   ];
   for (const [name, bytes] of cases) {
     const answer = await exchange(agent.socket, bytes);
-    t.equal(answer.status, 400, `${name}: 400`);
-    t.match(answer.body, { error: { code: 'AGENT_BAD_REQUEST' } }, `${name}: AGENT_BAD_REQUEST`);
+    // A body over the limit is refused before it is read; the refusal can be lost to the reset that closing a
+    // connection with unread bytes causes, depending on who gets the CPU first. Refused either way.
+    if (name === 'a 1 MiB body' && answer.status === 0) {
+      t.pass(`${name}: cut off before it was read`);
+    } else {
+      t.equal(answer.status, 400, `${name}: 400`);
+      t.match(answer.body, { error: { code: 'AGENT_BAD_REQUEST' } }, `${name}: AGENT_BAD_REQUEST`);
+    }
     t.ok(await statusOk(agent), `${name}: the agent still answers`);
   }
   t.notMatch(agent.output(), /stopping \(shutdown requested\)/, 'never began to stop');

@@ -51,7 +51,7 @@ if (realComponentAvailable(t, 'VSYNC_TEST_KEYRING', 'a Secret Service (gnome-key
   writeFileSync(join(repo, '.vsync'), `repo=${repoName}\n`);
   const socket = freshSocket();
   const env = { HOME: home, VSYNC_SOCKET: socket, VSYNC_NO_AUTOSTART: '1' };
-  const cli = (args: string[]) => vsync(args, { cwd: repo, env, timeoutMs: 120_000 });
+  const cli = (args: string[]) => vsync(args, { cwd: repo, env });
 
   t.test('SIGKILL during the extract of a large pull: the folder is old or new, whole', async (t) => {
     let agent = await startAgent({ home, socket });
@@ -89,7 +89,8 @@ if (realComponentAvailable(t, 'VSYNC_TEST_KEYRING', 'a Secret Service (gnome-key
   });
 
   t.test('SIGTERM lets a pull in flight finish', async (t) => {
-    const agent = await startAgent({ home, socket });
+    // The shutdown bound generous: this is about finishing, and a 47 MiB pull on a busy machine takes a while.
+    const agent = await startAgent({ home, socket, env: { VSYNC_SHUTDOWN_SECONDS: '600' } });
     const target = (await versionsOf(cli))[0]!;
     const child = spawn(process.execPath, [fileURLToPath(built(CLI)), 'pull', 'dev', '--force', '--at', target], { cwd: repo, env: childEnv(env) });
     let out = '';
