@@ -47,9 +47,16 @@ function load(socket: string, paths: string[], n: number): { stop: () => Promise
     new Promise((resolve) => {
       const req = request({ socketPath: socket, path: paths[i % paths.length], agent: false }, (res) => {
         res.resume();
-        res.on('end', () => ((res.statusCode === 200 ? answered++ : failed++), resolve()));
+        res.on('end', () => {
+          if (res.statusCode === 200) answered++;
+          else failed++;
+          resolve();
+        });
       });
-      req.on('error', () => (failed++, resolve()));
+      req.on('error', () => {
+        failed++;
+        resolve();
+      });
       req.end();
     });
   const lanes = Array.from({ length: n }, async (_, lane) => {

@@ -38,7 +38,7 @@ export function askPassphrase(prompt: string, input: ReadStream = process.stdin,
   return new Promise((resolve) => {
     let typed: string[] = [];
     // Inside an escape sequence (an arrow key, a function key): its characters are not part of the passphrase.
-    let escape: 'none' | 'start' | 'sequence' = 'none';
+    let sequence: 'none' | 'start' | 'inside' = 'none';
     const finish = (value: string | undefined): void => {
       input.off('data', onData);
       input.off('end', onEnd);
@@ -50,21 +50,26 @@ export function askPassphrase(prompt: string, input: ReadStream = process.stdin,
     const onEnd = (): void => finish(undefined);
     const onData = (chunk: string): void => {
       for (const c of chunk) {
-        if (escape === 'start') {
-          escape = c === '[' || c === 'O' ? 'sequence' : 'none';
+        if (sequence === 'start') {
+          sequence = c === '[' || c === 'O' ? 'inside' : 'none';
           continue;
         }
-        if (escape === 'sequence') {
-          if (c >= '@' && c <= '~') escape = 'none';
+        if (sequence === 'inside') {
+          if (c >= '@' && c <= '~') sequence = 'none';
           continue;
         }
-        if (c === '\r' || c === '\n') return finish(typed.join(''));
+        if (c === '\r' || c === '\n') {
+          finish(typed.join(''));
+          return;
+        }
         // Raw mode turns off the terminal's own handling of these, so they are handled here.
-        if (c === '\u0003') return finish(undefined); // Ctrl-C
-        if (c === '\u0004' && typed.length === 0) return finish(undefined); // Ctrl-D
+        if (c === '\u0003' || (c === '\u0004' && typed.length === 0)) {
+          finish(undefined); // Ctrl-C, or Ctrl-D on an empty line
+          return;
+        }
         if (c === '\u007f' || c === '\b') typed = typed.slice(0, -1);
         else if (c === '\u0015') typed = []; // Ctrl-U
-        else if (c === '\u001b') escape = 'start';
+        else if (c === '\u001b') sequence = 'start';
         else if (c >= ' ') typed.push(c);
       }
     };

@@ -32,7 +32,10 @@ export class EventStreams {
     // Everything written and not yet taken by the client: in the PassThrough, in the response, in the socket.
     const unread = (): number => stream.readableLength + stream.writableLength + reply.raw.writableLength;
     const send = (text: string): void => {
-      if (unread() + text.length > this.options.bufferBytes) return drop();
+      if (unread() + text.length > this.options.bufferBytes) {
+        drop();
+        return;
+      }
       stream.write(text);
     };
     const unsubscribe = this.hub.subscribe((event) => send(`id: ${event.id}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`));

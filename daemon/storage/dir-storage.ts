@@ -12,6 +12,7 @@
 // ETags are the MD5 of the bytes, as S3 gives for single-part uploads.
 import { createHash } from 'node:crypto';
 import { mkdir, open, readdir, stat, unlink, type FileHandle } from 'node:fs/promises';
+import type { Dirent } from 'node:fs';
 import { dirname, isAbsolute, join, relative, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { VsyncError, isVsyncError } from '../../shared/errors.js';
@@ -185,7 +186,7 @@ export class DirStorage implements Storage {
   }
 
   private async walk(folder: string, prefix: string, into: ListedObject[]): Promise<void> {
-    let entries;
+    let entries: Dirent[];
     try {
       entries = await readdir(folder, { withFileTypes: true });
     } catch (err) {

@@ -58,7 +58,10 @@ function raw(path: string, bytes?: string | Buffer): Promise<Raw> {
     let closed = false;
     socket.on('data', (d: Buffer) => (text += d.toString('latin1')));
     socket.on('error', () => undefined);
-    const done = new Promise<string>((resolveClosed) => socket.on('close', () => ((closed = true), resolveClosed(text))));
+    const done = new Promise<string>((resolveClosed) => socket.on('close', () => {
+      closed = true;
+      resolveClosed(text);
+    }));
     socket.once('error', reject);
     socket.once('connect', () => {
       socket.off('error', reject);
@@ -183,7 +186,9 @@ t.test('idle connections are closed: before a first request, and after an answer
 t.test('500 idle connections do not keep `vsync status` out', async (t) => {
   const agent = await agentWith(t, 'idle500');
   const idle: Raw[] = [];
-  t.teardown(() => idle.forEach((c) => c.socket.destroy()));
+  t.teardown(() => {
+    for (const c of idle) c.socket.destroy();
+  });
   for (let i = 0; i < 500; i++) idle.push(await raw(agent.socket));
   const env = { HOME: join(base, 'idle500'), VSYNC_SOCKET: agent.socket, VSYNC_NO_AUTOSTART: '1' };
   const status = await vsync(['status'], { cwd: base, env });
@@ -194,7 +199,9 @@ t.test('500 idle connections do not keep `vsync status` out', async (t) => {
 t.test('at VSYNC_MAX_CONNECTIONS the oldest idle connection makes room', async (t) => {
   const agent = await agentWith(t, 'cap', { VSYNC_MAX_CONNECTIONS: '64' });
   const idle: Raw[] = [];
-  t.teardown(() => idle.forEach((c) => c.socket.destroy()));
+  t.teardown(() => {
+    for (const c of idle) c.socket.destroy();
+  });
   for (let i = 0; i < 500; i++) idle.push(await raw(agent.socket));
   await waitFor('the idle connections over the cap to be closed', () => idle.filter((c) => c.isClosed()).length >= 500 - 64);
   t.ok(idle.slice(0, 500 - 64).every((c) => c.isClosed()), 'the oldest ones went');
@@ -206,7 +213,9 @@ t.test('at VSYNC_MAX_CONNECTIONS the oldest idle connection makes room', async (
 t.test('when every connection is busy, a new one is refused with a coded 503', async (t) => {
   const agent = await agentWith(t, 'busy', { VSYNC_MAX_CONNECTIONS: '4' });
   const streams: Raw[] = [];
-  t.teardown(() => streams.forEach((c) => c.socket.destroy()));
+  t.teardown(() => {
+    for (const c of streams) c.socket.destroy();
+  });
   for (let i = 0; i < 4; i++) {
     const stream = await raw(agent.socket, 'GET /v1/events HTTP/1.1\r\nHost: vsync\r\n\r\n');
     let seen = '';

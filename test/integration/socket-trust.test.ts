@@ -21,7 +21,7 @@ const unavailable = otherUserUnavailable();
 const skip = skipUnless(unavailable === undefined, unavailable ?? '');
 const uid = process.getuid?.() ?? -1;
 const UNSAFE = registry.AGENT_SOCKET_UNSAFE;
-const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const literally = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 // Generous: a dozen real processes per case, on a machine that may be busy.
 t.test('whom the client talks to', { skip, timeout: 900_000 }, async (t) => {
@@ -67,7 +67,7 @@ t.test('whom the client talks to', { skip, timeout: 900_000 }, async (t) => {
 
   const refused = (t: TestContext, res: CliRun, detail: RegExp, hint: RegExp, what: string) => {
     t.equal(res.code, UNSAFE.exit, `${what}: exit ${UNSAFE.exit} (${res.stderr.trim()})`);
-    t.match(res.stderr, new RegExp(`^vsync: error: ${escape(UNSAFE.message)}: `), `${what}: AGENT_SOCKET_UNSAFE`);
+    t.match(res.stderr, new RegExp(`^vsync: error: ${literally(UNSAFE.message)}: `), `${what}: AGENT_SOCKET_UNSAFE`);
     t.match(res.stderr, detail, `${what}: says what is wrong`);
     t.match(res.stderr, new RegExp(`\\nvsync: hint: .*${hint.source}`), `${what}: the hint says what to do`);
     t.equal(res.stdout, '', `${what}: nothing on stdout`);
@@ -89,7 +89,7 @@ t.test('whom the client talks to', { skip, timeout: 900_000 }, async (t) => {
     const agent = await startAgent({ home, socket: env.VSYNC_SOCKET ?? '', env, waitReady: false });
     t.teardown(() => agent.stop('SIGKILL'));
     t.equal(await agent.exited, UNSAFE.exit, `vsyncd refuses to start: exit ${UNSAFE.exit}`);
-    t.match(agent.output(), new RegExp(`vsyncd: error: ${escape(UNSAFE.message)}: `), 'vsyncd says AGENT_SOCKET_UNSAFE');
+    t.match(agent.output(), new RegExp(`vsyncd: error: ${literally(UNSAFE.message)}: `), 'vsyncd says AGENT_SOCKET_UNSAFE');
     t.match(agent.output(), detail, 'vsyncd says what is wrong');
     if (listener) t.same(await listener.heardBeforeSentinel(), [], 'vsyncd did not even connect to the listener');
   };
@@ -107,20 +107,20 @@ t.test('whom the client talks to', { skip, timeout: 900_000 }, async (t) => {
     clearFallback(t);
     otherMkdir(fallback, 0o700);
     const listener = await listen(t, join(fallback, 'vsyncd.sock'));
-    await everyoneRefuses(t, fallbackEnv, listener, new RegExp(`${escape(fallback)} belongs to uid ${other.uid}, not to you \\(uid ${uid}\\)`), /rm -r .*XDG_RUNTIME_DIR.*VSYNC_SOCKET/);
+    await everyoneRefuses(t, fallbackEnv, listener, new RegExp(`${literally(fallback)} belongs to uid ${other.uid}, not to you \\(uid ${uid}\\)`), /rm -r .*XDG_RUNTIME_DIR.*VSYNC_SOCKET/);
   });
 
   await t.test('the other user made the fallback folder first, 0777, and listens in it', async (t) => {
     clearFallback(t);
     otherMkdir(fallback, 0o777);
     const listener = await listen(t, join(fallback, 'vsyncd.sock'));
-    await everyoneRefuses(t, fallbackEnv, listener, new RegExp(`${escape(fallback)} belongs to uid ${other.uid}`), /Have it removed/);
+    await everyoneRefuses(t, fallbackEnv, listener, new RegExp(`${literally(fallback)} belongs to uid ${other.uid}`), /Have it removed/);
   });
 
   await t.test('the other user made the fallback folder first, 0777 and empty: no agent is started into it', async (t) => {
     clearFallback(t);
     otherMkdir(fallback, 0o777);
-    await everyoneRefuses(t, fallbackEnv, undefined, new RegExp(`${escape(fallback)} belongs to uid ${other.uid}`), /Have it removed/);
+    await everyoneRefuses(t, fallbackEnv, undefined, new RegExp(`${literally(fallback)} belongs to uid ${other.uid}`), /Have it removed/);
     t.same(lstatSync(fallback).uid, other.uid, 'the folder is as it was');
     t.notOk(existsSync(join(fallback, 'vsyncd.sock')), 'nobody listens in it');
   });
@@ -131,7 +131,7 @@ t.test('whom the client talks to', { skip, timeout: 900_000 }, async (t) => {
     const listener = await listen(t, join(theirs, 'vsyncd.sock'));
     clearFallback(t);
     other.run('ln', ['-s', theirs, fallback]);
-    await everyoneRefuses(t, fallbackEnv, listener, new RegExp(`${escape(fallback)} is a symbolic link, not a folder`), /does not follow a link/);
+    await everyoneRefuses(t, fallbackEnv, listener, new RegExp(`${literally(fallback)} is a symbolic link, not a folder`), /does not follow a link/);
   });
 
   await t.test('VSYNC_SOCKET\'s folder is a link (ours) to the other user\'s folder', async (t) => {
@@ -142,7 +142,7 @@ t.test('whom the client talks to', { skip, timeout: 900_000 }, async (t) => {
     mkdirSync(mine, { mode: 0o700 });
     symlinkSync(theirs, join(mine, 'link'));
     const env = { VSYNC_SOCKET: join(mine, 'link', 'vsyncd.sock') };
-    await everyoneRefuses(t, env, listener, new RegExp(`${escape(join(mine, 'link'))} is a symbolic link`), /does not follow a link/);
+    await everyoneRefuses(t, env, listener, new RegExp(`${literally(join(mine, 'link'))} is a symbolic link`), /does not follow a link/);
   });
 
   await t.test('our folder, 0700, holds a socket of the other user\'s (left from when the folder was open)', async (t) => {
@@ -153,7 +153,7 @@ t.test('whom the client talks to', { skip, timeout: 900_000 }, async (t) => {
     const listener = await listen(t, socket);
     chmodSync(ours, 0o700);
     t.equal(lstatSync(socket).uid, other.uid, 'the socket is the other user\'s');
-    await everyoneRefuses(t, { VSYNC_SOCKET: socket }, listener, new RegExp(`${escape(socket)} belongs to uid ${other.uid}, not to you`), /rm .*vsyncd\.sock/);
+    await everyoneRefuses(t, { VSYNC_SOCKET: socket }, listener, new RegExp(`${literally(socket)} belongs to uid ${other.uid}, not to you`), /rm .*vsyncd\.sock/);
     t.ok(lstatSync(socket).isSocket(), 'the agent did not remove it either');
   });
 
@@ -164,7 +164,7 @@ t.test('whom the client talks to', { skip, timeout: 900_000 }, async (t) => {
     const socket = join(loose, 'vsyncd.sock');
     const listener = await listen(t, socket);
     chmodSync(loose, 0o755);
-    await everyoneRefuses(t, { VSYNC_SOCKET: socket }, listener, new RegExp(`${escape(loose)} is yours, but others may reach into it: mode 0755`), new RegExp(`chmod 700 ${escape(loose)}`));
+    await everyoneRefuses(t, { VSYNC_SOCKET: socket }, listener, new RegExp(`${literally(loose)} is yours, but others may reach into it: mode 0755`), new RegExp(`chmod 700 ${literally(loose)}`));
   });
 
   await t.test('the socket path is a link to the other user\'s socket', async (t) => {
@@ -175,7 +175,7 @@ t.test('whom the client talks to', { skip, timeout: 900_000 }, async (t) => {
     mkdirSync(mine, { mode: 0o700 });
     const socket = join(mine, 'vsyncd.sock');
     symlinkSync(join(theirs, 'vsyncd.sock'), socket);
-    await everyoneRefuses(t, { VSYNC_SOCKET: socket }, listener, new RegExp(`${escape(socket)} is a symbolic link`), /remove .*vsyncd\.sock/);
+    await everyoneRefuses(t, { VSYNC_SOCKET: socket }, listener, new RegExp(`${literally(socket)} is a symbolic link`), /remove .*vsyncd\.sock/);
   });
 
   await t.test('the good path: no folder yet, vsync makes it ours and the agent answers', async (t) => {

@@ -153,8 +153,8 @@ async function arena(t: Test) {
     async untouched(t: Test) {
       t.same(await snapshot(root, staging), before, 'nothing outside the staging folder changed');
       t.same(await readdir(staging), [], 'the staging folder is empty');
-      for (const escape of ['../evil', '../../evil', '../../x', '../../../x', '../infra/vault/other/x2']) {
-        t.notOk(await lstat(join(staging, escape)).catch(() => undefined), `${escape} was not written`);
+      for (const outside of ['../evil', '../../evil', '../../x', '../../../x', '../infra/vault/other/x2']) {
+        t.notOk(await lstat(join(staging, outside)).catch(() => undefined), `${outside} was not written`);
       }
     },
   };

@@ -4,7 +4,7 @@
 // POST /v1/shutdown with a body that is not `{}` is refused and stops nothing.
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, type Dirent } from 'node:fs';
 import { join, relative } from 'node:path';
 import { MemoryKeychain } from '../../daemon/keychain/memory-keychain.js';
 import { MemoryStorage } from '../../daemon/storage/memory-storage.js';
@@ -43,7 +43,7 @@ t.teardown(() => app.close());
 function files(root: string): string[] {
   const found: string[] = [];
   const walk = (dir: string): void => {
-    let entries;
+    let entries: Dirent[];
     try {
       entries = readdirSync(dir, { withFileTypes: true });
     } catch {

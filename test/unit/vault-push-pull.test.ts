@@ -17,7 +17,7 @@ import { stateFile } from '../../daemon/vault/local-state.js';
 import { configFile } from '../../shared/paths.js';
 import { ZipArchive } from 'archiver';
 import { buffer } from 'node:stream/consumers';
-import { Clock, twoMachines, type Machine } from '../helpers/vault-fixture.js';
+import { type Clock, twoMachines, type Machine } from '../helpers/vault-fixture.js';
 
 const envFile = (m: Machine) => join(m.ref.root, 'infra', 'vault', 'dev', '.env.dev');
 const write = (m: Machine, text: string) => writeFileSync(envFile(m), text);
