@@ -23,7 +23,7 @@ import { internal } from './failure.js';
 
 type Kind = 'string' | 'number' | 'boolean' | 'array' | 'object';
 /** `kind?` is a field the result may leave out, but that has that kind when it is there. */
-type Shape = Readonly<Record<string, Kind | `${Kind}?`>>;
+export type Shape = Readonly<Record<string, Kind | `${Kind}?`>>;
 
 export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -49,91 +49,107 @@ export function expectShape<T>(value: unknown, shape: Shape, what: string): T {
   return value as T;
 }
 
-export const expectInit = (v: unknown) =>
-  expectShape<InitResult>(v, { repo: 'string', env: 'string', configFile: 'string', vaultFolder: 'string', store: 'string' }, 'init result');
-export const expectPush = (v: unknown) => expectShape<PushResult>(v, { repo: 'string', env: 'string', version: 'string' }, 'push result');
-export const expectPull = (v: unknown) => expectShape<PullResult>(v, { repo: 'string', env: 'string', version: 'string' }, 'pull result');
-export const expectLock = (v: unknown) => expectShape<LockResult>(v, { dropped: 'number' }, 'lock result');
-export const expectKeyExport = (v: unknown) =>
-  expectShape<KeyExportResult>(v, { repo: 'string', env: 'string', file: 'string', passphrase: 'string?' }, 'key export result');
-export const expectKeyImport = (v: unknown) =>
-  expectShape<KeyImportResult>(
-    v,
-    { repo: 'string', env: 'string', configFile: 'string', store: 'string', keychain: 'string', key: 'string', config: 'string', checkoutRepo: 'string?' },
-    'key import result',
-  );
+/**
+ * What the client reads of each answer: every field of the wire contract's schema (shared/api.ts), with its
+ * kind and whether it may be left out. test/unit/wire-contract.test.ts holds each to its schema.
+ */
+export const SHAPES = {
+  init: { repo: 'string', env: 'string', configFile: 'string', vaultFolder: 'string', store: 'string' },
+  push: { repo: 'string', env: 'string', version: 'string', bytes: 'number', url: 'string' },
+  pull: { repo: 'string', env: 'string', version: 'string', backup: 'string?', folder: 'string' },
+  lock: { dropped: 'number' },
+  keyExport: { repo: 'string', env: 'string', file: 'string', passphrase: 'string?' },
+  keyImport: { repo: 'string', env: 'string', configFile: 'string', store: 'string', keychain: 'string', key: 'string', config: 'string', checkoutRepo: 'string?' },
+  use: { link: 'string', kind: 'string', target: 'string?', gitignored: 'boolean?' },
+  versions: { repo: 'string', env: 'string', location: 'string', latest: 'string?', versions: 'array' },
+  versionEntry: { ts: 'string', size: 'number', latest: 'boolean' },
+  doctor: { agent: 'object', repo: 'string?', env: 'string?', checks: 'array' },
+  doctorAgent: { version: 'string', pid: 'number', socket: 'string' },
+  doctorCheck: { name: 'string', status: 'string', detail: 'string', code: 'string?', hint: 'string?' },
+  backups: { repo: 'string', env: 'string', folder: 'string', backups: 'array' },
+  backupEntry: { ts: 'string', size: 'number', path: 'string' },
+  restore: { repo: 'string', env: 'string', restored: 'string', from: 'string', backup: 'string?', folder: 'string', unpushed: 'boolean', synced: 'string?' },
+  // `watches` optional here only: an agent started before the upgrade that brought watching is still this
+  // user's agent, and status (and daemon start/stop, which probe with it) must keep working with it.
+  status: {
+    version: 'string',
+    pid: 'number',
+    socket: 'string',
+    startedAt: 'string',
+    uptimeMs: 'number',
+    locked: 'boolean',
+    unlocked: 'array',
+    vaults: 'array',
+    watches: 'array?',
+  },
+  statusVault: { repo: 'string', env: 'string', last: 'object' },
+  operation: { operation: 'string', at: 'string', ok: 'boolean', version: 'string?', code: 'string?' },
+  watchEntry: {
+    repo: 'string',
+    env: 'string',
+    root: 'string',
+    vaultFolder: 'string',
+    follow: 'boolean',
+    state: 'string',
+    code: 'string?',
+    message: 'string?',
+    lastVersion: 'string?',
+    debounceMs: 'number',
+    followEverySeconds: 'number',
+  },
+  unwatch: { repo: 'string', env: 'string', root: 'string', stopped: 'boolean' },
+  watchList: { watches: 'array' },
+} as const satisfies Record<string, Shape>;
+
+export const expectInit = (v: unknown) => expectShape<InitResult>(v, SHAPES.init, 'init result');
+export const expectPush = (v: unknown) => expectShape<PushResult>(v, SHAPES.push, 'push result');
+export const expectPull = (v: unknown) => expectShape<PullResult>(v, SHAPES.pull, 'pull result');
+export const expectLock = (v: unknown) => expectShape<LockResult>(v, SHAPES.lock, 'lock result');
+export const expectKeyExport = (v: unknown) => expectShape<KeyExportResult>(v, SHAPES.keyExport, 'key export result');
+export const expectKeyImport = (v: unknown) => expectShape<KeyImportResult>(v, SHAPES.keyImport, 'key import result');
 
 export function expectUse(v: unknown): UseResult {
-  const result = expectShape<UseResult>(v, { link: 'string', kind: 'string' }, 'use result');
+  const result = expectShape<UseResult>(v, SHAPES.use, 'use result');
   if (result.kind === 'symlink' && typeof result.target !== 'string') throw internal("the agent's use result has a symlink without a target");
   return result;
 }
 
 export function expectVersions(v: unknown): VersionsResult {
-  const result = expectShape<VersionsResult>(v, { env: 'string', location: 'string', versions: 'array' }, 'versions result');
-  for (const entry of result.versions) expectShape(entry, { ts: 'string', size: 'number', latest: 'boolean' }, 'version entry');
+  const result = expectShape<VersionsResult>(v, SHAPES.versions, 'versions result');
+  for (const entry of result.versions) expectShape(entry, SHAPES.versionEntry, 'version entry');
   return result;
 }
 
 export function expectDoctor(v: unknown): DoctorResult {
-  const result = expectShape<DoctorResult>(v, { agent: 'object', repo: 'string?', env: 'string?', checks: 'array' }, 'doctor result');
-  expectShape(result.agent, { version: 'string', pid: 'number', socket: 'string' }, 'doctor result agent');
-  for (const check of result.checks) {
-    expectShape(check, { name: 'string', status: 'string', detail: 'string', code: 'string?', hint: 'string?' }, 'doctor check');
-  }
+  const result = expectShape<DoctorResult>(v, SHAPES.doctor, 'doctor result');
+  expectShape(result.agent, SHAPES.doctorAgent, 'doctor result agent');
+  for (const check of result.checks) expectShape(check, SHAPES.doctorCheck, 'doctor check');
   return result;
 }
 
 export function expectBackups(v: unknown): BackupsResult {
-  const result = expectShape<BackupsResult>(v, { repo: 'string', env: 'string', folder: 'string', backups: 'array' }, 'backups result');
-  for (const entry of result.backups) expectShape(entry, { ts: 'string', size: 'number', path: 'string' }, 'backup entry');
+  const result = expectShape<BackupsResult>(v, SHAPES.backups, 'backups result');
+  for (const entry of result.backups) expectShape(entry, SHAPES.backupEntry, 'backup entry');
   return result;
 }
 
-export const expectRestore = (v: unknown) =>
-  expectShape<RestoreResult>(
-    v,
-    { repo: 'string', env: 'string', restored: 'string', from: 'string', backup: 'string?', unpushed: 'boolean', synced: 'string?' },
-    'restore result',
-  );
+export const expectRestore = (v: unknown) => expectShape<RestoreResult>(v, SHAPES.restore, 'restore result');
 
 export function expectStatus(v: unknown): StatusResult {
-  const result = expectShape<StatusResult>(
-    v,
-    { version: 'string', pid: 'number', socket: 'string', uptimeMs: 'number', locked: 'boolean', unlocked: 'array', vaults: 'array' },
-    'status',
-  );
+  const result = expectShape<StatusResult>(v, SHAPES.status, 'status');
   for (const vault of result.vaults) {
-    const { last } = expectShape<StatusResult['vaults'][number]>(vault, { repo: 'string', env: 'string', last: 'object' }, 'status vault');
-    expectShape(last, { operation: 'string', at: 'string', ok: 'boolean' }, 'status vault operation');
+    const { last } = expectShape<StatusResult['vaults'][number]>(vault, SHAPES.statusVault, 'status vault');
+    expectShape(last, SHAPES.operation, 'status vault operation');
   }
-  // Optional here only: an agent started before the upgrade that brought watching is still this user's
-  // agent, and status (and daemon start/stop, which probe with it) must keep working with it.
-  expectShape(result, { watches: 'array?' }, 'status');
   for (const watch of result.watches ?? []) expectWatchEntry(watch);
   return result;
 }
 
-const WATCH_ENTRY: Shape = {
-  repo: 'string',
-  env: 'string',
-  root: 'string',
-  vaultFolder: 'string',
-  follow: 'boolean',
-  state: 'string',
-  code: 'string?',
-  message: 'string?',
-  lastVersion: 'string?',
-  debounceMs: 'number',
-  followEverySeconds: 'number',
-};
-
-export const expectWatchEntry = (v: unknown) => expectShape<WatchEntry>(v, WATCH_ENTRY, 'watch entry');
-export const expectUnwatch = (v: unknown) =>
-  expectShape<UnwatchResult>(v, { repo: 'string', env: 'string', root: 'string', stopped: 'boolean' }, 'unwatch result');
+export const expectWatchEntry = (v: unknown) => expectShape<WatchEntry>(v, SHAPES.watchEntry, 'watch entry');
+export const expectUnwatch = (v: unknown) => expectShape<UnwatchResult>(v, SHAPES.unwatch, 'unwatch result');
 
 export function expectWatchList(v: unknown): WatchListResult {
-  const result = expectShape<WatchListResult>(v, { watches: 'array' }, 'watch list');
+  const result = expectShape<WatchListResult>(v, SHAPES.watchList, 'watch list');
   for (const watch of result.watches) expectWatchEntry(watch);
   return result;
 }
@@ -143,8 +159,8 @@ export function expectWatchList(v: unknown): WatchListResult {
 const VAULT: Shape = { repo: 'string', env: 'string', root: 'string' };
 const FAILURE: Shape = { code: 'string', message: 'string' };
 
-/** Per type, the fields an event line prints besides id, at and type. */
-const EVENTS: Readonly<Record<AgentEventType, Shape>> = {
+/** Per type, every field of the event besides id, at and type. */
+export const EVENT_SHAPES: Readonly<Record<AgentEventType, Shape>> = {
   'watch-started': { ...VAULT, follow: 'boolean' },
   'watch-stopped': VAULT,
   'change-seen': VAULT,
@@ -164,6 +180,6 @@ const EVENTS: Readonly<Record<AgentEventType, Shape>> = {
 /** An event of a type this build does not know is INTERNAL too: the agent is of this build. */
 export function expectEvent(v: unknown): AgentEvent {
   const event = expectShape<AgentEvent>(v, { id: 'number', at: 'string', type: 'string' }, 'event');
-  if (!Object.hasOwn(EVENTS, event.type)) throw internal(`the agent sent an event of unknown type ${JSON.stringify(event.type)}`);
-  return expectShape<AgentEvent>(event, EVENTS[event.type], `${event.type} event`);
+  if (!Object.hasOwn(EVENT_SHAPES, event.type)) throw internal(`the agent sent an event of unknown type ${JSON.stringify(event.type)}`);
+  return expectShape<AgentEvent>(event, EVENT_SHAPES[event.type], `${event.type} event`);
 }

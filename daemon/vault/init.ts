@@ -12,6 +12,10 @@ import { keychainAccount } from '../keychain/keychain.js';
 import { ConfigSchema, vaultFolderOf, writeConfig, type Config } from './config.js';
 import { assertRef, type VaultDeps, type VaultRef } from './vault.js';
 import { assertVaultPathSafe } from './vault-path.js';
+import type { InitResult } from '../../shared/api.js';
+
+// The result is the wire contract's (shared/api.ts), not a shape of the domain's own.
+export type { InitResult };
 
 export interface InitOptions {
   /** The directory store's folder (absolute); default `${XDG_DATA_HOME:-~/.local/share}/vsync/store`. */
@@ -22,15 +26,6 @@ export interface InitOptions {
   readonly region?: string;
   readonly prefix?: string;
   readonly forcePathStyle?: boolean;
-}
-
-export interface InitResult {
-  readonly repo: string;
-  readonly env: string;
-  readonly configFile: string;
-  readonly vaultFolder: string;
-  /** Where versions will go: `s3://bucket/<repo>/<env>/` or `file:///…/<repo>/<env>/`. */
-  readonly store: string;
 }
 
 function storeSettings(options: InitOptions, deps: VaultDeps): Pick<Config, 's3' | 'store'> {

@@ -19,6 +19,10 @@ import { keychainAccount, type Keychain } from '../keychain/keychain.js';
 import { readConfig, writeConfig, type Config } from './config.js';
 import { MAX_SHARE_FILE_BYTES, decodeShare, encodeShare, openShareFile, sealShareFile, type Share } from './share-file.js';
 import { openVault, type VaultDeps, type VaultRef } from './vault.js';
+import type { KeyExportResult, KeyImportResult } from '../../shared/api.js';
+
+// The result is the wire contract's (shared/api.ts), not a shape of the domain's own.
+export type { KeyExportResult, KeyImportResult };
 
 export interface KeyExportOptions {
   /** Where to write (absolute); default `<folder>/<repo>-<env>.share`. */
@@ -26,14 +30,6 @@ export interface KeyExportOptions {
   /** The folder a default `out` goes in: the caller's working folder. */
   readonly folder: string;
   /** The user's own passphrase; without one, export makes one and returns it. */
-  readonly passphrase?: string;
-}
-
-export interface KeyExportResult {
-  readonly repo: string;
-  readonly env: string;
-  readonly file: string;
-  /** Only when export made it: the one time it is shown. */
   readonly passphrase?: string;
 }
 
@@ -87,21 +83,6 @@ export async function readShare(file: string, passphrase: string): Promise<Share
     throw new VsyncError('SHARE_FILE_UNREADABLE', `${file} (${errnoOf(err) ?? String(err)})`, { cause: err });
   }
   return decodeShare(await openShareFile(bytes, passphrase));
-}
-
-export type Presence = 'added' | 'present';
-
-export interface KeyImportResult {
-  readonly repo: string;
-  readonly env: string;
-  readonly configFile: string;
-  /** Where the versions are, as the store describes itself. */
-  readonly store: string;
-  /** The keychain that holds the key now (`secret-service`, `macos-keychain`, ...). */
-  readonly keychain: string;
-  /** Whether import stored the key and wrote the config, or found them there already. */
-  readonly key: Presence;
-  readonly config: Presence;
 }
 
 /**

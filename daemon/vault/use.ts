@@ -11,15 +11,10 @@ import { isErrno } from '../fs/errno.js';
 import { readConfig, vaultFolderOf } from './config.js';
 import { git } from './git.js';
 import { assertVaultPathSafe } from './vault-path.js';
+import type { UseResult } from '../../shared/api.js';
 
-export interface UseResult {
-  readonly link: string;
-  /** Where `.env` points, as written in the link (relative to the repo root); undefined when none. */
-  readonly target?: string;
-  /** undefined outside git. */
-  readonly gitignored?: boolean;
-  readonly kind: 'symlink' | 'file' | 'none';
-}
+// The result is the wire contract's (shared/api.ts), not a shape of the domain's own.
+export type { UseResult };
 
 async function linkState(link: string): Promise<{ kind: UseResult['kind']; target?: string }> {
   try {

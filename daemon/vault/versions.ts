@@ -3,21 +3,10 @@
 import { isVsyncError } from '../../shared/errors.js';
 import { versionOfKey, versionsPrefix } from './remote-layout.js';
 import { openVault, readPointer, type VaultDeps, type VaultRef } from './vault.js';
+import type { VersionsResult } from '../../shared/api.js';
 
-export interface VersionEntry {
-  readonly ts: string;
-  readonly size: number;
-  readonly latest: boolean;
-}
-
-export interface VersionsResult {
-  readonly repo: string;
-  readonly env: string;
-  /** `s3://bucket/<repo>/<env>/versions/` or `file:///…/versions/`. */
-  readonly location: string;
-  readonly latest?: string;
-  readonly versions: VersionEntry[];
-}
+// The result is the wire contract's (shared/api.ts), not a shape of the domain's own.
+export type { VersionsResult };
 
 export async function versions(deps: VaultDeps, ref: VaultRef): Promise<VersionsResult> {
   const vault = await openVault(deps, ref);
