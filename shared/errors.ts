@@ -244,6 +244,12 @@ export const registry = {
     http: 409,
     exit: x.config,
   },
+  VAULT_CHANGED_DURING_PUSH: {
+    message: 'the vault folder kept changing while it was read',
+    hint: 'something changed the folder while it was being read; try again once it is quiet',
+    http: 409,
+    exit: x.conflict,
+  },
   VAULT_PATH_UNSAFE: {
     message: 'the path to the vault folder leaves the repo or goes through a symlink',
     hint: 'a vault folder and every folder above it, up to the repo root, must be real folders inside the repo; replace the symlink with a folder (check what your last `git pull` brought in)',
