@@ -2,47 +2,13 @@
 // modules and the zod-free part of shared/: zod alone costs ~70 ms. `import type` is free (erased by tsc),
 // so shared/api.ts and shared/progress.ts may be named for their types only.
 import t from 'tap';
-import { readFileSync, readdirSync, statSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { built, projectRoot } from '../helpers/built.js';
+import { filesUnder, packageOf, runtimeSpecifiers, specifiersOf, walk } from '../helpers/import-graph.js';
 import type { TestContext } from '../helpers/tap-types.js';
 
 const ALLOWED_SHARED = new Set(['shared/errors', 'shared/error-output', 'shared/socket-path', 'shared/socket-folder', 'shared/paths', 'shared/version']);
-
-/** The modules a file loads at run time: static imports and re-exports that are not type-only, and import(). */
-function runtimeSpecifiers(source: string): string[] {
-  const found: string[] = [];
-  const statement = /^\s*(import|export)\s+(type\s+)?(?:[^'";]*?\bfrom\s*)?['"]([^'"]+)['"]/gm;
-  for (const m of source.matchAll(statement)) if (!m[2]) found.push(m[3]!);
-  for (const m of source.matchAll(/\bimport\s*\(\s*['"]([^'"]+)['"]\s*\)/g)) found.push(m[1]!);
-  return found;
-}
-
-/** Follows relative imports from `entries`; returns every file reached and every bare specifier seen. */
-function walk(entries: string[], ext: '.ts' | '.js', root: string): { files: string[]; external: Map<string, string> } {
-  const seen = new Set<string>();
-  const external = new Map<string, string>();
-  const queue = [...entries];
-  while (queue.length > 0) {
-    const file = queue.pop()!;
-    if (seen.has(file)) continue;
-    seen.add(file);
-    for (const spec of runtimeSpecifiers(readFileSync(file, 'utf8'))) {
-      if (spec.startsWith('.')) queue.push(resolve(dirname(file), ext === '.ts' ? spec.replace(/\.js$/, '.ts') : spec));
-      else external.set(spec, relative(root, file));
-    }
-  }
-  return { files: [...seen].map((f) => relative(root, f).replace(/\.(ts|js)$/, '')), external };
-}
-
-function filesUnder(folder: string, ext: string): string[] {
-  return readdirSync(folder).flatMap((name) => {
-    const path = join(folder, name);
-    if (statSync(path).isDirectory()) return filesUnder(path, ext);
-    return path.endsWith(ext) ? [path] : [];
-  });
-}
 
 function check(t: TestContext, files: string[], external: Map<string, string>): void {
   for (const [spec, from] of external) t.ok(spec.startsWith('node:'), `${from} imports ${spec}: only node:* modules (no zod, fastify, @aws-sdk, …)`);
@@ -82,6 +48,11 @@ t.test('the import scanner itself', async (t) => {
     "// a comment that says import from 'nowhere' is not at a line start",
   ].join('\n');
   t.same(runtimeSpecifiers(source).sort(), ['./multi.js', './re-export.js', './side-effect.js', 'node:http', 'zod'].sort());
+  const typeOnly = specifiersOf(source)
+    .filter((s) => s.typeOnly)
+    .map((s) => s.spec);
+  t.same(typeOnly.sort(), ['../shared/api.js', './types-only.js'], 'the type-only ones, which the layering test also reads');
+  t.same(['@aws-sdk/client-s3', '@aws-sdk/lib-storage/x', 'zod/v4', 'node:fs/promises'].map(packageOf), ['@aws-sdk/client-s3', '@aws-sdk/lib-storage', 'zod', 'node:fs/promises']);
 });
 
 t.test('the bundle users run holds no npm package', async (t) => {
