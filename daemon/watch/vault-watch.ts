@@ -169,8 +169,10 @@ export class VaultWatch {
     // Said once: more saves while still locked or still without a folder repeat nothing.
     const repeated = this.failure?.code === error.code;
     if (error.code === 'VAULT_CONFLICT') {
+      // --follow may have met the same remote version first, while this push was already on its way: said once.
+      const told = this.reportedDivergence !== undefined;
       this.settle('conflict', error);
-      events.emit({ type: 'conflict', ...ref, code: error.code, message: error.message });
+      if (!told) events.emit({ type: 'conflict', ...ref, code: error.code, message: error.message });
     } else if (error.code === 'KEY_LOCKED' || error.code === 'VAULT_FOLDER_MISSING') {
       this.settle('waiting', error);
       if (!repeated) events.emit({ type: 'waiting', ...ref, code: error.code, message: error.message });
@@ -246,6 +248,7 @@ export class VaultWatch {
     // Settled as the event goes out, so that whoever sees it and asks `vsync status` sees the same.
     if ((event.type === 'push-finished' || event.type === 'pull-finished') && event.trigger !== 'manual') {
       this.lastVersion = event.version;
+      this.reportedDivergence = undefined; // in step with the remote again: a later divergence is news
       this.settle('idle');
       return;
     }
