@@ -77,6 +77,17 @@ function serverLimits(settings: z.infer<typeof Settings>): Partial<ServerLimits>
   };
 }
 
+/** Whether `work` settled within `ms` (its outcome is not looked at: closing reports its own failures). */
+async function within(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), Math.max(0, ms))));
+  try {
+    return await Promise.race([work.then(() => true, () => true), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 async function main(): Promise<void> {
   // First: the variables are removed here, before any git process the agent starts could inherit them.
   const inherited = takeListenFds(process.env, process.pid);
@@ -94,6 +105,8 @@ async function main(): Promise<void> {
       keys,
       environment: process.env,
       now: () => new Date(),
+      // Read before a pull swaps a folder: an agent whose lock is gone may already have a successor.
+      stillServing: () => agentLock.stillHeld(),
       ...(settings.VSYNC_MAX_VERSION_BYTES !== undefined ? { maxVersionBytes: settings.VSYNC_MAX_VERSION_BYTES } : {}),
     },
     { events, automaticKeys: keys.automatic() },
@@ -125,23 +138,33 @@ async function main(): Promise<void> {
   let markAnnounced: () => void = () => undefined;
   const announced = new Promise<void>((resolve) => (markAnnounced = resolve));
   let released: () => Promise<void> = async () => undefined;
+  // Stopping: operations in flight may finish within VSYNC_SHUTDOWN_SECONDS. Shortly before it passes, every
+  // one still running is abandoned (its store call aborted, no later step taken: AGENT_SHUTTING_DOWN), their
+  // callers get that answer, and the agent lets go of its socket and lock and exits. Nothing it started
+  // completes afterwards: an abandoned pull checks its signal and this agent's lock before it swaps.
   const stop = (why: string): Promise<void> => {
     stopping ??= (async () => {
       await announced;
       app.log.info(`stopping (${why})`);
-      const deadline = (settings.VSYNC_SHUTDOWN_SECONDS ?? 10) * 1000;
-      const timer = setTimeout(() => {
-        app.log.warn('operations still running at the shutdown deadline; exiting anyway');
-        void removeAgentState(socket, process.pid)
-          .then(released)
-          .finally(() => process.exit(1));
-      }, deadline);
-      await watches.close(); // a push on save already running finishes; none starts after this
-      await app.close(); // stops accepting; resolves when requests in flight are answered
-      clearTimeout(timer);
+      const boundMs = (settings.VSYNC_SHUTDOWN_SECONDS ?? 10) * 1000;
+      // Time for the abandoned operations to answer their callers, taken from the bound, not added to it.
+      const graceMs = Math.min(1_000, boundMs / 10);
+      const closed = (async () => {
+        await watches.close(); // a push on save already running finishes; none starts after this
+        await app.close(); // stops accepting; resolves when requests in flight are answered
+      })();
+      const finished = await within(closed, boundMs - graceMs);
+      const abandoned = new VsyncError('AGENT_SHUTTING_DOWN', `vsyncd stopped (${why}) before this operation finished (VSYNC_SHUTDOWN_SECONDS=${boundMs / 1000})`);
+      service.abandonAll(abandoned); // after a clean close nothing runs: this only refuses what might come
+      if (!finished) {
+        app.log.warn(`operations still running ${(boundMs - graceMs) / 1000} s after the stop; abandoned them`);
+        await within(closed, graceMs);
+      }
       keys.lock();
       await removeAgentState(socket, process.pid);
       await released();
+      // A store call or a file system that ignores the abort may still hold the event loop: never wait for it.
+      if (!finished) process.exit(1);
     })();
     return stopping;
   };

@@ -448,6 +448,12 @@ export const registry = {
     http: 503,
     exit: x.agent,
   },
+  AGENT_OPERATION_CANCELLED: {
+    message: 'the operation was cancelled: its client went away before it finished',
+    hint: 'nothing was left half-done: the vault folder is as before or fully replaced, and latest names a version that exists; run the command again',
+    http: 499,
+    exit: x.agent,
+  },
 
   // Running the agent as a service: vsync daemon install / uninstall
   SERVICE_MANAGER_UNAVAILABLE: {

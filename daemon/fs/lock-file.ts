@@ -99,6 +99,14 @@ export class LockFile {
     await unlink(this.path).catch(() => undefined);
   }
 
+  /**
+   * Whether the file at this path still names this holder: a cheap re-read, for a long holder (the agent) to
+   * check before an irreversible step that its lock may have been released or broken meanwhile.
+   */
+  async stillHeld(): Promise<boolean> {
+    return (await readLock(this.path).catch(() => undefined)) === this.token;
+  }
+
   async acquire(): Promise<void> {
     const deadline = Date.now() + (this.options.waitMs ?? DEFAULT_WAIT_MS);
     for (let attempt = 0; ; attempt++) {

@@ -110,17 +110,19 @@ export function buildApp(options: AppOptions): FastifyInstance {
 
   app.post(`${API_PREFIX}/init`, async (request, reply) => {
     const { cwd, env, ...rest } = parse(InitRequestSchema, request.body);
-    return answer(request, reply, () => service.init(cwd, env, rest));
+    return answer(request, reply, (_progress, signal) => service.init(cwd, env, rest, signal));
   });
 
   app.post(`${API_PREFIX}/push`, async (request, reply) => {
     const { cwd, env, force } = parse(PushRequestSchema, request.body);
-    return answer(request, reply, (progress) => service.push(cwd, env, { force: force ?? false }, progress));
+    return answer(request, reply, (progress, signal) => service.push(cwd, env, { force: force ?? false }, progress, signal));
   });
 
   app.post(`${API_PREFIX}/pull`, async (request, reply) => {
     const { cwd, env, at, force } = parse(PullRequestSchema, request.body);
-    return answer(request, reply, (progress) => service.pull(cwd, env, { ...(at ? { at } : {}), force: force ?? false }, progress));
+    return answer(request, reply, (progress, signal) =>
+      service.pull(cwd, env, { ...(at ? { at } : {}), force: force ?? false }, progress, signal),
+    );
   });
 
   app.get(`${API_PREFIX}/versions`, async (request) => {
@@ -142,7 +144,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
 
   app.post(`${API_PREFIX}/backups/restore`, async (request, reply) => {
     const { cwd, env, ts } = parse(RestoreRequestSchema, request.body);
-    return answer(request, reply, (progress) => service.restore(cwd, env, ts ? { ts } : {}, progress));
+    return answer(request, reply, (progress, signal) => service.restore(cwd, env, ts ? { ts } : {}, progress, signal));
   });
 
   app.post(`${API_PREFIX}/use`, async (request) => {

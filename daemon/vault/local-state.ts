@@ -65,9 +65,27 @@ export async function readLocalState(file: string): Promise<LocalState> {
   return parsed.data;
 }
 
-export async function writeLocalState(file: string, state: LocalState): Promise<void> {
+/**
+ * Writes `state`. With `now`, the floor never goes down: the state was read at the start of an operation,
+ * and a floor another operation raised since (another agent on this machine, one this agent abandoned) is
+ * kept, unless it lies in the future at `now` (afterSync drops those). A damaged file is simply replaced.
+ */
+export async function writeLocalState(file: string, state: LocalState, now?: Date): Promise<void> {
+  const onDisk = now === undefined ? undefined : floorOf(await readLocalState(file).catch(() => ({ version: 1 }) as LocalState), now);
+  const floor = newer(state.newestSeen, onDisk);
+  const kept: LocalState = floor === undefined ? state : { ...state, newestSeen: floor };
   await mkdir(dirname(file), { recursive: true, mode: 0o700 });
-  await writeFileAtomic(file, `${JSON.stringify(LocalStateSchema.parse(state), null, 2)}\n`, 0o600);
+  await writeFileAtomic(file, `${JSON.stringify(LocalStateSchema.parse(kept), null, 2)}\n`, 0o600);
+}
+
+/**
+ * The floor as the state file holds it now, if it has moved past `ts` since the operation read it: checked
+ * just before a pull installs `ts`, so a pull that waited on a slow download never installs a version older
+ * than one this machine has since seen.
+ */
+export async function floorPast(file: string, ts: string, now: Date): Promise<string | undefined> {
+  const floor = floorOf(await readLocalState(file), now);
+  return floor !== undefined && floor > ts ? floor : undefined;
 }
 
 const MAX_CHECKOUTS = 32;

@@ -1,6 +1,11 @@
 // pull <env> [--at <ts>]: the product page's six steps. The folder is backed up first; the version is
 // checked (GCM tag, then the seal against the pointer, then the anti-rollback floor) before a byte of it is
 // written; it is extracted into a staging folder and swapped in, so the folder is old or new, never a mix.
+//
+// A pull can be cancelled (its client went away, the agent is stopping: OperationGuard): every store call
+// ends at once, and the local steps check at their boundaries. Just before the swap it checks again, that
+// this agent still holds its lock, and that the floor has not moved past the version since it was read: a
+// pull that hung on its download and is released late never installs what a newer pull already replaced.
 import { rm } from 'node:fs/promises';
 import { VsyncError, isVsyncError } from '../../shared/errors.js';
 import type { Progress } from '../../shared/progress.js';
@@ -10,7 +15,8 @@ import { decryptEnvelope } from '../crypto/envelope.js';
 import { unseal } from '../crypto/seal.js';
 import { FUTURE_SKEW_MS, isFromFuture, parseTimestamp } from '../crypto/timestamp.js';
 import { writeBackup } from './backups.js';
-import { afterSync, beginSync, floorOf, readLocalState, syncedHere, writeLocalState, type LocalState } from './local-state.js';
+import { afterSync, beginSync, floorOf, floorPast, readLocalState, syncedHere, writeLocalState, type LocalState } from './local-state.js';
+import { checkMayReplaceFolder, checkNotCancelled, type OperationGuard } from './operation-guard.js';
 import { pointerKey, versionKey } from './remote-layout.js';
 import { settleLater } from './settle-later.js';
 import { openVault, readPointer, type OpenVault, type VaultDeps, type VaultRef } from './vault.js';
@@ -32,7 +38,7 @@ export interface PullResult {
   readonly folder: string;
 }
 
-export async function pull(deps: VaultDeps, ref: VaultRef, options: PullOptions, progress: Progress): Promise<PullResult> {
+export async function pull(deps: VaultDeps & OperationGuard, ref: VaultRef, options: PullOptions, progress: Progress): Promise<PullResult> {
   if (options.at !== undefined) parseTimestamp(options.at);
   const vault = await openVault(deps, ref);
   const { repo, env } = ref;
@@ -54,6 +60,7 @@ export async function pull(deps: VaultDeps, ref: VaultRef, options: PullOptions,
   const aesKey = await vault.aesKey();
   const state = await readLocalState(vault.stateFile);
 
+  checkNotCancelled(deps);
   step(1, `backing up local ${vault.vaultFolder}/ (if any)`);
   let local: { zip: Buffer; digest: string; backup: string } | undefined;
   if (await folderExists(vault.folder)) {
@@ -65,6 +72,7 @@ export async function pull(deps: VaultDeps, ref: VaultRef, options: PullOptions,
     }
   }
 
+  checkNotCancelled(deps);
   step(2, `reading pointer ${vault.storage.describe(latest)}`);
   const pointer = await pointerRead;
   if (!pointer) throw new VsyncError('VAULT_EMPTY', `${vault.storage.describe(latest)} does not exist`);
@@ -106,21 +114,36 @@ export async function pull(deps: VaultDeps, ref: VaultRef, options: PullOptions,
   }
 
   step(6, `unzipping into ${ref.root}`);
+  await checkMayReplaceFolder(deps, vault.folder);
+  // Read again, not the state read before the download: another pull may have raised the floor since.
+  const past = options.at === undefined ? await floorPast(vault.stateFile, ts, now) : undefined;
+  if (past !== undefined) {
+    throw new VsyncError('VAULT_ROLLBACK', `this pull was installing ${ts}, but this machine has since seen ${past}; the folder was left as it was`);
+  }
   // Bundles are deterministic, so a folder that zips to exactly the pulled bytes already holds this version:
   // there is nothing to swap, and a pull that changes nothing writes nothing but its backup.
-  const digest = local?.zip.equals(sealed.payload) ? local.digest : await replaceFolder(vault, sealed.payload, state, { ts, etag: pointer.etag });
+  const digest = local?.zip.equals(sealed.payload) ? local.digest : await replaceFolder(deps, vault, sealed.payload, state, { ts, etag: pointer.etag }, now);
   const next = afterSync(state, ref.root, { ts, etag: pointer.etag, digest }, newerPlausible(pointer.ts, ts, now), now);
-  if (JSON.stringify(next) !== JSON.stringify(state)) await writeLocalState(vault.stateFile, next);
+  if (JSON.stringify(next) !== JSON.stringify(state)) await writeLocalState(vault.stateFile, next, now);
   return { repo, env, version: ts, ...(local ? { backup: local.backup } : {}), folder: ref.root };
 }
 
 /** Extracts `zip` beside the vault folder and swaps it in, with a pending record first; returns its digest. */
-async function replaceFolder(vault: OpenVault, zip: Buffer, state: LocalState, sync: { ts: string; etag: string }): Promise<string> {
+async function replaceFolder(
+  guard: OperationGuard,
+  vault: OpenVault,
+  zip: Buffer,
+  state: LocalState,
+  sync: { ts: string; etag: string },
+  now: Date,
+): Promise<string> {
   const staging = await makeStaging(vault.folder);
   try {
     await unzipToStaging(zip, staging, vault.vaultFolder);
     const digest = await stagingDigest(staging);
-    await writeLocalState(vault.stateFile, beginSync(state, vault.ref.root, { ...sync, digest }));
+    // The extraction took a while: the last word before anything the user sees changes.
+    await checkMayReplaceFolder(guard, vault.folder);
+    await writeLocalState(vault.stateFile, beginSync(state, vault.ref.root, { ...sync, digest }), now);
     await swapIn(vault.folder, staging);
     return digest;
   } finally {

@@ -9,6 +9,7 @@ import { seal, unseal } from '../crypto/seal.js';
 import { FUTURE_SKEW_MS, isFromFuture, nextTimestamp } from '../crypto/timestamp.js';
 import type { Storage } from '../storage/storage.js';
 import { afterSync, beginSync, floorOf, newer, readLocalState, syncedHere, writeLocalState } from './local-state.js';
+import { checkNotCancelled, type OperationGuard } from './operation-guard.js';
 import { pointerKey, versionKey } from './remote-layout.js';
 import { settleLater } from './settle-later.js';
 import { openVault, readPointer, type VaultDeps, type VaultRef } from './vault.js';
@@ -29,7 +30,7 @@ export interface PushResult {
   readonly url: string;
 }
 
-export async function push(deps: VaultDeps, ref: VaultRef, options: PushOptions, progress: Progress): Promise<PushResult> {
+export async function push(deps: VaultDeps & OperationGuard, ref: VaultRef, options: PushOptions, progress: Progress): Promise<PushResult> {
   const vault = await openVault(deps, ref);
   const { repo, env } = ref;
   await recoverSwap(vault.folder);
@@ -76,6 +77,7 @@ export async function push(deps: VaultDeps, ref: VaultRef, options: PushOptions,
   if (warning) progress({ kind: 'warning', text: warning });
 
   const key = versionKey(repo, env, ts);
+  checkNotCancelled(deps);
   step(4, `uploading ${envelope.length} bytes → ${vault.storage.describe(key)}`);
   try {
     await vault.storage.putIfAbsent(key, envelope);
@@ -88,7 +90,9 @@ export async function push(deps: VaultDeps, ref: VaultRef, options: PushOptions,
 
   const latest = pointerKey(repo, env);
   step(5, `updating pointer → ${vault.storage.describe(latest)}`);
-  await writeLocalState(vault.stateFile, beginSync(state, ref.root, { ts, digest }));
+  // A cancelled push stops here: its version is uploaded but latest still names the one before.
+  checkNotCancelled(deps);
+  await writeLocalState(vault.stateFile, beginSync(state, ref.root, { ts, digest }), now);
   let etag: string;
   try {
     const body = Buffer.from(ts, 'latin1');
@@ -101,7 +105,7 @@ export async function push(deps: VaultDeps, ref: VaultRef, options: PushOptions,
     throw err;
   }
 
-  await writeLocalState(vault.stateFile, afterSync(state, ref.root, { ts, etag, digest }, ts, now));
+  await writeLocalState(vault.stateFile, afterSync(state, ref.root, { ts, etag, digest }, ts, now), now);
   return { repo, env, version: ts, bytes: envelope.length, url: vault.storage.describe(key) };
 }
 

@@ -22,6 +22,7 @@ import { parseTimestamp } from '../crypto/timestamp.js';
 import { isErrno } from '../fs/errno.js';
 import { listBackups, pruneBackups, writeBackup, type Backup } from './backups.js';
 import { readLocalState, syncedHere } from './local-state.js';
+import { checkMayReplaceFolder, checkNotCancelled, type OperationGuard } from './operation-guard.js';
 import { assertRef, openVault, type OpenVault, type VaultDeps, type VaultRef } from './vault.js';
 import { folderExists, makeStaging, recoverSwap, stagingDigest, swapIn } from './vault-folder.js';
 
@@ -67,7 +68,7 @@ export interface RestoreResult {
 
 const STEPS = 3;
 
-export async function restore(deps: VaultDeps, ref: VaultRef, options: RestoreOptions, progress: Progress): Promise<RestoreResult> {
+export async function restore(deps: VaultDeps & OperationGuard, ref: VaultRef, options: RestoreOptions, progress: Progress): Promise<RestoreResult> {
   if (options.ts !== undefined) parseTimestamp(options.ts);
   const vault = await openVault(deps, ref);
   const { repo, env } = ref;
@@ -81,6 +82,7 @@ export async function restore(deps: VaultDeps, ref: VaultRef, options: RestoreOp
   step(1, `decrypting ${chosen.path}`);
   const zip = await readBackup(aesKey, chosen, env);
 
+  checkNotCancelled(deps);
   step(2, `backing up local ${vault.vaultFolder}/`);
   let current: { zip: Buffer; digest: string } | undefined;
   let backup: string | undefined;
@@ -93,7 +95,7 @@ export async function restore(deps: VaultDeps, ref: VaultRef, options: RestoreOp
 
   step(3, `unzipping into ${ref.root}`);
   // Bundles are deterministic: a folder that zips to exactly these bytes already holds the backup.
-  const restored = current?.zip.equals(zip) ? { digest: current.digest } : await replaceFolder(vault, zip);
+  const restored = current?.zip.equals(zip) ? { digest: current.digest } : await replaceFolder(deps, vault, zip);
   await pruneBackups(repo, env, deps.environment);
 
   const synced = syncedHere(await readLocalState(vault.stateFile), ref.root, { folderDigest: restored.digest });
@@ -144,11 +146,12 @@ async function readBackup(aesKey: Buffer, backup: Backup, env: string): Promise<
 }
 
 /** Extracts `zip` beside the vault folder and swaps it in; returns the new folder's digest. */
-async function replaceFolder(vault: OpenVault, zip: Buffer): Promise<{ digest: string }> {
+async function replaceFolder(guard: OperationGuard, vault: OpenVault, zip: Buffer): Promise<{ digest: string }> {
   const staging = await makeStaging(vault.folder);
   try {
     await unzipToStaging(zip, staging, vault.vaultFolder);
     const digest = await stagingDigest(staging);
+    await checkMayReplaceFolder(guard, vault.folder); // a cancelled restore, or a replaced agent, changes nothing
     await swapIn(vault.folder, staging);
     return { digest };
   } finally {

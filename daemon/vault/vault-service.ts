@@ -2,11 +2,18 @@
 // operation at a time per vault (a push and a pull of the same vault must not interleave; different vaults
 // run in parallel), remembers the last operation on each vault for `vsync status`, and announces pushes and
 // pulls on the event hub.
+//
+// Every queued operation has an AbortController: aborted when the caller's signal fires (the HTTP client
+// went away: AGENT_OPERATION_CANCELLED) or when the agent abandons its operations at the shutdown deadline
+// (abandonAll: AGENT_SHUTTING_DOWN). The operation's store is seen through that signal (signal-storage.ts),
+// so the store call in flight ends at once and frees the vault's queue; the operation's local steps check
+// it (operation-guard.ts), and a pull checks it with the agent lock just before it swaps.
 import type { OperationRecord } from '../../shared/api.js';
 import { VsyncError, isVsyncError } from '../../shared/errors.js';
 import type { Trigger } from '../../shared/events.js';
 import { assertEnvName } from '../../shared/names.js';
 import { silent, type Progress } from '../../shared/progress.js';
+import type { Storage } from '../storage/storage.js';
 import type { EventHub } from './event-hub.js';
 import { readFolderState } from './folder-state.js';
 import { init, type InitOptions, type InitResult } from './init.js';
@@ -24,6 +31,16 @@ import { openVault, readPointer, readPointerIfChanged, type VaultDeps, type Vaul
 import { versions, type VersionsResult } from './versions.js';
 import { toVsyncError } from '../../shared/error-conversion.js';
 import { folderExists } from './vault-folder.js';
+import { SignalStorage, withSignal } from '../storage/signal-storage.js';
+import type { OperationGuard } from './operation-guard.js';
+
+/** The agent's dependencies: the vault's, and whether this agent still holds its agent lock (main.ts). */
+export interface ServiceDeps extends VaultDeps {
+  readonly stillServing?: () => Promise<boolean>;
+}
+
+/** What one operation runs with: the dependencies as its signal sees them. */
+type OperationDeps = VaultDeps & OperationGuard;
 
 export interface ServiceOptions {
   /** Where pushes and pulls are announced (GET /v1/events). */
@@ -44,9 +61,12 @@ export class VaultService {
   private readonly identities = new RepoIdentityCache();
   private readonly writeSafety = new WriteSafety();
   private readonly automatic: VaultDeps;
+  private readonly inFlight = new Set<AbortController>();
+  /** Set once the agent abandoned its operations: none starts after that. */
+  private abandoned: VsyncError | undefined;
 
   constructor(
-    readonly deps: VaultDeps,
+    readonly deps: ServiceDeps,
     private readonly options: ServiceOptions = {},
   ) {
     this.automatic = { ...deps, keys: options.automaticKeys ?? deps.keys };
@@ -59,20 +79,22 @@ export class VaultService {
     return { repo: identity.repo, env, root: identity.root };
   }
 
-  init(cwd: string, env: string, options: InitOptions): Promise<InitResult> {
-    return this.run('init', cwd, env, (ref) => init(this.deps, ref, options));
+  /** `signal`, here and below: the caller's (the HTTP client went away); the operation is cancelled when it fires. */
+  init(cwd: string, env: string, options: InitOptions, signal?: AbortSignal): Promise<InitResult> {
+    return this.run('init', cwd, env, (ref, deps) => init(deps, ref, options), { signal });
   }
 
-  push(cwd: string, env: string, options: PushOptions, progress: Progress): Promise<PushResult> {
+  push(cwd: string, env: string, options: PushOptions, progress: Progress, signal?: AbortSignal): Promise<PushResult> {
     // Only a push whose progress someone reads warns of a store that ignores conditional writes (once per
     // store): one answered as plain JSON, like a push on save, would spend the warning on no one.
     const warned: PushOptions =
-      progress === silent ? options : { ...options, storeWarning: (storage, ref) => this.writeSafety.warning(storage, ref) };
-    return this.run('push', cwd, env, (ref) => this.announced('push', ref, 'manual', () => push(this.deps, ref, warned, progress)));
+      // Judged once per store, not per operation: the probe goes to the store under the operation's view.
+      progress === silent ? options : { ...options, storeWarning: (storage, ref) => this.writeSafety.warning(unwrapped(storage), ref) };
+    return this.run('push', cwd, env, (ref, deps) => this.announced('push', ref, 'manual', () => push(deps, ref, warned, progress)), { signal });
   }
 
-  pull(cwd: string, env: string, options: PullOptions, progress: Progress): Promise<PullResult> {
-    return this.run('pull', cwd, env, (ref) => this.announced('pull', ref, 'manual', () => pull(this.deps, ref, options, progress)));
+  pull(cwd: string, env: string, options: PullOptions, progress: Progress, signal?: AbortSignal): Promise<PullResult> {
+    return this.run('pull', cwd, env, (ref, deps) => this.announced('pull', ref, 'manual', () => pull(deps, ref, options, progress)), { signal });
   }
 
   async versions(cwd: string, env: string): Promise<VersionsResult> {
@@ -93,8 +115,8 @@ export class VaultService {
     return backups(this.deps, await this.locate(cwd, env));
   }
 
-  restore(cwd: string, env: string, options: RestoreOptions, progress: Progress): Promise<RestoreResult> {
-    return this.run('restore', cwd, env, (ref) => restore(this.deps, ref, options, progress));
+  restore(cwd: string, env: string, options: RestoreOptions, progress: Progress, signal?: AbortSignal): Promise<RestoreResult> {
+    return this.run('restore', cwd, env, (ref, deps) => restore(deps, ref, options, progress), { signal });
   }
 
   async use(cwd: string, env: string | undefined): Promise<UseResult> {
@@ -113,7 +135,7 @@ export class VaultService {
    */
   async importKey(cwd: string, file: string, passphrase: string): Promise<KeyImportResult & { checkoutRepo?: string }> {
     const share = await readShare(file, passphrase); // the slow derivations, before the queue
-    const result = await this.queued('key import', share.repo, share.env, () => importShare(this.deps, share));
+    const result = await this.queued('key import', share.repo, share.env, (deps) => importShare(deps, share));
     // A folder outside any checkout is named after itself: only a checkout's own name is worth a warning.
     const checkout = await this.identities.resolve(cwd).catch(() => undefined);
     const elsewhere = checkout !== undefined && checkout.source !== 'folder' && checkout.repo !== share.repo;
@@ -126,10 +148,10 @@ export class VaultService {
    * Never unlocks a key `lock` dropped (KEY_LOCKED); a folder that is gone is VAULT_FOLDER_MISSING.
    */
   autoPush(root: string, env: string, retry: RetryDelay): Promise<PushResult | undefined> {
-    return this.run('push', root, env, async (ref) => {
+    return this.run('push', root, env, async (ref, deps) => {
       let vault;
       try {
-        vault = await openVault(this.automatic, ref);
+        vault = await openVault(deps, ref);
         const local = await readFolderState(vault);
         if (!local.exists) throw new VsyncError('VAULT_FOLDER_MISSING', `${vault.vaultFolder}/ in ${ref.root}`);
         if (!local.unpushed) return undefined;
@@ -145,8 +167,8 @@ export class VaultService {
       }
       await vault.aesKey(); // a locked key stops it here, before anything is announced
       this.options.events?.emit({ type: 'change-seen', ...ref });
-      return this.announced('push', ref, 'watch', () => push(this.automatic, ref, {}, silent), retry);
-    });
+      return this.announced('push', ref, 'watch', () => push(deps, ref, {}, silent), retry);
+    }, { automatic: true });
   }
 
   /**
@@ -155,8 +177,8 @@ export class VaultService {
    * Undefined when the remote has not moved, or when the folder this checkout synced has been removed. `onMoved` hears of the new version before the pull starts.
    */
   follow(root: string, env: string, onMoved: (version: string) => void): Promise<FollowOutcome | undefined> {
-    return this.run('pull', root, env, async (ref) => {
-      const vault = await openVault(this.automatic, ref);
+    return this.run('pull', root, env, async (ref, deps) => {
+      const vault = await openVault(deps, ref);
       const synced = (await readLocalState(vault.stateFile)).synced?.[ref.root];
       const remote = synced ? await readPointerIfChanged(vault, synced.etag) : await readPointer(vault);
       if (remote === undefined || remote === 'unchanged') return undefined;
@@ -167,9 +189,23 @@ export class VaultService {
       if (local.unpushed) return { kind: 'diverged', version: remote.ts, etag: remote.etag };
       await vault.aesKey();
       onMoved(remote.ts);
-      const pulled = await this.announced('pull', ref, 'follow', () => pull(this.automatic, ref, {}, silent));
+      const pulled = await this.announced('pull', ref, 'follow', () => pull(deps, ref, {}, silent));
       return { kind: 'pulled', version: pulled.version };
-    });
+    }, { automatic: true });
+  }
+
+  /**
+   * At the shutdown deadline: cancels every operation running or queued with `reason` (AGENT_SHUTTING_DOWN)
+   * and refuses any later one, so that nothing this agent started completes after it said it stopped.
+   */
+  abandonAll(reason: VsyncError): void {
+    this.abandoned ??= reason;
+    for (const controller of this.inFlight) controller.abort(reason);
+  }
+
+  /** Operations running or waiting in a queue now. */
+  inFlightCount(): number {
+    return this.inFlight.size;
   }
 
   /** Vaults this agent has worked on, with the last operation on each, in name order. */
@@ -199,16 +235,34 @@ export class VaultService {
   }
 
   /** Runs `op` in the vault's queue; records it for `status` unless it found nothing to do (undefined). */
-  private async run<T>(operation: string, cwd: string, env: string, op: (ref: VaultRef) => Promise<T>): Promise<T> {
+  private async run<T>(operation: string, cwd: string, env: string, op: (ref: VaultRef, deps: OperationDeps) => Promise<T>, how: QueueOptions = {}): Promise<T> {
     const ref = await this.locate(cwd, env);
-    return this.queued(operation, ref.repo, ref.env, () => op(ref));
+    return this.queued(operation, ref.repo, ref.env, (deps) => op(ref, deps), how);
   }
 
-  private async queued<T>(operation: string, repo: string, env: string, op: () => Promise<T>): Promise<T> {
+  /** The dependencies one operation runs with: its store calls end when `signal` fires. */
+  private operationDeps(signal: AbortSignal, automatic: boolean): OperationDeps {
+    const base = automatic ? this.automatic : this.deps;
+    return { ...base, storageFor: (config) => withSignal(base.storageFor(config), signal), signal, stillServing: this.deps.stillServing };
+  }
+
+  private async queued<T>(operation: string, repo: string, env: string, op: (deps: OperationDeps) => Promise<T>, how: QueueOptions = {}): Promise<T> {
     const account = `${repo}/${env}`;
+    const controller = new AbortController();
+    const cancel = () => controller.abort(how.signal?.reason);
+    if (this.abandoned) controller.abort(this.abandoned);
+    else if (how.signal?.aborted) cancel();
+    else how.signal?.addEventListener('abort', cancel, { once: true });
+    this.inFlight.add(controller);
     const previous = this.queues.get(account) ?? Promise.resolve();
-    const current = previous.catch(() => undefined).then(op);
-    this.queues.set(account, current);
+    // A cancelled operation leaves the queue at once, even while it waits for the one before it; the next
+    // one in the queue still waits for both (the tail), so two operations never overlap on one vault.
+    const current = untilAborted(previous.catch(() => undefined), controller.signal).then(() => {
+      controller.signal.throwIfAborted();
+      return op(this.operationDeps(controller.signal, how.automatic ?? false));
+    });
+    const tail = Promise.allSettled([previous, current]);
+    this.queues.set(account, tail);
     const at = this.deps.now().toISOString();
     try {
       const result = await current;
@@ -220,7 +274,34 @@ export class VaultService {
       this.records.set(account, { repo, env, last: { operation, at, ok: false, code: toVsyncError(err).code } });
       throw err;
     } finally {
-      if (this.queues.get(account) === current) this.queues.delete(account);
+      how.signal?.removeEventListener('abort', cancel);
+      this.inFlight.delete(controller);
+      if (this.queues.get(account) === tail) void tail.then(() => this.queues.get(account) === tail && this.queues.delete(account));
     }
   }
+}
+
+interface QueueOptions {
+  /** The caller's signal: the operation is cancelled with its reason. */
+  readonly signal?: AbortSignal | undefined;
+  /** Work the agent does on its own (push on save, --follow): with the keys a `lock` stops. */
+  readonly automatic?: boolean;
+}
+
+/** `wait`, or a rejection with the signal's reason as soon as it aborts. */
+function untilAborted(wait: Promise<unknown>, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<void>((resolve, reject) => {
+    const stop = () => reject(signal.reason);
+    signal.addEventListener('abort', stop, { once: true });
+    void wait.then(() => {
+      signal.removeEventListener('abort', stop);
+      resolve();
+    });
+  });
+}
+
+/** The store under an operation's view, for what is judged once per store. */
+function unwrapped(storage: Storage): Storage {
+  return storage instanceof SignalStorage ? storage.inner : storage;
 }

@@ -2,6 +2,8 @@
 // network does: it stalls (accepts and never answers), resets a request halfway through its upload or a
 // response halfway through its download, sends a body shorter than its Content-Length, or answers 5xx
 // itself. Everything else passes through byte for byte, Host header included, so SigV4 signatures hold.
+// A stalled request is held, not dropped: release() sends the held ones on to the store at last, as a
+// network that was only very slow would, and their answers go back to whoever is still listening.
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 
@@ -16,17 +18,38 @@ export interface FaultyProxy {
   rule: FaultRule | undefined;
   /** Requests that met a fault, as `<fault> <METHOD> <path>`. */
   readonly met: string[];
+  /** Stalled requests held now (not yet released, their client still connected or not). */
+  held(): number;
+  /** Sends every held request on to the store; resolves with how many once each has its answer or failed. */
+  release(): Promise<number>;
   close(): Promise<void>;
 }
 
 export async function faultyProxy(target: URL): Promise<FaultyProxy> {
   const sockets = new Set<Socket>();
-  const proxy: FaultyProxy = { endpoint: '', rule: undefined, met: [], close: async () => undefined };
+  const holding: Array<{ req: IncomingMessage; res: ServerResponse; body: Promise<Buffer> }> = [];
+  const proxy: FaultyProxy = {
+    endpoint: '',
+    rule: undefined,
+    met: [],
+    held: () => holding.length,
+    release: async () => 0,
+    close: async () => undefined,
+  };
 
-  const forward = (req: IncomingMessage, res: ServerResponse, fault: Fault | undefined): void => {
+  /** `body`: the request's body already read (a held request), else it is piped from `req`. */
+  const forward = (req: IncomingMessage, res: ServerResponse, fault: Fault | undefined, body?: Buffer): Promise<void> => {
+    let done: () => void = () => undefined;
+    const finished = new Promise<void>((resolve) => (done = resolve));
+    res.on('close', done);
     const upstream = request(
       { host: target.hostname, port: Number(target.port), method: req.method, path: req.url, headers: req.headers },
       (answer) => {
+        answer.on('end', done);
+        if (res.destroyed) {
+          answer.resume(); // a held request whose client went away: the store answers, nobody hears it
+          return;
+        }
         if (fault === 'reset-download' || fault === 'truncate') {
           const length = Number(answer.headers['content-length'] ?? 0);
           const chunks: Buffer[] = [];
@@ -45,17 +68,29 @@ export async function faultyProxy(target: URL): Promise<FaultyProxy> {
         answer.pipe(res);
       },
     );
-    upstream.on('error', () => res.socket?.destroy());
-    req.pipe(upstream);
+    upstream.on('error', () => {
+      res.socket?.destroy();
+      done();
+    });
+    if (body) upstream.end(body);
+    else req.pipe(upstream);
+    return finished;
   };
 
   const server: Server = createServer((req, res) => {
     const fault = proxy.rule?.(req.method ?? '', req.url ?? '');
     if (fault) proxy.met.push(`${fault} ${req.method} ${req.url}`);
     switch (fault) {
-      case 'stall':
-        req.resume(); // take the upload, never answer
+      case 'stall': {
+        // Take the upload and hold the request, answering nothing until release().
+        const chunks: Buffer[] = [];
+        const body = new Promise<Buffer>((resolve) => {
+          req.on('data', (c: Buffer) => chunks.push(c));
+          req.on('end', () => resolve(Buffer.concat(chunks)));
+        });
+        holding.push({ req, res, body });
         return;
+      }
       case 'reset-upload': {
         const half = Number(req.headers['content-length'] ?? 0) / 2;
         let seen = 0;
@@ -74,7 +109,7 @@ export async function faultyProxy(target: URL): Promise<FaultyProxy> {
         });
         return;
       default:
-        forward(req, res, fault);
+        void forward(req, res, fault);
     }
   });
   server.on('connection', (s) => {
@@ -85,6 +120,11 @@ export async function faultyProxy(target: URL): Promise<FaultyProxy> {
   const { port } = server.address() as { port: number };
   return Object.assign(proxy, {
     endpoint: `http://127.0.0.1:${port}`,
+    release: async () => {
+      const released = holding.splice(0);
+      await Promise.all(released.map(async (h) => forward(h.req, h.res, undefined, await h.body)));
+      return released.length;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy();
