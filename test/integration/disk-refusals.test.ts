@@ -132,6 +132,8 @@ async function place(t: TestContext, options: { rootLength?: number } = {}): Pro
           `cp -a "$1" "${stash}"`,
           `mount -t tmpfs -o size=${size},mode=0700,uid=${who.uid},gid=${who.gid} tmpfs "$1"`,
           `cp -a "${stash}/." "$1/"`,
+          `chown ${who.uid}:${who.gid} "$1"`, // cp -a gave the mount the stash's owner (root, for a folder made here)
+          `chmod 700 "$1"`,
           `rm -rf "${stash}"`,
           `exec setpriv ${ids.join(' ')} "$2" "$3"`,
         ].join('\n');
@@ -340,9 +342,10 @@ t.test('no space left: the backup does not fit', { skip: noSpace ?? false }, asy
   await agent.stop();
   const backups = join(p.home, '.config', 'vsync', 'backups');
   const inside = await p.startAgent({ tmpfs: { dir: backups, size: '64k' } });
-  const before = treeInside(inside, backups);
+  t.equal(inside.inside('find', [backups, '-type', 'f']), '', 'no backup yet');
   await refusedLosingNothing(t, p, ['pull', 'dev', '--at', first], /: ENOSPC/);
-  t.equal(treeInside(inside, backups), before, 'no partial backup or temp file left in the backups folder');
+  // The repo's (empty) backups folder may stay; a partial backup or a temp file may not.
+  t.equal(inside.inside('find', [backups, '-type', 'f']), '', 'no partial backup or temp file left in the backups folder');
 });
 
 t.test('no space left: the pulled version does not fit beside the folder', { skip: noSpace ?? false }, async (t) => {
