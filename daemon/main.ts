@@ -14,6 +14,7 @@ import { DEFAULT_KEY_IDLE_MS, KeyRing } from './vault/key-ring.js';
 import { EventHub } from './vault/event-hub.js';
 import { VaultService } from './vault/vault-service.js';
 import { MaxVersionBytesSetting } from './vault/version-cap.js';
+import { repairCheckouts } from './vault/startup-repair.js';
 import { DEFAULT_WATCH_SETTINGS, type WatchSettings } from './watch/vault-watch.js';
 import { watchListFile } from './watch/watch-list.js';
 import { Watches } from './watch/watches.js';
@@ -181,6 +182,7 @@ async function main(): Promise<void> {
   });
   await agentLock.acquire();
   released = () => agentLock.release();
+  await repairCheckouts(process.env, app.log); // under the lock, before listening: no command sees a folder mid-repair
   try {
     if (inherited === undefined) {
       await claimSocket(socket);

@@ -9,6 +9,7 @@ import { backupFolder, type Env } from '../../shared/paths.js';
 import { decryptEnvelope, encryptEnvelope } from '../crypto/envelope.js';
 import { formatTimestamp, nextTimestamp } from '../crypto/timestamp.js';
 import { writeFileExclusive } from '../fs/atomic-write.js';
+import { isErrno } from '../fs/errno.js';
 
 export const BACKUPS_KEPT = 2;
 
@@ -22,7 +23,14 @@ const NAME = /^(.+)-(\d{8}-\d{6})\.zip\.enc$/;
 
 export async function listBackups(repo: string, env: string, environment: Env): Promise<Backup[]> {
   const folder = backupFolder(repo, environment);
-  const names = await readdir(folder).catch(() => [] as string[]);
+  let names: string[];
+  try {
+    names = await readdir(folder);
+  } catch (err) {
+    // No backups yet. A folder that cannot be read is the file system refusing: said, not taken for empty.
+    if (isErrno(err, 'ENOENT', 'ENOTDIR')) return [];
+    throw err;
+  }
   const found: Backup[] = [];
   for (const name of names) {
     const m = NAME.exec(name);

@@ -1,12 +1,17 @@
 // Replacing a vault folder with a pulled one. The new folder is extracted beside the old one (same
 // filesystem) and swapped in with two renames: old → `.vsync-old-…`, staging → the vault folder. A crash
 // between the two leaves the old folder under its hidden name; recoverSwap() puts it back before the next
-// operation, so the folder is always old or new and never a mix.
+// operation and when the agent starts (startup-repair.ts), so the folder is always old or new, never a mix.
+//
+// Leftovers (`.vsync-old-…` once the swap is done, `.vsync-staging-…` of a pull that failed) hold nothing
+// the folder needs, so failing to remove one (a folder inside it the user made read only) never fails the
+// operation: it is reported to the caller, to log, and tried again next time.
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { treeDigest, type TreeFile } from '../bundle/tree-digest.js';
 import { syncFolder } from '../fs/atomic-write.js';
+import { isErrno } from '../fs/errno.js';
 
 /** treeDigest of a staging folder this process just filled (private to it: nothing else writes there). */
 export async function stagingDigest(staging: string): Promise<string> {
@@ -22,8 +27,18 @@ export async function stagingDigest(staging: string): Promise<string> {
   return treeDigest(files);
 }
 
+/**
+ * Whether `path` is a folder. Only "not there" is false: a folder that cannot be looked at (EACCES, a name
+ * too long) is the file system refusing, thrown, never taken for a missing folder that a pull may replace
+ * without a backup.
+ */
 export async function folderExists(path: string): Promise<boolean> {
-  return (await stat(path).catch(() => undefined))?.isDirectory() ?? false;
+  try {
+    return (await stat(path)).isDirectory();
+  } catch (err) {
+    if (isErrno(err, 'ENOENT', 'ENOTDIR')) return false;
+    throw err;
+  }
 }
 
 /** An empty staging folder beside `target`. */
@@ -37,7 +52,11 @@ const escape = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\
 const oldName = (base: string) => new RegExp(`^\\.vsync-old-${escape(base)}-[0-9a-f]{8}$`);
 const stagingName = (base: string) => new RegExp(`^\\.vsync-staging-${escape(base)}-[A-Za-z0-9]{6}$`);
 
-export async function swapIn(target: string, staging: string): Promise<void> {
+/**
+ * Puts `staging` in place of `target`. Returns the old folder's hidden path when it could not be removed
+ * afterwards (the swap itself is done; recoverSwap clears it later), else undefined.
+ */
+export async function swapIn(target: string, staging: string): Promise<string | undefined> {
   const parent = dirname(target);
   const old = join(parent, `.vsync-old-${basename(target)}-${randomBytes(4).toString('hex')}`);
   const hadOld = await folderExists(target);
@@ -49,18 +68,51 @@ export async function swapIn(target: string, staging: string): Promise<void> {
     throw err;
   }
   await syncFolder(parent);
-  if (hadOld) await rm(old, { recursive: true, force: true });
+  if (hadOld && !(await removed(old))) return old;
+  return undefined;
 }
 
-/** Undoes a swap that a crash cut short, and clears staging folders left by failed pulls. */
-export async function recoverSwap(target: string): Promise<void> {
+export interface SwapRecovery {
+  /** The hidden old folder renamed back to the vault folder, when a swap had been cut short. */
+  readonly restored?: string;
+  /** Leftovers removed. */
+  readonly cleared: string[];
+  /** Leftovers that could not be removed (left for next time), each with why. */
+  readonly stuck: Array<{ readonly path: string; readonly error: unknown }>;
+}
+
+/**
+ * Undoes a swap that a crash cut short, and clears leftovers of earlier swaps and failed pulls. Throws only
+ * when the vault folder cannot be put back or its parent not read (raw errors: toVsyncError codes them); a
+ * leftover that will not go away is in `stuck`, not thrown.
+ */
+export async function recoverSwap(target: string): Promise<SwapRecovery> {
   const parent = dirname(target);
-  const names = await readdir(parent).catch(() => [] as string[]);
+  let names: string[];
+  try {
+    names = await readdir(parent);
+  } catch (err) {
+    if (isErrno(err, 'ENOENT', 'ENOTDIR')) return { cleared: [], stuck: [] };
+    throw err;
+  }
   const olds = names.filter((n) => oldName(basename(target)).test(n));
+  let restored: string | undefined;
   if (olds.length > 0 && !(await folderExists(target))) {
-    await rename(join(parent, olds.shift()!), target);
+    restored = join(parent, olds.shift()!);
+    await rename(restored, target);
   }
+  const cleared: string[] = [];
+  const stuck: Array<{ path: string; error: unknown }> = [];
   for (const n of [...olds, ...names.filter((n) => stagingName(basename(target)).test(n))]) {
-    await rm(join(parent, n), { recursive: true, force: true });
+    const path = join(parent, n);
+    const error = await rm(path, { recursive: true, force: true }).then(() => undefined, (err: unknown) => err ?? new Error('rm failed'));
+    if (error === undefined) cleared.push(path);
+    else stuck.push({ path, error });
   }
+  return { ...(restored ? { restored } : {}), cleared, stuck };
+}
+
+/** Removes `path` and all under it; false when the file system refused. */
+async function removed(path: string): Promise<boolean> {
+  return rm(path, { recursive: true, force: true }).then(() => true, () => false);
 }
