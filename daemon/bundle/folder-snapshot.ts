@@ -111,7 +111,7 @@ async function checkedFolder(repoRoot: string, prefix: string): Promise<{ path: 
   const folder = join(repoRoot, ...prefix.split('/'));
   const refuse = (why: string, hint?: string) =>
     new VsyncError('BUNDLE_SOURCE_INVALID', `${prefix}/ ${why}`, hint === undefined ? undefined : { hint });
-  let stats;
+  let stats: BigIntStats;
   try {
     stats = await lstat(folder, { bigint: true });
   } catch (err) {

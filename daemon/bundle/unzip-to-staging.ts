@@ -3,7 +3,7 @@
 // counted and checksummed as they are written, so a hostile archive is refused without touching anything
 // outside the staging folder, and a failed one leaves the staging folder empty.
 
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, type Stats } from 'node:fs';
 import { lstat, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
@@ -90,7 +90,7 @@ export async function unzipToStaging(
 async function checkStaging(staging: string): Promise<void> {
   const refuse = (why: string, cause?: unknown) =>
     new VsyncError('INTERNAL', `staging folder ${staging} ${why}`, { cause });
-  let stats;
+  let stats: Stats;
   try {
     stats = await lstat(staging);
   } catch (err) {

@@ -15,7 +15,7 @@ import { ENV_NAME, REPO_NAME } from '../../shared/names.js';
 import { configFile, stateRoot, type Env } from '../../shared/paths.js';
 import { isErrno } from '../fs/errno.js';
 import { readWatchList, watchListFile } from '../watch/watch-list.js';
-import { readConfig, vaultFolderOf } from './config.js';
+import { readConfig, vaultFolderOf, type Config } from './config.js';
 import { readLocalState } from './local-state.js';
 import { resolveRepoIdentity } from './repo-identity.js';
 import { assertVaultPathSafe } from './vault-path.js';
@@ -83,7 +83,7 @@ export async function knownCheckouts(environment: Env, log: RepairLog): Promise<
 
 async function repairOne(checkout: Checkout, environment: Env, log: RepairLog): Promise<void> {
   const { repo, env, root } = checkout;
-  let config;
+  let config: Config;
   try {
     config = await readConfig(configFile(repo, env, environment));
   } catch (err) {

@@ -48,9 +48,9 @@ export async function makeStaging(target: string): Promise<string> {
 }
 
 // Exact names, so that recovering `prod` never touches `prod-eu`'s leftovers: env names may hold `-`.
-const escape = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-const oldName = (base: string) => new RegExp(`^\\.vsync-old-${escape(base)}-[0-9a-f]{8}$`);
-const stagingName = (base: string) => new RegExp(`^\\.vsync-staging-${escape(base)}-[A-Za-z0-9]{6}$`);
+const literal = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const oldName = (base: string) => new RegExp(`^\\.vsync-old-${literal(base)}-[0-9a-f]{8}$`);
+const stagingName = (base: string) => new RegExp(`^\\.vsync-staging-${literal(base)}-[A-Za-z0-9]{6}$`);
 
 /**
  * Puts `staging` in place of `target`. Returns the old folder's hidden path when it could not be removed

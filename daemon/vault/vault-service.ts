@@ -27,7 +27,7 @@ import { doctor, type DoctorReport } from './doctor/doctor.js';
 import { WriteSafety } from './doctor/write-safety.js';
 import { backups, restore, type BackupsResult, type RestoreOptions, type RestoreResult } from './restore.js';
 import { showUse, use, type UseResult } from './use.js';
-import { openVault, readPointer, readPointerIfChanged, type VaultDeps, type VaultRef } from './vault.js';
+import { openVault, readPointer, readPointerIfChanged, type OpenVault, type VaultDeps, type VaultRef } from './vault.js';
 import { versions, type VersionsResult } from './versions.js';
 import { toVsyncError } from '../../shared/error-conversion.js';
 import { folderExists } from './vault-folder.js';
@@ -149,16 +149,17 @@ export class VaultService {
    */
   autoPush(root: string, env: string, retry: RetryDelay): Promise<PushResult | undefined> {
     return this.run('push', root, env, async (ref, deps) => {
-      let vault;
+      let vault: OpenVault | undefined;
       try {
         vault = await openVault(deps, ref);
         const local = await readFolderState(vault);
         if (!local.exists) throw new VsyncError('VAULT_FOLDER_MISSING', `${vault.vaultFolder}/ in ${ref.root}`);
         if (!local.unpushed) return undefined;
       } catch (err) {
-        // A folder renamed or deleted while it was being read is a missing folder too, not a failed push.
+        // A folder renamed or deleted while it was being read is a missing folder too, not a failed push; one that
+        // cannot even be looked at is not taken for missing, and keeps its own error.
         const missing =
-          !isVsyncError(err, 'VAULT_FOLDER_MISSING') && vault && !(await folderExists(vault.folder))
+          !isVsyncError(err, 'VAULT_FOLDER_MISSING') && vault && !(await folderExists(vault.folder).catch(() => true))
             ? new VsyncError('VAULT_FOLDER_MISSING', `${vault.vaultFolder}/ in ${ref.root} (gone while it was read)`, { cause: err })
             : err;
         // Not a push yet, but one that cannot happen (a fifo in the folder, the config gone): announced as one.

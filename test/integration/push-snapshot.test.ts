@@ -93,7 +93,7 @@ t.test('a hard-linked file in the vault folder: refused by name with the hint, t
   writeFileSync(copy, readFileSync(join(r.vault, 'leak')));
   renameSync(copy, join(r.vault, 'leak'));
   t.equal((await r.a.cli(['push', 'dev'])).code, 0, 'pushed once the file is a copy');
-  t.equal((await r.latest()).files['leak'], 'PRIVATE KEY FROM OUTSIDE\n');
+  t.equal((await r.latest()).files.leak, 'PRIVATE KEY FROM OUTSIDE\n');
 });
 
 // Exchanges two folders atomically (renameat2 RENAME_EXCHANGE), again and again, so the vault folder path

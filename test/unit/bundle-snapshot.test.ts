@@ -269,6 +269,6 @@ t.test('hard-linked files are refused by name, with their number of links and a 
     const { repo, dev, outsideFile } = rig(t);
     await link(outsideFile, join(dev, 'leak'));
     execFileSync('sh', ['-c', 'cp leak leak.tmp && mv leak.tmp leak'], { cwd: dev });
-    t.same((await contents(await zipFolder(repo, VAULT)))['leak'], OUTSIDE_SECRET, 'the copy the user chose to make');
+    t.same((await contents(await zipFolder(repo, VAULT))).leak, OUTSIDE_SECRET, 'the copy the user chose to make');
   });
 });
