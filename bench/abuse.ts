@@ -110,7 +110,11 @@ export async function benchAbuse(): Promise<void> {
       String(traffic.failed()),
     ]);
     const open = idle.filter((s) => !s.destroyed && s.readyState === 'open').length;
-    table(`\`vsync status\` wall time under abuse (${ROUNDS} rounds after 3 warm-ups; directory store)`, ['agent', 'median ms', 'p95 ms', 'RSS MiB', 'load req/s', 'load failed'], rows);
+    table(
+      `\`vsync status\` wall time under abuse (${ROUNDS} rounds after 3 warm-ups; directory store)`,
+      ['agent', 'median ms', 'p95 ms', 'RSS MiB', 'load req/s', 'load failed'],
+      rows,
+    );
     console.log(`idle connections still open at the end: ${open} of ${IDLE} (closed after VSYNC_CONNECTION_IDLE_SECONDS, default 60)`);
   } finally {
     for (const s of idle) s.destroy();

@@ -37,15 +37,20 @@ export async function benchAgent(s3Endpoint: string | undefined, makeBucket: () 
       () => spawnWall([clientMain, 'status'], env),
       () => spawnWall([clientMain, '--version'], env),
     ])) as [Stats, Stats, Stats];
-    table('CLI wall time (spawn to exit), 30 rounds of the three after 3 warm-ups', ['command', 'median ms', 'p95 ms', 'over node -e 0'], [
-      ['node -e 0', ms(nodeAlone.medianMs), ms(nodeAlone.p95Ms), ''],
-      ['vsync --version', ms(version.medianMs), ms(version.p95Ms), `${ms(version.medianMs - nodeAlone.medianMs)} ms`],
-      ['vsync status (agent up)', ms(status.medianMs), ms(status.p95Ms), `${ms(status.medianMs - nodeAlone.medianMs)} ms`],
-    ]);
+    table(
+      'CLI wall time (spawn to exit), 30 rounds of the three after 3 warm-ups',
+      ['command', 'median ms', 'p95 ms', 'over node -e 0'],
+      [
+        ['node -e 0', ms(nodeAlone.medianMs), ms(nodeAlone.p95Ms), ''],
+        ['vsync --version', ms(version.medianMs), ms(version.p95Ms), `${ms(version.medianMs - nodeAlone.medianMs)} ms`],
+        ['vsync status (agent up)', ms(status.medianMs), ms(status.p95Ms), `${ms(status.medianMs - nodeAlone.medianMs)} ms`],
+      ],
+    );
     cliInstructions(env, nodeAlone.medianMs);
 
     const stores: Array<[string, Record<string, unknown>]> = [['directory store', {}]];
-    if (s3Endpoint) stores.push(['S3 (Ceph RGW)', { bucket: await makeBucket(), endpoint: s3Endpoint, region: 'us-east-1', forcePathStyle: true }]);
+    if (s3Endpoint)
+      stores.push(['S3 (Ceph RGW)', { bucket: await makeBucket(), endpoint: s3Endpoint, region: 'us-east-1', forcePathStyle: true }]);
     const rows: string[][] = [];
     for (const [label, initOptions] of stores) {
       const repoName = `bench_${randomBytes(3).toString('hex')}`;
@@ -67,10 +72,15 @@ export async function benchAgent(s3Endpoint: string | undefined, makeBucket: () 
       execFileSync('git', ['init', '-q', teammate]);
       writeFileSync(join(teammate, '.vsync'), `repo=${repoName}\n`);
       await call(socket, 'POST', '/v1/pull', { cwd: teammate, env: 'dev' });
-      const pullNew = await sample(20, () => call(socket, 'POST', '/v1/pull', { cwd: repo, env: 'dev' }), 5, async () => {
-        writeFileSync(join(teammate, 'infra', 'vault', 'dev', '.env.dev'), `API_KEY=${randomBytes(24).toString('hex')}\n`);
-        await call(socket, 'POST', '/v1/push', { cwd: teammate, env: 'dev' });
-      });
+      const pullNew = await sample(
+        20,
+        () => call(socket, 'POST', '/v1/pull', { cwd: repo, env: 'dev' }),
+        5,
+        async () => {
+          writeFileSync(join(teammate, 'infra', 'vault', 'dev', '.env.dev'), `API_KEY=${randomBytes(24).toString('hex')}\n`);
+          await call(socket, 'POST', '/v1/push', { cwd: teammate, env: 'dev' });
+        },
+      );
 
       // The floor: the storage calls a push and a pull make, from this warm process, without the agent.
       const storage = storageFactory()(await readConfig(configFile(repoName, 'dev', { HOME: join(base, 'home') })));
@@ -95,9 +105,27 @@ export async function benchAgent(s3Endpoint: string | undefined, makeBucket: () 
       const coldPush = await collect(5, () => spawnWall([oneShot, 'push', repo, 'dev'], coldEnv, repo));
       const coldPull = await collect(5, () => spawnWall([oneShot, 'pull', repo, 'dev'], coldEnv, repo));
       rows.push(
-        [`push, ${label}`, ms(push.medianMs), ms(floorPush.medianMs), `${(push.medianMs / floorPush.medianMs).toFixed(2)}x`, ms(coldPush.medianMs)],
-        [`pull (unchanged), ${label}`, ms(pull.medianMs), ms(floorPull.medianMs), `${(pull.medianMs / floorPull.medianMs).toFixed(2)}x`, ms(coldPull.medianMs)],
-        [`pull (new version), ${label}`, ms(pullNew.medianMs), ms(floorPull.medianMs), `${(pullNew.medianMs / floorPull.medianMs).toFixed(2)}x`, ''],
+        [
+          `push, ${label}`,
+          ms(push.medianMs),
+          ms(floorPush.medianMs),
+          `${(push.medianMs / floorPush.medianMs).toFixed(2)}x`,
+          ms(coldPush.medianMs),
+        ],
+        [
+          `pull (unchanged), ${label}`,
+          ms(pull.medianMs),
+          ms(floorPull.medianMs),
+          `${(pull.medianMs / floorPull.medianMs).toFixed(2)}x`,
+          ms(coldPull.medianMs),
+        ],
+        [
+          `pull (new version), ${label}`,
+          ms(pullNew.medianMs),
+          ms(floorPull.medianMs),
+          `${(pullNew.medianMs / floorPull.medianMs).toFixed(2)}x`,
+          '',
+        ],
       );
     }
     table(
@@ -119,7 +147,10 @@ export async function benchAgent(s3Endpoint: string | undefined, makeBucket: () 
 function cliInstructions(env: NodeJS.ProcessEnv, nodeMedianMs: number): void {
   const out = join(mkdtempSync(join(tmpdir(), 'vsync-callgrind-')), 'out');
   const count = (args: string[]): number | undefined => {
-    const run = spawnSync('valgrind', ['--tool=callgrind', `--callgrind-out-file=${out}`, process.execPath, ...args], { env, encoding: 'utf8' });
+    const run = spawnSync('valgrind', ['--tool=callgrind', `--callgrind-out-file=${out}`, process.execPath, ...args], {
+      env,
+      encoding: 'utf8',
+    });
     const collected = /Collected : (\d+)/.exec(run.stderr ?? '');
     return run.status === 0 && collected ? Number(collected[1]) : undefined;
   };
@@ -130,14 +161,26 @@ function cliInstructions(env: NodeJS.ProcessEnv, nodeMedianMs: number): void {
   }
   const row = (label: string, n: number): string[] => {
     const share = (n - node) / node;
-    return [label, `${(n / 1e6).toFixed(0)} M`, share === 0 ? '' : `+${(share * 100).toFixed(1)} %`, share === 0 ? '' : `${ms(share * nodeMedianMs)} ms`];
+    return [
+      label,
+      `${(n / 1e6).toFixed(0)} M`,
+      share === 0 ? '' : `+${(share * 100).toFixed(1)} %`,
+      share === 0 ? '' : `${ms(share * nodeMedianMs)} ms`,
+    ];
   };
   const rows = [row('node -e 0', node)];
-  for (const [label, args] of [['vsync --version', [clientMain, '--version']], ['vsync status (agent up)', [clientMain, 'status']]] as const) {
+  for (const [label, args] of [
+    ['vsync --version', [clientMain, '--version']],
+    ['vsync status (agent up)', [clientMain, 'status']],
+  ] as const) {
     const n = count([...args]);
     if (n !== undefined) rows.push(row(label, n));
   }
-  table('CLI instructions (valgrind callgrind, one run each)', ['command', 'instructions', 'over node -e 0', 'that share of its median'], rows);
+  table(
+    'CLI instructions (valgrind callgrind, one run each)',
+    ['command', 'instructions', 'over node -e 0', 'that share of its median'],
+    rows,
+  );
 }
 
 /** Wall times of `n` runs after 3 warm-ups: median and p95. */

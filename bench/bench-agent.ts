@@ -50,10 +50,22 @@ export interface BenchAgent {
 
 export async function startBenchAgent(home: string, extra: Record<string, string> = {}): Promise<BenchAgent> {
   const socket = join(mkdtempSync(join(tmpdir(), 'vba-')), 's.sock');
-  const env = baseEnv({ HOME: home, VSYNC_SOCKET: socket, VSYNC_KEY: randomBytes(32).toString('base64'), VSYNC_NO_AUTOSTART: '1', ...extra });
+  const env = baseEnv({
+    HOME: home,
+    VSYNC_SOCKET: socket,
+    VSYNC_KEY: randomBytes(32).toString('base64'),
+    VSYNC_NO_AUTOSTART: '1',
+    ...extra,
+  });
   const child = spawn(process.execPath, [daemonMain], { env, stdio: 'ignore' });
   for (let i = 0; ; i++) {
-    if (await call(socket, 'GET', '/v1/status').then(() => true, () => false)) break;
+    if (
+      await call(socket, 'GET', '/v1/status').then(
+        () => true,
+        () => false,
+      )
+    )
+      break;
     if (i > 200) throw new Error('vsyncd did not start');
     await sleep(25);
   }

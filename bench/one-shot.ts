@@ -7,6 +7,12 @@ import { silent } from '../shared/progress.js';
 
 const [mode, cwd, env] = process.argv.slice(2) as [string, string, string];
 const keychain = keychainFor(process.env);
-const service = new VaultService({ storageFor: storageFactory(), keychain, keys: new KeyRing(keychain), environment: process.env, now: () => new Date() });
+const service = new VaultService({
+  storageFor: storageFactory(),
+  keychain,
+  keys: new KeyRing(keychain),
+  environment: process.env,
+  now: () => new Date(),
+});
 if (mode === 'push') await service.push(cwd, env, {}, silent);
 else await service.pull(cwd, env, {}, silent);

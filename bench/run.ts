@@ -24,7 +24,13 @@ try {
 const endpoint = process.env.VSYNC_TEST_S3_ENDPOINT;
 async function makeBucket(): Promise<string> {
   const bucket = `vsync-bench-${Date.now()}-${Math.floor(Math.random() * 1e6)}`;
-  const admin = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' });
+  const admin = new S3Client({
+    endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
   await admin.send(new CreateBucketCommand({ Bucket: bucket }));
   admin.destroy();
   return bucket;

@@ -20,11 +20,15 @@ export async function benchStorage(label: string, adapter: Storage): Promise<voi
     etag = (await storage.putIfMatch(`${ns}/latest`, Buffer.from(`20260516-${String(113305 + n++).padStart(6, '0')}`), etag)).etag;
   });
   const list = await sample(20, () => storage.list(`${ns}/versions/`), 2);
-  table(`Storage latency: ${label}`, ['operation', 'median ms', 'p95 ms', 'runs'], [
-    ['put (646 B)', ms(put.medianMs), ms(put.p95Ms), String(RUNS)],
-    ['put-if-absent (646 B)', ms(putIfAbsent.medianMs), ms(putIfAbsent.p95Ms), String(RUNS)],
-    ['get (646 B)', ms(get.medianMs), ms(get.p95Ms), String(RUNS)],
-    ['put-if-match (pointer)', ms(putIfMatch.medianMs), ms(putIfMatch.p95Ms), String(RUNS)],
-    [`list (${2 * RUNS + 10} keys)`, ms(list.medianMs), ms(list.p95Ms), '20'],
-  ]);
+  table(
+    `Storage latency: ${label}`,
+    ['operation', 'median ms', 'p95 ms', 'runs'],
+    [
+      ['put (646 B)', ms(put.medianMs), ms(put.p95Ms), String(RUNS)],
+      ['put-if-absent (646 B)', ms(putIfAbsent.medianMs), ms(putIfAbsent.p95Ms), String(RUNS)],
+      ['get (646 B)', ms(get.medianMs), ms(get.p95Ms), String(RUNS)],
+      ['put-if-match (pointer)', ms(putIfMatch.medianMs), ms(putIfMatch.p95Ms), String(RUNS)],
+      [`list (${2 * RUNS + 10} keys)`, ms(list.medianMs), ms(list.p95Ms), '20'],
+    ],
+  );
 }

@@ -84,13 +84,20 @@ async function idleCost(): Promise<void> {
     await sleep(IDLE_SECONDS * 1000);
     const cpu = agent.cpuMs() - cpuBefore;
     const rssAfter = agent.rssMiB();
-    table(`Idle cost: the agent over ${IDLE_SECONDS} s with ${WATCHED} vaults watched and followed (pointer read every 30 s each), directory store`, ['measure', 'value'], [
-      [`CPU time (user + system) in ${IDLE_SECONDS} s`, `${cpu.toFixed(0)} ms (${((cpu / (IDLE_SECONDS * 1000)) * 100).toFixed(2)} % of one core)`],
-      ['resident memory: agent started', `${rssStarted.toFixed(1)} MiB`],
-      [`resident memory: ${WATCHED} vaults used, none watched`, `${rssUnwatched.toFixed(1)} MiB`],
-      [`resident memory: ${WATCHED} watched, start of the ${IDLE_SECONDS} s`, `${rssBefore.toFixed(1)} MiB`],
-      [`resident memory: ${WATCHED} watched, end of the ${IDLE_SECONDS} s`, `${rssAfter.toFixed(1)} MiB`],
-    ]);
+    table(
+      `Idle cost: the agent over ${IDLE_SECONDS} s with ${WATCHED} vaults watched and followed (pointer read every 30 s each), directory store`,
+      ['measure', 'value'],
+      [
+        [
+          `CPU time (user + system) in ${IDLE_SECONDS} s`,
+          `${cpu.toFixed(0)} ms (${((cpu / (IDLE_SECONDS * 1000)) * 100).toFixed(2)} % of one core)`,
+        ],
+        ['resident memory: agent started', `${rssStarted.toFixed(1)} MiB`],
+        [`resident memory: ${WATCHED} vaults used, none watched`, `${rssUnwatched.toFixed(1)} MiB`],
+        [`resident memory: ${WATCHED} watched, start of the ${IDLE_SECONDS} s`, `${rssBefore.toFixed(1)} MiB`],
+        [`resident memory: ${WATCHED} watched, end of the ${IDLE_SECONDS} s`, `${rssAfter.toFixed(1)} MiB`],
+      ],
+    );
   } finally {
     agent.stop();
     rmSync(base, { recursive: true, force: true });
@@ -99,7 +106,14 @@ async function idleCost(): Promise<void> {
 
 export async function benchWatch(s3Endpoint: string | undefined, makeBucket: () => Promise<string>): Promise<void> {
   const rows = [await saveLatency('directory store', {})];
-  if (s3Endpoint) rows.push(await saveLatency('S3 (Ceph RGW)', { bucket: await makeBucket(), endpoint: s3Endpoint, region: 'us-east-1', forcePathStyle: true }));
-  table(`Push on save: save to version visible, ${SAVES} saves after ${WARM_UP} warm-ups`, ['store', 'debounce ms', 'median ms', 'p95 ms', 'median over debounce'], rows);
+  if (s3Endpoint)
+    rows.push(
+      await saveLatency('S3 (Ceph RGW)', { bucket: await makeBucket(), endpoint: s3Endpoint, region: 'us-east-1', forcePathStyle: true }),
+    );
+  table(
+    `Push on save: save to version visible, ${SAVES} saves after ${WARM_UP} warm-ups`,
+    ['store', 'debounce ms', 'median ms', 'p95 ms', 'median over debounce'],
+    rows,
+  );
   await idleCost();
 }

@@ -2,7 +2,21 @@
 // come before or after positionals (`--opt value` or `--opt=value`); `--json` and `--help` work everywhere.
 import { VsyncError } from '../shared/errors.js';
 
-export const COMMANDS = ['init', 'push', 'pull', 'versions', 'use', 'watch', 'status', 'events', 'lock', 'daemon', 'backups', 'key', 'doctor'] as const;
+export const COMMANDS = [
+  'init',
+  'push',
+  'pull',
+  'versions',
+  'use',
+  'watch',
+  'status',
+  'events',
+  'lock',
+  'daemon',
+  'backups',
+  'key',
+  'doctor',
+] as const;
 export type CommandName = (typeof COMMANDS)[number];
 export const DAEMON_ACTIONS = ['start', 'stop', 'status', 'install', 'uninstall'] as const;
 export type DaemonAction = (typeof DAEMON_ACTIONS)[number];
@@ -160,7 +174,8 @@ function build(name: CommandName, p: Parsed): Command {
         prefix: value('prefix'),
         pathStyle: p.flags.has('path-style'),
       };
-      if (command.store !== undefined && command.bucket !== undefined) throw usage('give --store (a local folder) or --bucket (S3), not both', name);
+      if (command.store !== undefined && command.bucket !== undefined)
+        throw usage('give --store (a local folder) or --bucket (S3), not both', name);
       const s3Only = (['endpoint', 'region', 'prefix'] as const).filter((o) => command[o] !== undefined).map((o) => `--${o}`);
       if (command.pathStyle) s3Only.push('--path-style');
       if (command.bucket === undefined && s3Only.length > 0) throw usage(`${s3Only.join(', ')} go with --bucket`, name);

@@ -203,7 +203,11 @@ export async function startAgent(client: AgentClient): Promise<StatusResult> {
     }
     if (Date.now() >= deadline) {
       change.cancel();
-      throw agentUnreachable(client.socket, `vsyncd (pid ${agent.pid ?? '?'}) was started but no agent answered within ${START_TIMEOUT_MS / 1000} s`, client.env);
+      throw agentUnreachable(
+        client.socket,
+        `vsyncd (pid ${agent.pid ?? '?'}) was started but no agent answered within ${START_TIMEOUT_MS / 1000} s`,
+        client.env,
+      );
     }
     await change.promise;
   }

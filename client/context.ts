@@ -46,7 +46,10 @@ export function processContext(json: boolean, env: Env = process.env, out: Outpu
       try {
         return process.cwd();
       } catch (err) {
-        throw new VsyncError('USAGE', 'the working folder no longer exists', { cause: err, hint: 'cd into the repo and run the command again' });
+        throw new VsyncError('USAGE', 'the working folder no longer exists', {
+          cause: err,
+          hint: 'cd into the repo and run the command again',
+        });
       }
     },
     json,

@@ -10,7 +10,8 @@ import { reportError } from '../shared/error-output.js';
 export function fromWire(error: unknown): VsyncError {
   if (typeof error !== 'object' || error === null) return internal('the agent answered with an error of no known shape');
   const { code, message, hint } = error as Record<string, unknown>;
-  if (typeof message !== 'string' || typeof hint !== 'string') return internal(`the agent answered with an error of no known shape (code ${String(code)})`);
+  if (typeof message !== 'string' || typeof hint !== 'string')
+    return internal(`the agent answered with an error of no known shape (code ${String(code)})`);
   if (!isErrorCode(code)) return internal(`the agent answered with unknown code ${JSON.stringify(code)}: ${message}`);
   const err = new VsyncError(code, undefined, { hint });
   err.message = message;

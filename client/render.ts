@@ -64,7 +64,8 @@ export function ageOf(text: string, nowMs: number): string {
 /** `3s`, `5m`, `2h 5m`, `1d 3h`: the two largest units, the second left out when zero. */
 export function formatUptime(ms: number): string {
   const s = Math.max(0, Math.floor(ms / 1000));
-  const pair = (big: number, bigUnit: string, small: number, smallUnit: string) => (small > 0 ? `${big}${bigUnit} ${small}${smallUnit}` : `${big}${bigUnit}`);
+  const pair = (big: number, bigUnit: string, small: number, smallUnit: string) =>
+    small > 0 ? `${big}${bigUnit} ${small}${smallUnit}` : `${big}${bigUnit}`;
   if (s < 60) return `${s}s`;
   if (s < 3600) return `${Math.floor(s / 60)}m`;
   if (s < 86400) return pair(Math.floor(s / 3600), 'h', Math.floor((s % 3600) / 60), 'm');

@@ -41,7 +41,8 @@ export function expectShape<T>(value: unknown, shape: Shape, what: string): T {
   for (const [field, kind] of Object.entries(shape)) {
     const actual = kindOf(value[field]);
     if (kind.endsWith('?')) {
-      if (actual !== 'undefined' && actual !== kind.slice(0, -1)) throw internal(`the agent's ${what} has ${field} as ${actual}, not ${kind.slice(0, -1)}`);
+      if (actual !== 'undefined' && actual !== kind.slice(0, -1))
+        throw internal(`the agent's ${what} has ${field} as ${actual}, not ${kind.slice(0, -1)}`);
     } else if (actual !== kind) {
       throw internal(`the agent's ${what} has no ${kind} ${field}`);
     }
@@ -59,7 +60,16 @@ export const SHAPES = {
   pull: { repo: 'string', env: 'string', version: 'string', backup: 'string?', folder: 'string' },
   lock: { dropped: 'number' },
   keyExport: { repo: 'string', env: 'string', file: 'string', passphrase: 'string?' },
-  keyImport: { repo: 'string', env: 'string', configFile: 'string', store: 'string', keychain: 'string', key: 'string', config: 'string', checkoutRepo: 'string?' },
+  keyImport: {
+    repo: 'string',
+    env: 'string',
+    configFile: 'string',
+    store: 'string',
+    keychain: 'string',
+    key: 'string',
+    config: 'string',
+    checkoutRepo: 'string?',
+  },
   use: { link: 'string', kind: 'string', target: 'string?', gitignored: 'boolean?' },
   versions: { repo: 'string', env: 'string', location: 'string', latest: 'string?', versions: 'array' },
   versionEntry: { ts: 'string', size: 'number', latest: 'boolean' },
@@ -68,7 +78,16 @@ export const SHAPES = {
   doctorCheck: { name: 'string', status: 'string', detail: 'string', code: 'string?', hint: 'string?' },
   backups: { repo: 'string', env: 'string', folder: 'string', backups: 'array' },
   backupEntry: { ts: 'string', size: 'number', path: 'string' },
-  restore: { repo: 'string', env: 'string', restored: 'string', from: 'string', backup: 'string?', folder: 'string', unpushed: 'boolean', synced: 'string?' },
+  restore: {
+    repo: 'string',
+    env: 'string',
+    restored: 'string',
+    from: 'string',
+    backup: 'string?',
+    folder: 'string',
+    unpushed: 'boolean',
+    synced: 'string?',
+  },
   // `watches` optional here only: an agent started before the upgrade that brought watching is still this
   // user's agent, and status (and daemon start/stop, which probe with it) must keep working with it.
   status: {
@@ -110,7 +129,8 @@ export const expectKeyImport = (v: unknown) => expectShape<KeyImportResult>(v, S
 
 export function expectUse(v: unknown): UseResult {
   const result = expectShape<UseResult>(v, SHAPES.use, 'use result');
-  if (result.kind === 'symlink' && typeof result.target !== 'string') throw internal("the agent's use result has a symlink without a target");
+  if (result.kind === 'symlink' && typeof result.target !== 'string')
+    throw internal("the agent's use result has a symlink without a target");
   return result;
 }
 

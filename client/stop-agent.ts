@@ -29,9 +29,13 @@ export async function stopAgent(ctx: Context): Promise<boolean> {
   const deadline = Date.now() + STOP_TIMEOUT_MS;
   while (pid !== undefined ? alive(pid) : (await probe(ctx.client)).answering) {
     if (Date.now() >= deadline) {
-      throw new VsyncError('AGENT_SHUTTING_DOWN', `vsyncd${pid === undefined ? '' : ` (pid ${pid})`} is still running ${STOP_TIMEOUT_MS / 1000} s after being asked to stop`, {
-        hint: 'it finishes the operations in flight first; run `vsync daemon status` in a moment, or end the process by its pid',
-      });
+      throw new VsyncError(
+        'AGENT_SHUTTING_DOWN',
+        `vsyncd${pid === undefined ? '' : ` (pid ${pid})`} is still running ${STOP_TIMEOUT_MS / 1000} s after being asked to stop`,
+        {
+          hint: 'it finishes the operations in flight first; run `vsync daemon status` in a moment, or end the process by its pid',
+        },
+      );
     }
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
   }

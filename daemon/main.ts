@@ -20,7 +20,14 @@ import { watchListFile } from './watch/watch-list.js';
 import { Watches } from './watch/watches.js';
 import { buildApp } from './server/app.js';
 import type { ServerLimits } from './server/server-limits.js';
-import { checkInheritedSocket, claimSocket, listenOnSocket, prepareSocketFolder, removeAgentState, writeAgentState } from './server/lifecycle.js';
+import {
+  checkInheritedSocket,
+  claimSocket,
+  listenOnSocket,
+  prepareSocketFolder,
+  removeAgentState,
+  writeAgentState,
+} from './server/lifecycle.js';
 import { listenOnInheritedSocket, takeListenFds } from './server/listen-fds.js';
 import { toVsyncError } from '../shared/error-conversion.js';
 
@@ -83,7 +90,13 @@ async function within(work: Promise<unknown>, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), Math.max(0, ms))));
   try {
-    return await Promise.race([work.then(() => true, () => true), late]);
+    return await Promise.race([
+      work.then(
+        () => true,
+        () => true,
+      ),
+      late,
+    ]);
   } finally {
     clearTimeout(timer);
   }
@@ -118,7 +131,14 @@ async function main(): Promise<void> {
     ...(settings.VSYNC_FOLLOW_SECONDS !== undefined ? { followEveryMs: settings.VSYNC_FOLLOW_SECONDS * 1000 } : {}),
     ...(settings.VSYNC_RETRY_SECONDS !== undefined ? { retryBaseMs: settings.VSYNC_RETRY_SECONDS * 1000 } : {}),
   };
-  const watches = new Watches({ service, events, keys, settings: watchSettings, listFile: watchListFile(process.env), log: (message) => app.log.warn(message) });
+  const watches = new Watches({
+    service,
+    events,
+    keys,
+    settings: watchSettings,
+    listFile: watchListFile(process.env),
+    log: (message) => app.log.warn(message),
+  });
   const startedAt = new Date();
 
   /** Each retry goes to the log and the event stream: a user watching `vsync events` sees why a push is slow. */
@@ -155,7 +175,10 @@ async function main(): Promise<void> {
         await app.close(); // stops accepting; resolves when requests in flight are answered
       })();
       const finished = await within(closed, boundMs - graceMs);
-      const abandoned = new VsyncError('AGENT_SHUTTING_DOWN', `vsyncd stopped (${why}) before this operation finished (VSYNC_SHUTDOWN_SECONDS=${boundMs / 1000})`);
+      const abandoned = new VsyncError(
+        'AGENT_SHUTTING_DOWN',
+        `vsyncd stopped (${why}) before this operation finished (VSYNC_SHUTDOWN_SECONDS=${boundMs / 1000})`,
+      );
       service.abandonAll(abandoned); // after a clean close nothing runs: this only refuses what might come
       if (!finished) {
         app.log.warn(`operations still running ${(boundMs - graceMs) / 1000} s after the stop; abandoned them`);
@@ -171,7 +194,17 @@ async function main(): Promise<void> {
   };
 
   const limits = serverLimits(settings);
-  const app = buildApp({ service, keys, watches, events, socket, startedAt, onShutdown: () => void stop('shutdown requested'), logger: true, limits });
+  const app = buildApp({
+    service,
+    keys,
+    watches,
+    events,
+    socket,
+    startedAt,
+    onShutdown: () => void stop('shutdown requested'),
+    logger: true,
+    limits,
+  });
   for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => void stop(signal));
   await prepareSocketFolder(socket);
   // Held for the agent's life: of two agents started at once (two commands autostarting after a crash),
@@ -212,6 +245,9 @@ if (first === '--version' || first === '-V') {
   reportError('vsyncd', new VsyncError('USAGE', `unknown option ${JSON.stringify(first)}`, { hint: 'run `vsyncd --help`' }));
 } else {
   main().catch((err: unknown) => {
-    reportError('vsyncd', toVsyncError(err, (bug) => console.error(bug)));
+    reportError(
+      'vsyncd',
+      toVsyncError(err, (bug) => console.error(bug)),
+    );
   });
 }

@@ -16,6 +16,7 @@ say() { echo "test.sh: $*" >&2; }
 
 npm run --silent build
 npm run --silent typecheck:tests
+npm run --silent lint
 
 state=$(mktemp -d "${TMPDIR:-/tmp}/vsync-test.XXXXXX")
 rgw_dir="$state/rgw"

@@ -57,9 +57,18 @@ export const InitRequestSchema = z.strictObject({
   store: AbsolutePath.optional(),
   // The same rules as the config's (daemon/vault/config.ts), refused here as a bad request (400) rather than
   // found later as a config that breaks every push.
-  bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name: 3-63 characters of a-z, 0-9, "." and "-"').optional(),
-  endpoint: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).max(2048).optional(),
-  region: z.string().regex(/^[a-z0-9-]{1,64}$/, 'must be a region name like eu-west-1').optional(),
+  bucket: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name: 3-63 characters of a-z, 0-9, "." and "-"')
+    .optional(),
+  endpoint: z
+    .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+    .max(2048)
+    .optional(),
+  region: z
+    .string()
+    .regex(/^[a-z0-9-]{1,64}$/, 'must be a region name like eu-west-1')
+    .optional(),
   prefix: z
     .string()
     .regex(/^[A-Za-z0-9._/-]{0,256}$/, 'may hold only A-Z, a-z, 0-9, ".", "_", "-" and "/" (at most 256)')
@@ -294,7 +303,12 @@ const Passphrase = z.string().min(1).max(4096);
  * POST /v1/key/export: the agent writes the share file itself at `out` (default `<cwd>/<repo>-<env>.share`),
  * so the key never crosses the socket. Without `passphrase` it makes one and answers it, once.
  */
-export const KeyExportRequestSchema = z.strictObject({ cwd: Cwd, env: EnvName, out: AbsoluteFile.optional(), passphrase: Passphrase.optional() });
+export const KeyExportRequestSchema = z.strictObject({
+  cwd: Cwd,
+  env: EnvName,
+  out: AbsoluteFile.optional(),
+  passphrase: Passphrase.optional(),
+});
 export type KeyExportRequest = z.infer<typeof KeyExportRequestSchema>;
 
 export const KeyExportResultSchema = z.strictObject({

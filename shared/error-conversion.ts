@@ -7,7 +7,21 @@
 import { VsyncError, isVsyncError } from './errors.js';
 
 // Errnos that say something about this machine's folders, not about vsync's code.
-const REFUSALS = new Set(['EROFS', 'EACCES', 'EPERM', 'ENOSPC', 'EDQUOT', 'EMFILE', 'ENFILE', 'EIO', 'EBUSY', 'ENAMETOOLONG', 'EXDEV', 'ETXTBSY', 'ELOOP']);
+const REFUSALS = new Set([
+  'EROFS',
+  'EACCES',
+  'EPERM',
+  'ENOSPC',
+  'EDQUOT',
+  'EMFILE',
+  'ENFILE',
+  'EIO',
+  'EBUSY',
+  'ENAMETOOLONG',
+  'EXDEV',
+  'ETXTBSY',
+  'ELOOP',
+]);
 
 export function toVsyncError(err: unknown, onUnexpected?: (err: unknown) => void): VsyncError {
   if (isVsyncError(err)) return err;

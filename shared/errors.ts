@@ -269,7 +269,7 @@ export const registry = {
     exit: x.integrity,
   },
   VAULT_SEAL_MISMATCH: {
-    message: 'the version\'s sealed timestamp is not the one asked for',
+    message: "the version's sealed timestamp is not the one asked for",
     hint: 'the object was renamed or the pointer moved by someone without the key; nothing was written',
     http: 422,
     exit: x.integrity,
@@ -293,14 +293,14 @@ export const registry = {
     exit: x.storage,
   },
   VAULT_VERSION_FROM_FUTURE: {
-    message: 'the version is named more than a day after this machine\'s clock',
-    hint: 'a broken clock or someone who can write the store named it; check this machine\'s clock, pull an older version with --at <ts>, or replace latest with `vsync push --force`',
+    message: "the version is named more than a day after this machine's clock",
+    hint: "a broken clock or someone who can write the store named it; check this machine's clock, pull an older version with --at <ts>, or replace latest with `vsync push --force`",
     http: 422,
     exit: x.integrity,
   },
   VAULT_VERSION_TOO_LARGE: {
     message: 'the version in the store is larger than this agent accepts',
-    hint: 'nothing was downloaded past the cap; a vault version is a few KiB. If it is genuine, raise VSYNC_MAX_VERSION_BYTES in the agent\'s environment',
+    hint: "nothing was downloaded past the cap; a vault version is a few KiB. If it is genuine, raise VSYNC_MAX_VERSION_BYTES in the agent's environment",
     http: 413,
     exit: x.integrity,
   },
@@ -368,7 +368,7 @@ export const registry = {
   },
   SHARE_CONFLICT: {
     message: 'this machine already holds a different key or config for this vault',
-    hint: 'import never replaces them: find out which key is the team\'s current one; to take the share\'s, remove this machine\'s keychain entry and config file first',
+    hint: "import never replaces them: find out which key is the team's current one; to take the share's, remove this machine's keychain entry and config file first",
     http: 409,
     exit: x.conflict,
   },

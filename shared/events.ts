@@ -30,7 +30,14 @@ export const AgentEventSchema = z.discriminatedUnion('type', [
   z.strictObject({ ...base, type: z.literal('push-started'), ...vault, trigger: TriggerSchema }),
   z.strictObject({ ...base, type: z.literal('push-finished'), ...vault, trigger: TriggerSchema, version: Timestamp }),
   /** `retryInMs`: an automatic push that failed for a passing reason (the store unreachable) tries again. */
-  z.strictObject({ ...base, type: z.literal('push-failed'), ...vault, trigger: TriggerSchema, ...failure, retryInMs: z.number().int().positive().optional() }),
+  z.strictObject({
+    ...base,
+    type: z.literal('push-failed'),
+    ...vault,
+    trigger: TriggerSchema,
+    ...failure,
+    retryInMs: z.number().int().positive().optional(),
+  }),
   z.strictObject({ ...base, type: z.literal('pull-started'), ...vault, trigger: TriggerSchema }),
   z.strictObject({ ...base, type: z.literal('pull-finished'), ...vault, trigger: TriggerSchema, version: Timestamp }),
   z.strictObject({ ...base, type: z.literal('pull-failed'), ...vault, trigger: TriggerSchema, ...failure }),

@@ -27,7 +27,11 @@ export function assertRepoName(name: string): void {
  * usable is left.
  */
 export function normaliseRepoName(raw: string): string | undefined {
-  let text = raw.trim().toLowerCase().replace(/\/+$/, '').replace(/\.git$/, '');
+  let text = raw
+    .trim()
+    .toLowerCase()
+    .replace(/\/+$/, '')
+    .replace(/\.git$/, '');
   if (/[:/]/.test(text)) {
     const scheme = /^[a-z][a-z0-9+.-]*:\/\//.exec(text);
     if (scheme) {

@@ -61,7 +61,8 @@ export function managerFor(platform: NodeJS.Platform): Manager | undefined {
 
 /** `${XDG_CONFIG_HOME:-~/.config}/systemd/user`, where systemd looks for a user's own units. */
 export function systemdUnitDir(machine: Pick<Machine, 'env' | 'home'>): string {
-  const config = machine.env.XDG_CONFIG_HOME && isAbsolute(machine.env.XDG_CONFIG_HOME) ? machine.env.XDG_CONFIG_HOME : join(machine.home, '.config');
+  const config =
+    machine.env.XDG_CONFIG_HOME && isAbsolute(machine.env.XDG_CONFIG_HOME) ? machine.env.XDG_CONFIG_HOME : join(machine.home, '.config');
   return join(config, 'systemd', 'user');
 }
 
@@ -92,7 +93,8 @@ export function installSteps(manager: Manager, machine: Machine, found: Found): 
   const steps: Step[] = [];
   if (manager === 'systemd') {
     const dir = systemdUnitDir(machine);
-    for (const unit of UNITS) steps.push({ kind: 'write', path: join(dir, unit), content: renderSystemdUnit(machine.template(`systemd/${unit}`), paths) });
+    for (const unit of UNITS)
+      steps.push({ kind: 'write', path: join(dir, unit), content: renderSystemdUnit(machine.template(`systemd/${unit}`), paths) });
     steps.push({ kind: 'run', argv: systemctl('daemon-reload') });
     if (found.serviceActive) steps.push({ kind: 'run', argv: systemctl('stop', ...UNITS) });
     else if (found.agent) steps.push({ kind: 'stop-agent', pid: found.agent.pid });
@@ -100,7 +102,11 @@ export function installSteps(manager: Manager, machine: Machine, found: Found): 
     return steps;
   }
   const plist = launchdPlist(machine);
-  const content = renderPlist(machine.template(`launchd/${LAUNCHD_LABEL}.plist`), { ...paths, socket: socketPath(machine.env), log: launchdLog(machine) });
+  const content = renderPlist(machine.template(`launchd/${LAUNCHD_LABEL}.plist`), {
+    ...paths,
+    socket: socketPath(machine.env),
+    log: launchdLog(machine),
+  });
   steps.push({ kind: 'write', path: plist, content });
   if (found.serviceActive) steps.push({ kind: 'run', argv: ['launchctl', 'bootout', `gui/${machine.uid}/${LAUNCHD_LABEL}`] });
   else if (found.agent) steps.push({ kind: 'stop-agent', pid: found.agent.pid });
@@ -174,7 +180,10 @@ function run(argv: readonly string[], env: Env): Promise<Ran> {
 
 /** The last lines a program said, on one line: enough to act on, not a screenful. */
 function said(stderr: string): string {
-  const lines = stderr.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+  const lines = stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '');
   return lines.length === 0 ? 'it said nothing' : lines.slice(-3).join(' / ');
 }
 
@@ -194,7 +203,8 @@ async function unreachable(manager: Manager, machine: Machine): Promise<string |
 
 /** Whether the service runs now. Read-only. */
 async function serviceActive(manager: Manager, machine: Machine): Promise<boolean> {
-  const argv = manager === 'systemd' ? systemctl('is-active', '--quiet', ...UNITS) : ['launchctl', 'print', `gui/${machine.uid}/${LAUNCHD_LABEL}`];
+  const argv =
+    manager === 'systemd' ? systemctl('is-active', '--quiet', ...UNITS) : ['launchctl', 'print', `gui/${machine.uid}/${LAUNCHD_LABEL}`];
   return (await run(argv, machine.env)).code === 0;
 }
 
@@ -218,7 +228,8 @@ function packageRoot(): string {
   const start = dirname(fileURLToPath(import.meta.url));
   for (let dir = start; ; dir = dirname(dir)) {
     if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'systemd', 'vsyncd.service'))) return dir;
-    if (dirname(dir) === dir) throw new VsyncError('INTERNAL', `the service templates (systemd/, launchd/) are in no folder above ${start}`);
+    if (dirname(dir) === dir)
+      throw new VsyncError('INTERNAL', `the service templates (systemd/, launchd/) are in no folder above ${start}`);
   }
 }
 
@@ -226,7 +237,9 @@ function thisMachine(env: Env): Machine {
   const root = packageRoot();
   const vsyncd = join(root, 'dist', 'daemon', 'main.js');
   if (!existsSync(vsyncd)) {
-    throw new VsyncError('SERVICE_INSTALL_FAILED', `the agent's entry ${vsyncd} is missing`, { hint: 'build vsync first (`npm run build` in its checkout), then install again' });
+    throw new VsyncError('SERVICE_INSTALL_FAILED', `the agent's entry ${vsyncd} is missing`, {
+      hint: 'build vsync first (`npm run build` in its checkout), then install again',
+    });
   }
   return {
     env,
@@ -252,7 +265,8 @@ function writeFileWhole(path: string, content: string): void {
 }
 
 async function perform(step: Step, ctx: Context, env: Env): Promise<void> {
-  const failed = (what: string, err: unknown) => new VsyncError('SERVICE_INSTALL_FAILED', `${what}: ${(err as Error).message}`, { cause: err });
+  const failed = (what: string, err: unknown) =>
+    new VsyncError('SERVICE_INSTALL_FAILED', `${what}: ${(err as Error).message}`, { cause: err });
   switch (step.kind) {
     case 'write':
       try {
@@ -271,7 +285,8 @@ async function perform(step: Step, ctx: Context, env: Env): Promise<void> {
     case 'run': {
       const ran = await run(step.argv, env);
       if (ran.code === 'missing') throw new VsyncError('SERVICE_INSTALL_FAILED', `${step.argv[0]} is not installed`);
-      if (ran.code !== 0) throw new VsyncError('SERVICE_INSTALL_FAILED', `\`${shellLine(step.argv)}\` exited with ${ran.code} (${said(ran.stderr)})`);
+      if (ran.code !== 0)
+        throw new VsyncError('SERVICE_INSTALL_FAILED', `\`${shellLine(step.argv)}\` exited with ${ran.code} (${said(ran.stderr)})`);
       return;
     }
     case 'stop-agent':
@@ -305,7 +320,8 @@ async function serviceAnswers(manager: Manager, socket: string, env: Env): Promi
     }
     // launchd starts the agent, which binds its socket a moment later; under systemd a failing agent is retried.
     if (Date.now() >= deadline) {
-      const logs = manager === 'systemd' ? '`systemctl --user status vsyncd` and `journalctl --user -u vsyncd`' : '~/Library/Logs/vsyncd.log';
+      const logs =
+        manager === 'systemd' ? '`systemctl --user status vsyncd` and `journalctl --user -u vsyncd`' : '~/Library/Logs/vsyncd.log';
       throw new VsyncError('SERVICE_INSTALL_FAILED', `the service is installed, but no agent answers on ${socket} (${why})`, {
         hint: `${logs} say why it does not start; fix that and run install again, or \`vsync daemon uninstall\``,
       });
@@ -345,12 +361,15 @@ export async function daemonInstall(action: 'install' | 'uninstall', dryRun: boo
   }
   let socket = serviceSocket(manager, machine);
   if (action === 'install' && env.VSYNC_SOCKET && env.VSYNC_SOCKET !== socket && manager === 'systemd') {
-    ctx.out.warning(`VSYNC_SOCKET is set to ${env.VSYNC_SOCKET} here, but the service listens at ${socket}: unset it, or vsync here will not find the service`);
+    ctx.out.warning(
+      `VSYNC_SOCKET is set to ${env.VSYNC_SOCKET} here, but the service listens at ${socket}: unset it, or vsync here will not find the service`,
+    );
   }
   for (const [i, step] of steps.entries()) {
     if (!ctx.json) {
       ctx.out.line(`[${i + 1}/${steps.length}] ${stepLine(step, dryRun)}`);
-      if (dryRun && step.kind === 'write') for (const line of step.content.replace(/\n$/, '').split('\n')) ctx.out.line(line === '' ? '' : `    ${line}`);
+      if (dryRun && step.kind === 'write')
+        for (const line of step.content.replace(/\n$/, '').split('\n')) ctx.out.line(line === '' ? '' : `    ${line}`);
     }
     if (!dryRun) await perform(step, ctx, env);
   }
@@ -365,6 +384,7 @@ export async function daemonInstall(action: 'install' | 'uninstall', dryRun: boo
   }
   if (dryRun) return ctx.out.line('dry run: nothing was written, removed, run or stopped');
   if (action === 'uninstall') return ctx.out.line('✅ vsyncd no longer runs as a service; vsync starts the agent itself when needed');
-  if (manager === 'systemd') return ctx.out.line(`✅ vsyncd runs as a systemd user service (pid ${pid}, socket ${socket}; logs: journalctl --user -u vsyncd)`);
+  if (manager === 'systemd')
+    return ctx.out.line(`✅ vsyncd runs as a systemd user service (pid ${pid}, socket ${socket}; logs: journalctl --user -u vsyncd)`);
   ctx.out.line(`✅ vsyncd runs as a launchd agent, ${LAUNCHD_LABEL} (pid ${pid}, socket ${socket}; log ${launchdLog(machine)})`);
 }

@@ -24,7 +24,8 @@ export async function doctor(command: Extract<Command, { name: 'doctor' }>, ctx:
   if (ctx.json) ctx.out.json(report);
   else for (const line of doctorLines(report.checks)) ctx.out.line(line);
   const failure = report.checks.find((c) => c.status === 'fail');
-  if (failure) process.exitCode = failure.code !== undefined && isErrorCode(failure.code) ? registry[failure.code].exit : exitCodes.internal;
+  if (failure)
+    process.exitCode = failure.code !== undefined && isErrorCode(failure.code) ? registry[failure.code].exit : exitCodes.internal;
 }
 
 /** The agent answered; a different version (an agent left running across an upgrade) is worth a warning. */

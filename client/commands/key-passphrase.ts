@@ -18,9 +18,11 @@ export async function readPassphraseFile(path: string): Promise<string> {
     const code = (err as NodeJS.ErrnoException).code ?? String(err);
     throw new VsyncError('SHARE_PASSPHRASE_INVALID', `cannot read --passphrase-file ${path} (${code})`, { hint: fileHint });
   }
-  if (bytes.length > MAX_FILE_BYTES) throw new VsyncError('SHARE_PASSPHRASE_INVALID', `--passphrase-file ${path} holds ${bytes.length} bytes`, { hint: fileHint });
+  if (bytes.length > MAX_FILE_BYTES)
+    throw new VsyncError('SHARE_PASSPHRASE_INVALID', `--passphrase-file ${path} holds ${bytes.length} bytes`, { hint: fileHint });
   const text = bytes.toString('utf8').replace(/\r?\n$/, '');
-  if (/[\r\n]/.test(text)) throw new VsyncError('SHARE_PASSPHRASE_INVALID', `--passphrase-file ${path} holds more than one line`, { hint: fileHint });
+  if (/[\r\n]/.test(text))
+    throw new VsyncError('SHARE_PASSPHRASE_INVALID', `--passphrase-file ${path} holds more than one line`, { hint: fileHint });
   if (text === '') throw new VsyncError('SHARE_PASSPHRASE_INVALID', `--passphrase-file ${path} is empty`, { hint: fileHint });
   return text;
 }
@@ -29,7 +31,11 @@ export async function readPassphraseFile(path: string): Promise<string> {
  * Asks on the terminal with echo off; undefined when the user gives up (Ctrl-C, or Ctrl-D on an empty line).
  * Raw mode is set before the prompt is written, so nothing typed after the prompt appears is ever shown.
  */
-export function askPassphrase(prompt: string, input: ReadStream = process.stdin, output: NodeJS.WritableStream = process.stderr): Promise<string | undefined> {
+export function askPassphrase(
+  prompt: string,
+  input: ReadStream = process.stdin,
+  output: NodeJS.WritableStream = process.stderr,
+): Promise<string | undefined> {
   if (!input.isTTY) {
     throw new VsyncError('SHARE_PASSPHRASE_INVALID', 'no terminal to ask for it on (standard input is not a terminal)', {
       hint: 'give --passphrase-file <file>, a file holding the passphrase on one line',
@@ -68,7 +74,8 @@ export function askPassphrase(prompt: string, input: ReadStream = process.stdin,
           return;
         }
         if (c === '\u007f' || c === '\b') typed = typed.slice(0, -1);
-        else if (c === '\u0015') typed = []; // Ctrl-U
+        else if (c === '\u0015')
+          typed = []; // Ctrl-U
         else if (c === '\u001b') sequence = 'start';
         else if (c >= ' ') typed.push(c);
       }

@@ -30,7 +30,8 @@ export async function key(command: Extract<Command, { name: 'key' }>, ctx: Conte
   }
 
   const file = resolve(cwd, command.file);
-  const passphrase = passphraseFile !== undefined ? await readPassphraseFile(passphraseFile) : await askPassphrase(`passphrase for ${command.file}: `);
+  const passphrase =
+    passphraseFile !== undefined ? await readPassphraseFile(passphraseFile) : await askPassphrase(`passphrase for ${command.file}: `);
   if (passphrase === undefined) {
     process.exitCode = INTERRUPTED;
     return;

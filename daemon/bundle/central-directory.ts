@@ -79,10 +79,7 @@ export async function readCentralDirectory(zip: Buffer, limits: BundleLimits): P
   }
   // The end record may be zip64, which the early check above leaves to this one.
   if (directory.files.length > limits.maxEntries) {
-    throw new VsyncError(
-      'BUNDLE_TOO_LARGE',
-      `the archive lists ${directory.files.length} entries (at most ${limits.maxEntries})`,
-    );
+    throw new VsyncError('BUNDLE_TOO_LARGE', `the archive lists ${directory.files.length} entries (at most ${limits.maxEntries})`);
   }
 
   const centralStart = directory.offsetToStartOfCentralDirectory;
@@ -138,11 +135,7 @@ function checkMethod(file: unzipper.File): void {
 }
 
 /** Checks the local header against the central record; returns the byte range the entry occupies. */
-function checkLocalHeader(
-  zip: Buffer,
-  file: unzipper.File,
-  centralStart: number,
-): { name: string; start: number; end: number } {
+function checkLocalHeader(zip: Buffer, file: unzipper.File, centralStart: number): { name: string; start: number; end: number } {
   const corrupt = (why: string) => new VsyncError('BUNDLE_CORRUPT', `${showName(file.path)}: ${why}`);
   const start = file.offsetToLocalFileHeader;
   if (!Number.isSafeInteger(start) || start + 30 > centralStart) throw corrupt('its local header lies outside the archive');

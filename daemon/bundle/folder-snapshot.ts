@@ -235,8 +235,7 @@ async function readListedFile(entry: ListedEntry, name: string, cap: number): Pr
       throw new FolderChanged(`${showName(name)} was replaced`);
     }
     if (before.ctimeNs !== entry.stats.ctimeNs) throw new FolderChanged(`${showName(name)} was written to`);
-    const tooLarge = () =>
-      new VsyncError('BUNDLE_TOO_LARGE', `${showName(name)} would take the bundle over its size limit`);
+    const tooLarge = () => new VsyncError('BUNDLE_TOO_LARGE', `${showName(name)} would take the bundle over its size limit`);
     if (before.size > BigInt(cap)) throw tooLarge();
     // Read to the end rather than trusting the size: the file may grow while we read, and must not grow
     // past the cap.

@@ -88,8 +88,7 @@ export async function unzipToStaging(
 }
 
 async function checkStaging(staging: string): Promise<void> {
-  const refuse = (why: string, cause?: unknown) =>
-    new VsyncError('INTERNAL', `staging folder ${staging} ${why}`, { cause });
+  const refuse = (why: string, cause?: unknown) => new VsyncError('INTERNAL', `staging folder ${staging} ${why}`, { cause });
   let stats: Stats;
   try {
     stats = await lstat(staging);

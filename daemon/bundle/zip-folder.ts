@@ -47,11 +47,7 @@ export interface FolderBundle {
 }
 
 /** zipFolder, with the digest of the same bytes and the number of files, from one read of the folder. */
-export async function bundleFolder(
-  repoRoot: string,
-  vaultFolder: string,
-  options: ZipOptions = {},
-): Promise<FolderBundle> {
+export async function bundleFolder(repoRoot: string, vaultFolder: string, options: ZipOptions = {}): Promise<FolderBundle> {
   const { onListed, onRead, ...limits } = options;
   const caps = resolveBundleLimits(limits);
   const prefix = vaultFolderPrefix(vaultFolder);

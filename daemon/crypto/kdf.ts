@@ -13,11 +13,5 @@ const pbkdf2Async = promisify(pbkdf2);
 export async function deriveKey(keyText: string, saltText: string): Promise<Buffer> {
   assertKeyText(keyText);
   assertSaltText(saltText);
-  return pbkdf2Async(
-    Buffer.from(keyText, 'utf8'),
-    Buffer.from(saltText, 'utf8'),
-    KDF_ITERATIONS,
-    AES_KEY_BYTES,
-    'sha256',
-  );
+  return pbkdf2Async(Buffer.from(keyText, 'utf8'), Buffer.from(saltText, 'utf8'), KDF_ITERATIONS, AES_KEY_BYTES, 'sha256');
 }

@@ -56,7 +56,8 @@ export function normalisePassphrase(passphrase: string): string {
 export function assertPassphrase(passphrase: string, forExport: boolean): void {
   const length = [...normalisePassphrase(passphrase)].length;
   if (length === 0) throw new VsyncError('SHARE_PASSPHRASE_INVALID', 'it is empty');
-  if (length > PASSPHRASE_MAX_CHARS) throw new VsyncError('SHARE_PASSPHRASE_INVALID', `${length} characters, at most ${PASSPHRASE_MAX_CHARS}`);
+  if (length > PASSPHRASE_MAX_CHARS)
+    throw new VsyncError('SHARE_PASSPHRASE_INVALID', `${length} characters, at most ${PASSPHRASE_MAX_CHARS}`);
   if (forExport && length < PASSPHRASE_MIN_CHARS) {
     throw new VsyncError('SHARE_PASSPHRASE_INVALID', `${length} characters, at least ${PASSPHRASE_MIN_CHARS} needed`);
   }

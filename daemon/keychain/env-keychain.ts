@@ -72,5 +72,8 @@ export class EnvKeychain implements Keychain {
 }
 
 function readOnly(what: string, account: string): VsyncError {
-  return new VsyncError('KEYCHAIN_READ_ONLY', `cannot ${what} the key for "${account}": it comes from the environment (${specificKeyVariable(account)} or ${GENERAL_KEY_VARIABLE})`);
+  return new VsyncError(
+    'KEYCHAIN_READ_ONLY',
+    `cannot ${what} the key for "${account}": it comes from the environment (${specificKeyVariable(account)} or ${GENERAL_KEY_VARIABLE})`,
+  );
 }

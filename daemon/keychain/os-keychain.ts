@@ -55,10 +55,18 @@ export function mapKeyringError(err: unknown, account: string, service: string =
 }
 
 function unavailableReason(message: string): string {
-  if (/DBUS_SESSION_BUS_ADDRESS|autolaunch|Failed to connect to socket|No such file or directory|Connection refused|disconnected/i.test(message)) {
+  if (
+    /DBUS_SESSION_BUS_ADDRESS|autolaunch|Failed to connect to socket|No such file or directory|Connection refused|disconnected/i.test(
+      message,
+    )
+  ) {
     return 'no D-Bus session bus';
   }
-  if (/not provided by any \.service files|ServiceUnknown|No DBus session or Secret Service provider|no secret service provider/i.test(message)) {
+  if (
+    /not provided by any \.service files|ServiceUnknown|No DBus session or Secret Service provider|no secret service provider/i.test(
+      message,
+    )
+  ) {
     return 'no Secret Service on the session bus';
   }
   if (/locked|prompt/i.test(message)) {

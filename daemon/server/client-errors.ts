@@ -9,7 +9,13 @@ import { VsyncError } from '../../shared/errors.js';
 import { errorBody } from './error-reply.js';
 
 const CLOSE_GRACE_MS = 5_000;
-const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 404: 'Not Found', 408: 'Request Timeout', 431: 'Request Header Fields Too Large', 503: 'Service Unavailable' };
+const STATUS_TEXT: Record<number, string> = {
+  400: 'Bad Request',
+  404: 'Not Found',
+  408: 'Request Timeout',
+  431: 'Request Header Fields Too Large',
+  503: 'Service Unavailable',
+};
 
 /** The raw answer for a socket no HTTP response object can be used on. */
 export function rawErrorResponse(failure: VsyncError, status = failure.http): string {

@@ -50,7 +50,9 @@ export class EventStreams {
     const drop = (): void => {
       if (!this.open.has(end)) return;
       const behind = unread();
-      stream.write(`: dropped: this reader fell ${behind} bytes behind (the limit is ${this.options.bufferBytes}); reconnect to follow again\n\n`);
+      stream.write(
+        `: dropped: this reader fell ${behind} bytes behind (the limit is ${this.options.bufferBytes}); reconnect to follow again\n\n`,
+      );
       end();
       request.log.warn({ unreadBytes: behind }, 'dropped an event stream whose reader fell behind');
       // The connection goes with the stream: once the last words are read, or at once when they never are.

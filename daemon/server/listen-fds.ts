@@ -12,7 +12,10 @@ import { VsyncError } from '../../shared/errors.js';
 /** SD_LISTEN_FDS_START: the first descriptor a manager passes. */
 export const LISTEN_FDS_START = 3;
 
-const ListenFds = z.string().regex(/^\d{1,9}$/, 'not a count').transform(Number);
+const ListenFds = z
+  .string()
+  .regex(/^\d{1,9}$/, 'not a count')
+  .transform(Number);
 
 function invalid(detail: string, cause?: unknown): VsyncError {
   return new VsyncError('AGENT_LISTEN_FDS_INVALID', detail, { cause });
@@ -51,7 +54,9 @@ export function takeListenFds(env: NodeJS.ProcessEnv, pid: number): number | und
 export async function listenOnInheritedSocket(app: FastifyInstance, fd: number, socket: string): Promise<void> {
   const info = await lstat(socket).catch(() => undefined);
   if (!info?.isSocket()) {
-    throw invalid(`fd ${fd} was passed, but ${socket} is ${info ? 'not a socket' : 'missing'}: the socket unit's ListenStream= and VSYNC_SOCKET must name the same path`);
+    throw invalid(
+      `fd ${fd} was passed, but ${socket} is ${info ? 'not a socket' : 'missing'}: the socket unit's ListenStream= and VSYNC_SOCKET must name the same path`,
+    );
   }
   await app.ready();
   // Through Node itself, not fastify's listen(): that logs the address it reads from server.address(), which

@@ -23,7 +23,9 @@ export async function answer<T>(
   // 'close' comes after a complete answer too; only one that closed before its end is a client gone.
   const gone = () => {
     if (!reply.raw.writableFinished) {
-      cancel.abort(new VsyncError('AGENT_OPERATION_CANCELLED', `${request.method} ${request.url.split('?')[0]}: the client closed its connection`));
+      cancel.abort(
+        new VsyncError('AGENT_OPERATION_CANCELLED', `${request.method} ${request.url.split('?')[0]}: the client closed its connection`),
+      );
     }
   };
   reply.raw.once('close', gone);

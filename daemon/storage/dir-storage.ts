@@ -205,7 +205,12 @@ export class DirStorage implements Storage {
         }
       } else if (entry.isFile() && key.startsWith(prefix) && isValidKey(key)) {
         // A file removed between readdir and stat was deleted meanwhile: not listed.
-        files.push(stat(path).then((info) => ({ key, size: info.size, lastModified: info.mtime }), () => undefined));
+        files.push(
+          stat(path).then(
+            (info) => ({ key, size: info.size, lastModified: info.mtime }),
+            () => undefined,
+          ),
+        );
       }
     }
     for (const found of await Promise.all(files)) if (found) into.push(found);
@@ -231,12 +236,7 @@ export class DirStorage implements Storage {
   }
 
   /** Replaces the object when `allowed(currentEtag)` holds, under the key's lock. */
-  private async swap(
-    key: string,
-    body: Buffer,
-    allowed: (current: string | undefined) => boolean,
-    refusal = '',
-  ): Promise<WriteResult> {
+  private async swap(key: string, body: Buffer, allowed: (current: string | undefined) => boolean, refusal = ''): Promise<WriteResult> {
     const path = this.pathOf(key);
     await this.ensureFolder(path);
     return this.lock(path).hold(async () => {

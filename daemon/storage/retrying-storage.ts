@@ -67,7 +67,12 @@ export class RetryingStorage implements Storage {
   }
 
   /** One attempt, aborted (and no longer waited for) after `ms` or when the caller's signal fires. */
-  private async bounded<T>(what: string, ms: number, callerSignal: AbortSignal | undefined, run: (options: CallOptions) => Promise<T>): Promise<T> {
+  private async bounded<T>(
+    what: string,
+    ms: number,
+    callerSignal: AbortSignal | undefined,
+    run: (options: CallOptions) => Promise<T>,
+  ): Promise<T> {
     const seconds = Math.round(this.policy.budgetMs / 100) / 10;
     const timeout = new AbortController();
     const timer = setTimeout(
@@ -77,7 +82,12 @@ export class RetryingStorage implements Storage {
     const signal = callerSignal ? AbortSignal.any([timeout.signal, callerSignal]) : timeout.signal;
     let stop: () => void = () => undefined;
     const stopped = new Promise<never>((_, reject) => {
-      stop = () => reject(signal.reason instanceof VsyncError ? signal.reason : new VsyncError('STORAGE_TRANSIENT', `${what}: cancelled`, { cause: signal.reason }));
+      stop = () =>
+        reject(
+          signal.reason instanceof VsyncError
+            ? signal.reason
+            : new VsyncError('STORAGE_TRANSIENT', `${what}: cancelled`, { cause: signal.reason }),
+        );
       if (signal.aborted) stop();
       else signal.addEventListener('abort', stop, { once: true });
     });

@@ -56,7 +56,17 @@ const TRANSIENT_NAMES = new Set([
   'ServiceUnavailable',
   'ConditionalRequestConflict', // S3: a concurrent conditional write is in flight; the retry decides
 ]);
-const TRANSIENT_SYSCALLS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNABORTED']);
+const TRANSIENT_SYSCALLS = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EAI_AGAIN',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ECONNABORTED',
+]);
 
 /** Classes an SDK failure into the contract's four errors. */
 export function classifyS3Error(err: unknown, what: string): VsyncError {
@@ -74,7 +84,10 @@ export function classifyS3Error(err: unknown, what: string): VsyncError {
     return new VsyncError('STORAGE_PRECONDITION_FAILED', label, { cause: err });
   }
   if (name === 'NoSuchBucket') {
-    return new VsyncError('STORAGE_PERMANENT', label, { cause: err, hint: 'the bucket does not exist; check its name, region and endpoint' });
+    return new VsyncError('STORAGE_PERMANENT', label, {
+      cause: err,
+      hint: 'the bucket does not exist; check its name, region and endpoint',
+    });
   }
   if (status === 404 || name === 'NoSuchKey' || name === 'NotFound') {
     return new VsyncError('STORAGE_NOT_FOUND', what, { cause: err });
@@ -86,7 +99,13 @@ export function classifyS3Error(err: unknown, what: string): VsyncError {
   ) {
     return new VsyncError('STORAGE_TRANSIENT', label, { cause: err });
   }
-  if (status === 403 || name === 'AccessDenied' || name === 'InvalidAccessKeyId' || name === 'SignatureDoesNotMatch' || name === 'CredentialsProviderError') {
+  if (
+    status === 403 ||
+    name === 'AccessDenied' ||
+    name === 'InvalidAccessKeyId' ||
+    name === 'SignatureDoesNotMatch' ||
+    name === 'CredentialsProviderError'
+  ) {
     return new VsyncError('STORAGE_PERMANENT', label, {
       cause: err,
       hint: 'the store refused these credentials; check AWS_PROFILE / AWS_ACCESS_KEY_ID and the bucket policy',
@@ -169,7 +188,10 @@ export class S3Storage implements Storage {
     const Key = this.fullKey(key);
     try {
       // RGW (16.2) unquotes If-None-Match on GET, so bare and quoted both give 304 (measured); we send bare, as for If-Match.
-      const out = await this.client.send(new GetObjectCommand({ Bucket: this.settings.bucket, Key, IfNoneMatch: etag }), abortable(options));
+      const out = await this.client.send(
+        new GetObjectCommand({ Bucket: this.settings.bucket, Key, IfNoneMatch: etag }),
+        abortable(options),
+      );
       return { body: await readBody(key, out, options), etag: bare(out.ETag) };
     } catch (err) {
       if (isNotModified(err)) return undefined;
@@ -186,7 +208,12 @@ export class S3Storage implements Storage {
     });
   }
 
-  private async write(key: string, body: Buffer, condition: { IfNoneMatch?: string; IfMatch?: string }, options: CallOptions): Promise<WriteResult> {
+  private async write(
+    key: string,
+    body: Buffer,
+    condition: { IfNoneMatch?: string; IfMatch?: string },
+    options: CallOptions,
+  ): Promise<WriteResult> {
     const Key = this.fullKey(key);
     return this.send(key, async () => {
       const out = await this.client.send(
@@ -260,7 +287,11 @@ export class S3Storage implements Storage {
  * arrives and the connection dropped at the first byte past the cap: a server that declares little and
  * sends more is cut off there.
  */
-async function readBody(key: string, out: { Body?: unknown; ContentLength?: number | undefined }, limit: ReadOptions | undefined): Promise<Buffer> {
+async function readBody(
+  key: string,
+  out: { Body?: unknown; ContentLength?: number | undefined },
+  limit: ReadOptions | undefined,
+): Promise<Buffer> {
   const body = out.Body as (AsyncIterable<Uint8Array> & { destroy?: () => void; transformToByteArray(): Promise<Uint8Array> }) | undefined;
   if (!body) return Buffer.alloc(0);
   const max = limit?.maxBytes;

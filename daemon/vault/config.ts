@@ -29,9 +29,15 @@ const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 
 const S3Block = z.looseObject({
   bucket: z.string().regex(BUCKET, 'must be an S3 bucket name: 3-63 characters of a-z, 0-9, "." and "-"'),
-  region: z.string().regex(/^[a-z0-9-]{1,64}$/, 'must be a region name like eu-west-1').optional(),
+  region: z
+    .string()
+    .regex(/^[a-z0-9-]{1,64}$/, 'must be a region name like eu-west-1')
+    .optional(),
   endpoint: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
-  prefix: z.string().regex(/^[A-Za-z0-9._/-]{0,256}$/, 'may hold only A-Z, a-z, 0-9, ".", "_", "-" and "/"').optional(),
+  prefix: z
+    .string()
+    .regex(/^[A-Za-z0-9._/-]{0,256}$/, 'may hold only A-Z, a-z, 0-9, ".", "_", "-" and "/"')
+    .optional(),
   forcePathStyle: z.boolean().optional(),
 });
 
@@ -42,16 +48,23 @@ const DirBlock = z.looseObject({
 
 export const ConfigSchema = z
   .looseObject({
-    version: z.literal(1, { error: (issue) => `version ${JSON.stringify(issue.input)} is not supported by this vsync (it reads version 1); upgrade vsync` }),
+    version: z.literal(1, {
+      error: (issue) => `version ${JSON.stringify(issue.input)} is not supported by this vsync (it reads version 1); upgrade vsync`,
+    }),
     s3: S3Block.optional(),
     store: DirBlock.optional(),
     encryption: z.looseObject({
       salt: z.string().refine(isSaltText, 'must be 16 to 18 bytes as standard base64 text'),
-      keyCheck: z.string().regex(/^[A-Za-z0-9+/]{22}==$/, 'must be the 24-character keyCheck vsync writes').optional(),
+      keyCheck: z
+        .string()
+        .regex(/^[A-Za-z0-9+/]{22}==$/, 'must be the 24-character keyCheck vsync writes')
+        .optional(),
     }),
     files: z
       .looseObject({
-        vaultFolder: z.string().refine(isRepoRelativeFolder, 'must be a folder inside the repo, like infra/vault/dev (relative, no ".." or ".")'),
+        vaultFolder: z
+          .string()
+          .refine(isRepoRelativeFolder, 'must be a folder inside the repo, like infra/vault/dev (relative, no ".." or ".")'),
       })
       .optional(),
   })

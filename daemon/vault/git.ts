@@ -16,7 +16,11 @@ export async function git(cwd: string, args: string[]): Promise<string | undefin
     const e = err as { code?: unknown; stderr?: string };
     if (e.code === 1 || (e.code === 128 && /not a git repository/i.test(e.stderr ?? ''))) return undefined;
     // spawn says ENOENT both for a missing git and for a missing working folder; tell them apart.
-    const why = isErrno(err, 'ENOENT') ? (existsSync(cwd) ? 'git is not installed' : 'the folder does not exist') : (e.stderr ?? String(err)).trim().split('\n')[0];
+    const why = isErrno(err, 'ENOENT')
+      ? existsSync(cwd)
+        ? 'git is not installed'
+        : 'the folder does not exist'
+      : (e.stderr ?? String(err)).trim().split('\n')[0];
     throw new VsyncError('REPO_UNKNOWN', `git ${args.join(' ')} in ${cwd}: ${why}`, { cause: err });
   }
 }

@@ -73,7 +73,8 @@ export async function init(deps: VaultDeps, ref: VaultRef, options: InitOptions)
   const config: Config = { version: 1, ...settings, encryption: { salt, keyCheck: keyCheck(await deriveKey(key, salt)) } };
   // Validate before touching the keychain, so bad options change nothing at all.
   const parsed = ConfigSchema.safeParse(config);
-  if (!parsed.success) throw new VsyncError('CONFIG_INVALID', describeIssues(parsed.error), { hint: 'check --bucket, --endpoint, --region and --prefix' });
+  if (!parsed.success)
+    throw new VsyncError('CONFIG_INVALID', describeIssues(parsed.error), { hint: 'check --bucket, --endpoint, --region and --prefix' });
 
   // Everything that can fail without leaving a trace goes first; then the key, then the config, and the
   // key is taken back if the config cannot be written.

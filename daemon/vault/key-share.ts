@@ -42,7 +42,13 @@ export async function exportKey(deps: VaultDeps, ref: VaultRef, options: KeyExpo
   if (options.passphrase !== undefined) assertPassphrase(options.passphrase, true);
   const file = options.out ?? join(options.folder, defaultShareFileName(ref.repo, ref.env));
   // Said before the two derivations it would otherwise wait for; the link below is what guarantees it.
-  if (await lstat(file).then(() => true, () => false)) throw new VsyncError('SHARE_FILE_EXISTS', file);
+  if (
+    await lstat(file).then(
+      () => true,
+      () => false,
+    )
+  )
+    throw new VsyncError('SHARE_FILE_EXISTS', file);
 
   const key = await deps.keychain.get(keychainAccount(ref.repo, ref.env));
   // Derived from the very text being exported, not taken from the agent's cache: a share must never carry a
@@ -94,16 +100,20 @@ export async function importShare(deps: VaultDeps, share: Share): Promise<KeyImp
   assertEnvName(share.env);
   const account = keychainAccount(share.repo, share.env);
   if (!deps.keychain.writable) {
-    throw new VsyncError('KEYCHAIN_READ_ONLY', `cannot store the key for "${account}": this agent takes its keys from the environment (${deps.keychain.name})`, {
-      hint: 'import stores the key in the OS keychain: stop the agent (`vsync daemon stop`), unset every VSYNC_KEY variable, then import again',
-    });
+    throw new VsyncError(
+      'KEYCHAIN_READ_ONLY',
+      `cannot store the key for "${account}": this agent takes its keys from the environment (${deps.keychain.name})`,
+      {
+        hint: 'import stores the key in the OS keychain: stop the agent (`vsync daemon stop`), unset every VSYNC_KEY variable, then import again',
+      },
+    );
   }
   // The share's own key and config must agree before they go anywhere.
   try {
     assertKeyMatchesCheck(await deriveKey(share.key, share.config.encryption.salt), share.config.encryption.keyCheck);
   } catch (err) {
     if (!isVsyncError(err, 'KEY_MISMATCH')) throw err;
-    throw new VsyncError('SHARE_FILE_INVALID', 'its key does not match its config\'s encryption.keyCheck', { cause: err });
+    throw new VsyncError('SHARE_FILE_INVALID', "its key does not match its config's encryption.keyCheck", { cause: err });
   }
 
   const file = configFile(share.repo, share.env, deps.environment);
@@ -111,7 +121,10 @@ export async function importShare(deps: VaultDeps, share: Share): Promise<KeyImp
   const keyHere = await existingKey(deps.keychain, account);
   const configHere = await existingConfig(file);
   if (keyHere !== undefined && keyHere !== share.key) {
-    throw new VsyncError('SHARE_CONFLICT', `the keychain (${deps.keychain.name}) holds another key for account "${account}" of service tools.vsync`);
+    throw new VsyncError(
+      'SHARE_CONFLICT',
+      `the keychain (${deps.keychain.name}) holds another key for account "${account}" of service tools.vsync`,
+    );
   }
   if (configHere !== undefined) {
     const differ = differences(configHere, share.config);

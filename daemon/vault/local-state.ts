@@ -33,7 +33,9 @@ const LocalStateSchema = z.strictObject({
    * no etag) or the folder is swapped (pull, with the pointer's etag). A crash between that change and
    * the record leaves this, and the next operation adopts it when the evidence says the change happened.
    */
-  pending: z.record(z.string().min(1), z.strictObject({ ts: Timestamp, digest: SyncSchema.shape.digest, etag: z.string().min(1).optional() })).optional(),
+  pending: z
+    .record(z.string().min(1), z.strictObject({ ts: Timestamp, digest: SyncSchema.shape.digest, etag: z.string().min(1).optional() }))
+    .optional(),
   newestSeen: Timestamp.optional(),
 });
 
@@ -56,11 +58,16 @@ export async function readLocalState(file: string): Promise<LocalState> {
   try {
     json = JSON.parse(text);
   } catch (cause) {
-    throw new VsyncError('CONFIG_INVALID', `${file}: not JSON`, { cause, hint: `this machine's sync state is damaged; remove ${file} (the next push or pull will refuse until you pull or force)` });
+    throw new VsyncError('CONFIG_INVALID', `${file}: not JSON`, {
+      cause,
+      hint: `this machine's sync state is damaged; remove ${file} (the next push or pull will refuse until you pull or force)`,
+    });
   }
   const parsed = LocalStateSchema.safeParse(json);
   if (!parsed.success) {
-    throw new VsyncError('CONFIG_INVALID', `${file}: ${describeIssues(parsed.error)}`, { hint: `this machine's sync state is damaged; remove ${file}` });
+    throw new VsyncError('CONFIG_INVALID', `${file}: ${describeIssues(parsed.error)}`, {
+      hint: `this machine's sync state is damaged; remove ${file}`,
+    });
   }
   return parsed.data;
 }
@@ -116,7 +123,9 @@ export function syncedHere(state: LocalState, root: string, evidence: SyncEviden
 }
 
 function withoutRoot<T>(record: Record<string, T> | undefined, root: string): Array<[string, T]> {
-  return Object.entries(record ?? {}).filter(([r]) => r !== root).slice(-(MAX_CHECKOUTS - 1));
+  return Object.entries(record ?? {})
+    .filter(([r]) => r !== root)
+    .slice(-(MAX_CHECKOUTS - 1));
 }
 
 /** The state to write just before the remote or the folder changes (see `pending`). */

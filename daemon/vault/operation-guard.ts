@@ -20,7 +20,10 @@ export function checkNotCancelled(guard: OperationGuard): void {
 export async function checkMayReplaceFolder(guard: OperationGuard, folder: string): Promise<void> {
   checkNotCancelled(guard);
   if (guard.stillServing && !(await guard.stillServing())) {
-    throw new VsyncError('AGENT_SHUTTING_DOWN', `this agent no longer holds its agent lock, so it did not replace ${folder}; nothing was written`);
+    throw new VsyncError(
+      'AGENT_SHUTTING_DOWN',
+      `this agent no longer holds its agent lock, so it did not replace ${folder}; nothing was written`,
+    );
   }
   checkNotCancelled(guard); // the lock was read from disk: the operation may have been cancelled meanwhile
 }

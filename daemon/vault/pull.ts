@@ -86,7 +86,8 @@ export async function pull(deps: VaultDeps & OperationGuard, ref: VaultRef, opti
   }
   const ts = options.at ?? pointer.ts;
   // Asked for by name, as a rollback is: pulled, but said out loud, and never made the floor (afterSync).
-  if (isFromFuture(ts, now)) progress({ kind: 'warning', text: `version ${ts} is named ${ahead}; pulled because it was asked for by name` });
+  if (isFromFuture(ts, now))
+    progress({ kind: 'warning', text: `version ${ts} is named ${ahead}; pulled because it was asked for by name` });
 
   const key = versionKey(repo, env, ts);
   step(3, `downloading version ${ts} (${key})`);
@@ -95,10 +96,13 @@ export async function pull(deps: VaultDeps & OperationGuard, ref: VaultRef, opti
     envelope = (await download)!.body;
   } catch (err) {
     if (isVsyncError(err, 'STORAGE_OBJECT_TOO_LARGE')) {
-      throw new VsyncError('VAULT_VERSION_TOO_LARGE', `${err.detail ?? key} (${VERSION_CAP_VARIABLE}=${maxBytes}); nothing was written`, { cause: err });
+      throw new VsyncError('VAULT_VERSION_TOO_LARGE', `${err.detail ?? key} (${VERSION_CAP_VARIABLE}=${maxBytes}); nothing was written`, {
+        cause: err,
+      });
     }
     if (!isVsyncError(err, 'STORAGE_NOT_FOUND')) throw err;
-    const why = options.at === undefined ? `latest names ${ts}, but ${vault.storage.describe(key)} does not exist` : vault.storage.describe(key);
+    const why =
+      options.at === undefined ? `latest names ${ts}, but ${vault.storage.describe(key)} does not exist` : vault.storage.describe(key);
     throw new VsyncError('VAULT_VERSION_NOT_FOUND', why, { cause: err });
   }
 
@@ -110,7 +114,10 @@ export async function pull(deps: VaultDeps & OperationGuard, ref: VaultRef, opti
     throw new VsyncError('VAULT_SEAL_MISMATCH', `asked for ${ts}, the bundle is sealed ${sealed.ts}`);
   }
   if (local && !options.force && local.digest !== syncedHere(state, ref.root, { pointer, folderDigest: local.digest })?.digest) {
-    throw new VsyncError('VAULT_UNPUSHED_CHANGES', `${vault.vaultFolder}/ differs from the version this machine last synced; backup: ${local.backup}`);
+    throw new VsyncError(
+      'VAULT_UNPUSHED_CHANGES',
+      `${vault.vaultFolder}/ differs from the version this machine last synced; backup: ${local.backup}`,
+    );
   }
 
   step(6, `unzipping into ${ref.root}`);
@@ -118,11 +125,16 @@ export async function pull(deps: VaultDeps & OperationGuard, ref: VaultRef, opti
   // Read again, not the state read before the download: another pull may have raised the floor since.
   const past = options.at === undefined ? await floorPast(vault.stateFile, ts, now) : undefined;
   if (past !== undefined) {
-    throw new VsyncError('VAULT_ROLLBACK', `this pull was installing ${ts}, but this machine has since seen ${past}; the folder was left as it was`);
+    throw new VsyncError(
+      'VAULT_ROLLBACK',
+      `this pull was installing ${ts}, but this machine has since seen ${past}; the folder was left as it was`,
+    );
   }
   // Bundles are deterministic, so a folder that zips to exactly the pulled bytes already holds this version:
   // there is nothing to swap, and a pull that changes nothing writes nothing but its backup.
-  const digest = local?.zip.equals(sealed.payload) ? local.digest : await replaceFolder(deps, vault, sealed.payload, state, { ts, etag: pointer.etag }, now);
+  const digest = local?.zip.equals(sealed.payload)
+    ? local.digest
+    : await replaceFolder(deps, vault, sealed.payload, state, { ts, etag: pointer.etag }, now);
   const next = afterSync(state, ref.root, { ts, etag: pointer.etag, digest }, newerPlausible(pointer.ts, ts, now), now);
   if (JSON.stringify(next) !== JSON.stringify(state)) await writeLocalState(vault.stateFile, next, now);
   return { repo, env, version: ts, ...(local ? { backup: local.backup } : {}), folder: ref.root };

@@ -50,7 +50,11 @@ export async function push(deps: VaultDeps & OperationGuard, ref: VaultRef, opti
   const future = pointer && isFromFuture(pointer.ts, now) ? pointer.ts : undefined;
   if (pointer && !options.force && synced?.etag !== pointer.etag) {
     throw new VsyncError('VAULT_CONFLICT', `the remote latest is ${pointer.ts}; this machine last synced ${synced?.ts ?? 'nothing'}`, {
-      ...(future ? { hint: `latest names a version from the future, which pull refuses; if nobody meant it, replace it with \`vsync push --force ${env}\`` } : {}),
+      ...(future
+        ? {
+            hint: `latest names a version from the future, which pull refuses; if nobody meant it, replace it with \`vsync push --force ${env}\``,
+          }
+        : {}),
     });
   }
 
@@ -60,7 +64,10 @@ export async function push(deps: VaultDeps & OperationGuard, ref: VaultRef, opti
   // The new version is then named by the clock, and still replaces that latest only by its ETag (If-Match).
   if (future) {
     const ahead = `more than ${FUTURE_SKEW_MS / 3_600_000} h after this machine's clock`;
-    progress({ kind: 'warning', text: `the remote latest names ${future}, ${ahead}: not stepped past; this version is named by the clock` });
+    progress({
+      kind: 'warning',
+      text: `the remote latest names ${future}, ${ahead}: not stepped past; this version is named by the clock`,
+    });
   }
   let ts = nextTimestamp(newer(future ? undefined : pointer?.ts, floorOf(state, now)), now);
   while (await exists(vault.storage, versionKey(repo, env, ts))) ts = nextTimestamp(ts, deps.now());
@@ -71,7 +78,8 @@ export async function push(deps: VaultDeps & OperationGuard, ref: VaultRef, opti
   const envelope = encryptEnvelope(aesKey, sealed);
   // Decrypt and compare before anything leaves the machine: a fault here must never reach the bucket.
   const check = unseal(decryptEnvelope(aesKey, envelope));
-  if (check.ts !== ts || !check.payload.equals(zip)) throw new VsyncError('INTERNAL', 'the sealed bundle did not decrypt to what was sealed');
+  if (check.ts !== ts || !check.payload.equals(zip))
+    throw new VsyncError('INTERNAL', 'the sealed bundle did not decrypt to what was sealed');
 
   const warning = await options.storeWarning?.(vault.storage, ref);
   if (warning) progress({ kind: 'warning', text: warning });
@@ -100,7 +108,11 @@ export async function push(deps: VaultDeps & OperationGuard, ref: VaultRef, opti
   } catch (err) {
     if (isVsyncError(err, 'STORAGE_PRECONDITION_FAILED')) {
       const now = await readPointer(vault).catch(() => undefined);
-      throw new VsyncError('VAULT_CONFLICT', `latest moved to ${now?.ts ?? 'another version'} during this push; version ${ts} was uploaded but is not latest`, { cause: err });
+      throw new VsyncError(
+        'VAULT_CONFLICT',
+        `latest moved to ${now?.ts ?? 'another version'} during this push; version ${ts} was uploaded but is not latest`,
+        { cause: err },
+      );
     }
     throw err;
   }

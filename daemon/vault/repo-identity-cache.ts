@@ -10,7 +10,10 @@ const MAX_ENTRIES = 256;
 async function stampOf(root: string): Promise<string> {
   const parts = await Promise.all(
     ['.vsync', '.git', join('.git', 'config')].map((name) =>
-      stat(join(root, name)).then((s) => `${s.ino}:${s.mtimeMs}:${s.size}`, () => '-'),
+      stat(join(root, name)).then(
+        (s) => `${s.ino}:${s.mtimeMs}:${s.size}`,
+        () => '-',
+      ),
     ),
   );
   return parts.join('|');

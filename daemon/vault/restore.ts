@@ -68,7 +68,12 @@ export interface RestoreResult {
 
 const STEPS = 3;
 
-export async function restore(deps: VaultDeps & OperationGuard, ref: VaultRef, options: RestoreOptions, progress: Progress): Promise<RestoreResult> {
+export async function restore(
+  deps: VaultDeps & OperationGuard,
+  ref: VaultRef,
+  options: RestoreOptions,
+  progress: Progress,
+): Promise<RestoreResult> {
   if (options.ts !== undefined) parseTimestamp(options.ts);
   const vault = await openVault(deps, ref);
   const { repo, env } = ref;

@@ -13,7 +13,13 @@ import { ENV_NAME, REPO_NAME } from '../../shared/names.js';
 import { describeIssues } from '../../shared/validation.js';
 import { ENVELOPE_OVERHEAD, decryptEnvelope, encryptEnvelope } from '../crypto/envelope.js';
 import { assertKeyText } from '../crypto/key.js';
-import { PASSPHRASE_CHECK_BYTES, PASSPHRASE_SALT_BYTES, derivePassphraseKey, passphraseCheck, passphraseMatches } from '../crypto/passphrase.js';
+import {
+  PASSPHRASE_CHECK_BYTES,
+  PASSPHRASE_SALT_BYTES,
+  derivePassphraseKey,
+  passphraseCheck,
+  passphraseMatches,
+} from '../crypto/passphrase.js';
 import { ConfigSchema, type Config } from './config.js';
 
 export const SHARE_MAGIC = Buffer.from('RQES0001', 'ascii');
@@ -78,7 +84,8 @@ export async function sealShareFile(plaintext: Buffer, passphrase: string, optio
   const aesKey = await derivePassphraseKey(passphrase, salt);
   const envelope = options.iv ? encryptEnvelope(aesKey, plaintext, options.iv) : encryptEnvelope(aesKey, plaintext);
   // As a writer SHOULD (FORMAT.md §3): what goes to disk opens to what was meant.
-  if (!decryptEnvelope(aesKey, envelope).equals(plaintext)) throw new VsyncError('INTERNAL', 'a share file did not decrypt to what was encrypted');
+  if (!decryptEnvelope(aesKey, envelope).equals(plaintext))
+    throw new VsyncError('INTERNAL', 'a share file did not decrypt to what was encrypted');
   const length = Buffer.alloc(4);
   length.writeUInt32BE(envelope.length);
   return Buffer.concat([SHARE_MAGIC, salt, passphraseCheck(aesKey), length, envelope]);
@@ -96,17 +103,23 @@ export async function openShareFile(file: Buffer, passphrase: string): Promise<B
   const magic = file.subarray(0, SHARE_MAGIC.length);
   if (!magic.equals(SHARE_MAGIC)) {
     if (magic.subarray(0, FAMILY.length).equals(FAMILY)) {
-      throw new VsyncError('SHARE_FILE_INVALID', `share file version ${JSON.stringify(magic.toString('latin1', FAMILY.length))} is not supported by this vsync`, {
-        hint: 'the file was written by a newer vsync: upgrade vsync to import it',
-      });
+      throw new VsyncError(
+        'SHARE_FILE_INVALID',
+        `share file version ${JSON.stringify(magic.toString('latin1', FAMILY.length))} is not supported by this vsync`,
+        {
+          hint: 'the file was written by a newer vsync: upgrade vsync to import it',
+        },
+      );
     }
     throw new VsyncError('SHARE_FILE_INVALID', `it starts with 0x${magic.toString('hex')}, not RQES0001`);
   }
   if (file.length < minimum) throw new VsyncError('SHARE_FILE_INVALID', `cut short: ${file.length} bytes, ${minimum} at least`);
   const declared = file.readUInt32BE(LENGTH_AT);
   const envelope = file.subarray(SHARE_HEADER_BYTES);
-  if (envelope.length < declared) throw new VsyncError('SHARE_FILE_INVALID', `cut short: ${file.length} bytes of ${SHARE_HEADER_BYTES + declared}`);
-  if (envelope.length > declared) throw new VsyncError('SHARE_FILE_INVALID', `${envelope.length - declared} bytes too many after the end of the share`);
+  if (envelope.length < declared)
+    throw new VsyncError('SHARE_FILE_INVALID', `cut short: ${file.length} bytes of ${SHARE_HEADER_BYTES + declared}`);
+  if (envelope.length > declared)
+    throw new VsyncError('SHARE_FILE_INVALID', `${envelope.length - declared} bytes too many after the end of the share`);
 
   const aesKey = await derivePassphraseKey(passphrase, file.subarray(SALT_AT, CHECK_AT));
   if (!passphraseMatches(aesKey, file.subarray(CHECK_AT, LENGTH_AT))) throw new VsyncError('SHARE_PASSPHRASE_WRONG');

@@ -105,7 +105,10 @@ export async function recoverSwap(target: string): Promise<SwapRecovery> {
   const stuck: Array<{ path: string; error: unknown }> = [];
   for (const n of [...olds, ...names.filter((n) => stagingName(basename(target)).test(n))]) {
     const path = join(parent, n);
-    const error = await rm(path, { recursive: true, force: true }).then(() => undefined, (err: unknown) => err ?? new Error('rm failed'));
+    const error = await rm(path, { recursive: true, force: true }).then(
+      () => undefined,
+      (err: unknown) => err ?? new Error('rm failed'),
+    );
     if (error === undefined) cleared.push(path);
     else stuck.push({ path, error });
   }
@@ -114,5 +117,8 @@ export async function recoverSwap(target: string): Promise<SwapRecovery> {
 
 /** Removes `path` and all under it; false when the file system refused. */
 async function removed(path: string): Promise<boolean> {
-  return rm(path, { recursive: true, force: true }).then(() => true, () => false);
+  return rm(path, { recursive: true, force: true }).then(
+    () => true,
+    () => false,
+  );
 }

@@ -53,7 +53,9 @@ export interface ServiceOptions {
 export type RetryDelay = (error: VsyncError) => number | undefined;
 
 /** What --follow found: the teammate's version pulled, or the remote moved while the folder holds edits. */
-export type FollowOutcome = { readonly kind: 'pulled'; readonly version: string } | { readonly kind: 'diverged'; readonly version: string; readonly etag: string };
+export type FollowOutcome =
+  | { readonly kind: 'pulled'; readonly version: string }
+  | { readonly kind: 'diverged'; readonly version: string; readonly etag: string };
 
 export class VaultService {
   private readonly queues = new Map<string, Promise<unknown>>();
@@ -90,11 +92,15 @@ export class VaultService {
     const warned: PushOptions =
       // Judged once per store, not per operation: the probe goes to the store under the operation's view.
       progress === silent ? options : { ...options, storeWarning: (storage, ref) => this.writeSafety.warning(unwrapped(storage), ref) };
-    return this.run('push', cwd, env, (ref, deps) => this.announced('push', ref, 'manual', () => push(deps, ref, warned, progress)), { signal });
+    return this.run('push', cwd, env, (ref, deps) => this.announced('push', ref, 'manual', () => push(deps, ref, warned, progress)), {
+      signal,
+    });
   }
 
   pull(cwd: string, env: string, options: PullOptions, progress: Progress, signal?: AbortSignal): Promise<PullResult> {
-    return this.run('pull', cwd, env, (ref, deps) => this.announced('pull', ref, 'manual', () => pull(deps, ref, options, progress)), { signal });
+    return this.run('pull', cwd, env, (ref, deps) => this.announced('pull', ref, 'manual', () => pull(deps, ref, options, progress)), {
+      signal,
+    });
   }
 
   async versions(cwd: string, env: string): Promise<VersionsResult> {
@@ -148,28 +154,34 @@ export class VaultService {
    * Never unlocks a key `lock` dropped (KEY_LOCKED); a folder that is gone is VAULT_FOLDER_MISSING.
    */
   autoPush(root: string, env: string, retry: RetryDelay): Promise<PushResult | undefined> {
-    return this.run('push', root, env, async (ref, deps) => {
-      let vault: OpenVault | undefined;
-      try {
-        vault = await openVault(deps, ref);
-        const local = await readFolderState(vault);
-        if (!local.exists) throw new VsyncError('VAULT_FOLDER_MISSING', `${vault.vaultFolder}/ in ${ref.root}`);
-        if (!local.unpushed) return undefined;
-      } catch (err) {
-        // A folder renamed or deleted while it was being read is a missing folder too, not a failed push; one that
-        // cannot even be looked at is not taken for missing, and keeps its own error.
-        const missing =
-          !isVsyncError(err, 'VAULT_FOLDER_MISSING') && vault && !(await folderExists(vault.folder).catch(() => true))
-            ? new VsyncError('VAULT_FOLDER_MISSING', `${vault.vaultFolder}/ in ${ref.root} (gone while it was read)`, { cause: err })
-            : err;
-        // Not a push yet, but one that cannot happen (a fifo in the folder, the config gone): announced as one.
-        if (!isVsyncError(missing, 'VAULT_FOLDER_MISSING')) this.announceFailure('push', ref, 'watch', missing, retry);
-        throw missing;
-      }
-      await vault.aesKey(); // a locked key stops it here, before anything is announced
-      this.options.events?.emit({ type: 'change-seen', ...ref });
-      return this.announced('push', ref, 'watch', () => push(deps, ref, {}, silent), retry);
-    }, { automatic: true });
+    return this.run(
+      'push',
+      root,
+      env,
+      async (ref, deps) => {
+        let vault: OpenVault | undefined;
+        try {
+          vault = await openVault(deps, ref);
+          const local = await readFolderState(vault);
+          if (!local.exists) throw new VsyncError('VAULT_FOLDER_MISSING', `${vault.vaultFolder}/ in ${ref.root}`);
+          if (!local.unpushed) return undefined;
+        } catch (err) {
+          // A folder renamed or deleted while it was being read is a missing folder too, not a failed push; one that
+          // cannot even be looked at is not taken for missing, and keeps its own error.
+          const missing =
+            !isVsyncError(err, 'VAULT_FOLDER_MISSING') && vault && !(await folderExists(vault.folder).catch(() => true))
+              ? new VsyncError('VAULT_FOLDER_MISSING', `${vault.vaultFolder}/ in ${ref.root} (gone while it was read)`, { cause: err })
+              : err;
+          // Not a push yet, but one that cannot happen (a fifo in the folder, the config gone): announced as one.
+          if (!isVsyncError(missing, 'VAULT_FOLDER_MISSING')) this.announceFailure('push', ref, 'watch', missing, retry);
+          throw missing;
+        }
+        await vault.aesKey(); // a locked key stops it here, before anything is announced
+        this.options.events?.emit({ type: 'change-seen', ...ref });
+        return this.announced('push', ref, 'watch', () => push(deps, ref, {}, silent), retry);
+      },
+      { automatic: true },
+    );
   }
 
   /**
@@ -178,21 +190,27 @@ export class VaultService {
    * Undefined when the remote has not moved, or when the folder this checkout synced has been removed. `onMoved` hears of the new version before the pull starts.
    */
   follow(root: string, env: string, onMoved: (version: string) => void): Promise<FollowOutcome | undefined> {
-    return this.run('pull', root, env, async (ref, deps) => {
-      const vault = await openVault(deps, ref);
-      const synced = (await readLocalState(vault.stateFile)).synced?.[ref.root];
-      const remote = synced ? await readPointerIfChanged(vault, synced.etag) : await readPointer(vault);
-      if (remote === undefined || remote === 'unchanged') return undefined;
-      if (synced && remote.etag === synced.etag) return undefined;
-      const local = await readFolderState(vault);
-      // A folder this checkout synced and the user then removed is theirs to bring back, not ours.
-      if (synced && !local.exists) return undefined;
-      if (local.unpushed) return { kind: 'diverged', version: remote.ts, etag: remote.etag };
-      await vault.aesKey();
-      onMoved(remote.ts);
-      const pulled = await this.announced('pull', ref, 'follow', () => pull(deps, ref, {}, silent));
-      return { kind: 'pulled', version: pulled.version };
-    }, { automatic: true });
+    return this.run(
+      'pull',
+      root,
+      env,
+      async (ref, deps) => {
+        const vault = await openVault(deps, ref);
+        const synced = (await readLocalState(vault.stateFile)).synced?.[ref.root];
+        const remote = synced ? await readPointerIfChanged(vault, synced.etag) : await readPointer(vault);
+        if (remote === undefined || remote === 'unchanged') return undefined;
+        if (synced && remote.etag === synced.etag) return undefined;
+        const local = await readFolderState(vault);
+        // A folder this checkout synced and the user then removed is theirs to bring back, not ours.
+        if (synced && !local.exists) return undefined;
+        if (local.unpushed) return { kind: 'diverged', version: remote.ts, etag: remote.etag };
+        await vault.aesKey();
+        onMoved(remote.ts);
+        const pulled = await this.announced('pull', ref, 'follow', () => pull(deps, ref, {}, silent));
+        return { kind: 'pulled', version: pulled.version };
+      },
+      { automatic: true },
+    );
   }
 
   /**
@@ -215,7 +233,13 @@ export class VaultService {
   }
 
   /** `op` between a `<kind>-started` event and a `-finished` or `-failed` one. */
-  private async announced<T extends { version: string }>(kind: 'push' | 'pull', ref: VaultRef, trigger: Trigger, op: () => Promise<T>, retry?: RetryDelay): Promise<T> {
+  private async announced<T extends { version: string }>(
+    kind: 'push' | 'pull',
+    ref: VaultRef,
+    trigger: Trigger,
+    op: () => Promise<T>,
+    retry?: RetryDelay,
+  ): Promise<T> {
     const events = this.options.events;
     events?.emit({ type: `${kind}-started`, ...ref, trigger });
     try {
@@ -232,11 +256,19 @@ export class VaultService {
     const failure = toVsyncError(err);
     const retryInMs = kind === 'push' ? retry?.(failure) : undefined;
     const detail = { ...ref, trigger, code: failure.code, message: failure.message };
-    this.options.events?.emit(kind === 'push' ? { type: 'push-failed', ...detail, ...(retryInMs ? { retryInMs } : {}) } : { type: 'pull-failed', ...detail });
+    this.options.events?.emit(
+      kind === 'push' ? { type: 'push-failed', ...detail, ...(retryInMs ? { retryInMs } : {}) } : { type: 'pull-failed', ...detail },
+    );
   }
 
   /** Runs `op` in the vault's queue; records it for `status` unless it found nothing to do (undefined). */
-  private async run<T>(operation: string, cwd: string, env: string, op: (ref: VaultRef, deps: OperationDeps) => Promise<T>, how: QueueOptions = {}): Promise<T> {
+  private async run<T>(
+    operation: string,
+    cwd: string,
+    env: string,
+    op: (ref: VaultRef, deps: OperationDeps) => Promise<T>,
+    how: QueueOptions = {},
+  ): Promise<T> {
     const ref = await this.locate(cwd, env);
     return this.queued(operation, ref.repo, ref.env, (deps) => op(ref, deps), how);
   }
@@ -247,7 +279,13 @@ export class VaultService {
     return { ...base, storageFor: (config) => withSignal(base.storageFor(config), signal), signal, stillServing: this.deps.stillServing };
   }
 
-  private async queued<T>(operation: string, repo: string, env: string, op: (deps: OperationDeps) => Promise<T>, how: QueueOptions = {}): Promise<T> {
+  private async queued<T>(
+    operation: string,
+    repo: string,
+    env: string,
+    op: (deps: OperationDeps) => Promise<T>,
+    how: QueueOptions = {},
+  ): Promise<T> {
     const account = `${repo}/${env}`;
     const controller = new AbortController();
     const cancel = () => controller.abort(how.signal?.reason);
@@ -258,7 +296,10 @@ export class VaultService {
     const previous = this.queues.get(account) ?? Promise.resolve();
     // A cancelled operation leaves the queue at once, even while it waits for the one before it; the next
     // one in the queue still waits for both (the tail), so two operations never overlap on one vault.
-    const current = untilAborted(previous.catch(() => undefined), controller.signal).then(() => {
+    const current = untilAborted(
+      previous.catch(() => undefined),
+      controller.signal,
+    ).then(() => {
       controller.signal.throwIfAborted();
       return op(this.operationDeps(controller.signal, how.automatic ?? false));
     });

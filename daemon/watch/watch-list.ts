@@ -11,7 +11,10 @@ import { isErrno } from '../fs/errno.js';
 
 const WatchSpecSchema = z.strictObject({
   /** The checkout's repo root (absolute). */
-  root: z.string().min(1).refine((p) => p.startsWith('/'), 'must be an absolute path'),
+  root: z
+    .string()
+    .min(1)
+    .refine((p) => p.startsWith('/'), 'must be an absolute path'),
   env: z.string().min(1).max(64),
   follow: z.boolean(),
 });
@@ -32,7 +35,10 @@ export async function readWatchList(file: string): Promise<WatchSpec[]> {
     throw err;
   }
   const damaged = (detail: string, cause?: unknown) =>
-    new VsyncError('CONFIG_INVALID', `${file}: ${detail}`, { cause, hint: `remove ${file} and turn watching on again (vsync watch <env>)` });
+    new VsyncError('CONFIG_INVALID', `${file}: ${detail}`, {
+      cause,
+      hint: `remove ${file} and turn watching on again (vsync watch <env>)`,
+    });
   let json: unknown;
   try {
     json = JSON.parse(text);

@@ -84,7 +84,9 @@ export class Watches {
   }
 
   list(): WatchEntry[] {
-    return [...this.running.values()].map((w) => w.entry()).sort((a, b) => `${a.repo}/${a.env}\0${a.root}`.localeCompare(`${b.repo}/${b.env}\0${b.root}`));
+    return [...this.running.values()]
+      .map((w) => w.entry())
+      .sort((a, b) => `${a.repo}/${a.env}\0${a.root}`.localeCompare(`${b.repo}/${b.env}\0${b.root}`));
   }
 
   /**

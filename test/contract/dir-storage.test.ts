@@ -45,7 +45,10 @@ t.test('temp and lock files are not listed as objects', async (t) => {
   mkdirSync(folder, { recursive: true });
   writeFileSync(join(folder, '.latest.tmp-1-abc'), 'partial');
   writeFileSync(join(folder, 'latest'), '20260516-113304');
-  t.same((await storage.list('hidden_ns/')).map((o) => o.key), ['hidden_ns/dev/latest']);
+  t.same(
+    (await storage.list('hidden_ns/')).map((o) => o.key),
+    ['hidden_ns/dev/latest'],
+  );
 });
 
 /** The pid of a process that has exited, for a lock whose holder crashed. */
@@ -61,7 +64,7 @@ t.test('a lock whose holder died is broken', async (t) => {
   writeFileSync(lock, `${hostname()} ${deadPid()} deadbeef`);
   await storage.putIfMatch(key, Buffer.from('20260516-113305'), first.etag);
   t.notOk(existsSync(lock), 'the stale lock is gone');
-  t.notOk(existsSync(`${lock}.break`), 'and so is the breaker\'s');
+  t.notOk(existsSync(`${lock}.break`), "and so is the breaker's");
   t.equal((await storage.get(key)).body.toString(), '20260516-113305');
 });
 
@@ -88,7 +91,11 @@ t.test('a lock from another host is never broken: transient, with the path in th
   const lock = join(storage.root, 'locks_ns', 'dev', '.latest.lock');
   writeFileSync(lock, `some-other-host ${deadPid()} f00d`);
   t.teardown(() => rmSync(lock, { force: true }));
-  await t.rejects(impatient.put(key, Buffer.from('x')), { code: 'STORAGE_TRANSIENT', message: /held by process \d+ on some-other-host/, hint: /remove .*\.latest\.lock/ });
+  await t.rejects(impatient.put(key, Buffer.from('x')), {
+    code: 'STORAGE_TRANSIENT',
+    message: /held by process \d+ on some-other-host/,
+    hint: /remove .*\.latest\.lock/,
+  });
   t.equal((await storage.get(key)).body.toString(), '20260516-113306', 'nothing was written');
 });
 
@@ -98,15 +105,21 @@ async function race(mode: 'absent' | 'match', key: string, etag: string, staleLo
   const script = join(import.meta.dirname, 'fixtures', 'dir-race-writer.mjs');
   const modulePath = built('daemon/storage/dir-storage');
   const children = Array.from({ length: 16 }, (_, i) => {
-    const child = spawn(process.execPath, [script, modulePath, storage.root, mode, key, `20260516-1134${String(i).padStart(2, '0')}`, etag, go], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-      env: childEnv(),
-    });
+    const child = spawn(
+      process.execPath,
+      [script, modulePath, storage.root, mode, key, `20260516-1134${String(i).padStart(2, '0')}`, etag, go],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+        env: childEnv(),
+      },
+    );
     let out = '';
-    const ready = new Promise<void>((resolve) => child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (out.includes('ready')) resolve();
-    }));
+    const ready = new Promise<void>((resolve) =>
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (out.includes('ready')) resolve();
+      }),
+    );
     const done = new Promise<string>((resolve) => child.on('close', () => resolve(out.replace('ready\n', '').trim())));
     return { ready, done };
   });

@@ -18,4 +18,3 @@ t.test('contract: environment keychain (read-only)', async (t) => {
     },
   });
 });
-

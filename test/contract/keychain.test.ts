@@ -96,7 +96,10 @@ function contract(): void {
     const repo = uniqueRepo();
     const pairs = Array.from({ length: 12 }, (_, i) => [account(repo, `e${i}`), key()] as const);
     await Promise.all(pairs.map(([a, k]) => kc.set(a, k)));
-    t.same(await Promise.all(pairs.map(([a]) => kc.get(a))), pairs.map(([, k]) => k));
+    t.same(
+      await Promise.all(pairs.map(([a]) => kc.get(a))),
+      pairs.map(([, k]) => k),
+    );
     const [a0] = pairs[0]!;
     const same = await Promise.all(Array.from({ length: 8 }, () => kc.get(a0)));
     t.same(new Set(same).size, 1, 'parallel gets of one account agree');
@@ -121,7 +124,9 @@ function contract(): void {
     // And the other way: a key stored by hand is read by the adapter.
     const b = account(uniqueRepo(), 'dev');
     const kb = key();
-    const child = spawn('secret-tool', ['store', '--label=by hand', 'service', KEYCHAIN_SERVICE, 'username', b], { stdio: ['pipe', 'ignore', 'inherit'] });
+    const child = spawn('secret-tool', ['store', '--label=by hand', 'service', KEYCHAIN_SERVICE, 'username', b], {
+      stdio: ['pipe', 'ignore', 'inherit'],
+    });
     child.stdin.end(kb);
     t.equal(await new Promise((resolve) => child.on('close', resolve)), 0, 'secret-tool store');
     t.equal(await kc.get(b), kb, 'a key stored with secret-tool store is read back');

@@ -35,14 +35,21 @@ if (realComponentAvailable(t, 'VSYNC_TEST_S3_ENDPOINT', 'Ceph RGW (S3)')) {
     await prefixed.put('acme/dev/latest', Buffer.from('20260516-113304'));
     const raw = await admin.send(new GetObjectCommand({ Bucket: bucket, Key: 'team_a/acme/dev/latest' }));
     t.equal(await raw.Body!.transformToString(), '20260516-113304', 'stored under the prefix');
-    t.same((await prefixed.list('acme/')).map((o) => o.key), ['acme/dev/latest']);
+    t.same(
+      (await prefixed.list('acme/')).map((o) => o.key),
+      ['acme/dev/latest'],
+    );
     t.equal(prefixed.describe('acme/dev/latest'), `s3://${bucket}/team_a/acme/dev/latest`);
   });
 
   t.test('a bucket that does not exist: permanent, with a hint', async (t) => {
     const missing = new S3Storage({ ...settings, bucket: `vsync-missing-${randomBytes(4).toString('hex')}` });
     t.teardown(() => missing.destroy());
-    const ops: Array<() => Promise<unknown>> = [() => missing.get('a/b'), () => missing.put('a/b', Buffer.from('x')), () => missing.list('a/')];
+    const ops: Array<() => Promise<unknown>> = [
+      () => missing.get('a/b'),
+      () => missing.put('a/b', Buffer.from('x')),
+      () => missing.list('a/'),
+    ];
     for (const op of ops) {
       await t.rejects(op(), { code: 'STORAGE_PERMANENT', hint: /bucket does not exist/ });
     }

@@ -128,7 +128,10 @@ export function runStorageContract(t: TestContext, storage: Storage, options: Co
     const v2 = await storage.putIfMatch(key, Buffer.from('20260516-113305'), v1.etag);
     t.equal((await storage.get(key)).etag, v2.etag, 'the returned ETag is the stored one');
     t.equal(await codeOf(storage.putIfMatch(key, Buffer.from('stale writer'), v1.etag)), 'STORAGE_PRECONDITION_FAILED');
-    t.equal(await codeOf(storage.putIfMatch(key, Buffer.from('junk etag'), 'ffffffffffffffffffffffffffffffff')), 'STORAGE_PRECONDITION_FAILED');
+    t.equal(
+      await codeOf(storage.putIfMatch(key, Buffer.from('junk etag'), 'ffffffffffffffffffffffffffffffff')),
+      'STORAGE_PRECONDITION_FAILED',
+    );
     t.equal((await storage.get(key)).body.toString(), '20260516-113305', 'refused writes changed nothing');
     const missing = `${namespace()}/dev/latest`;
     t.equal(await codeOf(storage.putIfMatch(missing, Buffer.from('x'), v1.etag)), 'STORAGE_PRECONDITION_FAILED', 'absent object');
@@ -142,7 +145,7 @@ export function runStorageContract(t: TestContext, storage: Storage, options: Co
       const codes = await Promise.all(bodies.map((b) => codeOf(storage.putIfAbsent(key, b))));
       t.same(tally(codes), { ok: 1, STORAGE_PRECONDITION_FAILED: CONCURRENT_WRITERS - 1 }, `round ${round}`);
       const winner = bodies[codes.indexOf('ok')]!;
-      t.same((await storage.get(key)).body, winner, 'the stored bytes are the winner\'s');
+      t.same((await storage.get(key)).body, winner, "the stored bytes are the winner's");
     }
   });
 
@@ -154,7 +157,7 @@ export function runStorageContract(t: TestContext, storage: Storage, options: Co
       const codes = await Promise.all(bodies.map((b) => codeOf(storage.putIfMatch(key, b, base.etag))));
       t.same(tally(codes), { ok: 1, STORAGE_PRECONDITION_FAILED: CONCURRENT_WRITERS - 1 }, `round ${round}`);
       const winner = bodies[codes.indexOf('ok')]!;
-      t.same((await storage.get(key)).body, winner, 'the stored bytes are the winner\'s');
+      t.same((await storage.get(key)).body, winner, "the stored bytes are the winner's");
     }
   });
 
@@ -163,11 +166,21 @@ export function runStorageContract(t: TestContext, storage: Storage, options: Co
     const keys = [`${ns}/b/x`, `${ns}/a/versions/2.enc`, `${ns}/a/versions/1.enc`, `${ns}/a/latest`, `${ns}/ab/y`, `${ns}/a_/z`];
     for (const [i, key] of keys.entries()) await storage.put(key, Buffer.alloc(i + 1));
     const all = await storage.list(`${ns}/`);
-    t.same(all.map((o) => o.key), [...keys].sort(), 'every key, sorted');
+    t.same(
+      all.map((o) => o.key),
+      [...keys].sort(),
+      'every key, sorted',
+    );
     t.same(all.find((o) => o.key === `${ns}/ab/y`)?.size, 5, 'sizes');
-    t.same((await storage.list(`${ns}/a/`)).map((o) => o.key), [`${ns}/a/latest`, `${ns}/a/versions/1.enc`, `${ns}/a/versions/2.enc`]);
+    t.same(
+      (await storage.list(`${ns}/a/`)).map((o) => o.key),
+      [`${ns}/a/latest`, `${ns}/a/versions/1.enc`, `${ns}/a/versions/2.enc`],
+    );
     t.same((await storage.list(`${ns}/a`)).map((o) => o.key).length, 5, 'a prefix is a string prefix, not a folder');
-    t.same((await storage.list(`${ns}/a/versions/`)).map((o) => o.key), [`${ns}/a/versions/1.enc`, `${ns}/a/versions/2.enc`]);
+    t.same(
+      (await storage.list(`${ns}/a/versions/`)).map((o) => o.key),
+      [`${ns}/a/versions/1.enc`, `${ns}/a/versions/2.enc`],
+    );
     t.same(await storage.list(`${ns}/nothing/`), [], 'no match: empty');
     t.same(await storage.list(`${namespace()}/`), [], 'unknown namespace: empty');
   });
@@ -180,7 +193,11 @@ export function runStorageContract(t: TestContext, storage: Storage, options: Co
     }
     const listed = await storage.list(`${ns}/env/versions/`);
     t.equal(listed.length, MANY_KEYS);
-    t.same(listed.map((o) => o.key), keys, 'all of them, in order, no duplicates');
+    t.same(
+      listed.map((o) => o.key),
+      keys,
+      'all of them, in order, no duplicates',
+    );
   });
 
   t.test('delete: removes; deleting a missing object succeeds', async (t) => {
@@ -195,7 +212,19 @@ export function runStorageContract(t: TestContext, storage: Storage, options: Co
 
   t.test('invalid keys are refused before the store is touched', async (t) => {
     const ns = namespace();
-    for (const bad of ['', '/abs', `${ns}/../x`, `${ns}//x`, `${ns}/.hidden`, `${ns}/./x`, `${ns}/a b`, `${ns}/x/`, '..', `${ns}/\u00e9`, `${ns}\\x`]) {
+    for (const bad of [
+      '',
+      '/abs',
+      `${ns}/../x`,
+      `${ns}//x`,
+      `${ns}/.hidden`,
+      `${ns}/./x`,
+      `${ns}/a b`,
+      `${ns}/x/`,
+      '..',
+      `${ns}/\u00e9`,
+      `${ns}\\x`,
+    ]) {
       t.equal(await codeOf(storage.put(bad, Buffer.from('x'))), 'STORAGE_PERMANENT', `put ${JSON.stringify(bad)}`);
       t.equal(await codeOf(storage.get(bad)), 'STORAGE_PERMANENT', `get ${JSON.stringify(bad)}`);
       t.equal(await codeOf(storage.getIfChanged(bad, 'not-an-etag')), 'STORAGE_PERMANENT', `getIfChanged ${JSON.stringify(bad)}`);

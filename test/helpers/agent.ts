@@ -18,7 +18,13 @@ export interface HttpAnswer {
   json<T = unknown>(): T;
 }
 
-export function call(socket: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<HttpAnswer> {
+export function call(
+  socket: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<HttpAnswer> {
   return new Promise((resolve, reject) => {
     const payload = body === undefined ? undefined : JSON.stringify(body);
     const req = request(
@@ -93,7 +99,10 @@ export async function startAgent(options: AgentOptions): Promise<Agent> {
     const deadline = Date.now() + PATIENCE_MS;
     for (;;) {
       // Ready: answering, and announced in its state file (written just after it starts listening).
-      const ok = await call(options.socket, 'GET', '/v1/status').then((r) => r.status === 200, () => false);
+      const ok = await call(options.socket, 'GET', '/v1/status').then(
+        (r) => r.status === 200,
+        () => false,
+      );
       if (ok && statePid(options.socket) === child.pid) break;
       if (child.exitCode !== null || Date.now() > deadline) throw new Error(`vsyncd did not start:\n${out}`);
       await sleep(25);

@@ -15,6 +15,7 @@ export async function keyUser(t: TestContext, base: string, name: string, repo: 
 }
 
 /** The agent check's line for this user's agent. */
-export const agentLine = (u: User) => new RegExp(`^ok {4}agent {10}vsyncd ${VERSION.replace(/\./g, '\\.')} \\(pid ${u.agent.child.pid}\\) answers on ${u.agent.socket}$`);
+export const agentLine = (u: User) =>
+  new RegExp(`^ok {4}agent {10}vsyncd ${VERSION.replace(/\./g, '\\.')} \\(pid ${u.agent.child.pid}\\) answers on ${u.agent.socket}$`);
 /** stdout as lines, without the last newline. */
 export const lines = (stdout: string) => stdout.trimEnd().split('\n');

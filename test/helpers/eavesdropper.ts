@@ -64,7 +64,12 @@ export async function startEavesdropper(user: OtherUser, socket: string): Promis
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  await waitFor(child, () => out, (text) => text.includes('listening\n'), 'listening');
+  await waitFor(
+    child,
+    () => out,
+    (text) => text.includes('listening\n'),
+    'listening',
+  );
   const lines = () => out.split('\n').filter((line) => line !== '' && line !== 'listening');
   return {
     socket,
@@ -77,7 +82,12 @@ export async function startEavesdropper(user: OtherUser, socket: string): Promis
         c.on('close', () => resolve());
         c.on('error', reject);
       });
-      await waitFor(child, () => out, (text) => text.split(`"${SENTINEL}"`).length > seen, 'the sentinel');
+      await waitFor(
+        child,
+        () => out,
+        (text) => text.split(`"${SENTINEL}"`).length > seen,
+        'the sentinel',
+      );
       const all = lines();
       // This sentinel's connection, and those of earlier calls.
       const ids = new Set(all.filter((line) => line.endsWith(` "${SENTINEL}"`)).map((line) => line.split(' ')[1]));

@@ -36,7 +36,16 @@ export function followEvents(socket: string): Promise<EventFollower> {
           if (check()) return;
           const timer = setTimeout(() => {
             waiters.delete(waiter);
-            rej(new Error(`no such event within ${timeoutMs} ms; saw: ${events.slice(from).map((e) => e.type).join(', ') || 'nothing'}`));
+            rej(
+              new Error(
+                `no such event within ${timeoutMs} ms; saw: ${
+                  events
+                    .slice(from)
+                    .map((e) => e.type)
+                    .join(', ') || 'nothing'
+                }`,
+              ),
+            );
           }, timeoutMs);
           const waiter = () => {
             if (check()) {
@@ -46,7 +55,11 @@ export function followEvents(socket: string): Promise<EventFollower> {
           };
           waiters.add(waiter);
         }),
-      types: (from = 0, filter = () => true) => events.slice(from).filter(filter).map((e) => e.type),
+      types: (from = 0, filter = () => true) =>
+        events
+          .slice(from)
+          .filter(filter)
+          .map((e) => e.type),
       close: () => req.destroy(),
     };
     req = request({ socketPath: socket, method: 'GET', path: '/v1/events' }, (res) => {

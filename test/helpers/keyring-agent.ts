@@ -24,7 +24,8 @@ export interface KeyringAgent {
 /** Whether this machine can start a private gnome-keyring (the packages scripts/with-keyring.sh needs). */
 export function canStartKeyring(): boolean {
   try {
-    for (const tool of ['dbus-run-session', 'gnome-keyring-daemon', 'secret-tool']) execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
+    for (const tool of ['dbus-run-session', 'gnome-keyring-daemon', 'secret-tool'])
+      execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
     return true;
   } catch {
     return false;
@@ -33,7 +34,11 @@ export function canStartKeyring(): boolean {
 
 export async function startKeyringAgent(home: string, socket: string): Promise<KeyringAgent> {
   mkdirSync(home, { recursive: true });
-  const [command, args] = tiedToTest('bash', [join(projectRoot, 'scripts', 'with-keyring.sh'), process.execPath, fileURLToPath(built('daemon/main'))]);
+  const [command, args] = tiedToTest('bash', [
+    join(projectRoot, 'scripts', 'with-keyring.sh'),
+    process.execPath,
+    fileURLToPath(built('daemon/main')),
+  ]);
   const child = spawn(command, args, {
     env: childEnv({ HOME: home, VSYNC_SOCKET: socket }),
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -45,7 +50,10 @@ export async function startKeyringAgent(home: string, socket: string): Promise<K
   // A guard against a hang, not a speed target.
   const deadline = Date.now() + PATIENCE_MS;
   for (;;) {
-    const ok = await call(socket, 'GET', '/v1/status').then((r) => r.status === 200, () => false);
+    const ok = await call(socket, 'GET', '/v1/status').then(
+      (r) => r.status === 200,
+      () => false,
+    );
     if (ok) {
       reapAgentOf({ VSYNC_SOCKET: socket });
       break;

@@ -34,7 +34,8 @@ function withPasswdLock(command: string, args: string[]): void {
       return;
     } catch (err) {
       const stderr = String((err as { stderr?: Buffer }).stderr ?? '');
-      if (attempt >= 50 || !/lock/i.test(stderr)) throw new Error(`${command} ${args.join(' ')} failed: ${stderr || (err as Error).message}`);
+      if (attempt >= 50 || !/lock/i.test(stderr))
+        throw new Error(`${command} ${args.join(' ')} failed: ${stderr || (err as Error).message}`);
       execFileSync('sleep', ['0.1']);
     }
   }
@@ -47,7 +48,8 @@ export function createOtherUser(prefix = 'vst'): OtherUser {
   const id = (flag: string) => Number(execFileSync('id', [flag, name], { encoding: 'utf8' }).trim());
   const uid = id('-u');
   const gid = id('-g');
-  const asUser = (command: string, args: string[]) => ['setpriv', [`--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', '--', command, ...args]] as const;
+  const asUser = (command: string, args: string[]) =>
+    ['setpriv', [`--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', '--', command, ...args]] as const;
   let removed = false;
   return {
     name,

@@ -21,7 +21,13 @@ export const LOOSE_S3_CREDENTIALS = { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_AC
 export async function startS3rver(options: { port?: number; bucket?: string } = {}): Promise<LooseS3> {
   const directory = mkdtempSync(join(tmpdir(), 'vsync-s3rver-'));
   const bucket = options.bucket ?? 'loose';
-  const server = new S3rver({ port: options.port ?? 0, address: '127.0.0.1', silent: true, directory, configureBuckets: [{ name: bucket }] });
+  const server = new S3rver({
+    port: options.port ?? 0,
+    address: '127.0.0.1',
+    silent: true,
+    directory,
+    configureBuckets: [{ name: bucket }],
+  });
   const { port } = await server.run();
   return {
     endpoint: `http://127.0.0.1:${port}`,

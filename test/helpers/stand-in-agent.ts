@@ -21,7 +21,13 @@ export interface StandInAgent {
 
 export async function standInAgent(t: TestContext): Promise<StandInAgent> {
   const dir = mkdtempSync(join(tmpdir(), 'vsi-'));
-  const fake: StandInAgent = { socket: join(dir, 's.sock'), dir, home: join(dir, 'home'), handle: (_req, _body, res) => void res.writeHead(404).end(), seen: [] };
+  const fake: StandInAgent = {
+    socket: join(dir, 's.sock'),
+    dir,
+    home: join(dir, 'home'),
+    handle: (_req, _body, res) => void res.writeHead(404).end(),
+    seen: [],
+  };
   mkdirSync(fake.home);
   const server = createServer((req, res) => {
     let body = '';

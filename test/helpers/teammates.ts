@@ -80,11 +80,28 @@ export async function createBucket(prefix: string): Promise<string> {
  * Where a team's vault lives for a test: on RGW, a new bucket (the init arguments name it, and `remote`
  * reads it directly, closed at teardown); on the directory store, the default folder under `home`.
  */
-export async function teamStore(t: TestContext, store: 'dir' | 's3', home: string, bucketPrefix: string): Promise<{ initArgs: string[]; remote: Storage }> {
+export async function teamStore(
+  t: TestContext,
+  store: 'dir' | 's3',
+  home: string,
+  bucketPrefix: string,
+): Promise<{ initArgs: string[]; remote: Storage }> {
   if (store === 'dir') return { initArgs: ['init', 'dev'], remote: new DirStorage(join(home, '.local', 'share', 'vsync', 'store')) };
   const bucket = await createBucket(bucketPrefix);
   const s3 = new S3Storage({ bucket, endpoint: process.env.VSYNC_TEST_S3_ENDPOINT, region: 'us-east-1', forcePathStyle: true });
   t.teardown(() => s3.destroy());
-  return { initArgs: ['init', 'dev', '--bucket', bucket, '--endpoint', process.env.VSYNC_TEST_S3_ENDPOINT!, '--region', 'us-east-1', '--path-style'], remote: s3 };
+  return {
+    initArgs: [
+      'init',
+      'dev',
+      '--bucket',
+      bucket,
+      '--endpoint',
+      process.env.VSYNC_TEST_S3_ENDPOINT!,
+      '--region',
+      'us-east-1',
+      '--path-style',
+    ],
+    remote: s3,
+  };
 }
-

@@ -13,7 +13,10 @@ export interface TerminalRun {
 const quote = (word: string): string => `'${word.replace(/'/g, `'\\''`)}'`;
 
 /** Runs `vsync <args>` on a terminal; types `keys` once `prompt` shows in the transcript. */
-export function vsyncOnTerminal(args: string[], options: { cwd: string; env: Record<string, string>; prompt: string; keys: string }): Promise<TerminalRun> {
+export function vsyncOnTerminal(
+  args: string[],
+  options: { cwd: string; env: Record<string, string>; prompt: string; keys: string },
+): Promise<TerminalRun> {
   const command = [process.execPath, fileURLToPath(built(CLI)), ...args].map(quote).join(' ');
   const child = spawn('script', ['--quiet', '--return', '--command', command, '/dev/null'], {
     cwd: options.cwd,

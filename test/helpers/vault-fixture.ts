@@ -73,4 +73,3 @@ export async function twoMachines<S extends Storage>(prefix: string, storage: S)
   shareConfig(a, b);
   return { base, cleanup, storage, keychain, clock, a, b };
 }
-

@@ -25,7 +25,12 @@ const HANG_GUARD_MS = 60_000;
 t.setTimeout(600_000);
 
 async function agentWith(t: TestContext, name: string, env: Record<string, string> = {}): Promise<Agent> {
-  const agent = await startAgent({ home: join(base, name), socket: freshSocket(), env: { VSYNC_KEY: randomBytes(32).toString('base64'), ...env }, waitReady: false });
+  const agent = await startAgent({
+    home: join(base, name),
+    socket: freshSocket(),
+    env: { VSYNC_KEY: randomBytes(32).toString('base64'), ...env },
+    waitReady: false,
+  });
   t.teardown(() => agent.stop('SIGKILL'));
   // startAgent's own wait gives up after 10 s, which a busy machine can take.
   await waitFor('the agent to answer', async () => {
@@ -58,10 +63,12 @@ function raw(path: string, bytes?: string | Buffer): Promise<Raw> {
     let closed = false;
     socket.on('data', (d: Buffer) => (text += d.toString('latin1')));
     socket.on('error', () => undefined);
-    const done = new Promise<string>((resolveClosed) => socket.on('close', () => {
-      closed = true;
-      resolveClosed(text);
-    }));
+    const done = new Promise<string>((resolveClosed) =>
+      socket.on('close', () => {
+        closed = true;
+        resolveClosed(text);
+      }),
+    );
     socket.once('error', reject);
     socket.once('connect', () => {
       socket.off('error', reject);
@@ -87,23 +94,43 @@ async function exchange(path: string, bytes: string | Buffer): Promise<{ status:
   return { status, body, text };
 }
 
-const statusOk = async (agent: Agent): Promise<boolean> => (await call(agent.socket, 'GET', '/v1/status').catch(() => ({ status: 0 }))).status === 200;
+const statusOk = async (agent: Agent): Promise<boolean> =>
+  (await call(agent.socket, 'GET', '/v1/status').catch(() => ({ status: 0 }))).status === 200;
 
 /** The agent's log lines at level error (50) or worse: a stack where a debug line belongs. */
-const errorLines = (agent: Agent): string[] => agent.output().split('\n').filter((l) => /"level":(50|60)/.test(l));
+const errorLines = (agent: Agent): string[] =>
+  agent
+    .output()
+    .split('\n')
+    .filter((l) => /"level":(50|60)/.test(l));
 
 t.test("what Node's HTTP parser refuses gets a coded error body, and the agent goes on", async (t) => {
   const agent = await agentWith(t, 'parser');
   const cases: Array<[string, string | Buffer, number, string]> = [
     ['a bad request line', 'GARBAGE\r\n\r\n', 400, 'AGENT_HTTP_INVALID'],
     ['an unknown method', 'BREW /v1/status HTTP/1.1\r\nHost: vsync\r\n\r\n', 400, 'AGENT_HTTP_INVALID'],
-    ['bad chunking', 'POST /v1/lock HTTP/1.1\r\nHost: vsync\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n', 400, 'AGENT_HTTP_INVALID'],
+    [
+      'bad chunking',
+      'POST /v1/lock HTTP/1.1\r\nHost: vsync\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n',
+      400,
+      'AGENT_HTTP_INVALID',
+    ],
     ['a header without a colon', 'GET /v1/status HTTP/1.1\r\nHost: vsync\r\nno colon here\r\n\r\n', 400, 'AGENT_HTTP_INVALID'],
-    ['headers over 16 KiB', `GET /v1/status HTTP/1.1\r\nHost: vsync\r\nX-Pad: ${'a'.repeat(20_000)}\r\n\r\n`, 431, 'AGENT_HEADERS_TOO_LARGE'],
+    [
+      'headers over 16 KiB',
+      `GET /v1/status HTTP/1.1\r\nHost: vsync\r\nX-Pad: ${'a'.repeat(20_000)}\r\n\r\n`,
+      431,
+      'AGENT_HEADERS_TOO_LARGE',
+    ],
     ['CONNECT', 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n', 404, 'AGENT_BAD_REQUEST'],
     ['an HTTP/2 preface', 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 400, 'AGENT_HTTP_INVALID'],
     ['a TLS hello', Buffer.from('16030100a5010000a103030000000000', 'hex'), 400, 'AGENT_HTTP_INVALID'],
-    ['both Content-Length and chunked', 'POST /v1/lock HTTP/1.1\r\nHost: vsync\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n{}', 400, 'AGENT_HTTP_INVALID'],
+    [
+      'both Content-Length and chunked',
+      'POST /v1/lock HTTP/1.1\r\nHost: vsync\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n{}',
+      400,
+      'AGENT_HTTP_INVALID',
+    ],
   ];
   for (const [name, bytes, status, code] of cases) {
     const answer = await exchange(agent.socket, bytes);
@@ -152,13 +179,18 @@ t.test('requests too slow to arrive are cut with 408, and answers are not timed'
   const agent = await agentWith(t, 'slow', { VSYNC_REQUEST_TIMEOUT_SECONDS: '0.5' });
   // An event stream is an answer that never ends: it must outlive the request limit.
   const events: string[] = [];
-  const follower = request({ socketPath: agent.socket, path: '/v1/events' }, (res) => res.on('data', (d: Buffer) => events.push(d.toString())));
+  const follower = request({ socketPath: agent.socket, path: '/v1/events' }, (res) =>
+    res.on('data', (d: Buffer) => events.push(d.toString())),
+  );
   follower.on('error', () => undefined);
   follower.end();
   t.teardown(() => follower.destroy());
   await waitFor('the event stream to open', () => events.join('').includes(': vsyncd events'));
 
-  const slowBody = await exchange(agent.socket, 'POST /v1/lock HTTP/1.1\r\nHost: vsync\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"a');
+  const slowBody = await exchange(
+    agent.socket,
+    'POST /v1/lock HTTP/1.1\r\nHost: vsync\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"a',
+  );
   t.equal(slowBody.status, 408, 'a body that stops arriving: 408');
   t.match(slowBody.body, { error: { code: 'AGENT_REQUEST_TIMEOUT' } });
 
@@ -204,7 +236,10 @@ t.test('at VSYNC_MAX_CONNECTIONS the oldest idle connection makes room', async (
   });
   for (let i = 0; i < 500; i++) idle.push(await raw(agent.socket));
   await waitFor('the idle connections over the cap to be closed', () => idle.filter((c) => c.isClosed()).length >= 500 - 64);
-  t.ok(idle.slice(0, 500 - 64).every((c) => c.isClosed()), 'the oldest ones went');
+  t.ok(
+    idle.slice(0, 500 - 64).every((c) => c.isClosed()),
+    'the oldest ones went',
+  );
   const env = { HOME: join(base, 'cap'), VSYNC_SOCKET: agent.socket, VSYNC_NO_AUTOSTART: '1' };
   const status = await vsync(['status'], { cwd: base, env });
   t.equal(status.code, 0, `vsync status answers: ${status.stderr}`);
@@ -236,7 +271,9 @@ t.test('a reader of the event stream that never reads is dropped; memory stays b
   const rss = (): number => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${agent.child.pid}/status`, 'utf8'))?.[1]) / 1024;
   // The reader that does read, counting events.
   let followed = '';
-  const follower = request({ socketPath: agent.socket, path: '/v1/events' }, (res) => res.on('data', (d: Buffer) => (followed += d.toString())));
+  const follower = request({ socketPath: agent.socket, path: '/v1/events' }, (res) =>
+    res.on('data', (d: Buffer) => (followed += d.toString())),
+  );
   follower.on('error', () => undefined);
   follower.end();
   t.teardown(() => follower.destroy());
@@ -278,9 +315,17 @@ t.test('the real CLI: a store or bucket that could never work is refused before 
   const env = { HOME: home, VSYNC_SOCKET: agent.socket, VSYNC_NO_AUTOSTART: '1' };
   const cases: Array<[string, string[], RegExp]> = [
     ['--store over PATH_MAX', ['init', 'dev', '--store', `/${'s'.repeat(5000)}`], /store: must be at most 4096 bytes/],
-    ['--store relative, resolved here but still over PATH_MAX', ['init', 'dev', '--store', 'x'.repeat(4100)], /store: must be at most 4096 bytes/],
+    [
+      '--store relative, resolved here but still over PATH_MAX',
+      ['init', 'dev', '--store', 'x'.repeat(4100)],
+      /store: must be at most 4096 bytes/,
+    ],
     ['--bucket with capitals', ['init', 'dev', '--bucket', 'My_Bucket'], /bucket: must be an S3 bucket name/],
-    ['--endpoint not http(s)', ['init', 'dev', '--bucket', 'ok-bucket', '--endpoint', 'ftp://example.com'], /endpoint: must be an http\(s\) URL/],
+    [
+      '--endpoint not http(s)',
+      ['init', 'dev', '--bucket', 'ok-bucket', '--endpoint', 'ftp://example.com'],
+      /endpoint: must be an http\(s\) URL/,
+    ],
     ['--prefix with ..', ['init', 'dev', '--bucket', 'ok-bucket', '--prefix', '../other'], /prefix: must not hold/],
   ];
   for (const [name, args, message] of cases) {

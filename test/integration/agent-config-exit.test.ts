@@ -40,10 +40,14 @@ t.test('socket activation whose fd 3 is not a socket: exit 3, nothing bound at t
   const fd = openSync(file, 'r');
   t.teardown(() => closeSync(fd));
   // LISTEN_PID must be the agent's own pid: the shell exports its own and execs node in its place.
-  const child = spawn('/bin/sh', ['-c', 'LISTEN_PID=$$ LISTEN_FDS=1 exec "$0" "$1"', process.execPath, fileURLToPath(built('daemon/main'))], {
-    env: childEnv({ HOME: home, VSYNC_SOCKET: socket }),
-    stdio: ['ignore', 'pipe', 'pipe', fd],
-  });
+  const child = spawn(
+    '/bin/sh',
+    ['-c', 'LISTEN_PID=$$ LISTEN_FDS=1 exec "$0" "$1"', process.execPath, fileURLToPath(built('daemon/main'))],
+    {
+      env: childEnv({ HOME: home, VSYNC_SOCKET: socket }),
+      stdio: ['ignore', 'pipe', 'pipe', fd],
+    },
+  );
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));

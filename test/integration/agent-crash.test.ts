@@ -23,7 +23,10 @@ function fill(folder: string, generation: string): void {
   mkdirSync(folder, { recursive: true });
   writeFileSync(join(folder, '.env.dev'), `GENERATION=${generation}\n`);
   for (let i = 0; i < FILES; i++) {
-    writeFileSync(join(folder, `blob-${String(i).padStart(3, '0')}.bin`), Buffer.concat([Buffer.from(`${generation}:`), randomBytes(FILE_BYTES)]));
+    writeFileSync(
+      join(folder, `blob-${String(i).padStart(3, '0')}.bin`),
+      Buffer.concat([Buffer.from(`${generation}:`), randomBytes(FILE_BYTES)]),
+    );
   }
 }
 
@@ -92,7 +95,10 @@ if (realComponentAvailable(t, 'VSYNC_TEST_KEYRING', 'a Secret Service (gnome-key
     // The shutdown bound generous: this is about finishing, and a 47 MiB pull on a busy machine takes a while.
     const agent = await startAgent({ home, socket, env: { VSYNC_SHUTDOWN_SECONDS: '600' } });
     const target = (await versionsOf(cli))[0]!;
-    const child = spawn(process.execPath, [fileURLToPath(built(CLI)), 'pull', 'dev', '--force', '--at', target], { cwd: repo, env: childEnv(env) });
+    const child = spawn(process.execPath, [fileURLToPath(built(CLI)), 'pull', 'dev', '--force', '--at', target], {
+      cwd: repo,
+      env: childEnv(env),
+    });
     let out = '';
     let signalled = false;
     child.stdout.on('data', (d: Buffer) => {
@@ -110,14 +116,14 @@ if (realComponentAvailable(t, 'VSYNC_TEST_KEYRING', 'a Secret Service (gnome-key
     t.equal(generationOf(folder), 'old');
   });
 
-  t.test('a crashed agent\'s stale socket: the client starts a new agent', async (t) => {
+  t.test("a crashed agent's stale socket: the client starts a new agent", async (t) => {
     const agent = await startAgent({ home, socket });
     await agent.stop('SIGKILL');
     t.ok(existsSync(socket), 'the stale socket is there');
     const status = await vsync(['status'], { cwd: repo, env: { HOME: home, VSYNC_SOCKET: socket } });
     t.equal(status.code, 0, status.stderr);
     // The new agent writes its state file just after it starts answering.
-    await waitUntil(() => existsSync(agentStateFile(socket)), 'the new agent\'s state file');
+    await waitUntil(() => existsSync(agentStateFile(socket)), "the new agent's state file");
     const state = JSON.parse(readFileSync(agentStateFile(socket), 'utf8')) as { pid: number };
     t.not(state.pid, agent.child.pid, 'a new agent answers');
     t.match(status.stdout, new RegExp(`pid ${state.pid}`));

@@ -35,7 +35,7 @@ t.test('status, the state file, a second agent refused, SIGTERM cleans up', asyn
   t.notOk(existsSync(socket), 'socket removed');
 });
 
-t.test('a dead agent\'s socket is cleared by the next one', async (t) => {
+t.test("a dead agent's socket is cleared by the next one", async (t) => {
   const socket = freshSocket();
   const first = await startAgent({ home, socket });
   await first.stop('SIGKILL');
@@ -66,7 +66,12 @@ t.test('shutdown over the API, asked the moment it answers: a clean exit, no sta
   const socket = freshSocket();
   // Not waiting for the state file: the stop races the agent's own start-up announcement.
   const agent = await startAgent({ home, socket, waitReady: false });
-  while ((await call(socket, 'POST', '/v1/shutdown', {}).then((r) => r.status, () => 0)) !== 202) {
+  while (
+    (await call(socket, 'POST', '/v1/shutdown', {}).then(
+      (r) => r.status,
+      () => 0,
+    )) !== 202
+  ) {
     await new Promise((r) => setTimeout(r, 5));
   }
   const res = { status: 202 };
@@ -75,7 +80,7 @@ t.test('shutdown over the API, asked the moment it answers: a clean exit, no sta
   t.notOk(existsSync(agentStateFile(socket)));
 });
 
-t.test('agents started at the same moment over a dead agent\'s socket: exactly one serves', async (t) => {
+t.test("agents started at the same moment over a dead agent's socket: exactly one serves", async (t) => {
   const socket = freshSocket();
   const dead = await startAgent({ home, socket });
   await dead.stop('SIGKILL'); // leaves its socket and its lock behind

@@ -93,72 +93,82 @@ function pullChild(r: Rig) {
 }
 
 function suite(): void {
-  t.test('SIGTERM while a pull hangs on its download: the agent abandons it, exits, and a new agent pulls a newer version that stays', async (t) => {
-    const r = await rig(t);
-    const v1 = await pushed(t, r, 'V=1\n');
-    t.equal((await r.bob.cli(['pull', 'dev'])).code, 0);
-    const v2 = await pushed(t, r, 'V=2\n');
+  t.test(
+    'SIGTERM while a pull hangs on its download: the agent abandons it, exits, and a new agent pulls a newer version that stays',
+    async (t) => {
+      const r = await rig(t);
+      const v1 = await pushed(t, r, 'V=1\n');
+      t.equal((await r.bob.cli(['pull', 'dev'])).code, 0);
+      const v2 = await pushed(t, r, 'V=2\n');
 
-    r.proxy.rule = downloads;
-    const hung = r.bob.cli(['pull', 'dev']);
-    await waitUntil(() => r.proxy.held() > 0, 'the download of v2 is held by the proxy');
-    const a = r.bob.agent;
-    a.child.kill('SIGTERM');
-    const code = await within(a.exited, 'agent A exits after SIGTERM');
-    t.not(code, null, `agent A exited (code ${code})`);
-    t.match(a.output(), /abandoned them/, 'its log says it abandoned the operation still running');
-    t.notOk(existsSync(a.socket), 'its socket is gone');
-    t.notOk(existsSync(agentLockFile(a.socket)), 'its agent lock is gone');
-    t.notOk(existsSync(agentStateFile(a.socket)), 'its state file is gone');
-    const answered = await hung;
-    t.equal(answered.code, exitCodes.agent, `the hung pull was answered: ${answered.stderr.split('\n')[0]}`);
-    t.match(answered.stderr, /^vsync: error: the agent is shutting down/m, 'with AGENT_SHUTTING_DOWN');
-    t.equal(readFileSync(r.bob.envFile(), 'utf8'), 'V=1\n', 'the folder still holds v1');
+      r.proxy.rule = downloads;
+      const hung = r.bob.cli(['pull', 'dev']);
+      await waitUntil(() => r.proxy.held() > 0, 'the download of v2 is held by the proxy');
+      const a = r.bob.agent;
+      a.child.kill('SIGTERM');
+      const code = await within(a.exited, 'agent A exits after SIGTERM');
+      t.not(code, null, `agent A exited (code ${code})`);
+      t.match(a.output(), /abandoned them/, 'its log says it abandoned the operation still running');
+      t.notOk(existsSync(a.socket), 'its socket is gone');
+      t.notOk(existsSync(agentLockFile(a.socket)), 'its agent lock is gone');
+      t.notOk(existsSync(agentStateFile(a.socket)), 'its state file is gone');
+      const answered = await hung;
+      t.equal(answered.code, exitCodes.agent, `the hung pull was answered: ${answered.stderr.split('\n')[0]}`);
+      t.match(answered.stderr, /^vsync: error: the agent is shutting down/m, 'with AGENT_SHUTTING_DOWN');
+      t.equal(readFileSync(r.bob.envFile(), 'utf8'), 'V=1\n', 'the folder still holds v1');
 
-    r.proxy.rule = undefined;
-    const v3 = await pushed(t, r, 'V=3\n');
-    t.ok(v1 < v2 && v2 < v3, `three versions in order (${v1}, ${v2}, ${v3})`);
-    r.bob.agent = await startAgent({ home: r.bob.home, socket: a.socket, env: r.agentEnv });
-    const pulled = await r.bob.cli(['pull', 'dev']);
-    t.equal(pulled.code, 0, pulled.stderr);
+      r.proxy.rule = undefined;
+      const v3 = await pushed(t, r, 'V=3\n');
+      t.ok(v1 < v2 && v2 < v3, `three versions in order (${v1}, ${v2}, ${v3})`);
+      r.bob.agent = await startAgent({ home: r.bob.home, socket: a.socket, env: r.agentEnv });
+      const pulled = await r.bob.cli(['pull', 'dev']);
+      t.equal(pulled.code, 0, pulled.stderr);
 
-    t.equal(await r.proxy.release(), 1, 'the held download of v2 is released to the store');
-    t.equal(readFileSync(r.bob.envFile(), 'utf8'), 'V=3\n', 'the folder holds v3, the newer version');
-    t.equal(floorOf(r), v3, 'the floor in the state file is v3');
-    const status = await r.bob.cli(['status']);
-    t.equal(status.code, 0, 'agent B still answers');
-  });
+      t.equal(await r.proxy.release(), 1, 'the held download of v2 is released to the store');
+      t.equal(readFileSync(r.bob.envFile(), 'utf8'), 'V=3\n', 'the folder holds v3, the newer version');
+      t.equal(floorOf(r), v3, 'the floor in the state file is v3');
+      const status = await r.bob.cli(['status']);
+      t.equal(status.code, 0, 'agent B still answers');
+    },
+  );
 
-  t.test('Ctrl-C on `vsync pull` while its download hangs: the agent cancels the pull at once, and the next pull goes through', async (t) => {
-    const r = await rig(t);
-    await pushed(t, r, 'V=1\n');
-    t.equal((await r.bob.cli(['pull', 'dev'])).code, 0);
-    await pushed(t, r, 'V=2\n');
-    const floor = floorOf(r);
-    const events = await followEvents(r.bob.agent.socket);
-    t.teardown(() => events.close());
+  t.test(
+    'Ctrl-C on `vsync pull` while its download hangs: the agent cancels the pull at once, and the next pull goes through',
+    async (t) => {
+      const r = await rig(t);
+      await pushed(t, r, 'V=1\n');
+      t.equal((await r.bob.cli(['pull', 'dev'])).code, 0);
+      await pushed(t, r, 'V=2\n');
+      const floor = floorOf(r);
+      const events = await followEvents(r.bob.agent.socket);
+      t.teardown(() => events.close());
 
-    r.proxy.rule = downloads;
-    const from = events.events.length;
-    const pull = pullChild(r);
-    await waitUntil(() => r.proxy.held() > 0, 'the download of v2 is held by the proxy');
-    pull.child.kill('SIGINT');
-    const ended = await within(pull.done, 'the interrupted CLI ends');
-    t.ok(ended.code !== 0, `the interrupted CLI did not succeed (${ended.signal ?? ended.code})`);
+      r.proxy.rule = downloads;
+      const from = events.events.length;
+      const pull = pullChild(r);
+      await waitUntil(() => r.proxy.held() > 0, 'the download of v2 is held by the proxy');
+      pull.child.kill('SIGINT');
+      const ended = await within(pull.done, 'the interrupted CLI ends');
+      t.ok(ended.code !== 0, `the interrupted CLI did not succeed (${ended.signal ?? ended.code})`);
 
-    const failed = await events.waitFor((e) => e.type === 'pull-failed', { from });
-    t.match(failed, { type: 'pull-failed', env: 'dev', trigger: 'manual', code: 'AGENT_OPERATION_CANCELLED' }, 'the agent announced the pull cancelled');
-    t.equal(readFileSync(r.bob.envFile(), 'utf8'), 'V=1\n', 'the folder is unchanged');
-    t.equal(floorOf(r), floor, 'the floor is unchanged');
-    t.match(r.bob.agent.output(), /AGENT_OPERATION_CANCELLED/, 'the agent logged the cancellation');
+      const failed = await events.waitFor((e) => e.type === 'pull-failed', { from });
+      t.match(
+        failed,
+        { type: 'pull-failed', env: 'dev', trigger: 'manual', code: 'AGENT_OPERATION_CANCELLED' },
+        'the agent announced the pull cancelled',
+      );
+      t.equal(readFileSync(r.bob.envFile(), 'utf8'), 'V=1\n', 'the folder is unchanged');
+      t.equal(floorOf(r), floor, 'the floor is unchanged');
+      t.match(r.bob.agent.output(), /AGENT_OPERATION_CANCELLED/, 'the agent logged the cancellation');
 
-    r.proxy.rule = undefined;
-    const next = await r.bob.cli(['pull', 'dev']);
-    t.equal(next.code, 0, `the next pull is not stuck behind the cancelled one: ${next.stderr}`);
-    t.equal(readFileSync(r.bob.envFile(), 'utf8'), 'V=2\n', 'and brings v2');
-    t.equal(await r.proxy.release(), 1, 'the cancelled download, released late, changes nothing');
-    t.equal(readFileSync(r.bob.envFile(), 'utf8'), 'V=2\n', 'the folder still holds v2');
-  });
+      r.proxy.rule = undefined;
+      const next = await r.bob.cli(['pull', 'dev']);
+      t.equal(next.code, 0, `the next pull is not stuck behind the cancelled one: ${next.stderr}`);
+      t.equal(readFileSync(r.bob.envFile(), 'utf8'), 'V=2\n', 'and brings v2');
+      t.equal(await r.proxy.release(), 1, 'the cancelled download, released late, changes nothing');
+      t.equal(readFileSync(r.bob.envFile(), 'utf8'), 'V=2\n', 'the folder still holds v2');
+    },
+  );
 }
 
 if (realComponentAvailable(t, 'VSYNC_TEST_S3_ENDPOINT', 'Ceph RGW')) suite();

@@ -15,55 +15,61 @@ import { tempBase } from '../helpers/vault-fixture.js';
 const COMMANDS = 8;
 const hasStress = spawnSync('stress-ng', ['--version']).status === 0;
 
-t.test(`${COMMANDS} commands at once, no agent, a busy CPU: one agent answers them all`, { skip: skipUnless(hasStress, 'stress-ng is missing (apt-get install stress-ng)'), timeout: 300_000 }, async (t) => {
-  const { base, cleanup } = tempBase('vsync-race-');
-  t.teardown(cleanup);
-  const hog = spawn('stress-ng', ['--cpu', '2', '--timeout', '60s'], { stdio: 'ignore' });
-  t.teardown(() => {
-    if (hog.exitCode === null && hog.signalCode === null && hog.pid !== undefined) process.kill(hog.pid, 'SIGKILL');
-  });
-  const socket = freshSocket();
-  const env = { HOME: join(base, 'home'), VSYNC_SOCKET: socket };
-  const pids = new Set<number>();
-  t.teardown(() => {
-    // Also the agent the state file names: found even when a command failed and named none.
-    try {
-      pids.add((JSON.parse(readFileSync(agentStateFile(socket), 'utf8')) as { pid: number }).pid);
-    } catch {
-      // none announced itself
-    }
-    for (const pid of pids) {
+t.test(
+  `${COMMANDS} commands at once, no agent, a busy CPU: one agent answers them all`,
+  { skip: skipUnless(hasStress, 'stress-ng is missing (apt-get install stress-ng)'), timeout: 300_000 },
+  async (t) => {
+    const { base, cleanup } = tempBase('vsync-race-');
+    t.teardown(cleanup);
+    const hog = spawn('stress-ng', ['--cpu', '2', '--timeout', '60s'], { stdio: 'ignore' });
+    t.teardown(() => {
+      if (hog.exitCode === null && hog.signalCode === null && hog.pid !== undefined) process.kill(hog.pid, 'SIGKILL');
+    });
+    const socket = freshSocket();
+    const env = { HOME: join(base, 'home'), VSYNC_SOCKET: socket };
+    const pids = new Set<number>();
+    t.teardown(() => {
+      // Also the agent the state file names: found even when a command failed and named none.
       try {
-        process.kill(pid, 'SIGKILL');
+        pids.add((JSON.parse(readFileSync(agentStateFile(socket), 'utf8')) as { pid: number }).pid);
       } catch {
-        // gone already
+        // none announced itself
       }
-    }
-  });
-
-  const runs = await Promise.all(Array.from({ length: COMMANDS }, () => vsync(['status', '--json'], { cwd: base, env, timeoutMs: 120_000 })));
-  for (const [i, run] of runs.entries()) {
-    t.equal(run.code, 0, `command ${i + 1}: exit 0 (${run.stderr.trim()})`);
-    if (run.code === 0) pids.add((JSON.parse(run.stdout) as { pid: number }).pid);
-  }
-  const state = JSON.parse(readFileSync(agentStateFile(socket), 'utf8')) as { pid: number };
-  pids.add(state.pid);
-  t.equal(pids.size, 1, `one agent answered every command, the one the state file names (pids: ${[...pids].join(', ')})`);
-  // The agents that lost exit as soon as they find the winner's lock; one whose client was answered by the
-  // winner may still be loading when its client is done, so wait for them to go (60 s: a hang guard).
-  const serving = () =>
-    spawnSync('pgrep', ['-f', 'daemon/main.js'], { encoding: 'utf8' })
-      .stdout.split('\n')
-      .filter((line) => line !== '')
-      .map(Number)
-      .filter((pid) => {
+      for (const pid of pids) {
         try {
-          return readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(`VSYNC_SOCKET=${socket}`);
+          process.kill(pid, 'SIGKILL');
         } catch {
-          return false; // exited meanwhile
+          // gone already
         }
-      });
-  const deadline = Date.now() + 60_000;
-  while (serving().length > 1 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
-  t.same(serving(), [state.pid], 'one vsyncd process runs for this socket, the one that answered');
-});
+      }
+    });
+
+    const runs = await Promise.all(
+      Array.from({ length: COMMANDS }, () => vsync(['status', '--json'], { cwd: base, env, timeoutMs: 120_000 })),
+    );
+    for (const [i, run] of runs.entries()) {
+      t.equal(run.code, 0, `command ${i + 1}: exit 0 (${run.stderr.trim()})`);
+      if (run.code === 0) pids.add((JSON.parse(run.stdout) as { pid: number }).pid);
+    }
+    const state = JSON.parse(readFileSync(agentStateFile(socket), 'utf8')) as { pid: number };
+    pids.add(state.pid);
+    t.equal(pids.size, 1, `one agent answered every command, the one the state file names (pids: ${[...pids].join(', ')})`);
+    // The agents that lost exit as soon as they find the winner's lock; one whose client was answered by the
+    // winner may still be loading when its client is done, so wait for them to go (60 s: a hang guard).
+    const serving = () =>
+      spawnSync('pgrep', ['-f', 'daemon/main.js'], { encoding: 'utf8' })
+        .stdout.split('\n')
+        .filter((line) => line !== '')
+        .map(Number)
+        .filter((pid) => {
+          try {
+            return readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(`VSYNC_SOCKET=${socket}`);
+          } catch {
+            return false; // exited meanwhile
+          }
+        });
+    const deadline = Date.now() + 60_000;
+    while (serving().length > 1 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+    t.same(serving(), [state.pid], 'one vsyncd process runs for this socket, the one that answered');
+  },
+);

@@ -101,7 +101,10 @@ const ESC = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 t.test('list: none yet, then newest first with size, age and file', async (t) => {
   const v = await vault(t);
-  t.same(await ok(t, v, ['backups', 'dev']), [`${v.backups}/ (0 backups of dev)`, '  (none yet: each pull writes one before it replaces the vault folder)']);
+  t.same(await ok(t, v, ['backups', 'dev']), [
+    `${v.backups}/ (0 backups of dev)`,
+    '  (none yet: each pull writes one before it replaces the vault folder)',
+  ]);
   t.same(await listed(v), { repo: v.repoName, env: 'dev', folder: v.backups, backups: [] });
 
   write(v, V1);
@@ -125,7 +128,10 @@ t.test('list: none yet, then newest first with size, age and file', async (t) =>
   t.equal(lines.length, 3);
 
   // Another env of the same repo has its own (none).
-  t.same(await ok(t, v, ['backups', 'prod']), [`${v.backups}/ (0 backups of prod)`, '  (none yet: each pull writes one before it replaces the vault folder)']);
+  t.same(await ok(t, v, ['backups', 'prod']), [
+    `${v.backups}/ (0 backups of prod)`,
+    '  (none yet: each pull writes one before it replaces the vault folder)',
+  ]);
 });
 
 t.test('restore the newest, then one by ts; the sync record decides what pull and push do next', async (t) => {
@@ -147,7 +153,11 @@ t.test('restore the newest, then one by ts; the sync record decides what pull an
   ]);
   t.same(tree(v.folder), V2, 'the folder holds the backup, exactly (certs/ca.pem of v1 is gone)');
   t.same(readdirSync(dirname(v.folder)), ['dev'], 'no staging or old folder left beside it');
-  t.same((await listed(v)).backups.map((b) => b.path), [b3, b2], 'two kept: the one just written and the one restored');
+  t.same(
+    (await listed(v)).backups.map((b) => b.path),
+    [b3, b2],
+    'two kept: the one just written and the one restored',
+  );
   t.equal(statSync(v.folder).mode & 0o777, 0o700);
   t.equal(statSync(join(v.folder, '.env.dev')).mode & 0o777, 0o600);
 
@@ -162,7 +172,10 @@ t.test('restore the newest, then one by ts; the sync record decides what pull an
   t.not(newest!.path, b3, 'the refused pull backed up v2 (as pulls do)');
   const back = await ok(t, v, ['backups', 'restore', 'dev', ts(b3)]);
   t.equal(back[0], `[1/3] decrypting ${b3}`);
-  t.same(back.slice(-2), [`✅ restored ${v.repoName}/dev from backup ${ts(b3)}`, `  in step with ${version}, the version last synced here`]);
+  t.same(back.slice(-2), [
+    `✅ restored ${v.repoName}/dev from backup ${ts(b3)}`,
+    `  in step with ${version}, the version last synced here`,
+  ]);
   t.same(tree(v.folder), V1);
   await ok(t, v, ['pull', 'dev']);
   t.same(tree(v.folder), V1);
@@ -177,7 +190,10 @@ t.test('restore the newest, then one by ts; the sync record decides what pull an
   t.not(pushedVersion(pushed), version);
 
   const status = await ok(t, v, ['status']);
-  t.ok(status.some((l) => l.startsWith(`  ${v.repoName}/dev: `)), 'status lists the vault');
+  t.ok(
+    status.some((l) => l.startsWith(`  ${v.repoName}/dev: `)),
+    'status lists the vault',
+  );
 });
 
 t.test('restore into a folder that is gone, and a folder that already equals the backup', async (t) => {
@@ -195,7 +211,11 @@ t.test('restore into a folder that is gone, and a folder that already equals the
   t.equal(again[2], `→ ${before[0]!.path}`, 'the newest backup already holds the folder');
   t.same((await listed(v)).backups, before);
   t.same(tree(v.folder), V2);
-  t.same(before.map((b) => b.path), [b2, b1], 'nothing was backed up by the first restore either');
+  t.same(
+    before.map((b) => b.path),
+    [b2, b1],
+    'nothing was backed up by the first restore either',
+  );
 });
 
 t.test('restore first undoes a swap a crash cut short (recoverSwap), then backs up what it put back', async (t) => {
@@ -212,7 +232,11 @@ t.test('restore first undoes a swap a crash cut short (recoverSwap), then backs 
   t.ok(backup && backup !== b1 && backup !== b2, `the recovered v1 folder was backed up: ${lines[2]}`);
   t.same(readdirSync(parent), ['dev'], 'the old and staging folders are gone');
   t.same(tree(v.folder), V1, 'restored from b1 (v1)');
-  t.same((await listed(v)).backups.map((b) => b.path), [backup, b2], 'b1, spared while it was read, is pruned once it is in place');
+  t.same(
+    (await listed(v)).backups.map((b) => b.path),
+    [backup, b2],
+    'b1, spared while it was read, is pruned once it is in place',
+  );
   const restoreBackup = (await listed(v)).backups.find((b) => b.path === backup);
   await ok(t, v, ['backups', 'restore', 'dev', restoreBackup!.ts]);
   t.same(tree(v.folder), V1, 'and it held v1, the folder the crash had hidden');
@@ -228,14 +252,14 @@ t.test('the API: GET /v1/backups and POST /v1/backups/restore, streamed and plai
 
   const streamed = await call(socket, 'POST', '/v1/backups/restore', { cwd: v.u.repo, env: 'dev' }, { accept: 'application/x-ndjson' });
   t.equal(streamed.status, 200);
-  const events = streamed.body.trimEnd().split('\n').map((l) => JSON.parse(l) as StreamLine);
-  t.same(
-    events.slice(0, 2),
-    [
-      { type: 'progress', event: { kind: 'step', n: 1, of: 3, text: `decrypting ${b2}` } },
-      { type: 'progress', event: { kind: 'step', n: 2, of: 3, text: 'backing up local infra/vault/dev/' } },
-    ],
-  );
+  const events = streamed.body
+    .trimEnd()
+    .split('\n')
+    .map((l) => JSON.parse(l) as StreamLine);
+  t.same(events.slice(0, 2), [
+    { type: 'progress', event: { kind: 'step', n: 1, of: 3, text: `decrypting ${b2}` } },
+    { type: 'progress', event: { kind: 'step', n: 2, of: 3, text: 'backing up local infra/vault/dev/' } },
+  ]);
   t.match(events[2], { type: 'progress', event: { kind: 'detail', text: /^→ / } });
   t.same(events[3], { type: 'progress', event: { kind: 'step', n: 3, of: 3, text: `unzipping into ${v.u.repo}` } });
   const result = events[4] as { type: 'result'; result: RestoreResult };
@@ -248,7 +272,11 @@ t.test('the API: GET /v1/backups and POST /v1/backups/restore, streamed and plai
   t.equal(plain.status, 404);
   t.equal(plain.json<{ error: { code: string } }>().error.code, 'BACKUP_NOT_FOUND');
 
-  for (const body of [{ cwd: v.u.repo, env: 'dev', bogus: 1 }, { cwd: v.u.repo, env: 'dev', ts: '2026' }, { cwd: 'relative', env: 'dev' }]) {
+  for (const body of [
+    { cwd: v.u.repo, env: 'dev', bogus: 1 },
+    { cwd: v.u.repo, env: 'dev', ts: '2026' },
+    { cwd: 'relative', env: 'dev' },
+  ]) {
     const bad = await call(socket, 'POST', '/v1/backups/restore', body);
     t.equal(bad.status, 400, JSON.stringify(body));
     t.equal(bad.json<{ error: { code: string } }>().error.code, 'AGENT_BAD_REQUEST');
@@ -278,9 +306,27 @@ t.test('bad paths: a clear error, and the folder and the backups exactly as they
     new RegExp(`^vsync: error: no backup with that timestamp on this machine: 20200101-000000 \\(this machine has ${ts2}, ${ts1}\\)\\n`),
     /vsync: hint: list the backups with `vsync backups <env>`/,
   );
-  await refused('a malformed ts', ['backups', 'restore', 'dev', '2026-05-16'], exitCodes.usage, /not a vsync timestamp/, /vsync: hint: versions are named like/);
-  await refused('a date that does not exist', ['backups', 'restore', 'dev', '20260231-000000'], exitCodes.usage, /"20260231-000000" is not a real date and time/, /hint/);
-  await refused('an env with no config', ['backups', 'restore', 'prod'], exitCodes.config, /no config for this repo and env/, /vsync init <env>/);
+  await refused(
+    'a malformed ts',
+    ['backups', 'restore', 'dev', '2026-05-16'],
+    exitCodes.usage,
+    /not a vsync timestamp/,
+    /vsync: hint: versions are named like/,
+  );
+  await refused(
+    'a date that does not exist',
+    ['backups', 'restore', 'dev', '20260231-000000'],
+    exitCodes.usage,
+    /"20260231-000000" is not a real date and time/,
+    /hint/,
+  );
+  await refused(
+    'an env with no config',
+    ['backups', 'restore', 'prod'],
+    exitCodes.config,
+    /no config for this repo and env/,
+    /vsync init <env>/,
+  );
 
   // The backup the user asks for is damaged: a flipped byte, cut short, not an envelope at all.
   const original = readFileSync(b1);
@@ -295,9 +341,21 @@ t.test('bad paths: a clear error, and the folder and the backups exactly as they
     /vsync: hint: nothing was restored or written: this backup is damaged, or was made under another key; `vsync backups dev` lists the others/,
   );
   writeFileSync(b1, original.subarray(0, 20));
-  await refused('cut short', ['backups', 'restore', 'dev', ts1], exitCodes.integrity, /too short to be an RQE1 envelope: .*dev-\d{8}-\d{6}\.zip\.enc \(20 bytes, at least 32 needed\)/, /nothing was restored or written/);
+  await refused(
+    'cut short',
+    ['backups', 'restore', 'dev', ts1],
+    exitCodes.integrity,
+    /too short to be an RQE1 envelope: .*dev-\d{8}-\d{6}\.zip\.enc \(20 bytes, at least 32 needed\)/,
+    /nothing was restored or written/,
+  );
   writeFileSync(b1, Buffer.concat([Buffer.from('PK\x03\x04'), original.subarray(4)]));
-  await refused('not an envelope', ['backups', 'restore', 'dev', ts1], exitCodes.integrity, /does not start with a known magic \(RQE1\): .* \(starts with 0x504b0304\)/, /nothing was restored or written/);
+  await refused(
+    'not an envelope',
+    ['backups', 'restore', 'dev', ts1],
+    exitCodes.integrity,
+    /does not start with a known magic \(RQE1\): .* \(starts with 0x504b0304\)/,
+    /nothing was restored or written/,
+  );
 
   // A genuine envelope made under another key (another vault's backup dropped in with this one's name).
   writeFileSync(b1, encryptEnvelope(await deriveKey(randomBytes(32).toString('base64'), 'AAAAAAAAAAAAAAAAAAAAAA=='), Buffer.from('PK')));
@@ -307,7 +365,13 @@ t.test('bad paths: a clear error, and the folder and the backups exactly as they
   // The agent holds the wrong key for this vault: refused by the config's key check, before any read.
   await v.u.agent.stop();
   v.u.agent = await startAgent({ home: v.u.home, socket: v.u.env.VSYNC_SOCKET!, env: { VSYNC_KEY: randomBytes(32).toString('base64') } });
-  await refused('the wrong key', ['backups', 'restore', 'dev'], exitCodes.keychain, /this key is not the key the config was made with/, /hint/);
+  await refused(
+    'the wrong key',
+    ['backups', 'restore', 'dev'],
+    exitCodes.keychain,
+    /this key is not the key the config was made with/,
+    /hint/,
+  );
   await v.u.agent.stop();
   v.u.agent = await startAgent({ home: v.u.home, socket: v.u.env.VSYNC_SOCKET!, env: { VSYNC_KEY: v.key } });
 

@@ -73,9 +73,17 @@ function day(t: TestContext, store: 'dir' | 's3'): void {
     const pulled = await b.cli(['pull', 'dev']);
     t.equal(pulled.code, 0, pulled.stderr);
     const pl = pulled.stdout.trim().split('\n');
-    t.same(pl.slice(0, 2), ['[1/6] backing up local infra/vault/dev/ (if any)', `[2/6] reading pointer ${where.source.replace(/\\/g, '')}latest`]);
+    t.same(pl.slice(0, 2), [
+      '[1/6] backing up local infra/vault/dev/ (if any)',
+      `[2/6] reading pointer ${where.source.replace(/\\/g, '')}latest`,
+    ]);
     t.equal(pl[2], `[3/6] downloading version ${version} (${repoName}/dev/versions/${version}.enc)`);
-    t.same(pl.slice(3), ['[4/6] decrypting', '[5/6] verifying manifest ts', `[6/6] unzipping into ${b.repo}`, `✅ pulled ${repoName}/dev version ${version}`]);
+    t.same(pl.slice(3), [
+      '[4/6] decrypting',
+      '[5/6] verifying manifest ts',
+      `[6/6] unzipping into ${b.repo}`,
+      `✅ pulled ${repoName}/dev version ${version}`,
+    ]);
     t.equal(readFileSync(b.envFile(), 'utf8'), 'DATABASE_URL=postgres://dev\nAPI_KEY=abc123\n');
 
     const used = await b.cli(['use', 'dev']);
@@ -93,7 +101,12 @@ function day(t: TestContext, store: 'dir' | 's3'): void {
     writeFileSync(a.envFile(), 'DATABASE_URL=postgres://mine\n');
     const conflict = await a.cli(['push', 'dev']);
     t.equal(conflict.code, exitCodes.conflict);
-    t.match(conflict.stderr, new RegExp(`vsync: error: the remote moved since this machine last synced: the remote latest is ${bobVersion}; this machine last synced ${version}\\nvsync: hint: pull --force to take the remote version`));
+    t.match(
+      conflict.stderr,
+      new RegExp(
+        `vsync: error: the remote moved since this machine last synced: the remote latest is ${bobVersion}; this machine last synced ${version}\\nvsync: hint: pull --force to take the remote version`,
+      ),
+    );
 
     // Alice pulls: her unpushed edit is refused (and backed up), then forced.
     const refused = await a.cli(['pull', 'dev']);
@@ -124,13 +137,23 @@ function day(t: TestContext, store: 'dir' | 's3'): void {
     };
 
     await remote.put(latestKey, Buffer.from(version));
-    await refusedPull('latest moved back to an older genuine version', exitCodes.integrity, new RegExp(`vsync: error: the remote pointer names a version older than one this machine has already seen: latest names ${version}, but this machine has seen ${bobVersion}`));
+    await refusedPull(
+      'latest moved back to an older genuine version',
+      exitCodes.integrity,
+      new RegExp(
+        `vsync: error: the remote pointer names a version older than one this machine has already seen: latest names ${version}, but this machine has seen ${bobVersion}`,
+      ),
+    );
 
     // A newer name, but not one from the future (more than a day ahead), which pull refuses before the seal.
     const renamed = formatTimestamp(new Date(parseTimestamp(bobVersion).getTime() + 3_600_000));
     await remote.put(versionKey(renamed), (await remote.get(versionKey(version))).body);
     await remote.put(latestKey, Buffer.from(renamed));
-    await refusedPull('an old version renamed to a newer name', exitCodes.integrity, new RegExp(`sealed timestamp is not the one asked for: asked for ${renamed}, the bundle is sealed ${version}`));
+    await refusedPull(
+      'an old version renamed to a newer name',
+      exitCodes.integrity,
+      new RegExp(`sealed timestamp is not the one asked for: asked for ${renamed}, the bundle is sealed ${version}`),
+    );
 
     const genuine = (await remote.get(versionKey(bobVersion))).body;
     const flipped = Buffer.from(genuine);
@@ -140,7 +163,11 @@ function day(t: TestContext, store: 'dir' | 's3'): void {
     await refusedPull('a flipped byte', exitCodes.integrity, /decryption failed: the key is wrong or the data was altered/);
 
     await remote.delete(versionKey(bobVersion));
-    await refusedPull('a pointer naming a missing version', exitCodes.storage, new RegExp(`no such version in the store: latest names ${bobVersion}`));
+    await refusedPull(
+      'a pointer naming a missing version',
+      exitCodes.storage,
+      new RegExp(`no such version in the store: latest names ${bobVersion}`),
+    );
 
     await remote.put(latestKey, Buffer.from('not a timestamp'));
     await refusedPull('junk in latest', exitCodes.integrity, /latest pointer does not hold a version timestamp/);
@@ -161,7 +188,10 @@ function badBuckets(t: TestContext): void {
       cleanup();
     });
     const missingBucket = `vsync-missing-${randomBytes(4).toString('hex')}`;
-    t.equal((await u.cli(['init', 'dev', '--bucket', missingBucket, '--endpoint', endpoint, '--region', 'us-east-1', '--path-style'])).code, 0);
+    t.equal(
+      (await u.cli(['init', 'dev', '--bucket', missingBucket, '--endpoint', endpoint, '--region', 'us-east-1', '--path-style'])).code,
+      0,
+    );
     writeFileSync(u.envFile(), 'A=1\n');
     const pushed = await u.cli(['push', 'dev']);
     t.equal(pushed.code, exitCodes.storage);

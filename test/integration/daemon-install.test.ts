@@ -59,9 +59,18 @@ t.test('install --dry-run --json: the steps as data', { skip }, async (t) => {
   const { home, env } = machine();
   const res = await vsync(['daemon', 'install', '--dry-run', '--json'], { cwd: home, env });
   t.equal(res.code, 0, res.stderr);
-  const plan = JSON.parse(res.stdout) as { action: string; manager: string; dryRun: boolean; socket: string; steps: Array<Record<string, unknown>> };
+  const plan = JSON.parse(res.stdout) as {
+    action: string;
+    manager: string;
+    dryRun: boolean;
+    socket: string;
+    steps: Array<Record<string, unknown>>;
+  };
   t.match(plan, { action: 'install', manager: 'systemd', dryRun: true, socket: join(env.XDG_RUNTIME_DIR!, 'vsync', 'vsyncd.sock') });
-  t.same(plan.steps.map((s) => Object.keys(s)), [['write', 'content'], ['write', 'content'], ['run'], ['run']]);
+  t.same(
+    plan.steps.map((s) => Object.keys(s)),
+    [['write', 'content'], ['write', 'content'], ['run'], ['run']],
+  );
   t.same(plan.steps[3], { run: ['systemctl', '--user', 'enable', '--now', 'vsyncd.socket', 'vsyncd.service'] });
   t.same(tree(home), []);
 });
@@ -83,8 +92,14 @@ t.test('install and uninstall without a user manager: the registry error, and no
     const { home, env } = machine();
     const res = await vsync(['daemon', action], { cwd: home, env });
     t.equal(res.code, exitCodes.agent, action);
-    t.match(res.stderr, /^vsync: error: no service manager to run vsyncd under: `systemctl --user` reaches no systemd user manager \(.+\)\n/);
-    t.match(res.stderr, /\nvsync: hint: a service needs the systemd user manager \(`systemctl --user`\) on Linux or launchd on macOS; without one, vsync starts the agent on first use, or start it with `vsync daemon start`\n$/);
+    t.match(
+      res.stderr,
+      /^vsync: error: no service manager to run vsyncd under: `systemctl --user` reaches no systemd user manager \(.+\)\n/,
+    );
+    t.match(
+      res.stderr,
+      /\nvsync: hint: a service needs the systemd user manager \(`systemctl --user`\) on Linux or launchd on macOS; without one, vsync starts the agent on first use, or start it with `vsync daemon start`\n$/,
+    );
     t.equal(res.stdout, '');
     t.same(tree(home), [], `${action}: HOME untouched`);
 
@@ -113,8 +128,14 @@ t.test('a unit file vsync did not write is neither replaced nor removed', { skip
   const before = statSync(join(dir, 'vsyncd.service')).mtimeMs;
   const res = await vsync(['daemon', 'install', '--dry-run'], { cwd: home, env });
   t.equal(res.code, exitCodes.agent);
-  t.match(res.stderr, `vsync: error: a step of installing or uninstalling the service failed: ${dir}/vsyncd.service is there and was not written by vsync\n`);
-  t.match(res.stderr, /vsync: hint: vsync never replaces or removes a file it did not write: move that one away, then run the command again\n$/);
+  t.match(
+    res.stderr,
+    `vsync: error: a step of installing or uninstalling the service failed: ${dir}/vsyncd.service is there and was not written by vsync\n`,
+  );
+  t.match(
+    res.stderr,
+    /vsync: hint: vsync never replaces or removes a file it did not write: move that one away, then run the command again\n$/,
+  );
   t.equal(readFileSync(join(dir, 'vsyncd.service'), 'utf8'), mine);
   t.equal(statSync(join(dir, 'vsyncd.service')).mtimeMs, before);
   t.same(tree(home), ['.config', '.config/systemd', '.config/systemd/user', '.config/systemd/user/vsyncd.service']);

@@ -45,7 +45,11 @@ const socket = join(runtime, 'vsync', 'vsyncd.sock');
 const key = randomBytes(32).toString('base64');
 
 // The folders the manager's services use (it has no XDG_*_HOME of its own), named for the CLI too.
-const xdg = { XDG_CONFIG_HOME: join(home, '.config'), XDG_DATA_HOME: join(home, '.local', 'share'), XDG_STATE_HOME: join(home, '.local', 'state') };
+const xdg = {
+  XDG_CONFIG_HOME: join(home, '.config'),
+  XDG_DATA_HOME: join(home, '.local', 'share'),
+  XDG_STATE_HOME: join(home, '.local', 'state'),
+};
 
 /** The real CLI as this HOME's user, never starting an agent itself unless asked. */
 function cli(args: string[], cwd = home, extra: Record<string, string> = {}) {
@@ -105,13 +109,15 @@ t.test('install, use, stop, crash, misconfigure, reinstall, take over, uninstall
     const res = await cli(['daemon', 'status']);
     t.equal(res.code, 0, res.stderr);
     const pid = runningPid(res.stdout);
-    t.equal(pid, await mainPid(), 'the service\'s main process answers');
+    t.equal(pid, await mainPid(), "the service's main process answers");
     t.match(JSON.parse(readFileSync(join(runtime, 'vsync', 'vsyncd.json'), 'utf8')), { pid, socket });
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
     t.match(status, /^NoNewPrivs:\s+1$/m, 'NoNewPrivileges=');
     t.match(status, /^Seccomp:\s+2$/m, 'a system call filter');
     t.match(status, /^CapEff:\s+0+$/m, 'no capabilities');
-    const mounts = readFileSync(`/proc/${pid}/mountinfo`, 'utf8').split('\n').map((l) => l.split(' '));
+    const mounts = readFileSync(`/proc/${pid}/mountinfo`, 'utf8')
+      .split('\n')
+      .map((l) => l.split(' '));
     const options = (point: string) => mounts.filter((f) => f[4] === point).at(-1)?.[5] ?? '';
     t.match(options('/'), /^ro\b/, 'ProtectSystem=strict: the system is read-only');
     t.match(options('/tmp'), /^rw\b/, '/tmp stays writable');
@@ -121,7 +127,10 @@ t.test('install, use, stop, crash, misconfigure, reinstall, take over, uninstall
     // This test's HOME is itself under /tmp; the mount check above tells the two rules apart.
     const elsewhere = mkdtempSync('/tmp/vsync-service-repo-');
     t.teardown(() => rmSync(elsewhere, { recursive: true, force: true }));
-    for (const [name, parent] of [['svc_home', join(home, 'code')], ['svc_tmp', elsewhere]] as const) {
+    for (const [name, parent] of [
+      ['svc_home', join(home, 'code')],
+      ['svc_tmp', elsewhere],
+    ] as const) {
       const repo = join(parent, name);
       mkdirSync(repo, { recursive: true });
       execFileSync('git', ['init', '-q', repo]);
@@ -134,7 +143,10 @@ t.test('install, use, stop, crash, misconfigure, reinstall, take over, uninstall
       const pull = await cli(['pull', 'dev'], repo);
       t.equal(pull.code, 0, pull.stderr);
       t.equal(readFileSync(join(repo, 'infra', 'vault', 'dev', '.env.dev'), 'utf8'), `A=${name}\n`);
-      t.ok(existsSync(join(home, '.local', 'share', 'vsync', 'store', name, 'dev', 'latest')), 'the version is in the directory store under HOME');
+      t.ok(
+        existsSync(join(home, '.local', 'share', 'vsync', 'store', name, 'dev', 'latest')),
+        'the version is in the directory store under HOME',
+      );
     }
   });
 
@@ -170,15 +182,26 @@ t.test('install, use, stop, crash, misconfigure, reinstall, take over, uninstall
     const res = await cli(['daemon', 'install']);
     t.equal(res.code, exitCodes.agent);
     t.match(res.stdout, '\n[5/5] running systemctl --user enable --now vsyncd.socket vsyncd.service\n');
-    t.match(res.stderr, `vsync: error: a step of installing or uninstalling the service failed: the service is installed, but no agent answers on ${socket} (`);
-    t.match(res.stderr, /\nvsync: hint: `systemctl --user status vsyncd` and `journalctl --user -u vsyncd` say why it does not start; fix that and run install again, or `vsync daemon uninstall`\n$/);
+    t.match(
+      res.stderr,
+      `vsync: error: a step of installing or uninstalling the service failed: the service is installed, but no agent answers on ${socket} (`,
+    );
+    t.match(
+      res.stderr,
+      /\nvsync: hint: `systemctl --user status vsyncd` and `journalctl --user -u vsyncd` say why it does not start; fix that and run install again, or `vsync daemon uninstall`\n$/,
+    );
     // One read of the three properties at once: the socket unit starts the service again for connections
     // still queued on it (the probes above), so the state alone flips between failed and active. What must
     // hold is that, seen failed, it failed with exit 3, and that systemd's Restart= never ran.
     let seen: Record<string, string> = {};
     await until(t, 'the agent seen failed with exit 3', async () => {
       const shown = await m.systemctl('show', '-p', 'ActiveState', '-p', 'ExecMainStatus', '-p', 'NRestarts', 'vsyncd.service');
-      seen = Object.fromEntries(shown.stdout.trim().split('\n').map((line) => line.split('=', 2) as [string, string]));
+      seen = Object.fromEntries(
+        shown.stdout
+          .trim()
+          .split('\n')
+          .map((line) => line.split('=', 2) as [string, string]),
+      );
       return seen.ActiveState === 'failed';
     });
     t.equal(seen.ActiveState, 'failed');
@@ -193,7 +216,10 @@ t.test('install, use, stop, crash, misconfigure, reinstall, take over, uninstall
     const before = await mainPid();
     const res = await cli(['daemon', 'install']);
     t.equal(res.code, 0, res.stderr);
-    t.match(res.stdout, '\n[4/5] running systemctl --user stop vsyncd.service vsyncd.socket\n[5/5] running systemctl --user enable --now vsyncd.socket vsyncd.service\n');
+    t.match(
+      res.stdout,
+      '\n[4/5] running systemctl --user stop vsyncd.service vsyncd.socket\n[5/5] running systemctl --user enable --now vsyncd.socket vsyncd.service\n',
+    );
     const status = await cli(['daemon', 'status']);
     t.equal(status.code, 0, status.stderr);
     t.not(runningPid(status.stdout), before);

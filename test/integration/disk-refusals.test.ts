@@ -99,10 +99,15 @@ async function place(t: TestContext, options: { rootLength?: number } = {}): Pro
   });
   const cli = (args: string[]): Promise<Run> =>
     new Promise((resolve) => {
-      execFile('setpriv', [...ids, process.execPath, fileURLToPath(built(CLI)), ...args], { cwd: repo, env, timeout: PATIENCE_MS, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
-        const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0;
-        resolve({ code, stdout, stderr });
-      });
+      execFile(
+        'setpriv',
+        [...ids, process.execPath, fileURLToPath(built(CLI)), ...args],
+        { cwd: repo, env, timeout: PATIENCE_MS, maxBuffer: 16 << 20 },
+        (err, stdout, stderr) => {
+          const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0;
+          resolve({ code, stdout, stderr });
+        },
+      );
     });
   return {
     home,
@@ -137,7 +142,10 @@ async function place(t: TestContext, options: { rootLength?: number } = {}): Pro
           `rm -rf "${stash}"`,
           `exec setpriv ${ids.join(' ')} "$2" "$3"`,
         ].join('\n');
-        child = spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script, 'sh', dir, process.execPath, daemon], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+        child = spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script, 'sh', dir, process.execPath, daemon], {
+          env,
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
       } else {
         child = spawn('setpriv', [...ids, process.execPath, daemon], { env, stdio: ['ignore', 'pipe', 'pipe'] });
       }
@@ -158,7 +166,10 @@ async function place(t: TestContext, options: { rootLength?: number } = {}): Pro
       agents.push(agent);
       await waitUntil(async () => {
         if (child.exitCode !== null) throw new Error(`vsyncd exited:\n${out}`);
-        return call(socket, 'GET', '/v1/status').then((r) => r.status === 200, () => false);
+        return call(socket, 'GET', '/v1/status').then(
+          (r) => r.status === 200,
+          () => false,
+        );
       }, 'the agent answers status');
       return agent;
     },
@@ -175,7 +186,10 @@ function tree(dir: string): Record<string, string> | undefined {
       if (entry.isDirectory()) {
         out[`${name}/`] = '';
         walk(join(d, entry.name), name);
-      } else out[name] = createHash('sha256').update(readFileSync(join(d, entry.name))).digest('hex');
+      } else
+        out[name] = createHash('sha256')
+          .update(readFileSync(join(d, entry.name)))
+          .digest('hex');
     }
   };
   walk(dir, '');
@@ -237,7 +251,7 @@ t.test('the backups folder cannot be made (its parent is chmod 500): pull refuse
   t.notOk(existsSync(join(configRoot, 'backups')), 'no backups folder');
 });
 
-t.test('the vault folder\'s parent is chmod 500: pull refused, folder unchanged, no staging', async (t) => {
+t.test("the vault folder's parent is chmod 500: pull refused, folder unchanged, no staging", async (t) => {
   const p = await place(t);
   const { first } = await twoVersions(t, p, V1, V2);
   chmodSync(p.parent, 0o500);
@@ -249,7 +263,7 @@ t.test('a vault folder holding a chmod 500 folder is pulled over: the pull succe
   const p = await place(t);
   const { first } = await twoVersions(t, p, V1, { ...V2, 'locked/inside.txt': 'cannot be removed by its owner\n' });
   chmodSync(join(p.folder, 'locked'), 0o500);
-  t.equal((await p.codeOf(['pull', 'dev', '--at', first])), 'ok', 'the pull is done, though the old folder could not be removed');
+  t.equal(await p.codeOf(['pull', 'dev', '--at', first]), 'ok', 'the pull is done, though the old folder could not be removed');
   t.same(Object.keys(tree(p.folder)!).sort(), ['.env.dev', 'certs/', 'certs/ca.pem'], 'the folder holds v1');
   t.equal(readFileSync(join(p.folder, '.env.dev'), 'utf8'), V1['.env.dev']);
   const left = readdirSync(p.parent).filter((n) => /^\.vsync-old-dev-[0-9a-f]{8}$/.test(n));
@@ -259,7 +273,11 @@ t.test('a vault folder holding a chmod 500 folder is pulled over: the pull succe
   t.equal(await p.codeOf(['push', 'dev']), 'ok', 'push with the leftover beside the folder');
   t.equal(await p.codeOf(['pull', 'dev']), 'ok', 'pull with the leftover beside the folder');
   t.equal(readFileSync(join(p.folder, '.env.dev'), 'utf8'), 'API_KEY=three\n');
-  t.same(readdirSync(p.parent).filter((n) => n.startsWith('.vsync-old-dev-')), left, 'the leftover is still there, and no more');
+  t.same(
+    readdirSync(p.parent).filter((n) => n.startsWith('.vsync-old-dev-')),
+    left,
+    'the leftover is still there, and no more',
+  );
 });
 
 t.test('a leftover .vsync-old- that cannot be removed, beside the folder: the next pull works', async (t) => {
@@ -328,7 +346,9 @@ t.test('names too long: a repo root so long that staging beside the vault folder
 
 const noSpace = (() => {
   try {
-    execFileSync('unshare', ['-m', 'sh', '-c', 'd=$(mktemp -d) && mount -t tmpfs -o size=64k tmpfs "$d" && umount "$d" && rmdir "$d"'], { stdio: 'pipe' });
+    execFileSync('unshare', ['-m', 'sh', '-c', 'd=$(mktemp -d) && mount -t tmpfs -o size=64k tmpfs "$d" && umount "$d" && rmdir "$d"'], {
+      stdio: 'pipe',
+    });
     return undefined;
   } catch (err) {
     return `cannot mount a tmpfs in a private mount namespace here: ${(err as Error).message}`;
@@ -375,16 +395,30 @@ t.test('no space left: the store cannot take the version being pushed', { skip: 
   t.equal(await p.codeOf(['push', 'dev']), 'STORAGE_TRANSIENT', 'refused with a store code, not INTERNAL');
   t.same(tree(p.folder), folderBefore, 'the folder as before');
   const after = treeInside(inside, store);
-  t.equal(after.split('\n').filter((l) => /latest/.test(l)).join('\n'), storeBefore.split('\n').filter((l) => /latest/.test(l)).join('\n'), 'latest did not move');
+  t.equal(
+    after
+      .split('\n')
+      .filter((l) => /latest/.test(l))
+      .join('\n'),
+    storeBefore
+      .split('\n')
+      .filter((l) => /latest/.test(l))
+      .join('\n'),
+    'latest did not move',
+  );
 });
 
-t.test('the vault folder is a mount point: the swap\'s rename is refused (EBUSY), the folder as before', { skip: noSpace ?? false }, async (t) => {
-  const p = await place(t);
-  const { agent, first } = await twoVersions(t, p, V1, V2);
-  await agent.stop();
-  const inside = await p.startAgent({ tmpfs: { dir: p.folder, size: '1m' } });
-  const before = treeInside(inside, p.parent);
-  const res = await p.cli(['pull', 'dev', '--at', first, '--json']);
-  t.match(res.stderr, /"code":"FILE_SYSTEM_REFUSED".*rename .*EBUSY/, 'refused, naming the rename and EBUSY');
-  t.equal(treeInside(inside, p.parent), before, 'the folder as before, no staging or old copy left');
-});
+t.test(
+  "the vault folder is a mount point: the swap's rename is refused (EBUSY), the folder as before",
+  { skip: noSpace ?? false },
+  async (t) => {
+    const p = await place(t);
+    const { agent, first } = await twoVersions(t, p, V1, V2);
+    await agent.stop();
+    const inside = await p.startAgent({ tmpfs: { dir: p.folder, size: '1m' } });
+    const before = treeInside(inside, p.parent);
+    const res = await p.cli(['pull', 'dev', '--at', first, '--json']);
+    t.match(res.stderr, /"code":"FILE_SYSTEM_REFUSED".*rename .*EBUSY/, 'refused, naming the rename and EBUSY');
+    t.equal(treeInside(inside, p.parent), before, 'the folder as before, no staging or old copy left');
+  },
+);

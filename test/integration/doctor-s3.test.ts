@@ -25,7 +25,8 @@ import { createBucket, shareConfig, user } from '../helpers/teammates.js';
 import { Clock, machine, tempBase } from '../helpers/vault-fixture.js';
 import type { TestContext } from '../helpers/tap-types.js';
 
-const CONDITIONS_HINT = "                     hint: two machines pushing at once can then overwrite each other's push unnoticed; use a store that enforces them (AWS S3, Ceph RGW, the directory store), or push from one machine at a time";
+const CONDITIONS_HINT =
+  "                     hint: two machines pushing at once can then overwrite each other's push unnoticed; use a store that enforces them (AWS S3, Ceph RGW, the directory store), or push from one machine at a time";
 
 /** The s3rver bucket as the test sees it, with s3rver's credentials whatever this process's are. */
 function looseBucket(s3: Pick<LooseS3, 'endpoint' | 'bucket'>): S3Storage {
@@ -51,11 +52,24 @@ t.test('s3rver, which ignores conditional writes: doctor fails naming it, push w
   const res = await u.cli(['doctor', 'dev']);
   t.equal(res.code, exitCodes.storage, res.stderr);
   const out = lines(res.stdout);
-  t.same(out.slice(1, 5).map((l) => l.slice(0, 19)), ['ok    config       ', 'ok    keychain     ', 'ok    store        ', 'ok    clock        ']);
+  t.same(
+    out.slice(1, 5).map((l) => l.slice(0, 19)),
+    ['ok    config       ', 'ok    keychain     ', 'ok    store        ', 'ok    clock        '],
+  );
   const scratch = `s3://${s3.bucket}/${repo}/dev/_doctor/[0-9a-f]{16}`;
-  t.match(out[5], new RegExp(`^fail  if-none-match  the store does not honour conditional writes \\(If-None-Match: \\*, If-Match\\): a second put-if-absent \\(If-None-Match: \\*\\) on ${scratch} replaced the object instead of being refused$`));
+  t.match(
+    out[5],
+    new RegExp(
+      `^fail  if-none-match  the store does not honour conditional writes \\(If-None-Match: \\*, If-Match\\): a second put-if-absent \\(If-None-Match: \\*\\) on ${scratch} replaced the object instead of being refused$`,
+    ),
+  );
   t.equal(out[6], CONDITIONS_HINT);
-  t.match(out[7], new RegExp(`^fail  if-match       the store does not honour conditional writes \\(If-None-Match: \\*, If-Match\\): a put-if-match \\(If-Match\\) with a stale ETag on ${scratch} replaced the object instead of being refused$`));
+  t.match(
+    out[7],
+    new RegExp(
+      `^fail  if-match       the store does not honour conditional writes \\(If-None-Match: \\*, If-Match\\): a put-if-match \\(If-Match\\) with a stale ETag on ${scratch} replaced the object instead of being refused$`,
+    ),
+  );
   t.equal(out[8], CONDITIONS_HINT);
   t.equal(out[9], '❌ 2 checks failed: if-none-match, if-match');
   const bucket = looseBucket(s3);
@@ -94,7 +108,10 @@ t.test('push warns again in a new agent life (s3rver)', async (t) => {
   const key = generateKey();
   const u = await user(base, 'frank', repoName(), { VSYNC_KEY: key, ...LOOSE_S3_CREDENTIALS });
   t.teardown(() => u.agent.stop());
-  t.equal((await u.cli(['init', 'dev', '--bucket', s3.bucket, '--endpoint', s3.endpoint, '--region', 'us-east-1', '--path-style'])).code, 0);
+  t.equal(
+    (await u.cli(['init', 'dev', '--bucket', s3.bucket, '--endpoint', s3.endpoint, '--region', 'us-east-1', '--path-style'])).code,
+    0,
+  );
   writeFileSync(u.envFile(), 'A=1\n');
   t.match((await u.cli(['push', 'dev'])).stderr, /^vsync: warning: .* does not honour conditional writes/);
   await u.agent.stop();
@@ -113,7 +130,11 @@ t.test('a probe the store could not answer is not kept: the next push probes aga
       probe.close(() => resolve(p));
     });
   });
-  const storage = new RetryingStorage(looseBucket({ endpoint: `http://127.0.0.1:${port}`, bucket: 'loose' }), { attempts: 1, baseDelayMs: 1, maxDelayMs: 1 });
+  const storage = new RetryingStorage(looseBucket({ endpoint: `http://127.0.0.1:${port}`, bucket: 'loose' }), {
+    attempts: 1,
+    baseDelayMs: 1,
+    maxDelayMs: 1,
+  });
   const safety = new WriteSafety();
   const ref = { repo: 'dr', env: 'dev', root: '/' };
   t.equal(await safety.warning(storage, ref), undefined, 'unreachable: nothing to say');
@@ -154,7 +175,11 @@ function rgw(t: TestContext): void {
     t.equal(pushed.stderr, '', 'no warning');
     const version = /version: (\d{8}-\d{6})/.exec(pushed.stdout)![1]!;
     t.equal(lines((await u.cli(['doctor', 'dev'])).stdout)[3], `ok    store          s3://${bucket}/${repo}/dev/latest → ${version}`);
-    t.same((await s3.list(`${repo}/`)).map((o) => o.key), [`${repo}/dev/latest`, `${repo}/dev/versions/${version}.enc`], "push's probe left nothing either");
+    t.same(
+      (await s3.list(`${repo}/`)).map((o) => o.key),
+      [`${repo}/dev/latest`, `${repo}/dev/versions/${version}.enc`],
+      "push's probe left nothing either",
+    );
   });
 
   t.test('a bucket that does not exist: the store fails (exit 5) with the hint, and no bucket is made', async (t) => {
@@ -217,9 +242,15 @@ function rgw(t: TestContext): void {
     const m = machine(base, 'kim', new RetryingStorage(s3), new EnvKeychain({ VSYNC_KEY: generateKey() }), new Clock());
     await init(m.deps, m.ref, { bucket, endpoint, region: 'us-east-1', forcePathStyle: true });
     const real = await doctor({ ...m.deps, now: () => new Date() }, 'dev', async () => m.ref);
-    t.match(real.checks.find((c) => c.name === 'clock'), { status: 'ok', detail: "within a second of the store's" });
+    t.match(
+      real.checks.find((c) => c.name === 'clock'),
+      { status: 'ok', detail: "within a second of the store's" },
+    );
     const ahead = await doctor({ ...m.deps, now: () => new Date(Date.now() + 10 * 60_000) }, 'dev', async () => m.ref);
-    t.match(ahead.checks.find((c) => c.name === 'clock'), { status: 'warn', code: 'STORAGE_CLOCK_SKEWED', detail: /the store's clock is (9 min 5\d s|10 min) behind this machine's$/ });
+    t.match(
+      ahead.checks.find((c) => c.name === 'clock'),
+      { status: 'warn', code: 'STORAGE_CLOCK_SKEWED', detail: /the store's clock is (9 min 5\d s|10 min) behind this machine's$/ },
+    );
   });
 }
 

@@ -47,8 +47,14 @@ t.test('the directory store: every check ok, the same as JSON, and the keychain 
   const json = await u.cli(['doctor', 'dev', '--json']);
   t.equal(json.code, 0);
   const report = DoctorResultSchema.parse(JSON.parse(json.stdout));
-  t.same({ repo: report.repo, env: report.env, agent: report.agent }, { repo, env: 'dev', agent: { version: VERSION, pid: u.agent.child.pid, socket: u.agent.socket } });
-  t.same(report.checks.map((c) => `${c.name}:${c.status}`), ['agent:ok', 'config:ok', 'keychain:ok', 'store:ok', 'clock:ok', 'if-none-match:ok', 'if-match:ok']);
+  t.same(
+    { repo: report.repo, env: report.env, agent: report.agent },
+    { repo, env: 'dev', agent: { version: VERSION, pid: u.agent.child.pid, socket: u.agent.socket } },
+  );
+  t.same(
+    report.checks.map((c) => `${c.name}:${c.status}`),
+    ['agent:ok', 'config:ok', 'keychain:ok', 'store:ok', 'clock:ok', 'if-none-match:ok', 'if-match:ok'],
+  );
 
   const bare = await u.cli(['doctor']);
   t.equal(bare.code, 0, bare.stderr);
@@ -94,9 +100,18 @@ t.test("a teammate with another key: the keychain fails (exit 7); the store's ch
   const res = await b.cli(['doctor', 'dev']);
   t.equal(res.code, exitCodes.keychain);
   const out = lines(res.stdout);
-  t.equal(out[2], 'fail  keychain       this key is not the key the config was made with: the derived key does not match encryption.keyCheck in the config');
-  t.equal(out[3], '                     hint: the keychain holds a different key for this repo and env; import the team key, or check VSYNC_KEY');
-  t.same(out.slice(4).map((l) => l.slice(0, 19)), ['ok    store        ', 'ok    clock        ', 'ok    if-none-match', 'ok    if-match     ', '❌ 1 check failed: k']);
+  t.equal(
+    out[2],
+    'fail  keychain       this key is not the key the config was made with: the derived key does not match encryption.keyCheck in the config',
+  );
+  t.equal(
+    out[3],
+    '                     hint: the keychain holds a different key for this repo and env; import the team key, or check VSYNC_KEY',
+  );
+  t.same(
+    out.slice(4).map((l) => l.slice(0, 19)),
+    ['ok    store        ', 'ok    clock        ', 'ok    if-none-match', 'ok    if-match     ', '❌ 1 check failed: k'],
+  );
 });
 
 t.test('no agent: the agent check fails (exit 8) and is all there is', async (t) => {
@@ -106,7 +121,12 @@ t.test('no agent: the agent check fails (exit 8) and is all there is', async (t)
   await u.agent.stop();
   const res = await u.cli(['doctor', 'dev']);
   t.equal(res.code, exitCodes.agent);
-  t.match(res.stdout, new RegExp(`^fail  agent {10}no vsync agent answers on the socket: ${u.agent.socket} \\(none is running, and VSYNC_NO_AUTOSTART is set\\)`));
+  t.match(
+    res.stdout,
+    new RegExp(
+      `^fail  agent {10}no vsync agent answers on the socket: ${u.agent.socket} \\(none is running, and VSYNC_NO_AUTOSTART is set\\)`,
+    ),
+  );
   t.match(res.stdout, /\n {21}hint: start it with `vsync daemon start`.*\n❌ 1 check failed: agent\n$/s);
   const json = await u.cli(['doctor', '--json']);
   t.equal(json.code, exitCodes.agent);
@@ -136,7 +156,10 @@ function keyring(t: TestContext): void {
     t.teardown(() => lost.agent.stop());
     const res = await lost.cli(['doctor']);
     t.equal(res.code, exitCodes.keychain);
-    t.match(lines(res.stdout)[1], /^fail {2}keychain {7}the OS keychain cannot be reached: no D-Bus session bus \(account "vsync doctor\/probe" of service "tools\.vsync"\)$/);
+    t.match(
+      lines(res.stdout)[1],
+      /^fail {2}keychain {7}the OS keychain cannot be reached: no D-Bus session bus \(account "vsync doctor\/probe" of service "tools\.vsync"\)$/,
+    );
     t.match(lines(res.stdout)[2], /^ {21}hint: on Linux a Secret Service/);
   });
 }

@@ -74,65 +74,92 @@ function snapshot(dir: string): Record<string, string> {
 
 function refused(t: TestContext, r: { code: number; stderr: string }, what: string): void {
   t.equal(r.code, exitCodes.config, `${what}: exit ${exitCodes.config}`);
-  t.match(r.stderr, /^vsync: error: the path to the vault folder leaves the repo or goes through a symlink: /m, `${what}: VAULT_PATH_UNSAFE`);
+  t.match(
+    r.stderr,
+    /^vsync: error: the path to the vault folder leaves the repo or goes through a symlink: /m,
+    `${what}: VAULT_PATH_UNSAFE`,
+  );
   t.match(r.stderr, /^vsync: hint: a vault folder and every folder above it/m, `${what}: the hint`);
 }
 
-t.test('a committed symlink anywhere on the way to the vault folder: nothing pulled through it, pushed from it, watched or used', async (t) => {
-  const r = await rig(t);
-  const vaultParent = join(r.b.repo, 'infra', 'vault');
-  // Each hostile layout, made in bob's checkout as a `git pull` of a hostile commit would leave it.
-  const layouts: [string, () => string][] = [
-    ['infra is a symlink out of the repo', () => {
-      const target = elsewhere(r.base, 'STOLEN=from-elsewhere\n');
-      symlinkSync(target, join(r.b.repo, 'infra'));
-      return target;
-    }],
-    ['infra/vault/dev is a symlink out of the repo', () => {
-      const target = elsewhere(r.base, 'STOLEN=from-elsewhere\n');
-      mkdirSync(vaultParent, { recursive: true });
-      symlinkSync(join(target, 'vault', 'dev'), join(vaultParent, 'dev'));
-      return target;
-    }],
-    ['infra/vault is a symlink to another folder inside the repo', () => {
-      const target = join(r.b.repo, 'decoy');
-      mkdirSync(join(target, 'dev'), { recursive: true });
-      writeFileSync(join(target, 'dev', '.env.dev'), 'DECOY=1\n');
-      mkdirSync(join(r.b.repo, 'infra'), { recursive: true });
-      symlinkSync('../decoy', vaultParent);
-      return target;
-    }],
-    ['infra is a file', () => {
-      writeFileSync(join(r.b.repo, 'infra'), 'not a folder\n');
-      return join(r.b.repo, 'infra');
-    }],
-  ];
-  for (const [what, lay] of layouts) {
-    rmSync(join(r.b.repo, 'infra'), { recursive: true, force: true });
-    const target = lay();
-    const before = existsSync(target) && !target.endsWith('infra') ? snapshot(target) : undefined;
-    const stored = r.store();
-    for (const args of [['pull', 'dev'], ['pull', 'dev', '--force'], ['push', 'dev'], ['push', 'dev', '--force'], ['watch', 'dev'], ['use', 'dev'], ['backups', 'restore', 'dev']]) {
-      const res = await r.b.cli(args);
-      if (args[0] === 'backups' && res.code !== exitCodes.config) {
-        t.equal(res.code, exitCodes.config, `${what}: vsync ${args.join(' ')}: refused (${res.stderr.trim()})`);
-        continue;
+t.test(
+  'a committed symlink anywhere on the way to the vault folder: nothing pulled through it, pushed from it, watched or used',
+  async (t) => {
+    const r = await rig(t);
+    const vaultParent = join(r.b.repo, 'infra', 'vault');
+    // Each hostile layout, made in bob's checkout as a `git pull` of a hostile commit would leave it.
+    const layouts: [string, () => string][] = [
+      [
+        'infra is a symlink out of the repo',
+        () => {
+          const target = elsewhere(r.base, 'STOLEN=from-elsewhere\n');
+          symlinkSync(target, join(r.b.repo, 'infra'));
+          return target;
+        },
+      ],
+      [
+        'infra/vault/dev is a symlink out of the repo',
+        () => {
+          const target = elsewhere(r.base, 'STOLEN=from-elsewhere\n');
+          mkdirSync(vaultParent, { recursive: true });
+          symlinkSync(join(target, 'vault', 'dev'), join(vaultParent, 'dev'));
+          return target;
+        },
+      ],
+      [
+        'infra/vault is a symlink to another folder inside the repo',
+        () => {
+          const target = join(r.b.repo, 'decoy');
+          mkdirSync(join(target, 'dev'), { recursive: true });
+          writeFileSync(join(target, 'dev', '.env.dev'), 'DECOY=1\n');
+          mkdirSync(join(r.b.repo, 'infra'), { recursive: true });
+          symlinkSync('../decoy', vaultParent);
+          return target;
+        },
+      ],
+      [
+        'infra is a file',
+        () => {
+          writeFileSync(join(r.b.repo, 'infra'), 'not a folder\n');
+          return join(r.b.repo, 'infra');
+        },
+      ],
+    ];
+    for (const [what, lay] of layouts) {
+      rmSync(join(r.b.repo, 'infra'), { recursive: true, force: true });
+      const target = lay();
+      const before = existsSync(target) && !target.endsWith('infra') ? snapshot(target) : undefined;
+      const stored = r.store();
+      for (const args of [
+        ['pull', 'dev'],
+        ['pull', 'dev', '--force'],
+        ['push', 'dev'],
+        ['push', 'dev', '--force'],
+        ['watch', 'dev'],
+        ['use', 'dev'],
+        ['backups', 'restore', 'dev'],
+      ]) {
+        const res = await r.b.cli(args);
+        if (args[0] === 'backups' && res.code !== exitCodes.config) {
+          t.equal(res.code, exitCodes.config, `${what}: vsync ${args.join(' ')}: refused (${res.stderr.trim()})`);
+          continue;
+        }
+        refused(t, res, `${what}: vsync ${args.join(' ')}`);
       }
-      refused(t, res, `${what}: vsync ${args.join(' ')}`);
+      if (before) t.same(snapshot(target), before, `${what}: the folder it points to is untouched`);
+      t.same(r.store(), stored, `${what}: the store is untouched`);
+      t.notOk(existsSync(join(r.b.repo, '.env')), `${what}: no .env made`);
+      t.match((await r.b.cli(['watch'])).stdout, /^not watching any vault/, `${what}: nothing watched`);
     }
-    if (before) t.same(snapshot(target), before, `${what}: the folder it points to is untouched`);
-    t.same(r.store(), stored, `${what}: the store is untouched`);
-    t.notOk(existsSync(join(r.b.repo, '.env')), `${what}: no .env made`);
-    t.match((await r.b.cli(['watch'])).stdout, /^not watching any vault/, `${what}: nothing watched`);
-  }
 
-  // The hostile layout gone, the same checkout pulls and pushes as ever.
-  rmSync(join(r.b.repo, 'infra'), { recursive: true, force: true });
-  rmSync(join(r.b.repo, 'decoy'), { recursive: true, force: true });
-  const pulled = await r.b.cli(['pull', 'dev']);
-  t.equal(pulled.code, 0, pulled.stderr);
-  t.equal(readFileSync(r.b.envFile(), 'utf8'), 'TOKEN=alice\n');
-});
+    // The hostile layout gone, the same checkout pulls and pushes as ever.
+    rmSync(join(r.b.repo, 'infra'), { recursive: true, force: true });
+    rmSync(join(r.b.repo, 'decoy'), { recursive: true, force: true });
+    const pulled = await r.b.cli(['pull', 'dev']);
+    t.equal(pulled.code, 0, pulled.stderr);
+    t.equal(readFileSync(r.b.envFile(), 'utf8'), 'TOKEN=alice\n');
+  },
+);
 
 t.test('init refuses a symlinked path too, and writes no key and no config', async (t) => {
   const r = await rig(t);

@@ -121,10 +121,17 @@ function hostile(t: TestContext, store: 'dir' | 's3'): void {
     const stored = await bucket();
     const conflict = await b.cli(['push', 'dev']);
     t.equal(conflict.code, exitCodes.conflict, 'a plain push does not replace it');
-    t.match(conflict.stderr, /vsync: hint: latest names a version from the future, which pull refuses; if nobody meant it, replace it with `vsync push --force dev`/);
+    t.match(
+      conflict.stderr,
+      /vsync: hint: latest names a version from the future, which pull refuses; if nobody meant it, replace it with `vsync push --force dev`/,
+    );
     t.same(await bucket(), stored, 'the refused push wrote nothing');
     const forced = await ok(b, ['push', 'dev', '--force']);
-    t.match(forced.stderr, `vsync: warning: the remote latest names ${FUTURE}, more than 24 h after this machine's clock: not stepped past`, 'a warning names the refused ts');
+    t.match(
+      forced.stderr,
+      `vsync: warning: the remote latest names ${FUTURE}, more than 24 h after this machine's clock: not stepped past`,
+      'a warning names the refused ts',
+    );
     const second = /version: (\d{8}-\d{6})/.exec(forced.stdout)![1]!;
     t.ok(second >= first && second < '99990000-000000', `named by the clock: ${second}`);
     t.equal((await remote.get(latestKey)).body.toString(), second, 'latest moved to it');
@@ -150,7 +157,10 @@ function hostile(t: TestContext, store: 'dir' | 's3'): void {
       'a version over the cap',
       ['pull', 'dev'],
       exitCodes.integrity,
-      new RegExp(`^vsync: error: the version in the store is larger than this agent accepts: ${versionKey(big)} holds ${size} bytes, over the cap of ${cap} \\(VSYNC_MAX_VERSION_BYTES=${cap}\\); nothing was written$`, 'm'),
+      new RegExp(
+        `^vsync: error: the version in the store is larger than this agent accepts: ${versionKey(big)} holds ${size} bytes, over the cap of ${cap} \\(VSYNC_MAX_VERSION_BYTES=${cap}\\); nothing was written$`,
+        'm',
+      ),
       /^vsync: hint: .*raise VSYNC_MAX_VERSION_BYTES in the agent's environment$/m,
     );
     const grown = peakRss(b.agent.child.pid!) - hwmBefore;
@@ -158,7 +168,13 @@ function hostile(t: TestContext, store: 'dir' | 's3'): void {
     if (store === 'dir') t.ok(grown < 150 * MiB, 'the agent never held the 300 MiB object');
 
     await remote.put(latestKey, Buffer.from(`${big}${' '.repeat(2000)}`));
-    await refusedPull('a latest over 1 KiB', ['pull', 'dev'], exitCodes.integrity, /^vsync: error: the remote latest pointer does not hold a version timestamp: .*latest is larger than 1024 bytes$/m, /^vsync: hint: /m);
+    await refusedPull(
+      'a latest over 1 KiB',
+      ['pull', 'dev'],
+      exitCodes.integrity,
+      /^vsync: error: the remote latest pointer does not hold a version timestamp: .*latest is larger than 1024 bytes$/m,
+      /^vsync: hint: /m,
+    );
 
     // 3. Names the file system cannot hold.
     const deep = Array.from({ length: 21 }, () => 'd'.repeat(200)).join('/');
@@ -167,8 +183,17 @@ function hostile(t: TestContext, store: 'dir' | 's3'): void {
       ['a name part of 256 bytes', `infra/vault/dev/${'a'.repeat(256)}`],
       ['a path over 4095 bytes', `infra/vault/dev/${deep}/x`],
     ] as const) {
-      await plant(minutesAfter(second, minute++), [['infra/vault/dev/.env.dev', 'EVIL=1\n'], [name, 'x']]);
-      await refusedPull(what, ['pull', 'dev'], exitCodes.integrity, /^vsync: error: the archive holds a name this file system cannot hold: /m, /^vsync: hint: nothing was extracted; /m);
+      await plant(minutesAfter(second, minute++), [
+        ['infra/vault/dev/.env.dev', 'EVIL=1\n'],
+        [name, 'x'],
+      ]);
+      await refusedPull(
+        what,
+        ['pull', 'dev'],
+        exitCodes.integrity,
+        /^vsync: error: the archive holds a name this file system cannot hold: /m,
+        /^vsync: hint: nothing was extracted; /m,
+      );
       t.same(readdirSync(vaultFolder), ['dev'], `${what}: no staging folder left beside the vault folder`);
     }
 

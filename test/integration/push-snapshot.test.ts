@@ -83,7 +83,11 @@ t.test('a hard-linked file in the vault folder: refused by name with the hint, t
 
   const res = await r.a.cli(['push', 'dev']);
   t.equal(res.code, exitCodes.usage, `exit ${exitCodes.usage}`);
-  t.match(res.stderr, /^vsync: error: the vault folder cannot be bundled: "infra\/vault\/dev\/leak" has 2 hard links$/m, 'names the file and its links');
+  t.match(
+    res.stderr,
+    /^vsync: error: the vault folder cannot be bundled: "infra\/vault\/dev\/leak" has 2 hard links$/m,
+    'names the file and its links',
+  );
   t.match(res.stderr, /^vsync: hint: .*replace it with a copy \(`cp f f\.tmp && mv f\.tmp f`\)$/m, 'the hint');
   t.same(r.store(), before, 'nothing uploaded, latest unmoved');
   t.equal(readFileSync(outside, 'utf8'), 'PRIVATE KEY FROM OUTSIDE\n', 'the file outside as it was');
@@ -154,8 +158,16 @@ t.test('a push while another process keeps swapping the vault folder: one folder
       t.equal(Object.keys(r.store()).length, Object.keys(before).length + 1, `push ${i}: one new version`);
     } else {
       t.equal(res.code, exitCodes.conflict, `push ${i}: exit ${exitCodes.conflict}`, { stderr: res.stderr });
-      t.match(res.stderr, /^vsync: error: the vault folder kept changing while it was read: infra\/vault\/dev\/, read twice: /m, `push ${i}: VAULT_CHANGED_DURING_PUSH`);
-      t.match(res.stderr, /^vsync: hint: something changed the folder while it was being read; try again once it is quiet$/m, `push ${i}: the hint`);
+      t.match(
+        res.stderr,
+        /^vsync: error: the vault folder kept changing while it was read: infra\/vault\/dev\/, read twice: /m,
+        `push ${i}: VAULT_CHANGED_DURING_PUSH`,
+      );
+      t.match(
+        res.stderr,
+        /^vsync: hint: something changed the folder while it was being read; try again once it is quiet$/m,
+        `push ${i}: the hint`,
+      );
       t.same(r.store(), before, `push ${i}: nothing uploaded, latest unmoved`);
       outcomes.changed++;
     }

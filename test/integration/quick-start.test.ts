@@ -40,5 +40,5 @@ t.test('the README quick start works on the embedded store', async (t) => {
   t.match(stdout, /✅ pulled myrepo\/dev version \d{8}-\d{6}/);
   t.match(stdout, /\.env → infra\/vault\/dev\/\.env\.dev/);
   t.match(stdout, /API_KEY=abc123\n$/, 'cat .env shows the secret through the link');
-  t.match(stderr, /\.env is not gitignored/, 'the quick start\'s repo has no .gitignore: use warns');
+  t.match(stderr, /\.env is not gitignored/, "the quick start's repo has no .gitignore: use warns");
 });

@@ -36,7 +36,9 @@ interface Activated {
 /** systemd-socket-activate listening on `listen` (paths or host:port), ready to exec the agent on the first connection. */
 async function activate(t: TestContext, listen: string[], env: Record<string, string>, extra: string[] = []): Promise<Activated> {
   const args = [...listen.flatMap((l) => ['-l', l]), ...extra, ...Object.entries(env).flatMap(([k, v]) => ['-E', `${k}=${v}`])];
-  const child = spawn('systemd-socket-activate', [...args, process.execPath, fileURLToPath(built('daemon/main'))], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('systemd-socket-activate', [...args, process.execPath, fileURLToPath(built('daemon/main'))], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
@@ -61,7 +63,7 @@ function poke(target: { path: string } | { host: string; port: number }): void {
 
 const cliEnv = (socket: string) => ({ HOME: home, VSYNC_SOCKET: socket, VSYNC_NO_AUTOSTART: '1' });
 
-t.test('the first connection starts the agent on the activator\'s socket; SIGTERM leaves that socket alone', { skip }, async (t) => {
+t.test("the first connection starts the agent on the activator's socket; SIGTERM leaves that socket alone", { skip }, async (t) => {
   const socket = freshSocket();
   const act = await activate(t, [socket], { HOME: home, VSYNC_SOCKET: socket });
   const bound = statSync(socket);
@@ -71,7 +73,11 @@ t.test('the first connection starts the agent on the activator\'s socket; SIGTER
   // The real client, with autostart off: only the activator can have started what answers.
   const status = await vsync(['daemon', 'status'], { cwd: home, env: cliEnv(socket) });
   t.equal(status.code, 0, status.stderr);
-  t.equal(status.stdout, `vsyncd running (pid ${act.child.pid}, socket ${socket})\n`, 'the agent is the activator\'s child (it execs in place)');
+  t.equal(
+    status.stdout,
+    `vsyncd running (pid ${act.child.pid}, socket ${socket})\n`,
+    "the agent is the activator's child (it execs in place)",
+  );
   const full = await vsync(['status', '--json'], { cwd: home, env: cliEnv(socket) });
   t.equal(full.code, 0, full.stderr);
   t.match(JSON.parse(full.stdout), { pid: act.child.pid, socket });
@@ -91,7 +97,7 @@ t.test('the first connection starts the agent on the activator\'s socket; SIGTER
 
   act.child.kill('SIGTERM');
   t.equal(await act.exited, 0, 'SIGTERM: a clean exit');
-  t.ok(existsSync(socket), 'the socket file stays: it is the service manager\'s to remove');
+  t.ok(existsSync(socket), "the socket file stays: it is the service manager's to remove");
   t.equal(statSync(socket).ino, bound.ino, 'untouched');
   t.notOk(existsSync(agentStateFile(socket)), 'the state file is removed');
   t.notOk(existsSync(agentLockFile(socket)), 'the lock is released');
@@ -122,7 +128,10 @@ t.test('handovers the agent cannot serve: exit 3 with the reason, and the socket
     const act = await activate(t, [one, two], { HOME: home, VSYNC_SOCKET: one });
     poke({ path: one });
     t.equal(await agentExit(act), exitCodes.config);
-    t.match(act.output(), /vsyncd: error: the socket the service manager passed cannot be used: 2 descriptors were passed \(LISTEN_FDS\); vsyncd serves exactly one socket\nvsyncd: hint: vsyncd takes one listening Unix socket/);
+    t.match(
+      act.output(),
+      /vsyncd: error: the socket the service manager passed cannot be used: 2 descriptors were passed \(LISTEN_FDS\); vsyncd serves exactly one socket\nvsyncd: hint: vsyncd takes one listening Unix socket/,
+    );
     t.ok(statSync(one).isSocket() && statSync(two).isSocket());
     t.notOk(existsSync(agentStateFile(one)), 'never announced');
   });
@@ -145,7 +154,10 @@ t.test('handovers the agent cannot serve: exit 3 with the reason, and the socket
     const act = await activate(t, [`127.0.0.1:${port}`], { HOME: home, VSYNC_SOCKET: socket });
     poke({ host: '127.0.0.1', port });
     t.equal(await agentExit(act), exitCodes.config);
-    t.match(act.output(), new RegExp(`cannot be used: fd 3 is a TCP socket \\(127\\.0\\.0\\.1:${port}\\); vsyncd serves only a Unix socket`));
+    t.match(
+      act.output(),
+      new RegExp(`cannot be used: fd 3 is a TCP socket \\(127\\.0\\.0\\.1:${port}\\); vsyncd serves only a Unix socket`),
+    );
     t.notOk(existsSync(agentStateFile(socket)));
   });
 
@@ -155,8 +167,11 @@ t.test('handovers the agent cannot serve: exit 3 with the reason, and the socket
     const act = await activate(t, [socket], { HOME: home, VSYNC_SOCKET: expected });
     poke({ path: socket });
     t.equal(await agentExit(act), exitCodes.config);
-    t.match(act.output(), new RegExp(`fd 3 was passed, but ${expected} is missing: the socket unit's ListenStream= and VSYNC_SOCKET must name the same path`));
-    t.ok(statSync(socket).isSocket(), 'the activator\'s socket is still there');
+    t.match(
+      act.output(),
+      new RegExp(`fd 3 was passed, but ${expected} is missing: the socket unit's ListenStream= and VSYNC_SOCKET must name the same path`),
+    );
+    t.ok(statSync(socket).isSocket(), "the activator's socket is still there");
   });
 });
 

@@ -77,7 +77,13 @@ t.test('whom the client talks to', { skip, timeout: 900_000 }, async (t) => {
    * Each command against the planted listener: refused, nothing sent; then vsyncd refuses to start there
    * (exit 3, the code), and still nothing reached the listener.
    */
-  const everyoneRefuses = async (t: TestContext, env: Record<string, string>, listener: Eavesdropper | undefined, detail: RegExp, hint: RegExp) => {
+  const everyoneRefuses = async (
+    t: TestContext,
+    env: Record<string, string>,
+    listener: Eavesdropper | undefined,
+    detail: RegExp,
+    hint: RegExp,
+  ) => {
     const home = freshHome();
     for (const { what, args } of commands) {
       const res = await vsync(args, { cwd: work, env: { HOME: home, ...env } });
@@ -107,7 +113,13 @@ t.test('whom the client talks to', { skip, timeout: 900_000 }, async (t) => {
     clearFallback(t);
     otherMkdir(fallback, 0o700);
     const listener = await listen(t, join(fallback, 'vsyncd.sock'));
-    await everyoneRefuses(t, fallbackEnv, listener, new RegExp(`${literally(fallback)} belongs to uid ${other.uid}, not to you \\(uid ${uid}\\)`), /rm -r .*XDG_RUNTIME_DIR.*VSYNC_SOCKET/);
+    await everyoneRefuses(
+      t,
+      fallbackEnv,
+      listener,
+      new RegExp(`${literally(fallback)} belongs to uid ${other.uid}, not to you \\(uid ${uid}\\)`),
+      /rm -r .*XDG_RUNTIME_DIR.*VSYNC_SOCKET/,
+    );
   });
 
   await t.test('the other user made the fallback folder first, 0777, and listens in it', async (t) => {
@@ -125,16 +137,22 @@ t.test('whom the client talks to', { skip, timeout: 900_000 }, async (t) => {
     t.notOk(existsSync(join(fallback, 'vsyncd.sock')), 'nobody listens in it');
   });
 
-  await t.test('the fallback folder is a link to the other user\'s folder', async (t) => {
+  await t.test("the fallback folder is a link to the other user's folder", async (t) => {
     const theirs = join(sharedTmp, `theirs-${other.name}`);
     otherMkdir(theirs, 0o700);
     const listener = await listen(t, join(theirs, 'vsyncd.sock'));
     clearFallback(t);
     other.run('ln', ['-s', theirs, fallback]);
-    await everyoneRefuses(t, fallbackEnv, listener, new RegExp(`${literally(fallback)} is a symbolic link, not a folder`), /does not follow a link/);
+    await everyoneRefuses(
+      t,
+      fallbackEnv,
+      listener,
+      new RegExp(`${literally(fallback)} is a symbolic link, not a folder`),
+      /does not follow a link/,
+    );
   });
 
-  await t.test('VSYNC_SOCKET\'s folder is a link (ours) to the other user\'s folder', async (t) => {
+  await t.test("VSYNC_SOCKET's folder is a link (ours) to the other user's folder", async (t) => {
     const theirs = join(sharedTmp, `theirs2-${other.name}`);
     otherMkdir(theirs, 0o700);
     const listener = await listen(t, join(theirs, 'vsyncd.sock'));
@@ -145,15 +163,21 @@ t.test('whom the client talks to', { skip, timeout: 900_000 }, async (t) => {
     await everyoneRefuses(t, env, listener, new RegExp(`${literally(join(mine, 'link'))} is a symbolic link`), /does not follow a link/);
   });
 
-  await t.test('our folder, 0700, holds a socket of the other user\'s (left from when the folder was open)', async (t) => {
+  await t.test("our folder, 0700, holds a socket of the other user's (left from when the folder was open)", async (t) => {
     const ours = join(base, 'ours');
     mkdirSync(ours);
     chmodSync(ours, 0o777);
     const socket = join(ours, 'vsyncd.sock');
     const listener = await listen(t, socket);
     chmodSync(ours, 0o700);
-    t.equal(lstatSync(socket).uid, other.uid, 'the socket is the other user\'s');
-    await everyoneRefuses(t, { VSYNC_SOCKET: socket }, listener, new RegExp(`${literally(socket)} belongs to uid ${other.uid}, not to you`), /rm .*vsyncd\.sock/);
+    t.equal(lstatSync(socket).uid, other.uid, "the socket is the other user's");
+    await everyoneRefuses(
+      t,
+      { VSYNC_SOCKET: socket },
+      listener,
+      new RegExp(`${literally(socket)} belongs to uid ${other.uid}, not to you`),
+      /rm .*vsyncd\.sock/,
+    );
     t.ok(lstatSync(socket).isSocket(), 'the agent did not remove it either');
   });
 
@@ -164,10 +188,16 @@ t.test('whom the client talks to', { skip, timeout: 900_000 }, async (t) => {
     const socket = join(loose, 'vsyncd.sock');
     const listener = await listen(t, socket);
     chmodSync(loose, 0o755);
-    await everyoneRefuses(t, { VSYNC_SOCKET: socket }, listener, new RegExp(`${literally(loose)} is yours, but others may reach into it: mode 0755`), new RegExp(`chmod 700 ${literally(loose)}`));
+    await everyoneRefuses(
+      t,
+      { VSYNC_SOCKET: socket },
+      listener,
+      new RegExp(`${literally(loose)} is yours, but others may reach into it: mode 0755`),
+      new RegExp(`chmod 700 ${literally(loose)}`),
+    );
   });
 
-  await t.test('the socket path is a link to the other user\'s socket', async (t) => {
+  await t.test("the socket path is a link to the other user's socket", async (t) => {
     const theirs = join(sharedTmp, `theirs3-${other.name}`);
     otherMkdir(theirs, 0o755);
     const listener = await listen(t, join(theirs, 'vsyncd.sock'));
@@ -175,7 +205,13 @@ t.test('whom the client talks to', { skip, timeout: 900_000 }, async (t) => {
     mkdirSync(mine, { mode: 0o700 });
     const socket = join(mine, 'vsyncd.sock');
     symlinkSync(join(theirs, 'vsyncd.sock'), socket);
-    await everyoneRefuses(t, { VSYNC_SOCKET: socket }, listener, new RegExp(`${literally(socket)} is a symbolic link`), /remove .*vsyncd\.sock/);
+    await everyoneRefuses(
+      t,
+      { VSYNC_SOCKET: socket },
+      listener,
+      new RegExp(`${literally(socket)} is a symbolic link`),
+      /remove .*vsyncd\.sock/,
+    );
   });
 
   await t.test('the good path: no folder yet, vsync makes it ours and the agent answers', async (t) => {
@@ -193,6 +229,10 @@ t.test('whom the client talks to', { skip, timeout: 900_000 }, async (t) => {
     t.equal(info.mode & 0o777, 0o700, 'mode 0700');
     t.equal(lstatSync(join(fallback, 'vsyncd.sock')).uid, uid, 'the socket is ours');
     const again = await vsync(['push', 'dev'], { cwd: work, env: { HOME: home, ...fallbackEnv } });
-    t.notMatch(again.stderr, /AGENT_SOCKET_UNSAFE|not private/, 'a command that sends a request reaches the agent (its own answer, not a refusal)');
+    t.notMatch(
+      again.stderr,
+      /AGENT_SOCKET_UNSAFE|not private/,
+      'a command that sends a request reaches the agent (its own answer, not a refusal)',
+    );
   });
 });

@@ -76,40 +76,43 @@ async function latestIsWhole(t: TestContext, r: Rig, content: string): Promise<v
 }
 
 function suite(): void {
-  t.test('push: the upload stalls, is reset halfway, or the pointer write alone fails; each is STORAGE_TRANSIENT and latest stays whole', async (t) => {
-    const r = await rig(t);
-    writeFileSync(r.a.envFile(), 'V=1\n');
-    t.equal((await r.a.cli(['push', 'dev'])).code, 0);
-    const first = await r.latest();
-    const events = await followEvents(r.a.agent.socket);
-    t.teardown(() => events.close());
+  t.test(
+    'push: the upload stalls, is reset halfway, or the pointer write alone fails; each is STORAGE_TRANSIENT and latest stays whole',
+    async (t) => {
+      const r = await rig(t);
+      writeFileSync(r.a.envFile(), 'V=1\n');
+      t.equal((await r.a.cli(['push', 'dev'])).code, 0);
+      const first = await r.latest();
+      const events = await followEvents(r.a.agent.socket);
+      t.teardown(() => events.close());
 
-    const faults: [string, FaultRule][] = [
-      ['the version upload stalls', (m, p) => (onVersions('PUT')(m, p) ? 'stall' : undefined)],
-      ['the version upload is reset halfway', (m, p) => (onVersions('PUT')(m, p) ? 'reset-upload' : undefined)],
-      ['the pointer write alone answers 500', (m, p) => (onPointer('PUT')(m, p) ? '500' : undefined)],
-      ['the pointer write stalls', (m, p) => (onPointer('PUT')(m, p) ? 'stall' : undefined)],
-    ];
-    let n = 1;
-    for (const [what, rule] of faults) {
-      writeFileSync(r.a.envFile(), `V=${++n} (${what})\n`);
-      r.rule(rule);
-      refusedTransient(t, await r.a.cli(['push', 'dev']), what);
-      r.rule(undefined);
-      t.equal(await r.latest(), first, `${what}: latest did not move`);
-    }
-    t.ok(r.met.length >= faults.length, `the faults were met (${r.met.length} requests)`);
-    const retried = events.events.filter((e) => e.type === 'storage-retry' && /^put \S+\/dev\/latest$/.test(e.what));
-    t.ok(retried.length > 0, 'the pointer write\'s retries were on the event stream');
-    t.match(retried[0], { code: 'STORAGE_TRANSIENT', attempt: 1 });
-    await latestIsWhole(t, r, 'V=1\n');
+      const faults: [string, FaultRule][] = [
+        ['the version upload stalls', (m, p) => (onVersions('PUT')(m, p) ? 'stall' : undefined)],
+        ['the version upload is reset halfway', (m, p) => (onVersions('PUT')(m, p) ? 'reset-upload' : undefined)],
+        ['the pointer write alone answers 500', (m, p) => (onPointer('PUT')(m, p) ? '500' : undefined)],
+        ['the pointer write stalls', (m, p) => (onPointer('PUT')(m, p) ? 'stall' : undefined)],
+      ];
+      let n = 1;
+      for (const [what, rule] of faults) {
+        writeFileSync(r.a.envFile(), `V=${++n} (${what})\n`);
+        r.rule(rule);
+        refusedTransient(t, await r.a.cli(['push', 'dev']), what);
+        r.rule(undefined);
+        t.equal(await r.latest(), first, `${what}: latest did not move`);
+      }
+      t.ok(r.met.length >= faults.length, `the faults were met (${r.met.length} requests)`);
+      const retried = events.events.filter((e) => e.type === 'storage-retry' && /^put \S+\/dev\/latest$/.test(e.what));
+      t.ok(retried.length > 0, "the pointer write's retries were on the event stream");
+      t.match(retried[0], { code: 'STORAGE_TRANSIENT', attempt: 1 });
+      await latestIsWhole(t, r, 'V=1\n');
 
-    // The fault cleared, the same edits go up at the next try.
-    const pushed = await r.a.cli(['push', 'dev']);
-    t.equal(pushed.code, 0, pushed.stderr);
-    t.not(await r.latest(), first);
-    await latestIsWhole(t, r, `V=${n} (the pointer write stalls)\n`);
-  });
+      // The fault cleared, the same edits go up at the next try.
+      const pushed = await r.a.cli(['push', 'dev']);
+      t.equal(pushed.code, 0, pushed.stderr);
+      t.not(await r.latest(), first);
+      await latestIsWhole(t, r, `V=${n} (the pointer write stalls)\n`);
+    },
+  );
 
   t.test('pull: the pointer read stalls, the download is reset or truncated; the folder is left exactly as it was', async (t) => {
     const r = await rig(t);
@@ -125,7 +128,11 @@ function suite(): void {
       ['the download stalls', (m, p) => (onVersions('GET')(m, p) ? 'stall' : undefined), /did not answer in time/],
       ['the download is reset halfway', (m, p) => (onVersions('GET')(m, p) ? 'reset-download' : undefined), /did not answer in time/],
       // A short body is either seen as a broken transfer or, if it got through, fails the GCM tag: both coded.
-      ['the download is truncated', (m, p) => (onVersions('GET')(m, p) ? 'truncate' : undefined), /did not answer in time|truncated|could not be decrypted/],
+      [
+        'the download is truncated',
+        (m, p) => (onVersions('GET')(m, p) ? 'truncate' : undefined),
+        /did not answer in time|truncated|could not be decrypted/,
+      ],
     ];
     for (const [what, rule, message] of faults) {
       r.rule(rule);

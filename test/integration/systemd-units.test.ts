@@ -29,10 +29,15 @@ function verify(folder: string): Promise<Verified> {
   return new Promise((resolve) => {
     const files = ['vsyncd.service', 'vsyncd.socket'].map((f) => join(folder, f));
     // --user: the units are a user manager's (%t is $XDG_RUNTIME_DIR, %h the home folder).
-    execFile('systemd-analyze', ['--user', '--man=no', 'verify', ...files], { env: { ...process.env, XDG_RUNTIME_DIR: runtime } }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0;
-      resolve({ code, output: stdout + stderr });
-    });
+    execFile(
+      'systemd-analyze',
+      ['--user', '--man=no', 'verify', ...files],
+      { env: { ...process.env, XDG_RUNTIME_DIR: runtime } },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0;
+        resolve({ code, output: stdout + stderr });
+      },
+    );
   });
 }
 
@@ -50,7 +55,11 @@ t.test('the units rendered for this machine pass systemd-analyze verify', { skip
   const steps = (JSON.parse(plan.stdout) as { steps: Array<{ write?: string; content?: string }> }).steps;
   const content = (name: string) => steps.find((s) => s.write === join(home, '.config', 'systemd', 'user', name))?.content ?? '';
   const service = content('vsyncd.service');
-  t.match(service, new RegExp(`^ExecStart=${process.execPath} ${join(projectRoot, 'dist', 'daemon', 'main.js')}$`, 'm'), 'this node and this vsyncd, absolute');
+  t.match(
+    service,
+    new RegExp(`^ExecStart=${process.execPath} ${join(projectRoot, 'dist', 'daemon', 'main.js')}$`, 'm'),
+    'this node and this vsyncd, absolute',
+  );
 
   const folder = join(base, 'this-machine');
   writeUnits(folder, service, content('vsyncd.socket'));
@@ -85,7 +94,11 @@ t.test('verify does catch what these checks are for', { skip }, async (t) => {
   t.match(failed.output, /no-such-node is not executable/);
 
   const unknown = join(base, 'unknown-key');
-  writeUnits(unknown, service.replace('/no-such-node', '/../../..' + process.execPath).replace('[Service]', '[Service]\nProtectEverything=yes'), socket);
+  writeUnits(
+    unknown,
+    service.replace('/no-such-node', '/../../..' + process.execPath).replace('[Service]', '[Service]\nProtectEverything=yes'),
+    socket,
+  );
   const warned = await verify(unknown);
   t.match(warned.output, /Unknown key 'ProtectEverything'/, 'an unknown directive is only a warning: hence the empty-output check');
 });

@@ -25,7 +25,10 @@ const quiet = () => sleep(1_400);
 
 async function alice(t: TestContext, initArgs: string[] = []): Promise<User> {
   const { base, cleanup } = tempBase('vsync-watch-faults-');
-  const a = await user(base, 'alice', `wf_${randomBytes(4).toString('hex')}`, { ...SETTINGS, VSYNC_KEY: randomBytes(32).toString('base64') });
+  const a = await user(base, 'alice', `wf_${randomBytes(4).toString('hex')}`, {
+    ...SETTINGS,
+    VSYNC_KEY: randomBytes(32).toString('base64'),
+  });
   t.teardown(async () => {
     await a.agent.stop();
     cleanup();
@@ -142,8 +145,15 @@ t.test('`vsync events --json` follows the agent live, and Ctrl-C ends it quietly
   child.kill('SIGINT');
   t.equal(await exited, 0, err);
   t.equal(err, '');
-  const seen = out.slice(connected).trim().split('\n').map((line) => AgentEventSchema.parse(JSON.parse(line)));
-  t.same(seen.map((e) => e.type), ['change-seen', 'push-started', 'push-finished']);
+  const seen = out
+    .slice(connected)
+    .trim()
+    .split('\n')
+    .map((line) => AgentEventSchema.parse(JSON.parse(line)));
+  t.same(
+    seen.map((e) => e.type),
+    ['change-seen', 'push-started', 'push-finished'],
+  );
   t.ok(seen.every((e) => 'root' in e && e.root === a.repo));
 
   const plain = spawn(process.execPath, [fileURLToPath(built(CLI)), 'events'], { cwd: a.repo, env: childEnv({ ...a.env, TZ: 'UTC' }) });
@@ -151,17 +161,23 @@ t.test('`vsync events --json` follows the agent live, and Ctrl-C ends it quietly
   plain.stdout.on('data', (d: Buffer) => (text += d.toString()));
   const plainExit = new Promise<number | null>((resolve) => plain.on('exit', (code) => resolve(code)));
   // Locking again is harmless: each lock is an event, and the first one seen shows the stream is connected.
-  await waitUntil(async () => {
-    if (!text.includes('locked')) t.equal((await a.cli(['lock'])).code, 0);
-    return text.includes('locked');
-  }, '`vsync events` showing the lock', 200);
+  await waitUntil(
+    async () => {
+      if (!text.includes('locked')) t.equal((await a.cli(['lock'])).code, 0);
+      return text.includes('locked');
+    },
+    '`vsync events` showing the lock',
+    200,
+  );
   plain.kill('SIGTERM');
   t.equal(await plainExit, 0);
   t.match(text, /^\d\d:\d\d:\d\d {2}locked {2}\d+ keys? dropped$/m);
 });
 
 /** A TCP proxy to RGW that the test can cut and restore: the store unreachable, then back. */
-async function cuttableProxy(target: URL): Promise<{ endpoint: string; cut(): Promise<void>; restore(): Promise<void>; close(): Promise<void> }> {
+async function cuttableProxy(
+  target: URL,
+): Promise<{ endpoint: string; cut(): Promise<void>; restore(): Promise<void>; close(): Promise<void> }> {
   const sockets = new Set<Socket>();
   let server: Server | undefined;
   let port = 0;

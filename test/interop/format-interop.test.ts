@@ -22,7 +22,10 @@ import { skipUnless } from '../helpers/real-component.js';
 const run = promisify(execFile);
 const python = '/usr/bin/python3';
 const script = join(import.meta.dirname, 'spec-reader.py');
-const hasPython = await run(python, ['-c', 'import cryptography']).then(() => true, () => false);
+const hasPython = await run(python, ['-c', 'import cryptography']).then(
+  () => true,
+  () => false,
+);
 const skip = skipUnless(hasPython, 'the spec reader needs /usr/bin/python3 with python3-cryptography');
 
 t.test('vsync and an implementation of FORMAT.md read each other', { skip }, async (t) => {
@@ -38,11 +41,18 @@ t.test('vsync and an implementation of FORMAT.md read each other', { skip }, asy
   const aesKey = await deriveKey(key, salt);
   writeFileSync(join(data, 'KEY'), key);
   const file = configFile('acme_web', 'staging', { XDG_CONFIG_HOME: join(data, 'config') });
-  await writeConfig(file, { version: 1, store: { kind: 'dir', root: join(data, 'store') }, encryption: { salt, keyCheck: keyCheck(aesKey) } });
+  await writeConfig(file, {
+    version: 1,
+    store: { kind: 'dir', root: join(data, 'store') },
+    encryption: { salt, keyCheck: keyCheck(aesKey) },
+  });
   const store = new DirStorage(join(data, 'store'));
   for (const ts of ['20261128-090000', '20261129-101500']) {
     writeFileSync(join(vault, '.env.staging'), `DB=postgres://staging\nTOKEN=${ts}\n`);
-    await store.putIfAbsent(`acme_web/staging/versions/${ts}.enc`, encryptEnvelope(aesKey, seal(ts, await zipFolder(repo, 'infra/vault/staging'))));
+    await store.putIfAbsent(
+      `acme_web/staging/versions/${ts}.enc`,
+      encryptEnvelope(aesKey, seal(ts, await zipFolder(repo, 'infra/vault/staging'))),
+    );
   }
   await store.put('acme_web/staging/latest', Buffer.from('20261129-101500'));
 

@@ -22,7 +22,14 @@ const keys = new KeyRing(keychain);
 const events = new EventHub();
 const environment = { HOME: join(base, 'home') };
 const service = new VaultService({ storageFor: () => new MemoryStorage(), keychain, keys, environment, now: () => new Date() }, { events });
-const watches = new Watches({ service, events, keys, settings: DEFAULT_WATCH_SETTINGS, listFile: watchListFile(environment), log: () => undefined });
+const watches = new Watches({
+  service,
+  events,
+  keys,
+  settings: DEFAULT_WATCH_SETTINGS,
+  listFile: watchListFile(environment),
+  log: () => undefined,
+});
 const app = buildApp({ service, keys, watches, events, socket: '/tmp/x.sock', startedAt: new Date(0), onShutdown: () => undefined });
 t.teardown(() => watches.close());
 t.teardown(() => app.close());

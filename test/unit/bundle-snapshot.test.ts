@@ -18,7 +18,7 @@ const OUTSIDE_SECRET = 'OUTSIDE=stolen\n';
 /** A repo whose vault folder holds two files and a subfolder, a second folder beside it, and a file outside. */
 function rig(t: TestContext) {
   const base = t.testdir({
-    outside: { 'id_ed25519': OUTSIDE_SECRET },
+    outside: { id_ed25519: OUTSIDE_SECRET },
     repo: {
       '.vsync': 'repo=acme_web\n',
       infra: {
@@ -55,7 +55,10 @@ async function swapFolders(dev: string, other: string): Promise<void> {
 t.test('with nothing moving, the hooks change nothing: one read, the same bytes', async (t) => {
   const { repo } = rig(t);
   const calls: string[] = [];
-  const zip = await zipFolder(repo, VAULT, { onListed: (n) => void calls.push(`listed ${n}`), onRead: (n) => void calls.push(`read ${n}`) });
+  const zip = await zipFolder(repo, VAULT, {
+    onListed: (n) => void calls.push(`listed ${n}`),
+    onRead: (n) => void calls.push(`read ${n}`),
+  });
   t.same(calls, ['listed 1', 'read 1'], 'read once');
   t.same(zip, await zipFolder(repo, VAULT), 'the same bytes as without hooks');
   t.same(await contents(zip), FIRST);
@@ -131,7 +134,11 @@ t.test('files added or removed while the folder was read: read again', async (t)
   const changes: [string, (dev: string) => Promise<void>, Record<string, string>][] = [
     ['a file added', (dev) => writeFile(join(dev, 'new.txt'), 'new\n'), { ...FIRST, 'new.txt': 'new\n' }],
     ['a file removed', (dev) => unlink(join(dev, 'b.txt')), { '.env.dev': FIRST['.env.dev'], 'certs/ca.pem': FIRST['certs/ca.pem'] }],
-    ['a subfolder removed', (dev) => rm(join(dev, 'certs'), { recursive: true }), { '.env.dev': FIRST['.env.dev'], 'b.txt': FIRST['b.txt'] }],
+    [
+      'a subfolder removed',
+      (dev) => rm(join(dev, 'certs'), { recursive: true }),
+      { '.env.dev': FIRST['.env.dev'], 'b.txt': FIRST['b.txt'] },
+    ],
   ];
   for (const [what, change, expected] of changes) {
     const { repo, dev } = rig(t);
@@ -247,7 +254,11 @@ t.test('hard-linked files are refused by name, with their number of links and a 
     const { repo, dev, base } = rig(t);
     await link(join(dev, 'certs', 'ca.pem'), join(base, 'copy-1'));
     await link(join(dev, 'certs', 'ca.pem'), join(base, 'copy-2'));
-    await t.rejects(zipFolder(repo, VAULT), { code: 'BUNDLE_SOURCE_INVALID', message: /"infra\/vault\/dev\/certs\/ca\.pem" has 3 hard links/, hint });
+    await t.rejects(zipFolder(repo, VAULT), {
+      code: 'BUNDLE_SOURCE_INVALID',
+      message: /"infra\/vault\/dev\/certs\/ca\.pem" has 3 hard links/,
+      hint,
+    });
   });
 
   await t.test('a link made between listing and open: read again, then refused', async (t) => {

@@ -160,13 +160,7 @@ async function arena(t: Test) {
   };
 }
 
-async function refused(
-  t: Test,
-  zip: Buffer,
-  code: string,
-  message?: RegExp,
-  limits?: Partial<BundleLimits>,
-): Promise<void> {
+async function refused(t: Test, zip: Buffer, code: string, message?: RegExp, limits?: Partial<BundleLimits>): Promise<void> {
   const a = await arena(t);
   await t.rejects(unzipToStaging(zip, a.staging, VAULT, limits), message ? { code, message } : { code });
   await a.untouched(t);
@@ -262,17 +256,9 @@ t.test('too many entries', async (t) => {
   await t.test('over a per-call cap', async (t) =>
     refused(t, makeZip(entries(4)), 'BUNDLE_TOO_LARGE', /4 entries \(at most 3\)/, { maxEntries: 3 }),
   );
-  await t.test('over the default cap of 1000', async (t) =>
-    refused(t, makeZip(entries(1001)), 'BUNDLE_TOO_LARGE', /1001 entries/),
-  );
+  await t.test('over the default cap of 1000', async (t) => refused(t, makeZip(entries(1001)), 'BUNDLE_TOO_LARGE', /1001 entries/));
   await t.test('folder entries count too', async (t) =>
-    refused(
-      t,
-      makeZip([...entries(2), { name: `${VAULT}/d/`, mode: 0o040700 }]),
-      'BUNDLE_TOO_LARGE',
-      /3 entries/,
-      { maxEntries: 2 },
-    ),
+    refused(t, makeZip([...entries(2), { name: `${VAULT}/d/`, mode: 0o040700 }]), 'BUNDLE_TOO_LARGE', /3 entries/, { maxEntries: 2 }),
   );
   await t.test('exactly at the cap is fine', async (t) => {
     const a = await arena(t);
@@ -284,13 +270,9 @@ t.test('too many entries', async (t) => {
 t.test('declared sizes over the caps', async (t) => {
   const sixty = 'x'.repeat(60);
   await t.test('total', async (t) =>
-    refused(
-      t,
-      makeZip([file(`${VAULT}/a`, sixty), file(`${VAULT}/b`, sixty)]),
-      'BUNDLE_TOO_LARGE',
-      /more than 100 bytes in all/,
-      { maxTotalBytes: 100 },
-    ),
+    refused(t, makeZip([file(`${VAULT}/a`, sixty), file(`${VAULT}/b`, sixty)]), 'BUNDLE_TOO_LARGE', /more than 100 bytes in all/, {
+      maxTotalBytes: 100,
+    }),
   );
   await t.test('one entry', async (t) =>
     refused(t, makeZip([file(`${VAULT}/a`, sixty)]), 'BUNDLE_TOO_LARGE', /declares 60 bytes \(at most 50\)/, {
@@ -351,9 +333,7 @@ t.test('headers that lie about sizes', async (t) => {
     // What unzipper does with a consistent lie: it reads the 10 declared bytes and never looks further, so
     // the rest is dead space. With the checksum of those 10 bytes it is a valid (if odd) archive.
     const a = await arena(t);
-    const zip = makeZip([
-      { name: `${VAULT}/lie`, data: mib, compressedSize: 10, uncompressedSize: 10, crc: crc32(mib.subarray(0, 10)) },
-    ]);
+    const zip = makeZip([{ name: `${VAULT}/lie`, data: mib, compressedSize: 10, uncompressedSize: 10, crc: crc32(mib.subarray(0, 10)) }]);
     t.same(await unzipToStaging(zip, a.staging, VAULT), { files: ['lie'] });
     t.equal((await stat(join(a.staging, 'lie'))).size, 10, 'only the declared 10 bytes are written');
   });
@@ -382,9 +362,7 @@ t.test('headers that lie about sizes', async (t) => {
   await t.test('central sizes 0, local sizes 0 behind a data-descriptor flag, 1 MiB follows', async (t) => {
     // Asked to read this, unzipper would scan for a descriptor signature; we write an empty file instead.
     const a = await arena(t);
-    const zip = makeZip([
-      { name: `${VAULT}/zero`, data: mib, flags: 0x08, compressedSize: 0, uncompressedSize: 0, crc: 0 },
-    ]);
+    const zip = makeZip([{ name: `${VAULT}/zero`, data: mib, flags: 0x08, compressedSize: 0, uncompressedSize: 0, crc: 0 }]);
     t.same(await unzipToStaging(zip, a.staging, VAULT), { files: ['zero'] });
     t.equal((await stat(join(a.staging, 'zero'))).size, 0);
   });
@@ -411,12 +389,7 @@ t.test('headers that lie about sizes', async (t) => {
   );
 
   await t.test('local header names another file', async (t) =>
-    refused(
-      t,
-      makeZip([file(`${VAULT}/ok`, 'x', { localName: '../../evil' })]),
-      'BUNDLE_CORRUPT',
-      /local header names a different file/,
-    ),
+    refused(t, makeZip([file(`${VAULT}/ok`, 'x', { localName: '../../evil' })]), 'BUNDLE_CORRUPT', /local header names a different file/),
   );
 
   await t.test('entries sharing bytes', async (t) => {

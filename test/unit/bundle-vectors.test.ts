@@ -10,11 +10,15 @@ import { unzipToStaging } from '../../daemon/bundle/unzip-to-staging.js';
 const dir = join(import.meta.dirname, '..', 'vectors');
 const expected: Array<[string, string, Record<string, string>]> = [
   ['sealed-single-env-file', 'dev', { '.env.dev': 'DATABASE_URL=postgres://dev\nAPI_KEY=abc123\n' }],
-  ['sealed-nested-files-18-byte-salt', 'production', {
-    '.env.production': 'STRIPE_KEY=sk_live_xyz\n',
-    'certs/tls.key': '-----BEGIN PRIVATE KEY-----\nMIIB\n',
-    'gcp.json': '{"type":"service_account"}\n',
-  }],
+  [
+    'sealed-nested-files-18-byte-salt',
+    'production',
+    {
+      '.env.production': 'STRIPE_KEY=sk_live_xyz\n',
+      'certs/tls.key': '-----BEGIN PRIVATE KEY-----\nMIIB\n',
+      'gcp.json': '{"type":"service_account"}\n',
+    },
+  ],
   ['sealed-empty-zip', 'dev', {}],
 ];
 

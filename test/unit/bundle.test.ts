@@ -24,7 +24,7 @@ function repoWithVault(t: Test) {
       vault: {
         dev: {
           '.env.dev': 'API_KEY=dev-123\n',
-          '_underscore': 'u\n',
+          _underscore: 'u\n',
           'Zeta.txt': 'z\n',
           'alpha.txt': 'a\n',
           '\uff21-fullwidth': 'fw\n',
@@ -249,7 +249,28 @@ t.test('the tree digest: the same files give the same digest, whatever zip carri
   writeFileSync(join(root, 'infra', 'vault', 'dev', 'certs', 'ca.pem'), 'CA\n');
   const bundle = await bundleFolder(root, 'infra/vault/dev');
   t.equal(bundle.files, 2);
-  t.equal(bundle.digest, treeDigest([{ name: 'certs/ca.pem', data: Buffer.from('CA\n') }, { name: '.env.dev', data: Buffer.from('A=1\n') }]), 'order-independent, names relative to the vault folder');
-  t.not(bundle.digest, treeDigest([{ name: '.env.dev', data: Buffer.from('A=2\n') }, { name: 'certs/ca.pem', data: Buffer.from('CA\n') }]), 'a changed byte changes it');
-  t.not(bundle.digest, treeDigest([{ name: '.env.prod', data: Buffer.from('A=1\n') }, { name: 'certs/ca.pem', data: Buffer.from('CA\n') }]), 'a renamed file changes it');
+  t.equal(
+    bundle.digest,
+    treeDigest([
+      { name: 'certs/ca.pem', data: Buffer.from('CA\n') },
+      { name: '.env.dev', data: Buffer.from('A=1\n') },
+    ]),
+    'order-independent, names relative to the vault folder',
+  );
+  t.not(
+    bundle.digest,
+    treeDigest([
+      { name: '.env.dev', data: Buffer.from('A=2\n') },
+      { name: 'certs/ca.pem', data: Buffer.from('CA\n') },
+    ]),
+    'a changed byte changes it',
+  );
+  t.not(
+    bundle.digest,
+    treeDigest([
+      { name: '.env.prod', data: Buffer.from('A=1\n') },
+      { name: 'certs/ca.pem', data: Buffer.from('CA\n') },
+    ]),
+    'a renamed file changes it',
+  );
 });

@@ -23,7 +23,13 @@ const ndjson = (res: ServerResponse) => res.writeHead(200, { 'content-type': 'ap
 const jsonReply = (res: ServerResponse, status: number, value: unknown) =>
   res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(value));
 
-const PUSH_RESULT = { repo: 'vsync', env: 'dev', version: '20260516-113304', bytes: 646, url: 's3://b/vsync/dev/versions/20260516-113304.enc' };
+const PUSH_RESULT = {
+  repo: 'vsync',
+  env: 'dev',
+  version: '20260516-113304',
+  bytes: 646,
+  url: 's3://b/vsync/dev/versions/20260516-113304.enc',
+};
 
 t.test('progress lines are handed over while the agent is still working', async (t) => {
   const fake = await standInAgent(t);
@@ -60,7 +66,11 @@ t.test('progress lines are handed over while the agent is still working', async 
 t.test("the agent's errors keep their code, message and hint; exits come from the registry", async (t) => {
   const fake = await standInAgent(t);
   const client = new AgentClient(fake.socket, { HOME: fake.home });
-  const conflict = { code: 'VAULT_CONFLICT', message: 'the remote moved since this machine last synced: the remote latest is X', hint: 'pull first' };
+  const conflict = {
+    code: 'VAULT_CONFLICT',
+    message: 'the remote moved since this machine last synced: the remote latest is X',
+    hint: 'pull first',
+  };
 
   fake.handle = (_req, _body, res) => {
     ndjson(res);
@@ -72,17 +82,30 @@ t.test("the agent's errors keep their code, message and hint; exits come from th
   });
 
   fake.handle = (_req, _body, res) => jsonReply(res, 409, { error: conflict });
-  t.match(await caught(client.call({ method: 'POST', path: '/v1/push', body: {} })), { ...conflict, exit: exitCodes.conflict }, 'plain JSON mode');
+  t.match(
+    await caught(client.call({ method: 'POST', path: '/v1/push', body: {} })),
+    { ...conflict, exit: exitCodes.conflict },
+    'plain JSON mode',
+  );
   t.equal(fake.seen.at(-1)!.accept, 'application/json');
 
-  fake.handle = (_req, _body, res) => jsonReply(res, 400, { error: { code: 'AGENT_BAD_REQUEST', message: 'the request is not valid: env', hint: 'h' } });
-  t.match(await caught(client.call({ method: 'POST', path: '/v1/push', body: {}, onProgress: () => undefined })), {
-    code: 'AGENT_BAD_REQUEST',
-    exit: 2,
-  }, 'an error before the stream starts comes as plain JSON');
+  fake.handle = (_req, _body, res) =>
+    jsonReply(res, 400, { error: { code: 'AGENT_BAD_REQUEST', message: 'the request is not valid: env', hint: 'h' } });
+  t.match(
+    await caught(client.call({ method: 'POST', path: '/v1/push', body: {}, onProgress: () => undefined })),
+    {
+      code: 'AGENT_BAD_REQUEST',
+      exit: 2,
+    },
+    'an error before the stream starts comes as plain JSON',
+  );
 
   fake.handle = (_req, _body, res) => jsonReply(res, 500, { error: { code: 'NO_SUCH_CODE', message: 'm', hint: 'h' } });
-  t.match(await caught(client.call({ method: 'GET', path: '/v1/status' })), { code: 'INTERNAL', exit: registry.INTERNAL.exit, message: /NO_SUCH_CODE/ });
+  t.match(await caught(client.call({ method: 'GET', path: '/v1/status' })), {
+    code: 'INTERNAL',
+    exit: registry.INTERNAL.exit,
+    message: /NO_SUCH_CODE/,
+  });
 
   fake.handle = (_req, _body, res) => void res.writeHead(502).end('<html>');
   t.match(await caught(client.call({ method: 'GET', path: '/v1/status' })), { code: 'INTERNAL', message: /not JSON/ });
@@ -155,9 +178,24 @@ t.test('the built CLI: exact output, --json, exit codes', async (t) => {
     } else if (req.url === '/v1/push') {
       jsonReply(res, 200, PUSH_RESULT);
     } else if (req.url === '/v1/pull') {
-      jsonReply(res, 409, { error: { code: 'VAULT_UNPUSHED_CHANGES', message: 'the vault folder holds changes that were never pushed', hint: 'push them first' } });
+      jsonReply(res, 409, {
+        error: {
+          code: 'VAULT_UNPUSHED_CHANGES',
+          message: 'the vault folder holds changes that were never pushed',
+          hint: 'push them first',
+        },
+      });
     } else if (req.url === '/v1/status') {
-      jsonReply(res, 200, { version: '0.1.0', pid: 77, socket: fake.socket, startedAt: '', uptimeMs: 5000, locked: true, unlocked: [], vaults: [] });
+      jsonReply(res, 200, {
+        version: '0.1.0',
+        pid: 77,
+        socket: fake.socket,
+        startedAt: '',
+        uptimeMs: 5000,
+        locked: true,
+        unlocked: [],
+        vaults: [],
+      });
     } else if (req.url?.startsWith('/v1/versions?')) {
       jsonReply(res, 200, { repo: 'r', env: 'dev', location: 'file:///s/r/dev/versions/', versions: [] });
     } else {
@@ -185,7 +223,9 @@ t.test('the built CLI: exact output, --json, exit codes', async (t) => {
   });
   const refusedJson = await cli(['--json', 'pull', 'dev'], fake.socket, fake.home, cwd);
   t.equal(refusedJson.code, exitCodes.conflict);
-  t.same(JSON.parse(refusedJson.stderr), { error: { code: 'VAULT_UNPUSHED_CHANGES', message: 'the vault folder holds changes that were never pushed', hint: 'push them first' } });
+  t.same(JSON.parse(refusedJson.stderr), {
+    error: { code: 'VAULT_UNPUSHED_CHANGES', message: 'the vault folder holds changes that were never pushed', hint: 'push them first' },
+  });
 
   const versions = await cli(['versions', 'dev'], fake.socket, fake.home, cwd);
   t.equal(versions.stdout, 'file:///s/r/dev/versions/ (0 versions)\n  (none yet: push one with `vsync push dev`)\n');
@@ -216,6 +256,9 @@ t.test('the built CLI with no agent and autostart off', async (t) => {
   t.same(lock, { code: 0, stdout: '🔒 locked (0 keys dropped)\n', stderr: '' }, 'no agent, no keys held');
   const push = await cli(['push', 'dev'], socket, dir, dir);
   t.equal(push.code, exitCodes.agent);
-  t.match(push.stderr, `vsync: error: no vsync agent answers on the socket: ${socket} (none is running, and VSYNC_NO_AUTOSTART is set); there is no agent log at `);
+  t.match(
+    push.stderr,
+    `vsync: error: no vsync agent answers on the socket: ${socket} (none is running, and VSYNC_NO_AUTOSTART is set); there is no agent log at `,
+  );
   t.match(push.stderr, /\nvsync: hint: start it with `vsync daemon start`/);
 });

@@ -13,8 +13,14 @@ t.test('good command lines', async (t) => {
     [['push', '--force', 'dev'], { name: 'run', json: false, command: { name: 'push', env: 'dev', force: true } }],
     [['push', 'dev', '--json'], { name: 'run', json: true, command: { name: 'push', env: 'dev', force: false } }],
     [['--json', 'status'], { name: 'run', json: true, command: { name: 'status' } }],
-    [['pull', 'dev', '--at', '20260516-113343'], { name: 'run', json: false, command: { name: 'pull', env: 'dev', at: '20260516-113343', force: false } }],
-    [['pull', '--at=20260516-113343', '--force', 'dev'], { name: 'run', json: false, command: { name: 'pull', env: 'dev', at: '20260516-113343', force: true } }],
+    [
+      ['pull', 'dev', '--at', '20260516-113343'],
+      { name: 'run', json: false, command: { name: 'pull', env: 'dev', at: '20260516-113343', force: false } },
+    ],
+    [
+      ['pull', '--at=20260516-113343', '--force', 'dev'],
+      { name: 'run', json: false, command: { name: 'pull', env: 'dev', at: '20260516-113343', force: true } },
+    ],
     [['versions', 'prod'], { name: 'run', json: false, command: { name: 'versions', env: 'prod' } }],
     [['use'], { name: 'run', json: false, command: { name: 'use' } }],
     [['use', 'dev'], { name: 'run', json: false, command: { name: 'use', env: 'dev' } }],
@@ -23,13 +29,24 @@ t.test('good command lines', async (t) => {
     [['daemon', 'stop', '--json'], { name: 'run', json: true, command: { name: 'daemon', action: 'stop' } }],
     [['daemon', 'status'], { name: 'run', json: false, command: { name: 'daemon', action: 'status' } }],
     [['init', 'dev'], { name: 'run', json: false, command: { name: 'init', env: 'dev', pathStyle: false } }],
-    [['init', 'dev', '--store', '../store'], { name: 'run', json: false, command: { name: 'init', env: 'dev', store: '../store', pathStyle: false } }],
+    [
+      ['init', 'dev', '--store', '../store'],
+      { name: 'run', json: false, command: { name: 'init', env: 'dev', store: '../store', pathStyle: false } },
+    ],
     [
       ['init', 'prod', '--bucket', 'b', '--endpoint=http://127.0.0.1:7480', '--region', 'us-east-1', '--prefix', '', '--path-style'],
       {
         name: 'run',
         json: false,
-        command: { name: 'init', env: 'prod', bucket: 'b', endpoint: 'http://127.0.0.1:7480', region: 'us-east-1', prefix: '', pathStyle: true },
+        command: {
+          name: 'init',
+          env: 'prod',
+          bucket: 'b',
+          endpoint: 'http://127.0.0.1:7480',
+          region: 'us-east-1',
+          prefix: '',
+          pathStyle: true,
+        },
       },
     ],
   ];

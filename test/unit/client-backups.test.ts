@@ -60,7 +60,10 @@ t.test('the list, newest first, each with size, age and file', async (t) => {
     '  20260516-180858 646 B 2h ago /home/me/.config/vsync/backups/myrepo/dev-20260516-180858.zip.enc',
     '  20260514-100000 2.0 KiB 2d ago /home/me/.config/vsync/backups/myrepo/dev-20260514-100000.zip.enc',
   ]);
-  t.same(backupsLines({ ...listed, backups: listed.backups.slice(0, 1) }, NOW)[0], '/home/me/.config/vsync/backups/myrepo/ (1 backup of dev)');
+  t.same(
+    backupsLines({ ...listed, backups: listed.backups.slice(0, 1) }, NOW)[0],
+    '/home/me/.config/vsync/backups/myrepo/ (1 backup of dev)',
+  );
   t.same(backupsLines({ ...listed, backups: [] }, NOW), [
     '/home/me/.config/vsync/backups/myrepo/ (0 backups of dev)',
     '  (none yet: each pull writes one before it replaces the vault folder)',
@@ -89,7 +92,10 @@ t.test('the closing lines of a restore', async (t) => {
 
 t.test('result shapes: what is printed must be there', async (t) => {
   t.equal(expectBackups(listed), listed);
-  t.throws(() => expectBackups({ ...listed, backups: [{ ts: 'x', size: '1', path: '/p' }] }), { code: 'INTERNAL', message: /backup entry has no number size/ });
+  t.throws(() => expectBackups({ ...listed, backups: [{ ts: 'x', size: '1', path: '/p' }] }), {
+    code: 'INTERNAL',
+    message: /backup entry has no number size/,
+  });
   t.throws(() => expectBackups({ repo: 'r', env: 'e', backups: [] }), { code: 'INTERNAL', message: /no string folder/ });
   const restored = { repo: 'r', env: 'e', restored: '20260516-180858', from: '/f', folder: '/r', unpushed: false };
   t.equal(expectRestore(restored), restored);

@@ -12,7 +12,11 @@ t.test('the command line: an optional env, --json, and nothing else', async (t) 
   t.same(parseArgs(['doctor', 'dev']), { name: 'run', json: false, command: { name: 'doctor', env: 'dev' } });
   t.same(parseArgs(['doctor', '--json', 'prod']), { name: 'run', json: true, command: { name: 'doctor', env: 'prod' } });
   t.same(parseArgs(['doctor', '--help']), { name: 'help', topic: 'doctor' });
-  t.throws(() => parseArgs(['doctor', 'dev', 'prod']), { code: 'USAGE', message: 'invalid usage: unexpected argument "prod"', hint: 'run `vsync doctor --help`' });
+  t.throws(() => parseArgs(['doctor', 'dev', 'prod']), {
+    code: 'USAGE',
+    message: 'invalid usage: unexpected argument "prod"',
+    hint: 'run `vsync doctor --help`',
+  });
   t.throws(() => parseArgs(['doctor', '--force']), { code: 'USAGE', message: /unknown option "--force" for doctor/ });
   t.match(helpText(), /\n {2}doctor \[<env>\] {14}check the agent and the keychain, and <env>'s config, key and store\n/);
   t.match(helpText('doctor'), /^usage: vsync doctor \[<env>\]\n[\s\S]*if-none-match {2}the store refuses a second put-if-absent/);
@@ -32,7 +36,13 @@ t.test('the lines: status, check and detail in columns, the hint under each prob
   const mixed: DoctorCheck[] = [
     { name: 'config', status: 'ok', detail: '/h/.config/vsync/web/env_dev (store s3://b/web/dev/)' },
     { name: 'clock', status: 'warn', code: 'STORAGE_CLOCK_SKEWED', detail: "this machine's clock is off", hint: 'set the clock right' },
-    { name: 'if-none-match', status: 'fail', code: 'STORAGE_CONDITIONAL_WRITES_IGNORED', detail: 'replaced', hint: 'use a store that enforces them' },
+    {
+      name: 'if-none-match',
+      status: 'fail',
+      code: 'STORAGE_CONDITIONAL_WRITES_IGNORED',
+      detail: 'replaced',
+      hint: 'use a store that enforces them',
+    },
     { name: 'if-match', status: 'skip', detail: 'needs a scratch object in the store', hint: 'never shown for a skip' },
   ];
   t.same(doctorLines(mixed), [

@@ -7,7 +7,10 @@ import { CLI, built, childEnv } from '../helpers/built.js';
 
 t.test('a closed stdout ends the command quietly', async (t) => {
   const cli = fileURLToPath(built(CLI));
-  const run = spawnSync('bash', ['-o', 'pipefail', '-c', `"${process.execPath}" "${cli}" --help | true`], { env: childEnv(), encoding: 'utf8' });
+  const run = spawnSync('bash', ['-o', 'pipefail', '-c', `"${process.execPath}" "${cli}" --help | true`], {
+    env: childEnv(),
+    encoding: 'utf8',
+  });
   t.equal(run.stderr, '', 'no EPIPE trace');
   t.equal(run.status, 0, 'and vsync exits 0');
 });

@@ -59,16 +59,36 @@ t.test('SSE: a message is handed over when its blank line arrives, not before', 
 
 t.test('SSE: the field rules', async (t) => {
   const one = (text: string) => readAll([Buffer.from(text)]);
-  t.same(one('data: a\ndata:  b\ndata\ndata:c\n\n'), [{ type: 'message', data: 'a\n b\n\nc', id: '' }], 'several data lines; one space dropped, no more');
-  t.same(one('event: x\n\ndata: y\n\n'), [{ type: 'message', data: 'y', id: '' }], 'a message with no data is dropped, and its type with it');
-  t.same(one('id: 7\ndata: a\n\ndata: b\n\nid\ndata: c\n\n'), [
-    { type: 'message', data: 'a', id: '7' },
-    { type: 'message', data: 'b', id: '7' },
-    { type: 'message', data: 'c', id: '' },
-  ], 'an id carries over until another id (empty, here) replaces it');
+  t.same(
+    one('data: a\ndata:  b\ndata\ndata:c\n\n'),
+    [{ type: 'message', data: 'a\n b\n\nc', id: '' }],
+    'several data lines; one space dropped, no more',
+  );
+  t.same(
+    one('event: x\n\ndata: y\n\n'),
+    [{ type: 'message', data: 'y', id: '' }],
+    'a message with no data is dropped, and its type with it',
+  );
+  t.same(
+    one('id: 7\ndata: a\n\ndata: b\n\nid\ndata: c\n\n'),
+    [
+      { type: 'message', data: 'a', id: '7' },
+      { type: 'message', data: 'b', id: '7' },
+      { type: 'message', data: 'c', id: '' },
+    ],
+    'an id carries over until another id (empty, here) replaces it',
+  );
   t.same(one('id: a\0b\ndata: a\n\n'), [{ type: 'message', data: 'a', id: '' }], 'an id holding NUL is ignored');
-  t.same(one('retry: 10\nbogus: 1\n:comment: data: no\n event: spaced\ndata: a\n\n'), [{ type: 'message', data: 'a', id: '' }], 'retry, unknown fields and comments are read past');
-  t.same(one('data: a\n \ndata: b\n\n'), [{ type: 'message', data: 'a\nb', id: '' }], 'a line of one space is a field (named " "), not the blank line');
+  t.same(
+    one('retry: 10\nbogus: 1\n:comment: data: no\n event: spaced\ndata: a\n\n'),
+    [{ type: 'message', data: 'a', id: '' }],
+    'retry, unknown fields and comments are read past',
+  );
+  t.same(
+    one('data: a\n \ndata: b\n\n'),
+    [{ type: 'message', data: 'a\nb', id: '' }],
+    'a line of one space is a field (named " "), not the blank line',
+  );
   t.same(one('\uFEFFdata: bom\n\n'), [{ type: 'message', data: 'bom', id: '' }], 'a byte-order mark opening the stream');
 });
 
@@ -86,9 +106,20 @@ t.test('one line per event, HH:MM:SS then type, vault and detail two spaces apar
     [{ ...base, type: 'watch-stopped', ...VAULT }, '18:10:04  watch-stopped  acme_web/dev'],
     [{ ...base, type: 'change-seen', ...VAULT }, '18:10:04  change-seen  acme_web/dev'],
     [{ ...base, type: 'push-started', ...VAULT, trigger: 'watch' }, '18:10:04  push-started  acme_web/dev  (watch)'],
-    [{ ...base, type: 'push-finished', ...VAULT, trigger: 'manual', version: '20260516-181004' }, '18:10:04  push-finished  acme_web/dev  20260516-181004 (manual)'],
     [
-      { ...base, type: 'push-failed', ...VAULT, trigger: 'watch', code: 'STORAGE_TRANSIENT', message: 'the store did not answer', retryInMs: 30_000 },
+      { ...base, type: 'push-finished', ...VAULT, trigger: 'manual', version: '20260516-181004' },
+      '18:10:04  push-finished  acme_web/dev  20260516-181004 (manual)',
+    ],
+    [
+      {
+        ...base,
+        type: 'push-failed',
+        ...VAULT,
+        trigger: 'watch',
+        code: 'STORAGE_TRANSIENT',
+        message: 'the store did not answer',
+        retryInMs: 30_000,
+      },
       '18:10:04  push-failed  acme_web/dev  (watch) STORAGE_TRANSIENT: the store did not answer (retry in 30 s)',
     ],
     [
@@ -100,7 +131,10 @@ t.test('one line per event, HH:MM:SS then type, vault and detail two spaces apar
       '18:10:04  push-failed  acme_web/dev  (manual) KEY_MISMATCH: wrong key',
     ],
     [{ ...base, type: 'pull-started', ...VAULT, trigger: 'follow' }, '18:10:04  pull-started  acme_web/dev  (follow)'],
-    [{ ...base, type: 'pull-finished', ...VAULT, trigger: 'follow', version: '20260516-180900' }, '18:10:04  pull-finished  acme_web/dev  20260516-180900 (follow)'],
+    [
+      { ...base, type: 'pull-finished', ...VAULT, trigger: 'follow', version: '20260516-180900' },
+      '18:10:04  pull-finished  acme_web/dev  20260516-180900 (follow)',
+    ],
     [
       { ...base, type: 'pull-failed', ...VAULT, trigger: 'follow', code: 'DECRYPT_FAILED', message: 'decryption failed' },
       '18:10:04  pull-failed  acme_web/dev  (follow) DECRYPT_FAILED: decryption failed',
@@ -117,13 +151,27 @@ t.test('one line per event, HH:MM:SS then type, vault and detail two spaces apar
     [{ ...base, type: 'locked', dropped: 3 }, '18:10:04  locked  3 keys dropped'],
     [{ ...base, type: 'locked', dropped: 1 }, '18:10:04  locked  1 key dropped'],
     [{ ...base, type: 'locked', dropped: 0 }, '18:10:04  locked  0 keys dropped'],
-    [{ ...base, type: 'storage-retry', what: 'put acme_web/dev/latest', attempt: 2, code: 'STORAGE_TRANSIENT', message: 'InternalError (HTTP 500)' }, '18:10:04  storage-retry  put acme_web/dev/latest  attempt 2 STORAGE_TRANSIENT: InternalError (HTTP 500)'],
+    [
+      {
+        ...base,
+        type: 'storage-retry',
+        what: 'put acme_web/dev/latest',
+        attempt: 2,
+        code: 'STORAGE_TRANSIENT',
+        message: 'InternalError (HTTP 500)',
+      },
+      '18:10:04  storage-retry  put acme_web/dev/latest  attempt 2 STORAGE_TRANSIENT: InternalError (HTTP 500)',
+    ],
   ];
   for (const [event, text] of cases) {
     t.equal(eventLine(event, utc), text, `${event.type}: ${text}`);
     t.equal(eventLine(expectEvent(JSON.parse(JSON.stringify(event))), utc), text, `${event.type} passes the shape check`);
   }
-  t.equal(eventLine({ ...base, at: 'whenever', type: 'locked', dropped: 2 }, utc), 'whenever  locked  2 keys dropped', 'a time that is not one is shown as sent');
+  t.equal(
+    eventLine({ ...base, at: 'whenever', type: 'locked', dropped: 2 }, utc),
+    'whenever  locked  2 keys dropped',
+    'a time that is not one is shown as sent',
+  );
 });
 
 t.test('the clock is local time', async (t) => {
@@ -149,7 +197,10 @@ t.test('events of another shape are INTERNAL, not lines of "undefined"', async (
     [{ id: 1, at: AT, type: 'exploded', ...VAULT }, /unknown type "exploded"/],
     [{ id: 1, at: AT, type: 'toString', ...VAULT }, /unknown type "toString"/],
     [{ id: 1, at: AT, type: 'push-finished', ...VAULT, trigger: 'watch' }, /push-finished event has no string version/],
-    [{ id: 1, at: AT, type: 'push-failed', ...VAULT, trigger: 'watch', code: 'X', message: 'm', retryInMs: '30' }, /push-failed event has retryInMs as string, not number/],
+    [
+      { id: 1, at: AT, type: 'push-failed', ...VAULT, trigger: 'watch', code: 'X', message: 'm', retryInMs: '30' },
+      /push-failed event has retryInMs as string, not number/,
+    ],
     [{ id: 1, at: AT, type: 'watch-started', repo: 'r', env: 'e', follow: true }, /has no string root/],
     [{ id: 1, at: AT, type: 'locked' }, /locked event has no number dropped/],
   ];
@@ -162,12 +213,24 @@ const sse = (res: ServerResponse) => res.writeHead(200, { 'content-type': 'text/
 const message = (e: AgentEvent) => `id: ${e.id}\nevent: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`;
 
 const E1: AgentEvent = { id: 1, at: AT, type: 'watch-started', ...VAULT, follow: true };
-const E2: AgentEvent = { id: 2, at: '2026-05-16T18:10:09.000Z', type: 'push-finished', ...VAULT, trigger: 'watch', version: '20260516-181009' };
+const E2: AgentEvent = {
+  id: 2,
+  at: '2026-05-16T18:10:09.000Z',
+  type: 'push-finished',
+  ...VAULT,
+  trigger: 'watch',
+  version: '20260516-181009',
+};
 const E3: AgentEvent = { id: 3, at: '2026-05-16T18:11:00.000Z', type: 'locked', dropped: 2 };
 
 function collecting(): Output & { lines: string[] } {
   const lines: string[] = [];
-  return { lines, line: (text) => void lines.push(text), warning: (text) => void lines.push(`warning: ${text}`), json: (v) => void lines.push(JSON.stringify(v)) };
+  return {
+    lines,
+    line: (text) => void lines.push(text),
+    warning: (text) => void lines.push(`warning: ${text}`),
+    json: (v) => void lines.push(JSON.stringify(v)),
+  };
 }
 
 /** Signals as a test raises them; `listening()` says how many listeners the command left behind. */
@@ -227,10 +290,14 @@ t.test('events prints each event as it arrives, and fails with AGENT_UNREACHABLE
     res.write(message(E1));
     setTimeout(() => res.destroy(), 20);
   };
-  t.match(await caught(events(contextFor(fake, false, collecting()), fakeSignals(), utc)), {
-    code: 'AGENT_UNREACHABLE',
-    message: /the agent closed the event stream/,
-  }, 'a connection cut rather than closed');
+  t.match(
+    await caught(events(contextFor(fake, false, collecting()), fakeSignals(), utc)),
+    {
+      code: 'AGENT_UNREACHABLE',
+      message: /the agent closed the event stream/,
+    },
+    'a connection cut rather than closed',
+  );
 });
 
 t.test('--json prints each event as the agent sent it', async (t) => {
@@ -271,23 +338,37 @@ t.test('a signal ends events quietly', async (t) => {
 t.test('answers that are not an event stream', async (t) => {
   const fake = await standInAgent(t);
   fake.handle = (_req, _body, res) => void res.writeHead(200, { 'content-type': 'application/json' }).end('{"watches":[]}');
-  t.match(await caught(events(contextFor(fake, false, collecting()), fakeSignals())), { code: 'INTERNAL', message: /\/v1\/events with application\/json instead of an event stream/ });
+  t.match(await caught(events(contextFor(fake, false, collecting()), fakeSignals())), {
+    code: 'INTERNAL',
+    message: /\/v1\/events with application\/json instead of an event stream/,
+  });
 
   fake.handle = (_req, _body, res) =>
-    void res.writeHead(503, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 'AGENT_SHUTTING_DOWN', message: 'the agent is shutting down', hint: 'h' } }));
-  t.match(await caught(events(contextFor(fake, false, collecting()), fakeSignals())), { code: 'AGENT_SHUTTING_DOWN', exit: exitCodes.agent });
+    void res
+      .writeHead(503, { 'content-type': 'application/json' })
+      .end(JSON.stringify({ error: { code: 'AGENT_SHUTTING_DOWN', message: 'the agent is shutting down', hint: 'h' } }));
+  t.match(await caught(events(contextFor(fake, false, collecting()), fakeSignals())), {
+    code: 'AGENT_SHUTTING_DOWN',
+    exit: exitCodes.agent,
+  });
 
   fake.handle = (_req, _body, res) => {
     sse(res);
     res.write('event: locked\ndata: not json\n\n');
   };
-  t.match(await caught(events(contextFor(fake, false, collecting()), fakeSignals())), { code: 'INTERNAL', message: /an event that is not JSON: not json/ });
+  t.match(await caught(events(contextFor(fake, false, collecting()), fakeSignals())), {
+    code: 'INTERNAL',
+    message: /an event that is not JSON: not json/,
+  });
 
   fake.handle = (_req, _body, res) => {
     sse(res);
     res.write(`event: x\ndata: ${JSON.stringify({ id: 1, at: AT, type: 'push-finished', ...VAULT })}\n\n`);
   };
-  t.match(await caught(events(contextFor(fake, false, collecting()), fakeSignals())), { code: 'INTERNAL', message: /push-finished event has no string trigger/ });
+  t.match(await caught(events(contextFor(fake, false, collecting()), fakeSignals())), {
+    code: 'INTERNAL',
+    message: /push-finished event has no string trigger/,
+  });
 });
 
 // ---- the built CLI ----
@@ -336,12 +417,16 @@ t.test('the built CLI: lines until Ctrl-C or SIGTERM, then exit 0 with nothing o
     const child = run(['events'], fake);
     await child.lines(2);
     child.kill(signal);
-    t.same(await child.exited, {
-      code: 0,
-      signal: null,
-      stdout: '18:10:04  watch-started  acme_web/dev  follow\n18:10:09  push-finished  acme_web/dev  20260516-181009 (watch)\n',
-      stderr: '',
-    }, signal);
+    t.same(
+      await child.exited,
+      {
+        code: 0,
+        signal: null,
+        stdout: '18:10:04  watch-started  acme_web/dev  follow\n18:10:09  push-finished  acme_web/dev  20260516-181009 (watch)\n',
+        stderr: '',
+      },
+      signal,
+    );
   }
   const json = run(['events', '--json'], fake);
   await json.lines(2);

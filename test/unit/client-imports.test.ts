@@ -8,12 +8,23 @@ import { built, projectRoot } from '../helpers/built.js';
 import { filesUnder, packageOf, runtimeSpecifiers, specifiersOf, walk } from '../helpers/import-graph.js';
 import type { TestContext } from '../helpers/tap-types.js';
 
-const ALLOWED_SHARED = new Set(['shared/errors', 'shared/error-output', 'shared/socket-path', 'shared/socket-folder', 'shared/paths', 'shared/version']);
+const ALLOWED_SHARED = new Set([
+  'shared/errors',
+  'shared/error-output',
+  'shared/socket-path',
+  'shared/socket-folder',
+  'shared/paths',
+  'shared/version',
+]);
 
 function check(t: TestContext, files: string[], external: Map<string, string>): void {
-  for (const [spec, from] of external) t.ok(spec.startsWith('node:'), `${from} imports ${spec}: only node:* modules (no zod, fastify, @aws-sdk, …)`);
+  for (const [spec, from] of external)
+    t.ok(spec.startsWith('node:'), `${from} imports ${spec}: only node:* modules (no zod, fastify, @aws-sdk, …)`);
   for (const file of files) {
-    t.ok(file.startsWith('client/') || ALLOWED_SHARED.has(file), `${file} is loaded by the client: only client/ and ${[...ALLOWED_SHARED].join(', ')}`);
+    t.ok(
+      file.startsWith('client/') || ALLOWED_SHARED.has(file),
+      `${file} is loaded by the client: only client/ and ${[...ALLOWED_SHARED].join(', ')}`,
+    );
   }
   t.ok(files.includes('shared/errors'), 'the walk found the registry (the walk works)');
 }
@@ -52,7 +63,12 @@ t.test('the import scanner itself', async (t) => {
     .filter((s) => s.typeOnly)
     .map((s) => s.spec);
   t.same(typeOnly.sort(), ['../shared/api.js', './types-only.js'], 'the type-only ones, which the layering test also reads');
-  t.same(['@aws-sdk/client-s3', '@aws-sdk/lib-storage/x', 'zod/v4', 'node:fs/promises'].map(packageOf), ['@aws-sdk/client-s3', '@aws-sdk/lib-storage', 'zod', 'node:fs/promises']);
+  t.same(['@aws-sdk/client-s3', '@aws-sdk/lib-storage/x', 'zod/v4', 'node:fs/promises'].map(packageOf), [
+    '@aws-sdk/client-s3',
+    '@aws-sdk/lib-storage',
+    'zod',
+    'node:fs/promises',
+  ]);
 });
 
 t.test('the bundle users run holds no npm package', async (t) => {

@@ -66,7 +66,10 @@ t.test('uptimes', async (t) => {
 });
 
 t.test('progress: steps numbered, details alone, warnings to stderr', async (t) => {
-  t.same(progressPrintout({ kind: 'step', n: 1, of: 5, text: 'zipping infra/vault/dev/' }), { lines: ['[1/5] zipping infra/vault/dev/'], warnings: [] });
+  t.same(progressPrintout({ kind: 'step', n: 1, of: 5, text: 'zipping infra/vault/dev/' }), {
+    lines: ['[1/5] zipping infra/vault/dev/'],
+    warnings: [],
+  });
   t.same(progressPrintout({ kind: 'detail', text: '→ /home/me/.config/vsync/backups/vsync/dev-20260516-113414.zip.enc' }), {
     lines: ['→ /home/me/.config/vsync/backups/vsync/dev-20260516-113414.zip.enc'],
     warnings: [],
@@ -75,17 +78,29 @@ t.test('progress: steps numbered, details alone, warnings to stderr', async (t) 
 });
 
 t.test('init, push, pull, lock', async (t) => {
-  t.same(initLines({ repo: 'vsync', env: 'dev', configFile: '/home/me/.config/vsync/vsync/env_dev', vaultFolder: 'infra/vault/dev', store: 'file:///srv/store/vsync/dev/' }), [
-    '✅ initialised vsync/dev',
-    '  config: /home/me/.config/vsync/vsync/env_dev',
-    '  vault folder: infra/vault/dev/',
-    '  store: file:///srv/store/vsync/dev/',
-  ]);
+  t.same(
+    initLines({
+      repo: 'vsync',
+      env: 'dev',
+      configFile: '/home/me/.config/vsync/vsync/env_dev',
+      vaultFolder: 'infra/vault/dev',
+      store: 'file:///srv/store/vsync/dev/',
+    }),
+    [
+      '✅ initialised vsync/dev',
+      '  config: /home/me/.config/vsync/vsync/env_dev',
+      '  vault folder: infra/vault/dev/',
+      '  store: file:///srv/store/vsync/dev/',
+    ],
+  );
   t.equal(
     pushLine({ repo: 'vsync', env: 'dev', version: '20260516-113304', bytes: 646, url: 's3://b/vsync/dev/versions/20260516-113304.enc' }),
     '✅ pushed vsync/dev (version: 20260516-113304)',
   );
-  t.equal(pullLine({ repo: 'vsync', env: 'dev', version: '20260516-113343', folder: '/p/infra/vault/dev' }), '✅ pulled vsync/dev version 20260516-113343');
+  t.equal(
+    pullLine({ repo: 'vsync', env: 'dev', version: '20260516-113343', folder: '/p/infra/vault/dev' }),
+    '✅ pulled vsync/dev version 20260516-113343',
+  );
   t.equal(lockLine({ dropped: 0 }), '🔒 locked (0 keys dropped)');
   t.equal(lockLine({ dropped: 1 }), '🔒 locked (1 key dropped)');
   t.equal(lockLine({ dropped: 3 }), '🔒 locked (3 keys dropped)');

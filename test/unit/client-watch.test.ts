@@ -65,7 +65,11 @@ t.test('help for watch and events', async (t) => {
   t.match(helpText('events'), /\n {2}--json {7}print each event as the agent sends it/);
   t.match(helpText(), /\n {2}watch \[<env>\] {15}push <env> on every save/);
   t.match(helpText(), /\n {2}events {22}print what the agent does/);
-  t.ok(helpText().indexOf('\n  use ') < helpText().indexOf('\n  watch ') && helpText().indexOf('\n  status ') < helpText().indexOf('\n  events '), 'in the list, in order');
+  t.ok(
+    helpText().indexOf('\n  use ') < helpText().indexOf('\n  watch ') &&
+      helpText().indexOf('\n  status ') < helpText().indexOf('\n  events '),
+    'in the list, in order',
+  );
 });
 
 // ---- lines ----
@@ -96,7 +100,14 @@ t.test('watch <env>, --off, and the list', async (t) => {
       watches: [
         ENTRY,
         { ...ENTRY, env: 'prod', vaultFolder: 'infra/vault/prod/', follow: true, state: 'pushing', lastVersion: '20260516-181000' },
-        { ...ENTRY, env: 'qa', state: 'conflict', code: 'VAULT_CONFLICT', message: 'the remote moved since this machine last synced', lastVersion: '20260516-170000' },
+        {
+          ...ENTRY,
+          env: 'qa',
+          state: 'conflict',
+          code: 'VAULT_CONFLICT',
+          message: 'the remote moved since this machine last synced',
+          lastVersion: '20260516-170000',
+        },
         { ...ENTRY, repo: 'other', root: '/srv/other', follow: true, state: 'waiting', code: 'KEY_LOCKED', message: 'the keys are locked' },
       ],
     }),
@@ -132,7 +143,15 @@ t.test('status: a watching: section after the vaults, only when something is wat
     { ...ENTRY, env: 'prod', follow: true, state: 'pushing' },
     { ...ENTRY, env: 'qa', state: 'conflict', code: 'VAULT_CONFLICT', message: 'the remote moved since this machine last synced' },
     { ...ENTRY, env: 'stage', follow: true, state: 'conflict' },
-    { ...ENTRY, repo: 'other', root: '/srv/other', follow: true, state: 'failed', code: 'STORAGE_TRANSIENT', message: 'the store did not answer in time' },
+    {
+      ...ENTRY,
+      repo: 'other',
+      root: '/srv/other',
+      follow: true,
+      state: 'failed',
+      code: 'STORAGE_TRANSIENT',
+      message: 'the store did not answer in time',
+    },
   ];
   t.same(statusLines({ ...STATUS, watches }, NOW), [
     ...HEAD,
@@ -145,13 +164,23 @@ t.test('status: a watching: section after the vaults, only when something is wat
     '  acme_web/stage (/home/me/acme): conflict, follow — pull --force (edits kept in a backup), or push --force',
     '  other/dev (/srv/other): failed, follow: the store did not answer in time',
   ]);
-  t.same(statusLines({ ...STATUS, vaults: [], watches: [ENTRY] }, NOW), [...HEAD, 'vaults: none yet', 'watching:', '  acme_web/dev (/home/me/acme): idle']);
+  t.same(statusLines({ ...STATUS, vaults: [], watches: [ENTRY] }, NOW), [
+    ...HEAD,
+    'vaults: none yet',
+    'watching:',
+    '  acme_web/dev (/home/me/acme): idle',
+  ]);
 });
 
 // ---- shapes ----
 
 t.test('watch results of another shape are INTERNAL', async (t) => {
-  t.same(expectWatchEntry({ ...ENTRY, lastVersion: '20260516-181000', message: 'm', code: 'C' }), { ...ENTRY, lastVersion: '20260516-181000', message: 'm', code: 'C' });
+  t.same(expectWatchEntry({ ...ENTRY, lastVersion: '20260516-181000', message: 'm', code: 'C' }), {
+    ...ENTRY,
+    lastVersion: '20260516-181000',
+    message: 'm',
+    code: 'C',
+  });
   t.same(expectWatchList({ watches: [ENTRY] }), { watches: [ENTRY] });
   t.same(expectUnwatch({ repo: 'r', env: 'e', root: '/r', stopped: false }), { repo: 'r', env: 'e', root: '/r', stopped: false });
   t.same(expectStatus(STATUS), STATUS);
@@ -180,13 +209,18 @@ function cli(args: string[], fake: StandInAgent): Promise<{ code: number; stdout
     execFile(
       process.execPath,
       [fileURLToPath(built(CLI)), ...args],
-      { cwd: fake.dir, env: childEnv({ HOME: join(fake.dir, 'home'), VSYNC_SOCKET: fake.socket, VSYNC_NO_AUTOSTART: '1' }), timeout: PATIENCE_MS },
+      {
+        cwd: fake.dir,
+        env: childEnv({ HOME: join(fake.dir, 'home'), VSYNC_SOCKET: fake.socket, VSYNC_NO_AUTOSTART: '1' }),
+        timeout: PATIENCE_MS,
+      },
       (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: unknown }).code) : 0, stdout, stderr }),
     );
   });
 }
 
-const reply = (res: ServerResponse, status: number, value: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(value));
+const reply = (res: ServerResponse, status: number, value: unknown) =>
+  res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(value));
 
 t.test('the built CLI: watch on, off, list; status with watches', async (t) => {
   const fake = await standInAgent(t);
@@ -194,14 +228,20 @@ t.test('the built CLI: watch on, off, list; status with watches', async (t) => {
   fake.handle = (req, _body, res) => {
     const body = fake.seen.at(-1)!.body;
     if (req.method === 'POST' && req.url === '/v1/watch') reply(res, 200, JSON.parse(body).follow ? following : ENTRY);
-    else if (req.method === 'POST' && req.url === '/v1/unwatch') reply(res, 200, { repo: 'acme_web', env: JSON.parse(body).env, root: '/home/me/acme', stopped: JSON.parse(body).env === 'dev' });
+    else if (req.method === 'POST' && req.url === '/v1/unwatch')
+      reply(res, 200, { repo: 'acme_web', env: JSON.parse(body).env, root: '/home/me/acme', stopped: JSON.parse(body).env === 'dev' });
     else if (req.method === 'GET' && req.url === '/v1/watch') reply(res, 200, { watches: [following] });
-    else if (req.method === 'GET' && req.url === '/v1/status') reply(res, 200, { ...STATUS, watches: [{ ...following, state: 'conflict' }] });
+    else if (req.method === 'GET' && req.url === '/v1/status')
+      reply(res, 200, { ...STATUS, watches: [{ ...following, state: 'conflict' }] });
     else reply(res, 404, { error: { code: 'AGENT_BAD_REQUEST', message: `no route ${req.method} ${req.url}`, hint: 'h' } });
   };
   const cwd = fake.dir;
 
-  t.same(await cli(['watch', 'dev'], fake), { code: 0, stdout: '👀 watching acme_web/dev: infra/vault/dev/ pushes on save (debounce 500 ms)\n', stderr: '' });
+  t.same(await cli(['watch', 'dev'], fake), {
+    code: 0,
+    stdout: '👀 watching acme_web/dev: infra/vault/dev/ pushes on save (debounce 500 ms)\n',
+    stderr: '',
+  });
   t.same(fake.seen.at(-1), { method: 'POST', url: '/v1/watch', accept: 'application/json', body: JSON.stringify({ cwd, env: 'dev' }) });
 
   t.same(await cli(['watch', 'dev', '--follow'], fake), {
@@ -209,7 +249,12 @@ t.test('the built CLI: watch on, off, list; status with watches', async (t) => {
     stdout: '👀 watching acme_web/dev: infra/vault/dev/ pushes on save (debounce 500 ms) and follows the remote every 30 s\n',
     stderr: '',
   });
-  t.same(fake.seen.at(-1), { method: 'POST', url: '/v1/watch', accept: 'application/json', body: JSON.stringify({ cwd, env: 'dev', follow: true }) });
+  t.same(fake.seen.at(-1), {
+    method: 'POST',
+    url: '/v1/watch',
+    accept: 'application/json',
+    body: JSON.stringify({ cwd, env: 'dev', follow: true }),
+  });
   t.same(await cli(['watch', 'dev', '--follow', '--json'], fake), { code: 0, stdout: `${JSON.stringify(following)}\n`, stderr: '' });
 
   t.same(await cli(['watch', 'dev', '--off'], fake), { code: 0, stdout: 'stopped watching acme_web/dev\n', stderr: '' });
@@ -221,16 +266,27 @@ t.test('the built CLI: watch on, off, list; status with watches', async (t) => {
     stderr: '',
   });
 
-  t.same(await cli(['watch'], fake), { code: 0, stdout: 'acme_web/dev  /home/me/acme  infra/vault/dev/  on save, follow  idle\n', stderr: '' });
+  t.same(await cli(['watch'], fake), {
+    code: 0,
+    stdout: 'acme_web/dev  /home/me/acme  infra/vault/dev/  on save, follow  idle\n',
+    stderr: '',
+  });
   t.same(fake.seen.at(-1), { method: 'GET', url: '/v1/watch', accept: 'application/json', body: '' });
   t.same(await cli(['watch', '--json'], fake), { code: 0, stdout: `${JSON.stringify({ watches: [following] })}\n`, stderr: '' });
 
   const status = await cli(['status'], fake);
   t.equal(status.code, 0);
-  t.match(status.stdout, /\nvaults:\n {2}acme_web\/dev: push ok \S+ ago\nwatching:\n {2}acme_web\/dev \(\/home\/me\/acme\): conflict, follow — pull --force \(edits kept in a backup\), or push --force\n$/);
+  t.match(
+    status.stdout,
+    /\nvaults:\n {2}acme_web\/dev: push ok \S+ ago\nwatching:\n {2}acme_web\/dev \(\/home\/me\/acme\): conflict, follow — pull --force \(edits kept in a backup\), or push --force\n$/,
+  );
 
   const usage = await cli(['watch', '--follow'], fake);
-  t.same(usage, { code: exitCodes.usage, stdout: '', stderr: 'vsync: error: invalid usage: --follow needs <env>\nvsync: hint: run `vsync watch --help`\n' });
+  t.same(usage, {
+    code: exitCodes.usage,
+    stdout: '',
+    stderr: 'vsync: error: invalid usage: --follow needs <env>\nvsync: hint: run `vsync watch --help`\n',
+  });
 
   fake.handle = (_req, _body, res) => reply(res, 200, { watches: [{ ...ENTRY, state: undefined }] });
   const wrong = await cli(['watch'], fake);

@@ -56,7 +56,11 @@ t.test('the directory store and extensions round-trip; unknown fields are kept',
 });
 
 t.test('an upstream config (s3 block, salt only) reads', async (t) => {
-  const file = writeRaw('upstream', { version: 1, s3: { bucket: 'muthuishere-vsync-e2e', region: 'ap-south-1', }, encryption: { salt: 'AAECAwQFBgcICQoLDA0ODxAR' } });
+  const file = writeRaw('upstream', {
+    version: 1,
+    s3: { bucket: 'muthuishere-vsync-e2e', region: 'ap-south-1' },
+    encryption: { salt: 'AAECAwQFBgcICQoLDA0ODxAR' },
+  });
   const read = await readConfig(file);
   t.equal(read.s3?.bucket, 'muthuishere-vsync-e2e');
 });
@@ -67,7 +71,10 @@ t.test('bad files get errors that name the file and the field', async (t) => {
   writeFileSync(plain, JSON.stringify(good));
   await t.rejects(readConfig(plain), { code: 'CONFIG_INVALID', message: /not gzip data/ });
   await t.rejects(readConfig(writeRaw('notjson', '{"version": 1,')), { code: 'CONFIG_INVALID', message: /gzip data that is not JSON/ });
-  await t.rejects(readConfig(writeRaw('bomb', ' '.repeat(4 << 20))), { code: 'CONFIG_INVALID', message: /larger than 1048576 bytes once unzipped/ });
+  await t.rejects(readConfig(writeRaw('bomb', ' '.repeat(4 << 20))), {
+    code: 'CONFIG_INVALID',
+    message: /larger than 1048576 bytes once unzipped/,
+  });
   const cases: Array<[string, unknown, RegExp]> = [
     ['no salt', { version: 1, s3: { bucket: 'acme-secrets' }, encryption: {} }, /encryption\.salt: /],
     ['bad salt', { ...good, encryption: { salt: 'short' } }, /encryption\.salt: must be 16 to 18 bytes/],
@@ -76,7 +83,11 @@ t.test('bad files get errors that name the file and the field', async (t) => {
     ['newer version', { ...good, version: 2 }, /version: version 2 is not supported by this vsync/],
     ['no store', { version: 1, encryption: { salt } }, /s3: name exactly one store/],
     ['two stores', { ...good, store: { kind: 'dir', root: '/x' } }, /s3: name exactly one store/],
-    ['relative store root', { version: 1, store: { kind: 'dir', root: 'x' }, encryption: { salt } }, /store\.root: must be an absolute path/],
+    [
+      'relative store root',
+      { version: 1, store: { kind: 'dir', root: 'x' }, encryption: { salt } },
+      /store\.root: must be an absolute path/,
+    ],
     ['escaping vault folder', { ...good, files: { vaultFolder: '../x' } }, /files\.vaultFolder: must be a folder inside the repo/],
     ['absolute vault folder', { ...good, files: { vaultFolder: '/etc' } }, /files\.vaultFolder/],
     ['dot vault folder', { ...good, files: { vaultFolder: 'infra/./vault' } }, /files\.vaultFolder/],

@@ -34,11 +34,24 @@ t.test('roundtrip and fresh IVs', async (t) => {
 });
 
 t.test('a wrong key fails authentication, and the key check names it', async (t) => {
-  t.equal(codeOf(() => decryptEnvelope(otherKey, envelope)), 'DECRYPT_FAILED');
+  t.equal(
+    codeOf(() => decryptEnvelope(otherKey, envelope)),
+    'DECRYPT_FAILED',
+  );
   const check = keyCheck(aesKey);
-  t.equal(codeOf(() => assertKeyMatchesCheck(otherKey, check)), 'KEY_MISMATCH');
-  t.equal(codeOf(() => assertKeyMatchesCheck(aesKey, check)), 'no error');
-  t.equal(codeOf(() => assertKeyMatchesCheck(aesKey, undefined)), 'no error', 'configs without keyCheck pass');
+  t.equal(
+    codeOf(() => assertKeyMatchesCheck(otherKey, check)),
+    'KEY_MISMATCH',
+  );
+  t.equal(
+    codeOf(() => assertKeyMatchesCheck(aesKey, check)),
+    'no error',
+  );
+  t.equal(
+    codeOf(() => assertKeyMatchesCheck(aesKey, undefined)),
+    'no error',
+    'configs without keyCheck pass',
+  );
   t.not(check, keyCheck(otherKey));
 });
 
@@ -77,7 +90,10 @@ t.test('unknown magic and a newer version are told apart', async (t) => {
     t.match((err as Error).message, /version "2" is not supported/);
   }
   const zip = Buffer.concat([Buffer.from('PK\x03\x04'), randomBytes(40)]);
-  t.equal(codeOf(() => decryptEnvelope(aesKey, zip)), 'ENVELOPE_UNKNOWN_FORMAT');
+  t.equal(
+    codeOf(() => decryptEnvelope(aesKey, zip)),
+    'ENVELOPE_UNKNOWN_FORMAT',
+  );
 });
 
 t.test('programming errors are not format errors', async (t) => {

@@ -17,8 +17,16 @@ t.test('generated keys and salts', async (t) => {
 
 t.test('bad keys and salts are refused without echoing them', async (t) => {
   const good = generateKey();
-  for (const bad of ['', good.slice(0, 43), good + 'A', good.replace(/.$/, '!'), Buffer.alloc(32, 0xff).toString('base64url') + '=',
-    Buffer.alloc(33).toString('base64'), ` ${good.slice(1)}`, good.slice(0, 40) + '\n' + good.slice(41)]) {
+  for (const bad of [
+    '',
+    good.slice(0, 43),
+    good + 'A',
+    good.replace(/.$/, '!'),
+    Buffer.alloc(32, 0xff).toString('base64url') + '=',
+    Buffer.alloc(33).toString('base64'),
+    ` ${good.slice(1)}`,
+    good.slice(0, 40) + '\n' + good.slice(41),
+  ]) {
     const err = t.throws(() => assertKeyText(bad), { code: 'KEY_INVALID' }, JSON.stringify(bad));
     if (bad.length > 4) t.notOk(String((err as Error)?.message).includes(bad), 'the key text is not echoed');
   }

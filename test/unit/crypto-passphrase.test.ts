@@ -29,7 +29,13 @@ t.test('a generated passphrase: 28 base32 symbols in seven groups, already in no
 
 t.test('normalisation: a generated passphrase however it is typed; anything else as typed, in NFC', async (t) => {
   const canonical = '7K3Q-M9TX-4B2D-R8WZ-0CFH-J6NP-SV5E';
-  for (const typed of [canonical, '7k3q-m9tx-4b2d-r8wz-0cfh-j6np-sv5e', '7K3QM9TX4B2DR8WZ0CFHJ6NPSV5E', ' 7k3q m9tx 4b2d r8wz ocfh j6np sv5e ', '7K3Q-M9TX-4B2D-R8WZ-OCFH-J6NP-SV5E']) {
+  for (const typed of [
+    canonical,
+    '7k3q-m9tx-4b2d-r8wz-0cfh-j6np-sv5e',
+    '7K3QM9TX4B2DR8WZ0CFHJ6NPSV5E',
+    ' 7k3q m9tx 4b2d r8wz ocfh j6np sv5e ',
+    '7K3Q-M9TX-4B2D-R8WZ-OCFH-J6NP-SV5E',
+  ]) {
     t.equal(normalisePassphrase(typed), canonical, JSON.stringify(typed));
   }
   t.equal(normalisePassphrase('1111-1111-1111-1111-1111-1111-111L'), '1111-1111-1111-1111-1111-1111-1111', 'L and I are 1');

@@ -23,7 +23,9 @@ const Vector = z.strictObject({
   envelope: hex,
 });
 
-const files = readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
+const files = readdirSync(dir)
+  .filter((f) => f.endsWith('.json'))
+  .sort();
 
 t.ok(files.length >= 5, 'the vector set is present');
 
@@ -64,5 +66,12 @@ t.test('reference.py (from FORMAT.md alone) checks the same vectors', { skip }, 
   const out = execFileSync(python, [join(dir, 'reference.py'), 'check', ...files.map((f) => join(dir, f))], {
     encoding: 'utf8',
   });
-  t.equal(out.trim().split('\n').filter((l) => l.startsWith('ok ')).length, files.length, out);
+  t.equal(
+    out
+      .trim()
+      .split('\n')
+      .filter((l) => l.startsWith('ok ')).length,
+    files.length,
+    out,
+  );
 });

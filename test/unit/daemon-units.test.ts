@@ -42,7 +42,11 @@ t.test('a word of a systemd command line', async (t) => {
   const cases: Array<[string, string, string]> = [
     // path, as the executable, as an argument
     ['/usr/bin/node', '/usr/bin/node', '/usr/bin/node'],
-    ['/home/ann/.nvm/versions/node/v20.19.0/bin/node', '/home/ann/.nvm/versions/node/v20.19.0/bin/node', '/home/ann/.nvm/versions/node/v20.19.0/bin/node'],
+    [
+      '/home/ann/.nvm/versions/node/v20.19.0/bin/node',
+      '/home/ann/.nvm/versions/node/v20.19.0/bin/node',
+      '/home/ann/.nvm/versions/node/v20.19.0/bin/node',
+    ],
     ['/home/ann/My Tools/node', '"/home/ann/My Tools/node"', '"/home/ann/My Tools/node"'],
     ['/opt/100%/node', '/opt/100%%/node', '/opt/100%%/node'],
     ['/opt/$HOME/node', '"/opt/$HOME/node"', '"/opt/$$HOME/node"'],
@@ -59,7 +63,7 @@ t.test('the service unit: absolute paths filled in, restarts that stop at a conf
   const unit = renderSystemdUnit(template('systemd/vsyncd.service'), { node: '/home/ann/My Tools/node', vsyncd: '/opt/v%/$x/main.js' });
   t.match(unit, /^ExecStart="\/home\/ann\/My Tools\/node" "\/opt\/v%%\/\$\$x\/main\.js"$/m);
   t.notMatch(unit, /@[A-Z]+@/, 'no placeholder left');
-  t.ok(unit.includes(WRITTEN_BY), 'marked as vsync\'s');
+  t.ok(unit.includes(WRITTEN_BY), "marked as vsync's");
   t.match(unit, /^Restart=on-failure$/m);
   const prevent = /^RestartPreventExitStatus=(.*)$/m.exec(unit)?.[1]?.split(' ');
   t.same(prevent, [String(exitCodes.usage), String(exitCodes.config)], 'the exit statuses of usage and configuration errors');
@@ -88,27 +92,40 @@ t.test('paths no unit file can hold are refused', async (t) => {
     code: 'SERVICE_INSTALL_FAILED',
     message: /the node path "\/usr\/bin\/no\\nde" holds a control character/,
   });
-  t.throws(() => renderSystemdUnit(template('systemd/vsyncd.service'), { node: 'node', vsyncd: '/x/main.js' }), { code: 'INTERNAL', message: /not absolute/ });
-  t.throws(() => renderPlist(template(`launchd/${LAUNCHD_LABEL}.plist`), { node: '/n', vsyncd: '/v', socket: '/s\u0007', log: '/l' }), { code: 'SERVICE_INSTALL_FAILED', message: /the socket path/ });
+  t.throws(() => renderSystemdUnit(template('systemd/vsyncd.service'), { node: 'node', vsyncd: '/x/main.js' }), {
+    code: 'INTERNAL',
+    message: /not absolute/,
+  });
+  t.throws(() => renderPlist(template(`launchd/${LAUNCHD_LABEL}.plist`), { node: '/n', vsyncd: '/v', socket: '/s\u0007', log: '/l' }), {
+    code: 'SERVICE_INSTALL_FAILED',
+    message: /the socket path/,
+  });
 });
 
 t.test('xml text', async (t) => {
   t.equal(xmlText(`a&b<c>d"e'f`), 'a&amp;b&lt;c&gt;d&quot;e&apos;f');
 });
 
-const hasPython = await run('/usr/bin/python3', ['-c', 'import plistlib']).then(() => true, () => false);
+const hasPython = await run('/usr/bin/python3', ['-c', 'import plistlib']).then(
+  () => true,
+  () => false,
+);
 
 t.test('the launchd plist, read back by plistlib', { skip: skipUnless(hasPython, '/usr/bin/python3 is not installed') }, async (t) => {
   const home = '/Users/ann & bob';
   const paths = {
     node: '/Users/ann & bob/.nvm/<v20>/bin/node',
-    vsyncd: "/opt/vsync's \"dist\"/daemon/main.js",
+    vsyncd: '/opt/vsync\'s "dist"/daemon/main.js',
     socket: '/var/folders/xy/T/vsync-501/vsyncd.sock',
     log: launchdLog({ home }),
   };
   const plist = renderPlist(template(`launchd/${LAUNCHD_LABEL}.plist`), paths);
   t.notMatch(plist, /@[A-Z]+@/);
-  const { stdout } = await run('/usr/bin/python3', ['-c', 'import json, plistlib, sys; print(json.dumps(plistlib.loads(sys.argv[1].encode())))', plist]);
+  const { stdout } = await run('/usr/bin/python3', [
+    '-c',
+    'import json, plistlib, sys; print(json.dumps(plistlib.loads(sys.argv[1].encode())))',
+    plist,
+  ]);
   const read = JSON.parse(stdout) as Record<string, unknown>;
   t.same(read, {
     Label: 'tools.vsync.vsyncd',
@@ -127,7 +144,11 @@ t.test('install on Linux: both units, reload, enable the socket and the service'
   const dir = '/home/ann/.config/systemd/user';
   t.equal(systemdUnitDir(m), dir);
   t.equal(systemdUnitDir(machine({ env: { XDG_CONFIG_HOME: '/cfg' } })), '/cfg/systemd/user');
-  t.equal(systemdUnitDir(machine({ env: { XDG_CONFIG_HOME: 'relative' } })), dir, 'a relative XDG_CONFIG_HOME is ignored, as the spec says');
+  t.equal(
+    systemdUnitDir(machine({ env: { XDG_CONFIG_HOME: 'relative' } })),
+    dir,
+    'a relative XDG_CONFIG_HOME is ignored, as the spec says',
+  );
 
   const fresh = installSteps('systemd', m, { serviceActive: false, agent: undefined });
   t.same(
@@ -145,7 +166,11 @@ t.test('install on Linux: both units, reload, enable the socket and the service'
   const over = installSteps('systemd', m, { serviceActive: false, agent: { pid: 77 } });
   t.equal(stepLine(over[3]!, false), 'stopping the agent vsync started (pid 77), so that the service takes over its socket');
   const again = installSteps('systemd', m, { serviceActive: true, agent: undefined });
-  t.same(again[3], { kind: 'run', argv: ['systemctl', '--user', 'stop', 'vsyncd.service', 'vsyncd.socket'] }, 'a reinstall restarts the units');
+  t.same(
+    again[3],
+    { kind: 'run', argv: ['systemctl', '--user', 'stop', 'vsyncd.service', 'vsyncd.socket'] },
+    'a reinstall restarts the units',
+  );
   t.equal(again.length, 5);
 });
 
@@ -159,7 +184,10 @@ t.test('uninstall on Linux: disable what is there, remove it, reload', async (t)
     { kind: 'remove', path: `${dir}/vsyncd.socket` },
     { kind: 'run', argv: ['systemctl', '--user', 'daemon-reload'] },
   ]);
-  t.same(uninstallSteps('systemd', m, [`${dir}/vsyncd.socket`], false)[0], { kind: 'run', argv: ['systemctl', '--user', 'disable', '--now', 'vsyncd.socket'] });
+  t.same(uninstallSteps('systemd', m, [`${dir}/vsyncd.socket`], false)[0], {
+    kind: 'run',
+    argv: ['systemctl', '--user', 'disable', '--now', 'vsyncd.socket'],
+  });
 });
 
 t.test('install and uninstall on macOS: the plist, bootstrap and bootout', async (t) => {
@@ -171,8 +199,15 @@ t.test('install and uninstall on macOS: the plist, bootstrap and bootout', async
     steps.map((s) => stepLine(s, true)),
     [`would write ${plist}:`, `would run launchctl bootstrap gui/501 ${plist}`],
   );
-  t.match(steps[0]!.kind === 'write' ? steps[0]!.content : '', /<string>\/tmp\/v\/s\.sock<\/string>/, 'the socket this user\'s vsync looks at');
-  t.same(installSteps('launchd', m, { serviceActive: true, agent: undefined })[1], { kind: 'run', argv: ['launchctl', 'bootout', 'gui/501/tools.vsync.vsyncd'] });
+  t.match(
+    steps[0]!.kind === 'write' ? steps[0]!.content : '',
+    /<string>\/tmp\/v\/s\.sock<\/string>/,
+    "the socket this user's vsync looks at",
+  );
+  t.same(installSteps('launchd', m, { serviceActive: true, agent: undefined })[1], {
+    kind: 'run',
+    argv: ['launchctl', 'bootout', 'gui/501/tools.vsync.vsyncd'],
+  });
   t.same(installSteps('launchd', m, { serviceActive: false, agent: { pid: undefined } })[1], { kind: 'stop-agent', pid: undefined });
   t.same(uninstallSteps('launchd', m, [plist], true), [
     { kind: 'run', argv: ['launchctl', 'bootout', 'gui/501/tools.vsync.vsyncd'] },
@@ -182,7 +217,10 @@ t.test('install and uninstall on macOS: the plist, bootstrap and bootout', async
 });
 
 t.test('commands are shown as a shell would take them', async (t) => {
-  t.equal(shellLine(['launchctl', 'bootstrap', 'gui/501', "/Users/a b/it's.plist"]), "launchctl bootstrap gui/501 '/Users/a b/it'\\''s.plist'");
+  t.equal(
+    shellLine(['launchctl', 'bootstrap', 'gui/501', "/Users/a b/it's.plist"]),
+    "launchctl bootstrap gui/501 '/Users/a b/it'\\''s.plist'",
+  );
   t.equal(shellLine(['systemctl', '--user', 'daemon-reload']), 'systemctl --user daemon-reload');
 });
 
@@ -190,11 +228,22 @@ t.test('the command lines', async (t) => {
   const { parseArgs } = await import('../../client/args.js');
   const { helpText } = await import('../../client/help.js');
   t.same(parseArgs(['daemon', 'install']), { name: 'run', json: false, command: { name: 'daemon', action: 'install', dryRun: false } });
-  t.same(parseArgs(['daemon', 'uninstall', '--dry-run', '--json']), { name: 'run', json: true, command: { name: 'daemon', action: 'uninstall', dryRun: true } });
-  t.same(parseArgs(['daemon', '--dry-run', 'install']), { name: 'run', json: false, command: { name: 'daemon', action: 'install', dryRun: true } });
+  t.same(parseArgs(['daemon', 'uninstall', '--dry-run', '--json']), {
+    name: 'run',
+    json: true,
+    command: { name: 'daemon', action: 'uninstall', dryRun: true },
+  });
+  t.same(parseArgs(['daemon', '--dry-run', 'install']), {
+    name: 'run',
+    json: false,
+    command: { name: 'daemon', action: 'install', dryRun: true },
+  });
   t.throws(() => parseArgs(['daemon', 'stop', '--dry-run']), { code: 'USAGE', message: /--dry-run goes with install or uninstall/ });
   t.throws(() => parseArgs(['daemon', 'install', '--dry-run', '--dry-run']), { code: 'USAGE', message: /--dry-run given twice/ });
-  t.throws(() => parseArgs(['daemon', 'reinstall']), { code: 'USAGE', message: /unknown daemon command "reinstall": start, stop, status, install or uninstall/ });
+  t.throws(() => parseArgs(['daemon', 'reinstall']), {
+    code: 'USAGE',
+    message: /unknown daemon command "reinstall": start, stop, status, install or uninstall/,
+  });
   t.match(helpText('daemon'), /vsync daemon install\|uninstall \[--dry-run\]/);
   t.match(helpText(), /daemon install\|uninstall/);
 });

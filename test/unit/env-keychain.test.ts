@@ -22,7 +22,11 @@ t.test('the specific variable beats the general one', async (t) => {
   t.equal(await kc.get('acme.web/prod'), specific);
   t.equal(await kc.get('acme.web/dev'), general, 'other vaults fall back to VSYNC_KEY');
   t.equal(await new EnvKeychain({ VSYNC_KEY_ACME_WEB_PROD: specific }).get('acme.web/prod'), specific, 'specific alone');
-  t.equal(await new EnvKeychain({ VSYNC_KEY: general, VSYNC_KEY_ACME_WEB_PROD: '' }).get('acme.web/prod'), general, 'empty counts as unset');
+  t.equal(
+    await new EnvKeychain({ VSYNC_KEY: general, VSYNC_KEY_ACME_WEB_PROD: '' }).get('acme.web/prod'),
+    general,
+    'empty counts as unset',
+  );
   t.equal(kc.name, 'env:VSYNC_KEY');
 });
 

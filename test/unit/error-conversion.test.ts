@@ -30,17 +30,28 @@ t.test('a real refusal by the file system: named, with the call, the path and th
 t.test('read-only, no space, permission denied: each a refusal; a missing file is not one', async (t) => {
   for (const code of ['EROFS', 'ENOSPC', 'EACCES', 'EBUSY', 'ENAMETOOLONG', 'EDQUOT', 'EIO']) {
     const err = Object.assign(new Error(`${code}: x`), { code, syscall: 'open', path: '/srv/repo/infra/vault/dev/.env.dev' });
-    t.match(toVsyncError(err), { code: 'FILE_SYSTEM_REFUSED', message: new RegExp(`open /srv/repo/infra/vault/dev/\\.env\\.dev: ${code}$`) }, code);
+    t.match(
+      toVsyncError(err),
+      { code: 'FILE_SYSTEM_REFUSED', message: new RegExp(`open /srv/repo/infra/vault/dev/\\.env\\.dev: ${code}$`) },
+      code,
+    );
   }
   const missing = Object.assign(new Error('ENOENT'), { code: 'ENOENT', syscall: 'open', path: '/x' });
   t.match(toVsyncError(missing), { code: 'INTERNAL', message: registry.INTERNAL.message }, 'ENOENT where vsync did not expect it is a bug');
-  t.match(toVsyncError(new Error('secret detail')), { code: 'INTERNAL', message: registry.INTERNAL.message }, "a bug's message stays hidden");
+  t.match(
+    toVsyncError(new Error('secret detail')),
+    { code: 'INTERNAL', message: registry.INTERNAL.message },
+    "a bug's message stays hidden",
+  );
 });
 
 t.test('a VsyncError passes through; a bug is handed to the log, whole, and only a bug', async (t) => {
   const coded = new VsyncError('STORAGE_TRANSIENT', 'x');
   const logged: unknown[] = [];
-  t.equal(toVsyncError(coded, (e) => logged.push(e)), coded);
+  t.equal(
+    toVsyncError(coded, (e) => logged.push(e)),
+    coded,
+  );
   const bug = new TypeError('cannot read x of undefined');
   const failure = toVsyncError(bug, (e) => logged.push(e));
   t.equal(failure.cause, bug, 'the original is the cause');

@@ -19,8 +19,14 @@ t.test('ids count up from 1; `at` comes from the injected clock; every event fit
   clock.advance(1);
   const third = hub.emit({ type: 'locked', dropped: 0 });
 
-  t.same(seen.map((e) => e.id), [1, 2, 3]);
-  t.same(seen.map((e) => e.at), ['2026-05-16T11:33:04.000Z', '2026-05-16T11:33:06.000Z', '2026-05-16T11:33:07.000Z']);
+  t.same(
+    seen.map((e) => e.id),
+    [1, 2, 3],
+  );
+  t.same(
+    seen.map((e) => e.at),
+    ['2026-05-16T11:33:04.000Z', '2026-05-16T11:33:06.000Z', '2026-05-16T11:33:07.000Z'],
+  );
   t.same(seen, [first, second, third], 'emit returns the event the listeners got');
   for (const event of seen) t.same(AgentEventSchema.parse(event), event, `${event.type} is valid as it is`);
   t.same(third, { type: 'locked', dropped: 0, id: 3, at: '2026-05-16T11:33:07.000Z' }, 'nothing added but id and at');
@@ -34,7 +40,10 @@ t.test('events are numbered even with nobody listening; a new listener hears onl
   hub.subscribe((e) => seen.push(e));
   const third = hub.emit({ type: 'change-seen', ...vault });
   t.equal(third.id, 3);
-  t.same(seen.map((e) => e.id), [3]);
+  t.same(
+    seen.map((e) => e.id),
+    [3],
+  );
   t.ok(!Number.isNaN(Date.parse(third.at)), 'the default clock gives an ISO date');
   AgentEventSchema.parse(third);
 });

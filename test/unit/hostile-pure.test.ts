@@ -40,7 +40,11 @@ t.test('afterSync never raises the floor to the future, and drops one already th
   t.equal(floorOf(poisoned, now), undefined, 'a poisoned floor is no floor');
   t.equal(afterSync(poisoned, '/r', sync, '20260516-113304', now).newestSeen, '20260516-113304', 'replaced by the real one');
   t.equal(afterSync({ version: 1 }, '/r', sync, '99991231-235959', now).newestSeen, undefined, 'not raised to the future');
-  t.equal(afterSync({ version: 1, newestSeen: '20260516-113300' }, '/r', sync, '99991231-235959', now).newestSeen, '20260516-113300', 'kept as it was');
+  t.equal(
+    afterSync({ version: 1, newestSeen: '20260516-113300' }, '/r', sync, '99991231-235959', now).newestSeen,
+    '20260516-113300',
+    'kept as it was',
+  );
   t.equal(afterSync({ version: 1, newestSeen: '20260516-113300' }, '/r', sync, undefined, now).newestSeen, '20260516-113300');
 });
 
@@ -69,7 +73,12 @@ t.test('names at NAME_MAX and PATH_MAX, in bytes', async (t) => {
 });
 
 t.test('VSYNC_MAX_VERSION_BYTES: whole bytes, at least 1 KiB, at most what one Buffer holds', async (t) => {
-  const good: Array<[string, number]> = [['268435456', DEFAULT_MAX_VERSION_BYTES], ['1024', 1024], ['1048576', 1 << 20], [' 2048 ', 2048]];
+  const good: Array<[string, number]> = [
+    ['268435456', DEFAULT_MAX_VERSION_BYTES],
+    ['1024', 1024],
+    ['1048576', 1 << 20],
+    [' 2048 ', 2048],
+  ];
   for (const [text, value] of good) t.equal(MaxVersionBytesSetting.parse(text), value, `${JSON.stringify(text)} → ${value}`);
   for (const bad of ['', 'abc', '0', '-1', '1023', '1.5', '1e400', '99999999999999999999', 'Infinity', 'NaN']) {
     t.equal(MaxVersionBytesSetting.safeParse(bad).success, false, `${JSON.stringify(bad)} refused`);

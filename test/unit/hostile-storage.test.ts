@@ -20,11 +20,19 @@ async function capsOf(t: TestContext, name: string, storage: Storage): Promise<v
   await storage.put(KEY, body);
   t.same((await storage.get(KEY, { maxBytes: 2048 })).body, body, `${name}: exactly the cap is read`);
   t.same((await storage.get(KEY)).body, body, `${name}: no cap, as before`);
-  await t.rejects(storage.get(KEY, { maxBytes: 2047 }), { code: 'STORAGE_OBJECT_TOO_LARGE', message: /holds 2048 bytes, over the cap of 2047/ }, `${name}: one byte over`);
+  await t.rejects(
+    storage.get(KEY, { maxBytes: 2047 }),
+    { code: 'STORAGE_OBJECT_TOO_LARGE', message: /holds 2048 bytes, over the cap of 2047/ },
+    `${name}: one byte over`,
+  );
   const etag = (await storage.head(KEY)).etag;
   t.equal(etag, md5Etag(body), `${name}: head's ETag`);
   t.equal(await storage.getIfChanged(KEY, etag, { maxBytes: 1 }), undefined, `${name}: unchanged costs nothing, whatever the cap`);
-  await t.rejects(storage.getIfChanged(KEY, 'other', { maxBytes: 2047 }), { code: 'STORAGE_OBJECT_TOO_LARGE' }, `${name}: changed and over the cap`);
+  await t.rejects(
+    storage.getIfChanged(KEY, 'other', { maxBytes: 2047 }),
+    { code: 'STORAGE_OBJECT_TOO_LARGE' },
+    `${name}: changed and over the cap`,
+  );
 }
 
 t.test('memory, directory and retrying stores refuse an object over the cap', async (t) => {
@@ -44,7 +52,10 @@ t.test('directory store: a 300 MiB sparse object is refused by its size, not rea
   ftruncateSync(fd, 300 * 1024 * 1024);
   closeSync(fd);
   const before = process.memoryUsage().rss;
-  await t.rejects(storage.get(KEY, { maxBytes: 1024 * 1024 }), { code: 'STORAGE_OBJECT_TOO_LARGE', message: /holds 314572800 bytes, over the cap of 1048576/ });
+  await t.rejects(storage.get(KEY, { maxBytes: 1024 * 1024 }), {
+    code: 'STORAGE_OBJECT_TOO_LARGE',
+    message: /holds 314572800 bytes, over the cap of 1048576/,
+  });
   const head = await storage.head(KEY);
   t.equal(head.size, 300 * 1024 * 1024, 'head gives the size');
   const grown = process.memoryUsage().rss - before;
@@ -79,7 +90,14 @@ t.test('S3: Content-Length over the cap is refused before the body; a body longe
   const cases: Array<[string, number | undefined, number, number, string | undefined, number]> = [
     ['declares and sends 4096, cap 4096', 4096, 4096, 4096, undefined, 4],
     ['declares 8 MiB, cap 4096: not a chunk read', 8 << 20, 8 << 20, 4096, 'holds 8388608 bytes, over the cap of 4096', 0],
-    ['declares 10, sends 1 GiB, cap 4096: cut off after the chunk that crosses it', 10, 1 << 30, 4096, 'sent more than the cap of 4096 bytes', 5],
+    [
+      'declares 10, sends 1 GiB, cap 4096: cut off after the chunk that crosses it',
+      10,
+      1 << 30,
+      4096,
+      'sent more than the cap of 4096 bytes',
+      5,
+    ],
     ['declares nothing, sends 1 GiB, cap 4096', undefined, 1 << 30, 4096, 'sent more than the cap of 4096 bytes', 5],
   ];
   for (const [what, declared, sent, cap, refusal, chunks] of cases) {

@@ -64,23 +64,44 @@ t.test('a latest from the future: pull refuses it unread, push replaces it only 
   const bobState = state(b);
 
   storage.gets = [];
-  await t.rejects(pull(b.deps, b.ref, {}, () => undefined), { code: 'VAULT_VERSION_FROM_FUTURE', message: /latest names 99991231-235959, more than 24 h after/ });
+  await t.rejects(
+    pull(b.deps, b.ref, {}, () => undefined),
+    { code: 'VAULT_VERSION_FROM_FUTURE', message: /latest names 99991231-235959, more than 24 h after/ },
+  );
   t.equal(read(b), 'v=1\n', 'the folder is as it was');
   t.equal(state(b), bobState, 'the sync state (and its anti-rollback floor) is as it was');
   t.notOk(storage.gets.includes(`vsync/dev/versions/${FUTURE}.enc`), 'the version was not even downloaded');
 
   const checked = (await doctor(b.deps, 'dev', async () => b.ref)).checks.find((c) => c.name === 'store')!;
-  t.match(checked, { status: 'warn', detail: /→ 99991231-235959, more than a day after this machine's clock: pull refuses it/ }, 'doctor warns of it');
+  t.match(
+    checked,
+    { status: 'warn', detail: /→ 99991231-235959, more than a day after this machine's clock: pull refuses it/ },
+    'doctor warns of it',
+  );
 
   const listed = await versions(b.deps, b.ref);
-  t.same(listed.versions.map((v) => [v.ts, v.latest]), [[FUTURE, true], ['20260516-113304', false]], 'versions lists it, as latest');
+  t.same(
+    listed.versions.map((v) => [v.ts, v.latest]),
+    [
+      [FUTURE, true],
+      ['20260516-113304', false],
+    ],
+    'versions lists it, as latest',
+  );
 
   clock.advance(60);
   write(b, 'v=2\n');
-  await t.rejects(push(b.deps, b.ref, {}, () => undefined), { code: 'VAULT_CONFLICT', hint: /from the future.*push --force/ }, 'not replaced silently');
+  await t.rejects(
+    push(b.deps, b.ref, {}, () => undefined),
+    { code: 'VAULT_CONFLICT', hint: /from the future.*push --force/ },
+    'not replaced silently',
+  );
   const pushed = await push(b.deps, b.ref, { force: true }, b.progress);
   t.equal(pushed.version, '20260516-113404', 'named by the clock, not after the future one');
-  t.ok(b.lines().some((l) => l.includes(`the remote latest names ${FUTURE}`)), 'a warning names the refused latest');
+  t.ok(
+    b.lines().some((l) => l.includes(`the remote latest names ${FUTURE}`)),
+    'a warning names the refused latest',
+  );
   t.equal((await storage.get('vsync/dev/latest')).body.toString(), '20260516-113404', 'latest moved');
   t.ok(existsSync(stateFile('vsync', 'dev', b.deps.environment)));
   t.equal(JSON.parse(state(b)).newestSeen, '20260516-113404', 'the floor is the real version');
@@ -101,7 +122,10 @@ t.test('--follow meets a latest from the future: the coded refusal, announced, a
   events.subscribe((e) => void seen.push(e as { type: string; code?: string }));
   const service = new VaultService(b.deps, { events });
   await plant(FUTURE, [['infra/vault/dev/.env.dev', 'v=evil\n']]);
-  await t.rejects(service.follow(b.ref.root, 'dev', () => undefined), { code: 'VAULT_VERSION_FROM_FUTURE' });
+  await t.rejects(
+    service.follow(b.ref.root, 'dev', () => undefined),
+    { code: 'VAULT_VERSION_FROM_FUTURE' },
+  );
   t.same(
     seen.filter((e) => e.type === 'pull-failed').map((e) => e.code),
     ['VAULT_VERSION_FROM_FUTURE'],
@@ -116,7 +140,10 @@ t.test('a version from the future asked for by name is pulled with a warning, an
   await plant(FUTURE, [['infra/vault/dev/.env.dev', 'v=odd\n']]);
   await pull(b.deps, b.ref, { at: FUTURE }, b.progress);
   t.equal(read(b), 'v=odd\n');
-  t.ok(b.lines().some((l) => l.includes(`version ${FUTURE} is named more than 24 h after`)), 'said out loud');
+  t.ok(
+    b.lines().some((l) => l.includes(`version ${FUTURE} is named more than 24 h after`)),
+    'said out loud',
+  );
   t.equal(JSON.parse(state(b)).newestSeen, '20260516-113304', 'the floor stays where it was');
   write(b, 'v=4\n');
   t.equal((await push(b.deps, b.ref, {}, () => undefined)).version, '20260516-113305', 'push goes on, past the real floor');
@@ -147,17 +174,26 @@ t.test('a version over the cap is refused by its size; a latest over 1 KiB is no
   await storage.put('vsync/dev/versions/20260516-113305.enc', Buffer.alloc(8192, 1));
   await storage.put('vsync/dev/latest', Buffer.from('20260516-113305'));
   const bobState = state(b);
-  await t.rejects(pull(capped.deps, b.ref, {}, () => undefined), {
-    code: 'VAULT_VERSION_TOO_LARGE',
-    message: /holds 8192 bytes, over the cap of 4096 \(VSYNC_MAX_VERSION_BYTES=4096\)/,
-  });
+  await t.rejects(
+    pull(capped.deps, b.ref, {}, () => undefined),
+    {
+      code: 'VAULT_VERSION_TOO_LARGE',
+      message: /holds 8192 bytes, over the cap of 4096 \(VSYNC_MAX_VERSION_BYTES=4096\)/,
+    },
+  );
   t.equal(read(b), 'v=1\n');
   t.equal(state(b), bobState);
 
   // 15 characters and 2,000 spaces: trimmed, a valid pointer; but not a pointer vsync would write or read.
   await storage.put('vsync/dev/latest', Buffer.from(`20260516-113304${' '.repeat(2000)}`));
-  await t.rejects(pull(b.deps, b.ref, {}, () => undefined), { code: 'VAULT_POINTER_INVALID', message: /larger than 1024 bytes/ });
-  await t.rejects(push(b.deps, b.ref, { force: true }, () => undefined), { code: 'VAULT_POINTER_INVALID' });
+  await t.rejects(
+    pull(b.deps, b.ref, {}, () => undefined),
+    { code: 'VAULT_POINTER_INVALID', message: /larger than 1024 bytes/ },
+  );
+  await t.rejects(
+    push(b.deps, b.ref, { force: true }, () => undefined),
+    { code: 'VAULT_POINTER_INVALID' },
+  );
   t.equal((await versions(b.deps, b.ref)).latest, undefined, 'versions still lists, without a latest');
   t.equal(read(b), 'v=1\n');
 });
@@ -175,15 +211,25 @@ t.test('names the file system cannot hold are refused before anything is written
   let n = 5;
   for (const [what, name] of cases) {
     const ts = `20260516-1133${String(n++).padStart(2, '0')}`;
-    await plant(ts, [['infra/vault/dev/.env.dev', 'v=evil\n'], [name, 'x']]);
+    await plant(ts, [
+      ['infra/vault/dev/.env.dev', 'v=evil\n'],
+      [name, 'x'],
+    ]);
     const before = readdirSync(join(b.ref.root, 'infra', 'vault'));
-    await t.rejects(pull(b.deps, b.ref, {}, () => undefined), { code: 'BUNDLE_NAME_TOO_LONG' }, what);
+    await t.rejects(
+      pull(b.deps, b.ref, {}, () => undefined),
+      { code: 'BUNDLE_NAME_TOO_LONG' },
+      what,
+    );
     t.equal(read(b), 'v=1\n', `${what}: the folder is as it was`);
     t.same(readdirSync(join(b.ref.root, 'infra', 'vault')), before, `${what}: nothing left beside it`);
   }
   // 255 bytes is a name like any other.
   const ts = `20260516-1133${String(n++).padStart(2, '0')}`;
-  await plant(ts, [['infra/vault/dev/.env.dev', 'v=long\n'], [`infra/vault/dev/${'a'.repeat(255)}`, 'x']]);
+  await plant(ts, [
+    ['infra/vault/dev/.env.dev', 'v=long\n'],
+    [`infra/vault/dev/${'a'.repeat(255)}`, 'x'],
+  ]);
   await pull(b.deps, b.ref, {}, () => undefined);
   t.equal(readFileSync(join(b.ref.root, 'infra', 'vault', 'dev', 'a'.repeat(255)), 'utf8'), 'x', 'a part of 255 bytes is written');
   // And the vault goes on.

@@ -14,13 +14,23 @@ import { caught } from '../helpers/caught.js';
 t.test('command lines', async (t) => {
   const run = (command: unknown, json = false) => ({ name: 'run', json, command });
   t.same(parseArgs(['key', 'export', 'dev']), run({ name: 'key', action: 'export', env: 'dev' }));
-  t.same(parseArgs(['key', 'export', 'dev', '--out', 'x.share', '--passphrase-file=p.txt', '--json']), run({ name: 'key', action: 'export', env: 'dev', out: 'x.share', passphraseFile: 'p.txt' }, true));
+  t.same(
+    parseArgs(['key', 'export', 'dev', '--out', 'x.share', '--passphrase-file=p.txt', '--json']),
+    run({ name: 'key', action: 'export', env: 'dev', out: 'x.share', passphraseFile: 'p.txt' }, true),
+  );
   t.same(parseArgs(['key', 'import', '../acme_web-dev.share']), run({ name: 'key', action: 'import', file: '../acme_web-dev.share' }));
-  t.same(parseArgs(['key', '--passphrase-file', 'p', 'import', 'f']), run({ name: 'key', action: 'import', file: 'f', passphraseFile: 'p' }));
+  t.same(
+    parseArgs(['key', '--passphrase-file', 'p', 'import', 'f']),
+    run({ name: 'key', action: 'import', file: 'f', passphraseFile: 'p' }),
+  );
   t.same(parseArgs(['key', '--help']), { name: 'help', topic: 'key' });
 
   const usage = async (argv: string[], message: RegExp) =>
-    t.match(await caught(Promise.resolve().then(() => parseArgs(argv))), { code: 'USAGE', exit: exitCodes.usage, message, hint: 'run `vsync key --help`' }, argv.join(' '));
+    t.match(
+      await caught(Promise.resolve().then(() => parseArgs(argv))),
+      { code: 'USAGE', exit: exitCodes.usage, message, hint: 'run `vsync key --help`' },
+      argv.join(' '),
+    );
   await usage(['key'], /key needs <export\|import>/);
   await usage(['key', 'export'], /key export needs <env>/);
   await usage(['key', 'import'], /key import needs <file>/);
@@ -35,7 +45,12 @@ t.test('command lines', async (t) => {
 });
 
 t.test('the lines export prints', async (t) => {
-  const made = expectKeyExport({ repo: 'acme_web', env: 'dev', file: '/home/alice/web/acme_web-dev.share', passphrase: '7K3Q-M9TX-4B2D-R8WZ-0CFH-J6NP-SV5E' });
+  const made = expectKeyExport({
+    repo: 'acme_web',
+    env: 'dev',
+    file: '/home/alice/web/acme_web-dev.share',
+    passphrase: '7K3Q-M9TX-4B2D-R8WZ-0CFH-J6NP-SV5E',
+  });
   t.same(keyExportLines(made), [
     '✅ exported acme_web/dev to /home/alice/web/acme_web-dev.share',
     '  passphrase: 7K3Q-M9TX-4B2D-R8WZ-0CFH-J6NP-SV5E',
@@ -51,7 +66,13 @@ t.test('the lines export prints', async (t) => {
 });
 
 t.test('the lines import prints', async (t) => {
-  const base = { repo: 'acme_web', env: 'dev', configFile: '/home/bob/.config/vsync/acme_web/env_dev', store: 's3://acme-secrets/acme_web/dev/', keychain: 'secret-service' };
+  const base = {
+    repo: 'acme_web',
+    env: 'dev',
+    configFile: '/home/bob/.config/vsync/acme_web/env_dev',
+    store: 's3://acme-secrets/acme_web/dev/',
+    keychain: 'secret-service',
+  };
   t.same(keyImportPrintout(expectKeyImport({ ...base, key: 'added', config: 'added' })), {
     lines: [
       '✅ imported acme_web/dev',
@@ -86,7 +107,11 @@ t.test('the passphrase file: one line, its line end dropped', async (t) => {
   t.equal(await readPassphraseFile(file('b', 'correct horse battery staple\r\n')), 'correct horse battery staple');
   t.equal(await readPassphraseFile(file('c', ' spaces kept ')), ' spaces kept ');
   const bad = async (path: string, message: RegExp) =>
-    t.match(await caught(readPassphraseFile(path)), { code: 'SHARE_PASSPHRASE_INVALID', exit: exitCodes.usage, message, hint: /one line/ }, message.source);
+    t.match(
+      await caught(readPassphraseFile(path)),
+      { code: 'SHARE_PASSPHRASE_INVALID', exit: exitCodes.usage, message, hint: /one line/ },
+      message.source,
+    );
   await bad(join(dir, 'missing'), /cannot read --passphrase-file .*missing \(ENOENT\)/);
   await bad(dir, /cannot read --passphrase-file .* \(EISDIR\)/);
   await bad(file('d', ''), /is empty/);

@@ -29,7 +29,10 @@ t.test('reads the keychain and derives once, for concurrent and later uses', asy
 });
 
 t.test('lock drops every key; the next use reads the keychain again', async (t) => {
-  const keychain = new CountingKeychain([['acme/dev', key], ['acme/prod', key]]);
+  const keychain = new CountingKeychain([
+    ['acme/dev', key],
+    ['acme/prod', key],
+  ]);
   const ring = new KeyRing(keychain);
   await ring.aesKey('acme', 'dev', salt, check);
   await ring.aesKey('acme', 'prod', salt, check);
@@ -55,7 +58,7 @@ t.test('an idle key leaves memory after the TTL; use keeps it', async (t) => {
   t.same(ring.unlocked(), [], 'a lock leaves no timer to bring a key back');
 });
 
-t.test('a key that does not match the config\'s check is refused and not kept', async (t) => {
+t.test("a key that does not match the config's check is refused and not kept", async (t) => {
   const ring = new KeyRing(new MemoryKeychain([['acme/dev', generateKey()]]));
   await t.rejects(ring.aesKey('acme', 'dev', salt, check), { code: 'KEY_MISMATCH' });
   t.same(ring.unlocked(), []);
@@ -85,7 +88,10 @@ t.test('automatic() reads the keychain like the ring itself before any lock', as
 });
 
 t.test('after lock(), automatic() is KEY_LOCKED for every vault, held or not, without reading the keychain', async (t) => {
-  const keychain = new CountingKeychain([['acme/dev', key], ['acme/prod', key]]);
+  const keychain = new CountingKeychain([
+    ['acme/dev', key],
+    ['acme/prod', key],
+  ]);
   const ring = new KeyRing(keychain);
   await ring.aesKey('acme', 'dev', salt, check);
   ring.lock();
@@ -98,7 +104,10 @@ t.test('after lock(), automatic() is KEY_LOCKED for every vault, held or not, wi
 });
 
 t.test('a command for vault A unlocks A for automatic work, and only A; a second lock locks A again', async (t) => {
-  const keychain = new CountingKeychain([['acme/dev', key], ['acme/prod', key]]);
+  const keychain = new CountingKeychain([
+    ['acme/dev', key],
+    ['acme/prod', key],
+  ]);
   const ring = new KeyRing(keychain);
   const auto = ring.automatic();
   await auto.aesKey('acme', 'dev', salt, check);
@@ -118,7 +127,12 @@ t.test('a command for vault A unlocks A for automatic work, and only A; a second
 });
 
 t.test('onUnlock: once per locked vault a command unlocks, never without a lock; unsubscribe stops it', async (t) => {
-  const ring = new KeyRing(new MemoryKeychain([['acme/dev', key], ['acme/prod', key]]));
+  const ring = new KeyRing(
+    new MemoryKeychain([
+      ['acme/dev', key],
+      ['acme/prod', key],
+    ]),
+  );
   const heard: string[] = [];
   const off = ring.onUnlock((account) => heard.push(account));
 

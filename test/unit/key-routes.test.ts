@@ -33,7 +33,14 @@ function agent(name: string) {
   const events = new EventHub();
   const environment = { HOME: join(base, name) };
   const service = new VaultService({ storageFor: () => storage, keychain, keys, environment, now: () => new Date() }, { events });
-  const watches = new Watches({ service, events, keys, settings: DEFAULT_WATCH_SETTINGS, listFile: watchListFile(environment), log: () => undefined });
+  const watches = new Watches({
+    service,
+    events,
+    keys,
+    settings: DEFAULT_WATCH_SETTINGS,
+    listFile: watchListFile(environment),
+    log: () => undefined,
+  });
   const app = buildApp({ service, keys, watches, events, socket: '/tmp/x.sock', startedAt: new Date(), onShutdown: () => undefined });
   t.teardown(() => watches.close());
   t.teardown(() => app.close());
@@ -84,12 +91,19 @@ t.test('export, then import on another machine; no answer holds the key', async 
   t.match(other.json(), { repo: 'acme_web', checkoutRepo: 'bob_web' });
   const plain = join(base, 'bob', 'downloads');
   mkdirSync(plain, { recursive: true });
-  t.notOk('checkoutRepo' in (await bob.post('/v1/key/import', { cwd: plain, file: result.file, passphrase: result.passphrase })).json(), 'not from a folder outside git');
+  t.notOk(
+    'checkoutRepo' in (await bob.post('/v1/key/import', { cwd: plain, file: result.file, passphrase: result.passphrase })).json(),
+    'not from a folder outside git',
+  );
 
   const wrong = await bob.post('/v1/key/import', { cwd: bobRepo, file: result.file, passphrase: 'not it' });
   t.equal(wrong.statusCode, 422);
   t.match(ErrorBodySchema.parse(wrong.json()), { error: { code: 'SHARE_PASSPHRASE_WRONG' } });
-  t.match((await bob.status()).vaults, [{ repo: 'acme_web', env: 'dev', last: { operation: 'key import', ok: true } }], 'a refusal before the vault is known is not recorded on it');
+  t.match(
+    (await bob.status()).vaults,
+    [{ repo: 'acme_web', env: 'dev', last: { operation: 'key import', ok: true } }],
+    'a refusal before the vault is known is not recorded on it',
+  );
 
   const exists = await alice.post('/v1/key/export', { cwd: aliceRepo, env: 'dev', out: result.file });
   t.equal(exists.statusCode, 409);

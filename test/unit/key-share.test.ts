@@ -55,12 +55,16 @@ t.test('export writes a 0600 share file in the folder and answers the passphrase
   t.match(passphrase, /^[0-9A-HJKMNP-TV-Z]{4}(-[0-9A-HJKMNP-TV-Z]{4}){6}$/);
   t.equal(statSync(shareFile).mode & 0o777, 0o600);
   t.notOk(readFileSync(shareFile).includes(Buffer.from(aliceKey)), 'the key text is not in the file');
-  t.same(readdirSync(alice.ref.root).filter((name) => name.startsWith('.')), [], 'no temp file left beside it');
+  t.same(
+    readdirSync(alice.ref.root).filter((name) => name.startsWith('.')),
+    [],
+    'no temp file left beside it',
+  );
   const share = await readShare(shareFile, passphrase);
   t.same(share, { repo: 'vsync', env: 'dev', key: aliceKey, config: aliceConfig });
 });
 
-t.test('export to --out; with a passphrase of one\'s own, it is not answered back', async (t) => {
+t.test("export to --out; with a passphrase of one's own, it is not answered back", async (t) => {
   const out = join(base, 'elsewhere.share');
   const own = 'correct horse battery staple';
   const result = await exportKey(alice.deps, alice.ref, { folder: alice.ref.root, out, passphrase: own });
@@ -70,12 +74,19 @@ t.test('export to --out; with a passphrase of one\'s own, it is not answered bac
 
 t.test('export refuses, and writes nothing', async (t) => {
   const before = readFileSync(shareFile);
-  t.match(await caught(exportKey(alice.deps, alice.ref, { folder: alice.ref.root })), { code: 'SHARE_FILE_EXISTS', message: new RegExp(`already exists.*: ${shareFile}$`) });
+  t.match(await caught(exportKey(alice.deps, alice.ref, { folder: alice.ref.root })), {
+    code: 'SHARE_FILE_EXISTS',
+    message: new RegExp(`already exists.*: ${shareFile}$`),
+  });
   t.same(readFileSync(shareFile), before, 'the existing file is untouched');
 
   const dangling = join(base, 'dangling.share');
   symlinkSync(join(base, 'nowhere'), dangling);
-  t.match(await caught(exportKey(alice.deps, alice.ref, { folder: alice.ref.root, out: dangling })), { code: 'SHARE_FILE_EXISTS' }, 'a dangling symlink is not followed');
+  t.match(
+    await caught(exportKey(alice.deps, alice.ref, { folder: alice.ref.root, out: dangling })),
+    { code: 'SHARE_FILE_EXISTS' },
+    'a dangling symlink is not followed',
+  );
   t.notOk(existsSync(join(base, 'nowhere')));
 
   const missing = join(base, 'no-such-folder', 'x.share');
@@ -92,7 +103,11 @@ t.test('export refuses, and writes nothing', async (t) => {
   t.notOk(existsSync(weak));
 
   const stranger = laptop();
-  t.match(await caught(exportKey(stranger.deps, stranger.ref, { folder: stranger.ref.root })), { code: 'CONFIG_NOT_FOUND' }, 'no vault here');
+  t.match(
+    await caught(exportKey(stranger.deps, stranger.ref, { folder: stranger.ref.root })),
+    { code: 'CONFIG_NOT_FOUND' },
+    'no vault here',
+  );
   t.same(readdirSync(stranger.ref.root), [], 'no file written');
 
   // A config without its key, and a keychain holding another key than the config was made with.
@@ -101,7 +116,11 @@ t.test('export refuses, and writes nothing', async (t) => {
   await writeConfig(configFile('vsync', 'dev', keyless.deps.environment), aliceConfig);
   t.match(await caught(exportKey(keyless.deps, keyless.ref, { folder: keyless.ref.root })), { code: 'KEYCHAIN_NOT_FOUND' });
   await keyless.keychain.set('vsync/dev', generateKey());
-  t.match(await caught(exportKey(keyless.deps, keyless.ref, { folder: keyless.ref.root })), { code: 'KEY_MISMATCH' }, 'a key that does not open the vault is never exported');
+  t.match(
+    await caught(exportKey(keyless.deps, keyless.ref, { folder: keyless.ref.root })),
+    { code: 'KEY_MISMATCH' },
+    'a key that does not open the vault is never exported',
+  );
   t.same(readdirSync(keyless.ref.root), []);
 });
 
@@ -109,7 +128,15 @@ t.test('import into a machine with nothing: the key and the config are stored', 
   const bob = laptop();
   const result = await importShare(bob.deps, await readShare(shareFile, passphrase));
   const file = configFile('vsync', 'dev', bob.deps.environment);
-  t.same(result, { repo: 'vsync', env: 'dev', configFile: file, store: storage.describe('vsync/dev/'), keychain: 'memory', key: 'added', config: 'added' });
+  t.same(result, {
+    repo: 'vsync',
+    env: 'dev',
+    configFile: file,
+    store: storage.describe('vsync/dev/'),
+    keychain: 'memory',
+    key: 'added',
+    config: 'added',
+  });
   t.equal(await bob.keychain.get('vsync/dev'), aliceKey);
   t.same(await readConfig(file), aliceConfig);
   t.equal(statSync(file).mode & 0o777, 0o600);
@@ -150,7 +177,10 @@ t.test('import never replaces a different key or config, and changes nothing whe
   const otherConfig = laptop();
   await writeConfig(configFile('vsync', 'dev', otherConfig.deps.environment), { ...aliceConfig, files: { vaultFolder: 'secrets/dev' } });
   const before2 = snapshot(otherConfig, otherConfig.keychain);
-  t.match(await caught(importShare(otherConfig.deps, share)), { code: 'SHARE_CONFLICT', message: /env_dev differs from the share's config in files$/ });
+  t.match(await caught(importShare(otherConfig.deps, share)), {
+    code: 'SHARE_CONFLICT',
+    message: /env_dev differs from the share's config in files$/,
+  });
   t.equal(snapshot(otherConfig, otherConfig.keychain), before2, 'the key was not stored either');
 
   // Another team's vault of the same name: both differ; the key is named first.
@@ -163,7 +193,11 @@ t.test('import never replaces a different key or config, and changes nothing whe
   const corrupt = laptop();
   mkdirSync(join(configRoot(corrupt.deps.environment), 'vsync'), { recursive: true });
   writeFileSync(configFile('vsync', 'dev', corrupt.deps.environment), 'not gzip');
-  t.match(await caught(importShare(corrupt.deps, share)), { code: 'CONFIG_INVALID' }, 'a config that cannot be read is not replaced either');
+  t.match(
+    await caught(importShare(corrupt.deps, share)),
+    { code: 'CONFIG_INVALID' },
+    'a config that cannot be read is not replaced either',
+  );
   t.equal(readFileSync(configFile('vsync', 'dev', corrupt.deps.environment), 'utf8'), 'not gzip');
   t.same([...corrupt.keychain.entries], []);
 });
@@ -179,9 +213,12 @@ t.test('import with keys from VSYNC_KEY (read-only) refuses, even when it holds 
   t.notOk(existsSync(configRoot(headless.deps.environment)), 'no config written');
 });
 
-t.test("a share whose key does not open its own config is refused", async (t) => {
+t.test('a share whose key does not open its own config is refused', async (t) => {
   const forged = join(base, 'forged.share');
-  writeFileSync(forged, await sealShareFile(encodeShare({ repo: 'vsync', env: 'dev', key: generateKey(), config: aliceConfig }), passphrase));
+  writeFileSync(
+    forged,
+    await sealShareFile(encodeShare({ repo: 'vsync', env: 'dev', key: generateKey(), config: aliceConfig }), passphrase),
+  );
   const bob = laptop();
   t.match(await caught(readShare(forged, passphrase).then((s) => importShare(bob.deps, s))), {
     code: 'SHARE_FILE_INVALID',
@@ -201,11 +238,18 @@ t.test('a config that cannot be written takes back the key stored just before it
 });
 
 t.test('reading a share file: clear errors for what is not one', async (t) => {
-  t.match(await caught(readShare(join(base, 'nope.share'), passphrase)), { code: 'SHARE_FILE_UNREADABLE', message: /nope\.share \(ENOENT\)/ });
+  t.match(await caught(readShare(join(base, 'nope.share'), passphrase)), {
+    code: 'SHARE_FILE_UNREADABLE',
+    message: /nope\.share \(ENOENT\)/,
+  });
   t.match(await caught(readShare(base, passphrase)), { code: 'SHARE_FILE_UNREADABLE', message: /is not a regular file/ }, 'a folder');
   const fifo = join(base, 'fifo.share');
   execFileSync('mkfifo', [fifo]);
-  t.match(await caught(readShare(fifo, passphrase)), { code: 'SHARE_FILE_UNREADABLE', message: /is not a regular file/ }, 'a fifo, without waiting for a writer');
+  t.match(
+    await caught(readShare(fifo, passphrase)),
+    { code: 'SHARE_FILE_UNREADABLE', message: /is not a regular file/ },
+    'a fifo, without waiting for a writer',
+  );
   const big = join(base, 'big.share');
   writeFileSync(big, Buffer.alloc(64 * 1024 + 1));
   t.match(await caught(readShare(big, passphrase)), { code: 'SHARE_FILE_INVALID', message: /65537 bytes; a share file is a few hundred/ });

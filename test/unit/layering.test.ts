@@ -73,10 +73,12 @@ function violations(graph: ImportGraph, rules: readonly Rule[] = RULES): string[
   for (const rule of rules) {
     for (const [module, edges] of graph) {
       if (!rule.covers(module)) continue;
-      for (const edge of edges) if (rule.refuses(edge.target)) found.push(`${module} imports ${edge.target}${edge.typeOnly ? ' (types)' : ''}: ${rule.says}`);
+      for (const edge of edges)
+        if (rule.refuses(edge.target)) found.push(`${module} imports ${edge.target}${edge.typeOnly ? ' (types)' : ''}: ${rule.says}`);
       if (!rule.transitive) continue;
       for (const [target, path] of reached(graph, module)) {
-        if (path.length > 1 && rule.refuses(target)) found.push(`${module} reaches ${target} through ${path.slice(0, -1).join(' → ')}: ${rule.says}`);
+        if (path.length > 1 && rule.refuses(target))
+          found.push(`${module} reaches ${target} through ${path.slice(0, -1).join(' → ')}: ${rule.says}`);
       }
     }
   }
@@ -149,12 +151,21 @@ t.test('self-test: each rule fails on a synthetic graph that breaks it', async (
 
   const broken = (extra: Record<string, Array<string | [string, 'type']>>): string[] => {
     const graph = new Map(clean);
-    for (const [from, targets] of Object.entries(extra)) graph.set(from, [...(graph.get(from) ?? []), ...graphOf({ [from]: targets }).get(from)!]);
+    for (const [from, targets] of Object.entries(extra))
+      graph.set(from, [...(graph.get(from) ?? []), ...graphOf({ [from]: targets }).get(from)!]);
     return violations(graph);
   };
   const cases: Array<[string, Record<string, Array<string | [string, 'type']>>, RegExp]> = [
-    ['the domain imports an adapter', { 'daemon/vault/push': ['daemon/storage/s3-storage'] }, /^daemon\/vault\/push imports daemon\/storage\/s3-storage: daemon\/vault/],
-    ['the domain imports a type from an adapter', { 'daemon/vault/push': [['daemon/keychain/os-keychain', 'type']] }, /imports daemon\/keychain\/os-keychain \(types\)/],
+    [
+      'the domain imports an adapter',
+      { 'daemon/vault/push': ['daemon/storage/s3-storage'] },
+      /^daemon\/vault\/push imports daemon\/storage\/s3-storage: daemon\/vault/,
+    ],
+    [
+      'the domain imports a type from an adapter',
+      { 'daemon/vault/push': [['daemon/keychain/os-keychain', 'type']] },
+      /imports daemon\/keychain\/os-keychain \(types\)/,
+    ],
     ['the domain imports fastify', { 'daemon/vault/push': ['fastify'] }, /^daemon\/vault\/push imports fastify/],
     ['the domain imports an AWS SDK package', { 'daemon/vault/vault-service': ['@aws-sdk/lib-storage'] }, /imports @aws-sdk\/lib-storage/],
     ['the domain imports chokidar', { 'daemon/vault/push': ['chokidar'] }, /imports chokidar/],
@@ -165,11 +176,27 @@ t.test('self-test: each rule fails on a synthetic graph that breaks it', async (
       { 'daemon/vault/push': ['daemon/server/app'] },
       /^daemon\/vault\/push reaches fastify through daemon\/server\/app: /,
     ],
-    ['another module imports an adapter', { 'daemon/server/app': ['daemon/storage/s3-storage'] }, /^daemon\/server\/app imports daemon\/storage\/s3-storage: only daemon\/main/],
-    ['an adapter imports another adapter', { 'daemon/storage/s3-storage': ['daemon/storage/dir-storage'] }, /^daemon\/storage\/s3-storage imports daemon\/storage\/dir-storage/],
+    [
+      'another module imports an adapter',
+      { 'daemon/server/app': ['daemon/storage/s3-storage'] },
+      /^daemon\/server\/app imports daemon\/storage\/s3-storage: only daemon\/main/,
+    ],
+    [
+      'an adapter imports another adapter',
+      { 'daemon/storage/s3-storage': ['daemon/storage/dir-storage'] },
+      /^daemon\/storage\/s3-storage imports daemon\/storage\/dir-storage/,
+    ],
     ['crypto imports a package', { 'daemon/crypto/seal': ['zod'] }, /^daemon\/crypto\/seal imports zod: daemon\/crypto/],
-    ['crypto imports the domain', { 'daemon/crypto/seal': [['daemon/vault/config', 'type']] }, /^daemon\/crypto\/seal imports daemon\/vault\/config \(types\)/],
-    ['the client imports the daemon', { 'client/main': [['daemon/vault/config', 'type']] }, /^client\/main imports daemon\/vault\/config \(types\): client/],
+    [
+      'crypto imports the domain',
+      { 'daemon/crypto/seal': [['daemon/vault/config', 'type']] },
+      /^daemon\/crypto\/seal imports daemon\/vault\/config \(types\)/,
+    ],
+    [
+      'the client imports the daemon',
+      { 'client/main': [['daemon/vault/config', 'type']] },
+      /^client\/main imports daemon\/vault\/config \(types\): client/,
+    ],
     ['the client imports a package', { 'client/main': ['zod'] }, /^client\/main imports zod: client/],
     ['shared imports the daemon', { 'shared/api': ['daemon/crypto/seal'] }, /^shared\/api imports daemon\/crypto\/seal: shared/],
     ['shared imports a package other than zod', { 'shared/errors': ['fastify'] }, /^shared\/errors imports fastify: shared/],
@@ -177,9 +204,16 @@ t.test('self-test: each rule fails on a synthetic graph that breaks it', async (
   ];
   for (const [what, extra, expected] of cases) {
     const found = broken(extra);
-    t.ok(found.some((v) => expected.test(v)), `${what}: ${found.join('; ') || 'nothing found'}`);
+    t.ok(
+      found.some((v) => expected.test(v)),
+      `${what}: ${found.join('; ') || 'nothing found'}`,
+    );
   }
-  t.same(broken({ 'daemon/vault/push': [['daemon/server/app', 'type']] }).filter((v) => v.includes('reaches')), [], 'a type-only import is not followed');
+  t.same(
+    broken({ 'daemon/vault/push': [['daemon/server/app', 'type']] }).filter((v) => v.includes('reaches')),
+    [],
+    'a type-only import is not followed',
+  );
 });
 
 t.test('self-test: the real graph with one edge added breaks a rule', async (t) => {
@@ -198,6 +232,9 @@ t.test('self-test: the real graph with one edge added breaks a rule', async (t) 
   ];
   for (const [from, target, expected] of cases) {
     const found = withEdge(from, target);
-    t.ok(found.some((v) => expected.test(v)), `${from} → ${target}: ${found.join('; ') || 'nothing found'}`);
+    t.ok(
+      found.some((v) => expected.test(v)),
+      `${from} → ${target}: ${found.join('; ') || 'nothing found'}`,
+    );
   }
 });

@@ -29,7 +29,10 @@ t.test('no handover, or one meant for another process: undefined, and the variab
 
 t.test('a handover vsyncd cannot serve is a configuration error (exit 3), the variables removed all the same', async (t) => {
   const cases: Array<[Record<string, string>, RegExp]> = [
-    [{ LISTEN_PID: String(PID), LISTEN_FDS: '2', LISTEN_FDNAMES: 'a:b' }, /2 descriptors were passed \(LISTEN_FDS\); vsyncd serves exactly one socket/],
+    [
+      { LISTEN_PID: String(PID), LISTEN_FDS: '2', LISTEN_FDNAMES: 'a:b' },
+      /2 descriptors were passed \(LISTEN_FDS\); vsyncd serves exactly one socket/,
+    ],
     [{ LISTEN_PID: String(PID), LISTEN_FDS: 'one' }, /LISTEN_FDS="one" is not a count of descriptors/],
     [{ LISTEN_PID: String(PID), LISTEN_FDS: '-1' }, /LISTEN_FDS="-1" is not a count/],
     [{ LISTEN_PID: String(PID) }, /LISTEN_FDS="" is not a count/],
@@ -40,4 +43,3 @@ t.test('a handover vsyncd cannot serve is a configuration error (exit 3), the va
     t.same(env, { HOME: '/home/u' }, `${JSON.stringify(vars)}: removed`);
   }
 });
-

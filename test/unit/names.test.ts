@@ -3,7 +3,23 @@ import { assertEnvName, assertRepoName, normaliseRepoName } from '../../shared/n
 
 t.test('env names', async (t) => {
   for (const ok of ['dev', 'production', 'qa-2', 'a', 'e_x', 'a'.repeat(64)]) t.doesNotThrow(() => assertEnvName(ok), ok);
-  for (const bad of ['', 'Dev', '1dev', '-dev', '_dev', '../x', '/abs', 'dev/x', 'dev.x', 'dev x', 'dév', 'a'.repeat(65), 'dev\n', '..', '.']) {
+  for (const bad of [
+    '',
+    'Dev',
+    '1dev',
+    '-dev',
+    '_dev',
+    '../x',
+    '/abs',
+    'dev/x',
+    'dev.x',
+    'dev x',
+    'dév',
+    'a'.repeat(65),
+    'dev\n',
+    '..',
+    '.',
+  ]) {
     t.throws(() => assertEnvName(bad), { code: 'NAME_INVALID', message: /env / }, JSON.stringify(bad));
   }
 });

@@ -125,22 +125,25 @@ t.test('lock-file: stillHeld is true while this holder has the lock, false once 
   await theirs.release();
 });
 
-t.test('pull: an agent that lost its lock while the download hung does not swap (AGENT_SHUTTING_DOWN); the folder and floor stay', async (t) => {
-  const { held, b, pushed } = await team(t);
-  const v1 = await pushed('v=1\n');
-  await pull(b.deps, b.ref, {}, silent);
-  await pushed('v=2\n');
-  let serving = true;
-  held.hold = true;
-  const pulling = pull({ ...b.deps, stillServing: async () => serving }, b.ref, {}, silent);
-  await held.waiting();
-  serving = false; // the agent's lock went away (stopped, or broken by a successor)
-  held.release();
-  t.match(await caught(within(pulling, 'the pull')), { code: 'AGENT_SHUTTING_DOWN' });
-  t.equal(read(b), 'v=1\n', 'the folder is unchanged');
-  t.equal(await floor(b), v1, 'the floor is unchanged');
-  t.same(readdirSync(join(b.ref.root, 'infra', 'vault')), ['dev'], 'nothing half-swapped beside the folder');
-});
+t.test(
+  'pull: an agent that lost its lock while the download hung does not swap (AGENT_SHUTTING_DOWN); the folder and floor stay',
+  async (t) => {
+    const { held, b, pushed } = await team(t);
+    const v1 = await pushed('v=1\n');
+    await pull(b.deps, b.ref, {}, silent);
+    await pushed('v=2\n');
+    let serving = true;
+    held.hold = true;
+    const pulling = pull({ ...b.deps, stillServing: async () => serving }, b.ref, {}, silent);
+    await held.waiting();
+    serving = false; // the agent's lock went away (stopped, or broken by a successor)
+    held.release();
+    t.match(await caught(within(pulling, 'the pull')), { code: 'AGENT_SHUTTING_DOWN' });
+    t.equal(read(b), 'v=1\n', 'the folder is unchanged');
+    t.equal(await floor(b), v1, 'the floor is unchanged');
+    t.same(readdirSync(join(b.ref.root, 'infra', 'vault')), ['dev'], 'nothing half-swapped beside the folder');
+  },
+);
 
 t.test('pull: a download released after a newer pull raised the floor never installs the older version (VAULT_ROLLBACK)', async (t) => {
   const { held, storage, b, pushed } = await team(t);
@@ -178,29 +181,32 @@ t.test('writeLocalState with a clock keeps a higher floor written meanwhile; wit
   t.equal((await readLocalState(file)).newestSeen, '20260516-113320', 'a floor from the future is not kept');
 });
 
-t.test('pull: a cancelled pull ends while its download hangs and leaves the folder; a push cancelled before moving latest leaves latest', async (t) => {
-  const { held, storage, b, pushed, a } = await team(t);
-  const v1 = await pushed('v=1\n');
-  await pull(b.deps, b.ref, {}, silent);
-  await pushed('v=2\n');
-  held.hold = true;
-  const cancel = new AbortController();
-  const deps: VaultDeps = { ...b.deps, storageFor: (c) => withSignal(b.deps.storageFor(c), cancel.signal) };
-  const pulling = pull({ ...deps, signal: cancel.signal }, b.ref, {}, silent);
-  await held.waiting();
-  cancel.abort(new VsyncError('AGENT_OPERATION_CANCELLED', 'test'));
-  t.match(await caught(within(pulling, 'the pull')), { code: 'AGENT_OPERATION_CANCELLED' });
-  held.release();
-  t.equal(read(b), 'v=1\n', 'the folder is unchanged');
-  t.equal(await floor(b), v1);
+t.test(
+  'pull: a cancelled pull ends while its download hangs and leaves the folder; a push cancelled before moving latest leaves latest',
+  async (t) => {
+    const { held, storage, b, pushed, a } = await team(t);
+    const v1 = await pushed('v=1\n');
+    await pull(b.deps, b.ref, {}, silent);
+    await pushed('v=2\n');
+    held.hold = true;
+    const cancel = new AbortController();
+    const deps: VaultDeps = { ...b.deps, storageFor: (c) => withSignal(b.deps.storageFor(c), cancel.signal) };
+    const pulling = pull({ ...deps, signal: cancel.signal }, b.ref, {}, silent);
+    await held.waiting();
+    cancel.abort(new VsyncError('AGENT_OPERATION_CANCELLED', 'test'));
+    t.match(await caught(within(pulling, 'the pull')), { code: 'AGENT_OPERATION_CANCELLED' });
+    held.release();
+    t.equal(read(b), 'v=1\n', 'the folder is unchanged');
+    t.equal(await floor(b), v1);
 
-  const before = (await storage.get('vsync/dev/latest')).body.toString();
-  write(a, 'v=3\n');
-  const gone = new AbortController();
-  gone.abort(new VsyncError('AGENT_OPERATION_CANCELLED', 'test'));
-  t.match(await caught(push({ ...a.deps, signal: gone.signal }, a.ref, {}, silent)), { code: 'AGENT_OPERATION_CANCELLED' });
-  t.equal((await storage.get('vsync/dev/latest')).body.toString(), before, 'latest did not move');
-});
+    const before = (await storage.get('vsync/dev/latest')).body.toString();
+    write(a, 'v=3\n');
+    const gone = new AbortController();
+    gone.abort(new VsyncError('AGENT_OPERATION_CANCELLED', 'test'));
+    t.match(await caught(push({ ...a.deps, signal: gone.signal }, a.ref, {}, silent)), { code: 'AGENT_OPERATION_CANCELLED' });
+    t.equal((await storage.get('vsync/dev/latest')).body.toString(), before, 'latest did not move');
+  },
+);
 
 t.test('service: a cancelled operation frees the vault queue at once; abandonAll ends what runs and refuses what comes', async (t) => {
   const { held, b, pushed } = await team(t);
@@ -223,7 +229,10 @@ t.test('service: a cancelled operation frees the vault queue at once; abandonAll
   t.equal(read(b), 'v=1\n');
   t.match(service.vaults()[0]?.last, { operation: 'pull', ok: false, code: 'AGENT_OPERATION_CANCELLED' });
   held.hold = false;
-  t.equal((await within(service.pull(b.ref.root, 'dev', {}, silent), 'the next pull')).version, (await service.versions(b.ref.root, 'dev')).latest);
+  t.equal(
+    (await within(service.pull(b.ref.root, 'dev', {}, silent), 'the next pull')).version,
+    (await service.versions(b.ref.root, 'dev')).latest,
+  );
   t.equal(read(b), 'v=2\n', 'the next pull is not stuck behind the cancelled ones');
   held.release();
 

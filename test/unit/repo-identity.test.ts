@@ -62,7 +62,7 @@ t.test('git itself failing is an error, not a different name', async (t) => {
   await t.rejects(resolveRepoIdentity(dir), { code: 'REPO_UNKNOWN', message: /git is not installed/ });
 });
 
-t.test('the cache answers without git while the repo\'s files are unchanged, and notices changes', async (t) => {
+t.test("the cache answers without git while the repo's files are unchanged, and notices changes", async (t) => {
   const { RepoIdentityCache } = await import('../../daemon/vault/repo-identity-cache.js');
   const dir = gitRepo('checkout-5', 'git@github.com:Acme/web.git');
   const cache = new RepoIdentityCache();

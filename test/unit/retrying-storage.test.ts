@@ -19,7 +19,8 @@ function flaky(inner: MemoryStorage, method: Method, n: number, landed: boolean,
   return new Proxy(inner, {
     get(target, prop, receiver) {
       const value = Reflect.get(target, prop, receiver);
-      if (typeof prop !== 'string' || !(prop in left) || typeof value !== 'function') return typeof value === 'function' ? value.bind(target) : value;
+      if (typeof prop !== 'string' || !(prop in left) || typeof value !== 'function')
+        return typeof value === 'function' ? value.bind(target) : value;
       return async (...args: unknown[]) => {
         if (left[prop]! > 0) {
           left[prop]!--;
@@ -53,7 +54,7 @@ t.test('putIfAbsent that landed before its answer was lost: success', async (t) 
   t.equal(result.etag, (await mem.get('a/v.enc')).etag);
 });
 
-t.test('putIfAbsent whose retry meets someone else\'s object: precondition failed', async (t) => {
+t.test("putIfAbsent whose retry meets someone else's object: precondition failed", async (t) => {
   const mem = new MemoryStorage();
   const inner = flaky(mem, 'putIfAbsent', 1, false);
   await mem.put('a/v.enc', Buffer.from('theirs'));
@@ -72,15 +73,21 @@ t.test('putIfMatch that landed before its answer was lost: success', async (t) =
 t.test('a precondition failure without a transient one before it is not second-guessed', async (t) => {
   const mem = new MemoryStorage();
   await mem.put('a/v.enc', Buffer.from('same'));
-  await t.rejects(new RetryingStorage(mem, fast).putIfAbsent('a/v.enc', Buffer.from('same')), { code: 'STORAGE_PRECONDITION_FAILED' },
-    'identical bytes written earlier by someone else are still a refusal');
+  await t.rejects(
+    new RetryingStorage(mem, fast).putIfAbsent('a/v.enc', Buffer.from('same')),
+    { code: 'STORAGE_PRECONDITION_FAILED' },
+    'identical bytes written earlier by someone else are still a refusal',
+  );
 });
 
 t.test('when the object cannot be read back either, the outcome is unknown: transient', async (t) => {
   const mem = new MemoryStorage();
   await mem.put('a/v.enc', Buffer.from('theirs'));
   const inner = flaky(mem, 'putIfAbsent', 1, false, { get: 100 });
-  await t.rejects(new RetryingStorage(inner, fast).putIfAbsent('a/v.enc', Buffer.from('mine')), { code: 'STORAGE_TRANSIENT', message: /outcome of writing a\/v\.enc is unknown/ });
+  await t.rejects(new RetryingStorage(inner, fast).putIfAbsent('a/v.enc', Buffer.from('mine')), {
+    code: 'STORAGE_TRANSIENT',
+    message: /outcome of writing a\/v\.enc is unknown/,
+  });
 });
 
 // ---- deadlines: a store that hangs does not hang the caller ----
@@ -111,9 +118,24 @@ t.test('a call to a store that never answers ends STORAGE_TRANSIENT within its b
   for (const honours of [true, false]) {
     const store = hung(honours);
     const retries: number[] = [];
-    const s = new RetryingStorage(store, { attempts: 4, baseDelayMs: 1, maxDelayMs: 2, budgetMs: 300, onRetry: (_w, n) => retries.push(n) });
-    for (const call of [(): Promise<unknown> => s.get('a/latest'), () => s.putIfAbsent('a/v.enc', Buffer.from('x')), () => s.putIfMatch('a/latest', Buffer.from('y'), 'e'), () => s.list('a/')]) {
-      await t.rejects(call(), { code: 'STORAGE_TRANSIENT', message: /the store did not answer within 0\.3 s/ }, honours ? 'an adapter that cancels' : 'an adapter that cannot');
+    const s = new RetryingStorage(store, {
+      attempts: 4,
+      baseDelayMs: 1,
+      maxDelayMs: 2,
+      budgetMs: 300,
+      onRetry: (_w, n) => retries.push(n),
+    });
+    for (const call of [
+      (): Promise<unknown> => s.get('a/latest'),
+      () => s.putIfAbsent('a/v.enc', Buffer.from('x')),
+      () => s.putIfMatch('a/latest', Buffer.from('y'), 'e'),
+      () => s.list('a/'),
+    ]) {
+      await t.rejects(
+        call(),
+        { code: 'STORAGE_TRANSIENT', message: /the store did not answer within 0\.3 s/ },
+        honours ? 'an adapter that cancels' : 'an adapter that cannot',
+      );
     }
     t.ok(store.seen.length >= 4 && store.seen.every((signal) => signal.aborted), 'every attempt was handed a signal, and each was aborted');
     t.same(retries, [], 'the whole budget went to the first attempt: no retry was left time for');
@@ -136,7 +158,13 @@ t.test('a transient failure is retried while the budget lasts, with each retry t
   const mem = new MemoryStorage();
   await mem.put('a/b', Buffer.from('x'));
   const told: string[] = [];
-  const s = new RetryingStorage(flaky(mem, 'get', 3, false), { attempts: 5, baseDelayMs: 1, maxDelayMs: 2, budgetMs: 10_000, onRetry: (what, n, err) => told.push(`${what} ${n} ${(err as VsyncError).code}`) });
+  const s = new RetryingStorage(flaky(mem, 'get', 3, false), {
+    attempts: 5,
+    baseDelayMs: 1,
+    maxDelayMs: 2,
+    budgetMs: 10_000,
+    onRetry: (what, n, err) => told.push(`${what} ${n} ${(err as VsyncError).code}`),
+  });
   t.equal((await s.get('a/b')).body.toString(), 'x');
   t.same(told, ['get a/b 1 STORAGE_TRANSIENT', 'get a/b 2 STORAGE_TRANSIENT', 'get a/b 3 STORAGE_TRANSIENT']);
 });

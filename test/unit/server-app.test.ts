@@ -39,10 +39,28 @@ const keys = new KeyRing(keychain);
 const storage = new MemoryStorage();
 const events = new EventHub();
 const environment = { HOME: join(base, 'home') };
-const service = new VaultService({ storageFor: () => storage, keychain, keys, environment, now: () => new Date() }, { events, automaticKeys: keys.automatic() });
-const watches = new Watches({ service, events, keys, settings: DEFAULT_WATCH_SETTINGS, listFile: watchListFile(environment), log: () => undefined });
+const service = new VaultService(
+  { storageFor: () => storage, keychain, keys, environment, now: () => new Date() },
+  { events, automaticKeys: keys.automatic() },
+);
+const watches = new Watches({
+  service,
+  events,
+  keys,
+  settings: DEFAULT_WATCH_SETTINGS,
+  listFile: watchListFile(environment),
+  log: () => undefined,
+});
 let shutdowns = 0;
-const app = buildApp({ service, keys, watches, events, socket: '/tmp/x.sock', startedAt: new Date(Date.now() - 5000), onShutdown: () => shutdowns++ });
+const app = buildApp({
+  service,
+  keys,
+  watches,
+  events,
+  socket: '/tmp/x.sock',
+  startedAt: new Date(Date.now() - 5000),
+  onShutdown: () => shutdowns++,
+});
 t.teardown(() => watches.close());
 t.teardown(() => app.close());
 
@@ -58,8 +76,14 @@ t.test('init, push as a stream, versions, status', async (t) => {
   const pushed = await post('/v1/push', { cwd: join(repo, 'infra'), env: 'dev' }, { accept: NDJSON });
   t.equal(pushed.statusCode, 200);
   t.match(pushed.headers['content-type'], /application\/x-ndjson/);
-  const lines = pushed.body.trim().split('\n').map((l) => StreamLineSchema.parse(JSON.parse(l)));
-  t.same(lines.slice(0, 5).map((l) => l.type === 'progress' && l.event.kind === 'step' && l.event.n), [1, 2, 3, 4, 5]);
+  const lines = pushed.body
+    .trim()
+    .split('\n')
+    .map((l) => StreamLineSchema.parse(JSON.parse(l)));
+  t.same(
+    lines.slice(0, 5).map((l) => l.type === 'progress' && l.event.kind === 'step' && l.event.n),
+    [1, 2, 3, 4, 5],
+  );
   t.equal(lines.length, 6);
   const last = lines[5]!;
   t.equal(last.type, 'result');
@@ -89,7 +113,10 @@ t.test('plain JSON mode: the result, or the registry status with an error body',
 t.test('an error in a stream is its last line', async (t) => {
   const res = await post('/v1/pull', { cwd: repo, env: 'prod' }, { accept: NDJSON });
   t.equal(res.statusCode, 200);
-  const lines = res.body.trim().split('\n').map((l) => StreamLineSchema.parse(JSON.parse(l)));
+  const lines = res.body
+    .trim()
+    .split('\n')
+    .map((l) => StreamLineSchema.parse(JSON.parse(l)));
   t.match(lines.at(-1), { type: 'error', error: { code: 'CONFIG_NOT_FOUND' } });
 });
 
@@ -100,7 +127,11 @@ t.test('bad requests: unknown fields, wrong types, junk, too big, bad names, no 
     ['relative cwd', () => post('/v1/push', { cwd: 'infra', env: 'dev' }), /cwd: must be an absolute path/],
     ['bad --at', () => post('/v1/pull', { cwd: repo, env: 'dev', at: 'yesterday' }), /at: must be a version timestamp/],
     ['force as a string', () => post('/v1/push', { cwd: repo, env: 'dev', force: 'yes' }), /force:/],
-    ['not JSON', () => app.inject({ method: 'POST', url: '/v1/push', payload: '{"cwd":', headers: { 'content-type': 'application/json' } }), /./],
+    [
+      'not JSON',
+      () => app.inject({ method: 'POST', url: '/v1/push', payload: '{"cwd":', headers: { 'content-type': 'application/json' } }),
+      /./,
+    ],
     ['too big', () => post('/v1/push', { cwd: repo, env: 'dev', pad: 'x'.repeat(20_000) }), /size limit/],
     ['lock with a body', () => post('/v1/lock', { all: true }), /Unrecognized key/i],
   ];
@@ -190,5 +221,12 @@ t.test('lock raises a `locked` event with what it dropped', async (t) => {
   t.equal(heard.length, 1);
   t.match(AgentEventSchema.parse(heard[0]), { type: 'locked', dropped: 1 });
   t.same((await post('/v1/lock', {})).json(), { dropped: 0 });
-  t.match(heard, [{ type: 'locked', dropped: 1 }, { type: 'locked', dropped: 0 }], 'a lock with nothing to drop is announced too');
+  t.match(
+    heard,
+    [
+      { type: 'locked', dropped: 1 },
+      { type: 'locked', dropped: 0 },
+    ],
+    'a lock with nothing to drop is announced too',
+  );
 });

@@ -33,7 +33,14 @@ const service = new VaultService(
   { storageFor: () => new MemoryStorage(), keychain, keys, environment, now: () => new Date() },
   { events, automaticKeys: keys.automatic() },
 );
-const watches = new Watches({ service, events, keys, settings: DEFAULT_WATCH_SETTINGS, listFile: watchListFile(environment), log: () => undefined });
+const watches = new Watches({
+  service,
+  events,
+  keys,
+  settings: DEFAULT_WATCH_SETTINGS,
+  listFile: watchListFile(environment),
+  log: () => undefined,
+});
 let shutdowns = 0;
 const app = buildApp({ service, keys, watches, events, socket: '/tmp/x.sock', startedAt: new Date(), onShutdown: () => shutdowns++ });
 t.teardown(() => watches.close());
@@ -63,7 +70,13 @@ type Route = { method: 'GET' | 'POST'; url: string; valid: Record<string, unknow
 const share = join(base, 'web-dev.share');
 const routes: Route[] = [
   { method: 'POST', url: '/v1/init', valid: { cwd: repo, env: 'dev' }, paths: ['cwd', 'store'], names: ['env', 'bucket'] },
-  { method: 'POST', url: '/v1/init', valid: { cwd: repo, env: 'dev', bucket: 'ok-bucket' }, paths: [], names: ['region', 'prefix', 'endpoint'] },
+  {
+    method: 'POST',
+    url: '/v1/init',
+    valid: { cwd: repo, env: 'dev', bucket: 'ok-bucket' },
+    paths: [],
+    names: ['region', 'prefix', 'endpoint'],
+  },
   { method: 'POST', url: '/v1/push', valid: { cwd: repo, env: 'dev' }, paths: ['cwd'], names: ['env'] },
   { method: 'POST', url: '/v1/pull', valid: { cwd: repo, env: 'dev' }, paths: ['cwd'], names: ['env', 'at'] },
   { method: 'GET', url: '/v1/versions', valid: { cwd: repo, env: 'dev' }, paths: ['cwd'], names: ['env'] },
@@ -72,7 +85,13 @@ const routes: Route[] = [
   { method: 'POST', url: '/v1/backups/restore', valid: { cwd: repo, env: 'dev' }, paths: ['cwd'], names: ['env', 'ts'] },
   { method: 'POST', url: '/v1/use', valid: { cwd: repo, env: 'dev' }, paths: ['cwd'], names: ['env'] },
   { method: 'POST', url: '/v1/key/export', valid: { cwd: repo, env: 'dev' }, paths: ['cwd', 'out'], names: ['env'] },
-  { method: 'POST', url: '/v1/key/import', valid: { cwd: repo, file: share, passphrase: 'correct horse battery staple' }, paths: ['cwd', 'file'], names: [] },
+  {
+    method: 'POST',
+    url: '/v1/key/import',
+    valid: { cwd: repo, file: share, passphrase: 'correct horse battery staple' },
+    paths: ['cwd', 'file'],
+    names: [],
+  },
   { method: 'POST', url: '/v1/watch', valid: { cwd: repo, env: 'dev' }, paths: ['cwd'], names: ['env'] },
   { method: 'POST', url: '/v1/unwatch', valid: { cwd: repo, env: 'dev' }, paths: ['cwd'], names: ['env'] },
 ];

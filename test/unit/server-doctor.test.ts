@@ -28,8 +28,18 @@ const keys = new KeyRing(keychain);
 const storage = new MemoryStorage();
 const events = new EventHub();
 const environment = { HOME: join(base, 'home') };
-const service = new VaultService({ storageFor: () => storage, keychain, keys, environment, now: () => new Date() }, { events, automaticKeys: keys.automatic() });
-const watches = new Watches({ service, events, keys, settings: DEFAULT_WATCH_SETTINGS, listFile: watchListFile(environment), log: () => undefined });
+const service = new VaultService(
+  { storageFor: () => storage, keychain, keys, environment, now: () => new Date() },
+  { events, automaticKeys: keys.automatic() },
+);
+const watches = new Watches({
+  service,
+  events,
+  keys,
+  settings: DEFAULT_WATCH_SETTINGS,
+  listFile: watchListFile(environment),
+  log: () => undefined,
+});
 const app = buildApp({ service, keys, watches, events, socket: '/tmp/x.sock', startedAt: new Date(), onShutdown: () => undefined });
 t.teardown(() => watches.close());
 t.teardown(() => app.close());
@@ -43,7 +53,14 @@ t.test('failures are checks in a 200 answer; after init, every check is ok', asy
   const result = DoctorResultSchema.parse(before.json());
   t.same(result.agent, { version: VERSION, pid: process.pid, socket: '/tmp/x.sock' });
   t.same({ repo: result.repo, env: result.env }, { repo: 'acme_web', env: 'dev' });
-  t.same(statuses(before.json()), ['config:fail:CONFIG_NOT_FOUND', 'keychain:fail:KEYCHAIN_NOT_FOUND', 'store:skip', 'clock:skip', 'if-none-match:skip', 'if-match:skip']);
+  t.same(statuses(before.json()), [
+    'config:fail:CONFIG_NOT_FOUND',
+    'keychain:fail:KEYCHAIN_NOT_FOUND',
+    'store:skip',
+    'clock:skip',
+    'if-none-match:skip',
+    'if-match:skip',
+  ]);
 
   t.equal((await app.inject({ method: 'POST', url: '/v1/init', payload: { cwd: repo, env: 'dev' } })).statusCode, 200);
   const after = await doctor({ cwd: join(repo, 'infra'), env: 'dev' });

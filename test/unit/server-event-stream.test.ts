@@ -25,10 +25,29 @@ const keychain = new MemoryKeychain();
 const keys = new KeyRing(keychain);
 const events = new EventHub();
 const environment = { HOME: join(folder, 'home') };
-const service = new VaultService({ storageFor: () => new MemoryStorage(), keychain, keys, environment, now: () => new Date() }, { events, automaticKeys: keys.automatic() });
-const watches = new Watches({ service, events, keys, settings: DEFAULT_WATCH_SETTINGS, listFile: watchListFile(environment), log: () => undefined });
+const service = new VaultService(
+  { storageFor: () => new MemoryStorage(), keychain, keys, environment, now: () => new Date() },
+  { events, automaticKeys: keys.automatic() },
+);
+const watches = new Watches({
+  service,
+  events,
+  keys,
+  settings: DEFAULT_WATCH_SETTINGS,
+  listFile: watchListFile(environment),
+  log: () => undefined,
+});
 const BUFFER = 32 * 1024;
-const app = buildApp({ service, keys, watches, events, socket, startedAt: new Date(), onShutdown: () => undefined, limits: { eventBufferBytes: BUFFER } });
+const app = buildApp({
+  service,
+  keys,
+  watches,
+  events,
+  socket,
+  startedAt: new Date(),
+  onShutdown: () => undefined,
+  limits: { eventBufferBytes: BUFFER },
+});
 t.teardown(() => watches.close());
 t.teardown(() => app.close());
 await app.listen({ path: socket });
@@ -72,7 +91,11 @@ t.test('a reader that stops reading is dropped and told so; one that reads sees 
   stuck.on('data', (d: Buffer) => (text += d.toString()));
   stuck.resume();
   await new Promise((resolve) => stuck.once('close', resolve));
-  t.match(text, /: dropped: this reader fell \d+ bytes behind \(the limit is 32768\); reconnect to follow again\n\n\r\n0\r\n\r\n$/, 'the last words, then the end');
+  t.match(
+    text,
+    /: dropped: this reader fell \d+ bytes behind \(the limit is 32768\); reconnect to follow again\n\n\r\n0\r\n\r\n$/,
+    'the last words, then the end',
+  );
   const received = (text.match(/event: locked/g) ?? []).length;
   t.ok(received < emitted, `the stuck reader got ${received} of ${emitted}, not all held for it`);
 

@@ -22,7 +22,9 @@ const Vector = z.strictObject({
   file: hex,
 });
 
-const files = readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
+const files = readdirSync(dir)
+  .filter((f) => f.endsWith('.json'))
+  .sort();
 t.equal(files.length, 2, 'the share vector set is present');
 
 for (const file of files) {
@@ -56,8 +58,17 @@ const hasReference = (() => {
 })();
 const skip = skipUnless(hasReference, 'reference.py needs /usr/bin/python3 with python3-cryptography');
 t.test('reference.py (from FORMAT.md alone) checks the same share files', { skip }, async (t) => {
-  const out = execFileSync(python, [join(dir, '..', 'reference.py'), 'check-share', ...files.map((f) => join(dir, f))], { encoding: 'utf8' });
-  t.equal(out.trim().split('\n').filter((l) => l.startsWith('ok ')).length, files.length, out);
+  const out = execFileSync(python, [join(dir, '..', 'reference.py'), 'check-share', ...files.map((f) => join(dir, f))], {
+    encoding: 'utf8',
+  });
+  t.equal(
+    out
+      .trim()
+      .split('\n')
+      .filter((l) => l.startsWith('ok ')).length,
+    files.length,
+    out,
+  );
 });
 
 t.test('a share vsync seals opens in reference.py', { skip }, async (t) => {

@@ -43,9 +43,18 @@ t.test('not a share file, or a newer one', async (t) => {
   await invalid(Buffer.alloc(0), /0 bytes is too short for a share file \(76 at least\)/, 'an empty file');
   await invalid(Buffer.from('RQES'), /4 bytes is too short/, 'four bytes');
   await invalid(gzipSync(Buffer.from('{"version":1}')), /starts with 0x1f8b/, 'a config file');
-  await invalid(encryptEnvelope(Buffer.alloc(32), Buffer.from('zip')), /starts with 0x52514531/, 'an RQE1 envelope (a version or a backup)');
+  await invalid(
+    encryptEnvelope(Buffer.alloc(32), Buffer.from('zip')),
+    /starts with 0x52514531/,
+    'an RQE1 envelope (a version or a backup)',
+  );
   await invalid(Buffer.from('API_KEY=abc123\nDATABASE_URL=postgres://x\n'), /starts with 0x/, 'an env file');
-  await invalid(edited((b) => b.write('2', 7, 'latin1')), /share file version "0002" is not supported by this vsync/, 'RQES0002', /newer vsync: upgrade/);
+  await invalid(
+    edited((b) => b.write('2', 7, 'latin1')),
+    /share file version "0002" is not supported by this vsync/,
+    'RQES0002',
+    /newer vsync: upgrade/,
+  );
 });
 
 t.test('cut short, or with bytes after its end', async (t) => {
@@ -58,22 +67,57 @@ t.test('cut short, or with bytes after its end', async (t) => {
 });
 
 t.test('a wrong passphrase is told apart from an altered file', async (t) => {
-  t.match(await caught(openShareFile(file, generatePassphrase())), { code: 'SHARE_PASSPHRASE_WRONG', message: registry.SHARE_PASSPHRASE_WRONG.message });
+  t.match(await caught(openShareFile(file, generatePassphrase())), {
+    code: 'SHARE_PASSPHRASE_WRONG',
+    message: registry.SHARE_PASSPHRASE_WRONG.message,
+  });
   t.same(await openShareFile(file, ` ${passphrase} `), plaintext, 'spaces around a generated passphrase do not matter');
   const own = await sealShareFile(plaintext, 'correct horse battery staple');
-  t.match(await caught(openShareFile(own, 'correct horse battery staple ')), { code: 'SHARE_PASSPHRASE_WRONG' }, "a passphrase of one's own is used as typed");
+  t.match(
+    await caught(openShareFile(own, 'correct horse battery staple ')),
+    { code: 'SHARE_PASSPHRASE_WRONG' },
+    "a passphrase of one's own is used as typed",
+  );
   t.match(await caught(openShareFile(own, 'Correct horse battery staple')), { code: 'SHARE_PASSPHRASE_WRONG' }, 'case matters in it');
-  t.match(await caught(openShareFile(edited((b) => (b[10] = b[10]! ^ 1)), passphrase)), { code: 'SHARE_PASSPHRASE_WRONG' }, 'the salt altered: the check no longer matches');
-  t.match(await caught(openShareFile(edited((b) => (b[30] = b[30]! ^ 1)), passphrase)), { code: 'SHARE_PASSPHRASE_WRONG' }, 'the check altered');
+  t.match(
+    await caught(
+      openShareFile(
+        edited((b) => (b[10] = b[10]! ^ 1)),
+        passphrase,
+      ),
+    ),
+    { code: 'SHARE_PASSPHRASE_WRONG' },
+    'the salt altered: the check no longer matches',
+  );
+  t.match(
+    await caught(
+      openShareFile(
+        edited((b) => (b[30] = b[30]! ^ 1)),
+        passphrase,
+      ),
+    ),
+    { code: 'SHARE_PASSPHRASE_WRONG' },
+    'the check altered',
+  );
   for (const at of [SHARE_HEADER_BYTES + 5, SHARE_HEADER_BYTES + 20, file.length - 1]) {
     t.match(
-      await caught(openShareFile(edited((b) => (b[at] = b[at]! ^ 1)), passphrase)),
+      await caught(
+        openShareFile(
+          edited((b) => (b[at] = b[at]! ^ 1)),
+          passphrase,
+        ),
+      ),
       { code: 'SHARE_FILE_INVALID', message: /the passphrase is right, but the encrypted part was altered or damaged/ },
       `byte ${at} flipped (IV, ciphertext, tag)`,
     );
   }
   t.match(
-    await caught(openShareFile(edited((b) => b.write('2', SHARE_HEADER_BYTES + 3, 'latin1')), passphrase)),
+    await caught(
+      openShareFile(
+        edited((b) => b.write('2', SHARE_HEADER_BYTES + 3, 'latin1')),
+        passphrase,
+      ),
+    ),
     { code: 'SHARE_FILE_INVALID', message: /envelope version "2" is not supported/ },
     'the envelope inside of another version',
   );
@@ -88,7 +132,19 @@ t.test('it decrypts, but not to a share', async (t) => {
   await bad(JSON.stringify({ ...share, key: `${share.key}\n` }), /key: must be a key/, 'a key with a newline');
   await bad(JSON.stringify({ ...share, repo: '../etc' }), /repo: must be a repo name/, 'a repo name that is a path');
   await bad(JSON.stringify({ ...share, env: 'Prod' }), /env: must be an env name/, 'an env name in capitals');
-  await bad(JSON.stringify({ ...share, config: { ...share.config, encryption: { salt: 'short' } } }), /config\.encryption\.salt: /, 'a bad salt');
-  await bad(JSON.stringify({ ...share, config: { ...share.config, version: 2 } }), /config\.version: version 2 is not supported/, 'a newer config');
-  t.same(decodeShare(await sealed(JSON.stringify({ ...share, note: 'from a newer vsync' }))), { ...share, note: 'from a newer vsync' }, 'unknown fields are kept');
+  await bad(
+    JSON.stringify({ ...share, config: { ...share.config, encryption: { salt: 'short' } } }),
+    /config\.encryption\.salt: /,
+    'a bad salt',
+  );
+  await bad(
+    JSON.stringify({ ...share, config: { ...share.config, version: 2 } }),
+    /config\.version: version 2 is not supported/,
+    'a newer config',
+  );
+  t.same(
+    decodeShare(await sealed(JSON.stringify({ ...share, note: 'from a newer vsync' }))),
+    { ...share, note: 'from a newer vsync' },
+    'unknown fields are kept',
+  );
 });

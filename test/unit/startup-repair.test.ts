@@ -90,7 +90,7 @@ t.test('what cannot be repaired is logged, and the others are still repaired', a
   await repairCheckouts(m.deps.environment, log);
   t.ok(await folderExists(folder), 'the good checkout is repaired');
   t.match(lines.join('\n'), /warn startup repair: skipping .*other\/dev\.json: CONFIG_INVALID/);
-  t.notMatch(lines.join('\n'), /gone/, 'a vault without a config is not this machine\'s any more: silently skipped');
+  t.notMatch(lines.join('\n'), /gone/, "a vault without a config is not this machine's any more: silently skipped");
   t.notMatch(lines.join('\n'), /INTERNAL/);
 });
 

@@ -45,18 +45,26 @@ t.test('the clock: skew from the store stamp, its words, and its bounds', async 
   t.equal(skewMs(at(-900), at(0), at(200)), 0, 'Last-Modified drops the milliseconds: a second early is no skew');
   t.equal(skewMs(at(-3 * MINUTE), at(0), at(200)), -3 * MINUTE + 1000, 'behind, less the second');
   t.equal(skewMs(at(10 * MINUTE), at(0), at(200)), 10 * MINUTE - 200, 'ahead of the end of the write');
-  t.same([formatSkew(42_000), formatSkew(-119_000), formatSkew(200_000), formatSkew(10 * MINUTE), formatSkew(125 * MINUTE), formatSkew(180 * MINUTE)], [
-    '42 s',
-    '119 s',
-    '3 min 20 s',
-    '10 min',
-    '2 h 5 min',
-    '3 h',
-  ]);
+  t.same(
+    [
+      formatSkew(42_000),
+      formatSkew(-119_000),
+      formatSkew(200_000),
+      formatSkew(10 * MINUTE),
+      formatSkew(125 * MINUTE),
+      formatSkew(180 * MINUTE),
+    ],
+    ['42 s', '119 s', '3 min 20 s', '10 min', '2 h 5 min', '3 h'],
+  );
   t.same(clockCheck(0), { name: 'clock', status: 'ok', detail: "within a second of the store's" });
   t.same(clockCheck(-90_000), { name: 'clock', status: 'ok', detail: "the store's clock is 90 s behind this machine's" });
   t.match(clockCheck(2 * MINUTE), { status: 'ok' }, 'two minutes is still ok');
-  t.match(clockCheck(2 * MINUTE + 1000), { status: 'warn', code: 'STORAGE_CLOCK_SKEWED', detail: /^this machine's clock is off from the store's: the store's clock is 2 min 1 s ahead/, hint: /timedatectl/ });
+  t.match(clockCheck(2 * MINUTE + 1000), {
+    status: 'warn',
+    code: 'STORAGE_CLOCK_SKEWED',
+    detail: /^this machine's clock is off from the store's: the store's clock is 2 min 1 s ahead/,
+    hint: /timedatectl/,
+  });
   t.match(clockCheck(15 * MINUTE), { status: 'warn' }, 'fifteen minutes is a warning');
   t.match(clockCheck(-15 * MINUTE - 1000), { status: 'fail', code: 'STORAGE_CLOCK_SKEWED', detail: /15 min 1 s behind/ });
 });
@@ -68,14 +76,20 @@ t.test('doctor on the directory store: every check ok, nothing left in the store
   const report = await doctor(deps, 'dev', async () => ref);
   t.same(outcome(report), ['config:ok', 'keychain:ok', 'store:ok', 'clock:ok', 'if-none-match:ok', 'if-match:ok']);
   t.same({ repo: report.repo, env: report.env }, { repo: 'vsync', env: 'dev' });
-  t.equal(check(report, 'config').detail, `${configFile('vsync', 'dev', deps.environment)} (store file://${join(base, 'store')}/vsync/dev/)`);
+  t.equal(
+    check(report, 'config').detail,
+    `${configFile('vsync', 'dev', deps.environment)} (store file://${join(base, 'store')}/vsync/dev/)`,
+  );
   t.equal(check(report, 'keychain').detail, "the key for vsync/dev is in env:VSYNC_KEY and matches the config's keyCheck");
   t.equal(check(report, 'store').detail, `file://${join(base, 'store')}/vsync/dev/ answers; nothing pushed yet`);
   t.equal(check(report, 'clock').detail, "within a second of the store's");
   t.same(await storage.list('vsync/'), [], 'the scratch object is gone');
 
   await storage.put('vsync/dev/latest', Buffer.from('20261129-120000\n'));
-  t.equal(check(await doctor(deps, 'dev', async () => ref), 'store').detail, `file://${join(base, 'store')}/vsync/dev/latest → 20261129-120000`);
+  t.equal(
+    check(await doctor(deps, 'dev', async () => ref), 'store').detail,
+    `file://${join(base, 'store')}/vsync/dev/latest → 20261129-120000`,
+  );
   await storage.put('vsync/dev/latest', Buffer.from('junk'));
   const junk = await doctor(deps, 'dev', async () => ref);
   t.match(check(junk, 'store'), { status: 'fail', code: 'VAULT_POINTER_INVALID' });
@@ -87,10 +101,22 @@ t.test("the clock from the store's stamp: 10 minutes ahead warns, 20 behind fail
   t.teardown(cleanup);
   const { deps, ref } = await vaultOn(base);
   const ahead = await doctor({ ...deps, now: () => new Date(Date.now() + 10 * MINUTE) }, 'dev', async () => ref);
-  t.match(check(ahead, 'clock'), { status: 'warn', code: 'STORAGE_CLOCK_SKEWED', detail: /the store's clock is (9 min 59 s|10 min) behind this machine's$/ });
+  t.match(check(ahead, 'clock'), {
+    status: 'warn',
+    code: 'STORAGE_CLOCK_SKEWED',
+    detail: /the store's clock is (9 min 59 s|10 min) behind this machine's$/,
+  });
   const behind = await doctor({ ...deps, now: () => new Date(Date.now() - 20 * MINUTE) }, 'dev', async () => ref);
-  t.match(check(behind, 'clock'), { status: 'fail', code: 'STORAGE_CLOCK_SKEWED', detail: /the store's clock is 20 min( 0 s| 1 s)? ahead of this machine's$/ });
-  t.same(outcome(behind).filter((c) => !c.startsWith('clock')), ['config:ok', 'keychain:ok', 'store:ok', 'if-none-match:ok', 'if-match:ok'], 'the other checks still run');
+  t.match(check(behind, 'clock'), {
+    status: 'fail',
+    code: 'STORAGE_CLOCK_SKEWED',
+    detail: /the store's clock is 20 min( 0 s| 1 s)? ahead of this machine's$/,
+  });
+  t.same(
+    outcome(behind).filter((c) => !c.startsWith('clock')),
+    ['config:ok', 'keychain:ok', 'store:ok', 'if-none-match:ok', 'if-match:ok'],
+    'the other checks still run',
+  );
 });
 
 t.test('the key: missing, another key, not a key, and a config with no keyCheck', async (t) => {
@@ -105,7 +131,11 @@ t.test('the key: missing, another key, not a key, and a config with no keyCheck'
   t.same(outcome(other).slice(2), ['store:ok', 'clock:ok', 'if-none-match:ok', 'if-match:ok'], 'the store is still checked');
 
   delete keyEnv.VSYNC_KEY;
-  t.match(check(await doctor(deps, 'dev', async () => ref), 'keychain'), { status: 'fail', code: 'KEYCHAIN_NOT_FOUND', detail: /VSYNC_KEY_VSYNC_DEV/ });
+  t.match(check(await doctor(deps, 'dev', async () => ref), 'keychain'), {
+    status: 'fail',
+    code: 'KEYCHAIN_NOT_FOUND',
+    detail: /VSYNC_KEY_VSYNC_DEV/,
+  });
   keyEnv.VSYNC_KEY = 'short';
   t.match(check(await doctor(deps, 'dev', async () => ref), 'keychain'), { status: 'fail', code: 'KEY_INVALID' });
 
@@ -126,8 +156,18 @@ t.test('no config, a broken config, an unknown repo: the config fails and what n
   const { deps, ref } = await vaultOn(base);
   const prod: VaultRef = { ...ref, env: 'prod' };
   const missing = await doctor(deps, 'prod', async () => prod);
-  t.same(outcome(missing), ['config:fail:CONFIG_NOT_FOUND', 'keychain:ok', 'store:skip', 'clock:skip', 'if-none-match:skip', 'if-match:skip']);
-  t.equal(check(missing, 'keychain').detail, 'the key for vsync/prod is in env:VSYNC_KEY (not compared with the config, which could not be read)');
+  t.same(outcome(missing), [
+    'config:fail:CONFIG_NOT_FOUND',
+    'keychain:ok',
+    'store:skip',
+    'clock:skip',
+    'if-none-match:skip',
+    'if-match:skip',
+  ]);
+  t.equal(
+    check(missing, 'keychain').detail,
+    'the key for vsync/prod is in env:VSYNC_KEY (not compared with the config, which could not be read)',
+  );
   t.equal(check(missing, 'store').detail, 'needs the config');
 
   writeFileSync(configFile('vsync', 'dev', deps.environment), 'not gzip');
@@ -136,7 +176,14 @@ t.test('no config, a broken config, an unknown repo: the config fails and what n
   const unknown = await doctor(deps, 'dev', async () => {
     throw new VsyncError('REPO_UNKNOWN', 'git is not installed');
   });
-  t.same(outcome(unknown), ['config:fail:REPO_UNKNOWN', 'keychain:skip', 'store:skip', 'clock:skip', 'if-none-match:skip', 'if-match:skip']);
+  t.same(outcome(unknown), [
+    'config:fail:REPO_UNKNOWN',
+    'keychain:skip',
+    'store:skip',
+    'clock:skip',
+    'if-none-match:skip',
+    'if-match:skip',
+  ]);
   t.equal(unknown.repo, undefined);
   t.equal(check(unknown, 'keychain').detail, 'the repo is unknown');
 });
@@ -165,8 +212,12 @@ t.test('without an env: the keychain answers, or says why not', async (t) => {
   const locate = async (): Promise<VaultRef> => {
     throw new Error('no vault without an env');
   };
-  t.same(await doctor(deps(new EnvKeychain({})), undefined, locate), { checks: [{ name: 'keychain', status: 'ok', detail: 'env:VSYNC_KEY answers' }] });
-  t.same(await doctor(deps(new EnvKeychain({ VSYNC_KEY: generateKey() })), undefined, locate), { checks: [{ name: 'keychain', status: 'ok', detail: 'env:VSYNC_KEY answers' }] });
+  t.same(await doctor(deps(new EnvKeychain({})), undefined, locate), {
+    checks: [{ name: 'keychain', status: 'ok', detail: 'env:VSYNC_KEY answers' }],
+  });
+  t.same(await doctor(deps(new EnvKeychain({ VSYNC_KEY: generateKey() })), undefined, locate), {
+    checks: [{ name: 'keychain', status: 'ok', detail: 'env:VSYNC_KEY answers' }],
+  });
   const bad = await doctor(deps(new EnvKeychain({ VSYNC_KEY: 'not a key' })), undefined, locate);
   t.match(bad.checks, [{ name: 'keychain', status: 'fail', code: 'KEY_INVALID', hint: /44-character key text/ }]);
 });
@@ -182,7 +233,9 @@ t.test('the write probe on a store that enforces conditions: both refused, nothi
   t.ok(enforced(probe));
   t.same(await storage.list('vsync/'), []);
   const clocked = await probeWrites(storage, scratchKey('vsync', 'dev'), () => new Date());
-  t.ok(clocked.clock && clocked.clock.store >= new Date(clocked.clock.before.getTime() - 1000) && clocked.clock.store <= clocked.clock.after);
+  t.ok(
+    clocked.clock && clocked.clock.store >= new Date(clocked.clock.before.getTime() - 1000) && clocked.clock.store <= clocked.clock.after,
+  );
 
   const safety = new WriteSafety();
   t.equal(await safety.warning(storage, { repo: 'vsync', env: 'dev', root: base }), undefined, 'an enforcing store: no warning');
@@ -214,7 +267,8 @@ t.test('a store that refuses If-Match even with the current ETag: if-match fails
   t.match(check(report, 'if-match'), {
     status: 'fail',
     code: 'STORAGE_CONDITIONAL_WRITES_IGNORED',
-    detail: /with the current ETag on file:\/\/.*\/vsync\/dev\/_doctor\/[0-9a-f]{16} was refused, so every push over an existing latest would fail$/,
+    detail:
+      /with the current ETag on file:\/\/.*\/vsync\/dev\/_doctor\/[0-9a-f]{16} was refused, so every push over an existing latest would fail$/,
   });
   t.equal(check(report, 'if-none-match').status, 'ok');
 });

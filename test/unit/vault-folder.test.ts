@@ -52,7 +52,11 @@ t.test('recovering one env never touches another env\'s leftovers (env names may
   writeFileSync(join(base, 'infra', 'vault', '.vsync-old-prod-eu-abcd1234', '.env.prod-eu'), 'eu');
   mkdirSync(join(base, 'infra', 'vault', '.vsync-staging-prod-eu-Ab12Cd'));
   await recoverSwap(join(base, 'infra', 'vault', 'prod'));
-  t.same(readdirSync(join(base, 'infra', 'vault')).sort(), ['.vsync-old-prod-eu-abcd1234', '.vsync-staging-prod-eu-Ab12Cd'], 'prod-eu\'s folders are left alone');
+  t.same(
+    readdirSync(join(base, 'infra', 'vault')).sort(),
+    ['.vsync-old-prod-eu-abcd1234', '.vsync-staging-prod-eu-Ab12Cd'],
+    "prod-eu's folders are left alone",
+  );
   await recoverSwap(join(base, 'infra', 'vault', 'prod-eu'));
   t.equal(readFileSync(join(base, 'infra', 'vault', 'prod-eu', '.env.prod-eu'), 'utf8'), 'eu', 'and its own recovery restores them');
 });

@@ -49,7 +49,12 @@ t.test('init never replaces a key, and bad options change nothing', async (t) =>
   t.notOk(existsSync(configFile('vsync', 'prod', m.deps.environment)));
 
   const s3 = await init(m.deps, prod, { bucket: 'acme-secrets', region: 'eu-west-1', endpoint: 'http://127.0.0.1:9000', prefix: 'team/' });
-  t.same((await readConfig(s3.configFile)).s3, { bucket: 'acme-secrets', region: 'eu-west-1', endpoint: 'http://127.0.0.1:9000', prefix: 'team/' });
+  t.same((await readConfig(s3.configFile)).s3, {
+    bucket: 'acme-secrets',
+    region: 'eu-west-1',
+    endpoint: 'http://127.0.0.1:9000',
+    prefix: 'team/',
+  });
 });
 
 t.test('use: a relative symlink, a regular .env never replaced, where it points', async (t) => {
@@ -73,7 +78,12 @@ t.test('use: a relative symlink, a regular .env never replaced, where it points'
   const second = await use(env, 'vsync', 'production', m.ref.root);
   t.equal(second.gitignored, true);
   t.equal(readFileSync(join(m.ref.root, '.env'), 'utf8'), 'A=prod\n');
-  t.same(await showUse(m.ref.root), { link: join(m.ref.root, '.env'), kind: 'symlink', target: 'infra/vault/production/.env.production', gitignored: true });
+  t.same(await showUse(m.ref.root), {
+    link: join(m.ref.root, '.env'),
+    kind: 'symlink',
+    target: 'infra/vault/production/.env.production',
+    gitignored: true,
+  });
 
   const other = join(base, 'plain');
   mkdirSync(other);

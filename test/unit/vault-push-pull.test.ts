@@ -37,7 +37,7 @@ async function twoVersionsBobHasTheNewer(clock: Clock, a: Machine, b: Machine): 
   await pull(b.deps, b.ref, {}, () => undefined);
 }
 
-t.test('the product page\'s day: push, versions, a teammate pulls', async (t) => {
+t.test("the product page's day: push, versions, a teammate pulls", async (t) => {
   const { cleanup, storage, clock, a, b } = await day();
   t.teardown(cleanup);
   write(a, 'DATABASE_URL=postgres://dev\n');
@@ -54,14 +54,18 @@ t.test('the product page\'s day: push, versions, a teammate pulls', async (t) =>
 
   clock.advance(39);
   const pulled = await pull(b.deps, b.ref, {}, b.progress);
-  t.same(b.lines(), [
-    '[1/6] backing up local infra/vault/dev/ (if any)',
-    '[2/6] reading pointer memory:///vsync/dev/latest',
-    '[3/6] downloading version 20260516-113304 (vsync/dev/versions/20260516-113304.enc)',
-    '[4/6] decrypting',
-    '[5/6] verifying manifest ts',
-    `[6/6] unzipping into ${b.ref.root}`,
-  ], 'no backup line when there was nothing to back up');
+  t.same(
+    b.lines(),
+    [
+      '[1/6] backing up local infra/vault/dev/ (if any)',
+      '[2/6] reading pointer memory:///vsync/dev/latest',
+      '[3/6] downloading version 20260516-113304 (vsync/dev/versions/20260516-113304.enc)',
+      '[4/6] decrypting',
+      '[5/6] verifying manifest ts',
+      `[6/6] unzipping into ${b.ref.root}`,
+    ],
+    'no backup line when there was nothing to back up',
+  );
   t.equal(pulled.backup, undefined);
   t.equal(read(b), 'DATABASE_URL=postgres://dev\n');
 
@@ -70,7 +74,14 @@ t.test('the product page\'s day: push, versions, a teammate pulls', async (t) =>
   t.equal((await push(b.deps, b.ref, {}, () => undefined)).version, '20260516-113443');
   const list = await versions(a.deps, a.ref);
   t.equal(list.location, 'memory:///vsync/dev/versions/');
-  t.same(list.versions.map((v) => [v.ts, v.latest]), [['20260516-113443', true], ['20260516-113304', false]], 'newest first, latest marked');
+  t.same(
+    list.versions.map((v) => [v.ts, v.latest]),
+    [
+      ['20260516-113443', true],
+      ['20260516-113304', false],
+    ],
+    'newest first, latest marked',
+  );
 
   a.events.length = 0;
   const back = await pull(a.deps, a.ref, {}, a.progress);
@@ -90,7 +101,10 @@ t.test('a push over a remote that moved is refused, names both versions, and --f
   await push(b.deps, b.ref, {}, () => undefined);
   write(a, 'v=3\n');
   clock.advance(5);
-  await t.rejects(push(a.deps, a.ref, {}, () => undefined), { code: 'VAULT_CONFLICT', message: /remote latest is 20260516-113309; this machine last synced 20260516-113304/ });
+  await t.rejects(
+    push(a.deps, a.ref, {}, () => undefined),
+    { code: 'VAULT_CONFLICT', message: /remote latest is 20260516-113309; this machine last synced 20260516-113304/ },
+  );
   t.equal((await storage.get('vsync/dev/latest')).body.toString(), '20260516-113309', 'the remote is as before');
   t.equal((await storage.list('vsync/dev/versions/')).length, 2, 'no version was uploaded');
   const forced = await push(a.deps, a.ref, { force: true }, () => undefined);
@@ -104,7 +118,10 @@ t.test('a new machine that never synced may not push over an existing remote', a
   await push(a.deps, a.ref, {}, () => undefined);
   mkdirSync(join(b.ref.root, 'infra', 'vault', 'dev'), { recursive: true });
   write(b, 'mine\n');
-  await t.rejects(push(b.deps, b.ref, {}, () => undefined), { code: 'VAULT_CONFLICT', message: /last synced nothing/ });
+  await t.rejects(
+    push(b.deps, b.ref, {}, () => undefined),
+    { code: 'VAULT_CONFLICT', message: /last synced nothing/ },
+  );
 });
 
 t.test('timestamps strictly increase when the clock is behind the remote', async (t) => {
@@ -150,7 +167,11 @@ t.test('unpushed local edits: refused, backed up, folder untouched; --force repl
   clock.advance(1);
   await pull(b.deps, b.ref, { force: true }, () => undefined);
   t.equal(read(b), 'v=2\n');
-  t.same(readdirSync(join(b.home, '.config', 'vsync', 'backups', 'vsync')), ['dev-20260516-113306.zip.enc'], 'the same edit is not backed up twice');
+  t.same(
+    readdirSync(join(b.home, '.config', 'vsync', 'backups', 'vsync')),
+    ['dev-20260516-113306.zip.enc'],
+    'the same edit is not backed up twice',
+  );
   for (const n of [1, 2, 3]) {
     clock.advance(1);
     await pull(b.deps, b.ref, {}, () => undefined);
@@ -163,7 +184,11 @@ t.test('unpushed local edits: refused, backed up, folder untouched; --force repl
   write(b, 'another edit\n');
   clock.advance(1);
   await pull(b.deps, b.ref, { force: true }, () => undefined);
-  t.same(readdirSync(join(b.home, '.config', 'vsync', 'backups', 'vsync')).sort(), ['dev-20260516-113308.zip.enc', 'dev-20260516-113311.zip.enc'], 'two newest kept');
+  t.same(
+    readdirSync(join(b.home, '.config', 'vsync', 'backups', 'vsync')).sort(),
+    ['dev-20260516-113308.zip.enc', 'dev-20260516-113311.zip.enc'],
+    'two newest kept',
+  );
 });
 
 t.test('a pull into a folder that already holds the version swaps nothing and records nothing new', async (t) => {
@@ -173,13 +198,25 @@ t.test('a pull into a folder that already holds the version swaps nothing and re
   await push(a.deps, a.ref, {}, () => undefined);
   await pull(b.deps, b.ref, {}, () => undefined);
   const folder = join(b.ref.root, 'infra', 'vault', 'dev');
-  const before = { folder: statSync(folder).ino, file: statSync(join(folder, '.env.dev')).ino, state: readFileSync(stateFile('vsync', 'dev', b.deps.environment), 'utf8') };
+  const before = {
+    folder: statSync(folder).ino,
+    file: statSync(join(folder, '.env.dev')).ino,
+    state: readFileSync(stateFile('vsync', 'dev', b.deps.environment), 'utf8'),
+  };
   clock.advance(1);
   const steps: string[] = [];
   const result = await pull(b.deps, b.ref, {}, (e) => void (e.kind === 'step' && steps.push(e.text)));
   t.equal(steps.length, 6, 'the six steps are still reported');
   t.equal(result.version, '20260516-113304');
-  t.same({ folder: statSync(folder).ino, file: statSync(join(folder, '.env.dev')).ino, state: readFileSync(stateFile('vsync', 'dev', b.deps.environment), 'utf8') }, before, 'same folder, same file, same state');
+  t.same(
+    {
+      folder: statSync(folder).ino,
+      file: statSync(join(folder, '.env.dev')).ino,
+      state: readFileSync(stateFile('vsync', 'dev', b.deps.environment), 'utf8'),
+    },
+    before,
+    'same folder, same file, same state',
+  );
   write(a, 'v=2\n');
   clock.advance(1);
   await push(a.deps, a.ref, {}, () => undefined);
@@ -193,7 +230,10 @@ t.test('anti-rollback: a pointer moved back to an older genuine version is refus
   t.teardown(cleanup);
   await twoVersionsBobHasTheNewer(clock, a, b);
   await storage.put('vsync/dev/latest', Buffer.from('20260516-113304'));
-  await t.rejects(pull(b.deps, b.ref, {}, () => undefined), { code: 'VAULT_ROLLBACK', message: /latest names 20260516-113304, but this machine has seen 20260516-113305/ });
+  await t.rejects(
+    pull(b.deps, b.ref, {}, () => undefined),
+    { code: 'VAULT_ROLLBACK', message: /latest names 20260516-113304, but this machine has seen 20260516-113305/ },
+  );
   t.equal(read(b), 'v=2\n');
   await pull(b.deps, b.ref, { at: '20260516-113304' }, () => undefined);
   t.equal(read(b), 'v=1\n', '--at takes the old version on purpose');
@@ -206,14 +246,20 @@ t.test('a version renamed to a newer name: the seal refuses it', async (t) => {
   const old = (await storage.get('vsync/dev/versions/20260516-113304.enc')).body;
   await storage.put('vsync/dev/versions/20260517-000000.enc', old);
   await storage.put('vsync/dev/latest', Buffer.from('20260517-000000'));
-  await t.rejects(pull(b.deps, b.ref, {}, () => undefined), { code: 'VAULT_SEAL_MISMATCH', message: /asked for 20260517-000000, the bundle is sealed 20260516-113304/ });
+  await t.rejects(
+    pull(b.deps, b.ref, {}, () => undefined),
+    { code: 'VAULT_SEAL_MISMATCH', message: /asked for 20260517-000000, the bundle is sealed 20260516-113304/ },
+  );
   t.equal(read(b), 'v=2\n', 'the folder is untouched');
 });
 
 t.test('damaged remotes: flipped byte, missing version, junk pointer, nothing pushed', async (t) => {
   const { cleanup, storage, a, b } = await day();
   t.teardown(cleanup);
-  await t.rejects(pull(b.deps, b.ref, {}, () => undefined), { code: 'VAULT_EMPTY' });
+  await t.rejects(
+    pull(b.deps, b.ref, {}, () => undefined),
+    { code: 'VAULT_EMPTY' },
+  );
   write(a, 'v=1\n');
   await push(a.deps, a.ref, {}, () => undefined);
   const key = 'vsync/dev/versions/20260516-113304.enc';
@@ -221,13 +267,25 @@ t.test('damaged remotes: flipped byte, missing version, junk pointer, nothing pu
   const bad = Buffer.from(good);
   bad[40] = bad[40]! ^ 0x80;
   await storage.put(key, bad);
-  await t.rejects(pull(b.deps, b.ref, {}, () => undefined), { code: 'DECRYPT_FAILED' });
+  await t.rejects(
+    pull(b.deps, b.ref, {}, () => undefined),
+    { code: 'DECRYPT_FAILED' },
+  );
   t.notOk(existsSync(envFile(b)), 'nothing written');
   await storage.delete(key);
-  await t.rejects(pull(b.deps, b.ref, {}, () => undefined), { code: 'VAULT_VERSION_NOT_FOUND', message: /latest names 20260516-113304/ });
+  await t.rejects(
+    pull(b.deps, b.ref, {}, () => undefined),
+    { code: 'VAULT_VERSION_NOT_FOUND', message: /latest names 20260516-113304/ },
+  );
   await storage.put('vsync/dev/latest', Buffer.from('../../etc/passwd'));
-  await t.rejects(pull(b.deps, b.ref, {}, () => undefined), { code: 'VAULT_POINTER_INVALID' });
-  await t.rejects(pull(b.deps, b.ref, { at: '2026-05-16' }, () => undefined), { code: 'TIMESTAMP_INVALID' });
+  await t.rejects(
+    pull(b.deps, b.ref, {}, () => undefined),
+    { code: 'VAULT_POINTER_INVALID' },
+  );
+  await t.rejects(
+    pull(b.deps, b.ref, { at: '2026-05-16' }, () => undefined),
+    { code: 'TIMESTAMP_INVALID' },
+  );
   t.same((await versions(b.deps, b.ref)).latest, undefined, 'versions still lists with a junk pointer');
 });
 
@@ -237,7 +295,10 @@ t.test('a wrong key in the keychain is named as such', async (t) => {
   write(a, 'v=1\n');
   await push(a.deps, a.ref, {}, () => undefined);
   await keychain.set('vsync/dev', generateKey());
-  await t.rejects(pull(b.deps, b.ref, {}, () => undefined), { code: 'KEY_MISMATCH' });
+  await t.rejects(
+    pull(b.deps, b.ref, {}, () => undefined),
+    { code: 'KEY_MISMATCH' },
+  );
 });
 
 t.test('a genuine, sealed version holding an escaping or linked entry is refused; nothing is written', async (t) => {
@@ -259,13 +320,17 @@ t.test('a genuine, sealed version holding an escaping or linked entry is refused
     const ts = '20260516-120000'; // after the pushed version, within a day of the clock (not from the future)
     await storage.put(`vsync/dev/versions/${ts}.enc`, encryptEnvelope(aesKey, seal(ts, payload)));
     await storage.put('vsync/dev/latest', Buffer.from(ts));
-    await t.rejects(pull(b.deps, b.ref, {}, () => undefined), { code: 'BUNDLE_UNSAFE_ENTRY' }, what);
+    await t.rejects(
+      pull(b.deps, b.ref, {}, () => undefined),
+      { code: 'BUNDLE_UNSAFE_ENTRY' },
+      what,
+    );
     t.equal(read(b), 'v=1\n', `${what}: the folder is as it was`);
     t.same(readdirSync(join(b.ref.root, 'infra', 'vault')), ['dev'], `${what}: nothing beside it`);
   }
 });
 
-t.test('two clones of one repo on one machine: one clone\'s push does not let the other, stale one push over it', async (t) => {
+t.test("two clones of one repo on one machine: one clone's push does not let the other, stale one push over it", async (t) => {
   const { cleanup, storage, clock, a } = await day();
   t.teardown(cleanup);
   const clone = { ...a.ref, root: join(a.home, 'projects', 'myrepo-2') };
@@ -277,7 +342,10 @@ t.test('two clones of one repo on one machine: one clone\'s push does not let th
   write(a, 'v=2\n');
   await push(a.deps, a.ref, {}, () => undefined);
   writeFileSync(join(clone.root, 'infra', 'vault', 'dev', '.env.dev'), 'stale edit\n');
-  await t.rejects(push(a.deps, clone, {}, () => undefined), { code: 'VAULT_CONFLICT' });
+  await t.rejects(
+    push(a.deps, clone, {}, () => undefined),
+    { code: 'VAULT_CONFLICT' },
+  );
   t.equal((await storage.get('vsync/dev/latest')).body.toString(), '20260516-113305', 'v=2 stays latest');
 });
 
@@ -299,7 +367,10 @@ t.test('a crash after the pointer moved but before the push was recorded: the ne
   });
   write(a, 'v=2\n');
   clock.advance(1);
-  await t.rejects(push({ ...a.deps, storageFor: () => crashing }, a.ref, {}, () => undefined), { message: 'killed' });
+  await t.rejects(
+    push({ ...a.deps, storageFor: () => crashing }, a.ref, {}, () => undefined),
+    { message: 'killed' },
+  );
   t.equal((await storage.get('vsync/dev/latest')).body.toString(), '20260516-113305', 'the pointer did move');
   write(a, 'v=3\n');
   clock.advance(1);
@@ -348,10 +419,20 @@ t.test('remote reads overlap local work, yet a local failure is the one reported
   const deps = { ...b.deps, storageFor: () => failing };
   // ... and the folder holds what no bundle may: both operations refuse it by name.
   symlinkSync('/etc/passwd', join(b.ref.root, 'infra', 'vault', 'dev', 'passwd'));
-  await t.rejects(push(deps, b.ref, {}, () => undefined), { code: 'BUNDLE_SOURCE_INVALID' });
-  await t.rejects(pull(deps, b.ref, {}, () => undefined), { code: 'BUNDLE_SOURCE_INVALID' });
+  await t.rejects(
+    push(deps, b.ref, {}, () => undefined),
+    { code: 'BUNDLE_SOURCE_INVALID' },
+  );
+  await t.rejects(
+    pull(deps, b.ref, {}, () => undefined),
+    { code: 'BUNDLE_SOURCE_INVALID' },
+  );
   await new Promise((resolve) => setTimeout(resolve, 50)); // the reads fail now, after the refusals
   rmSync(join(b.ref.root, 'infra', 'vault', 'dev', 'passwd'));
-  await t.rejects(pull(deps, b.ref, {}, () => undefined), { code: 'STORAGE_TRANSIENT' }, 'with a clean folder the store failure is reported');
+  await t.rejects(
+    pull(deps, b.ref, {}, () => undefined),
+    { code: 'STORAGE_TRANSIENT' },
+    'with a clean folder the store failure is reported',
+  );
   t.equal(read(b), 'v=1\n', 'the folder is as it was');
 });

@@ -36,7 +36,6 @@ const SETTINGS: WatchSettings = { debounceMs: DEBOUNCE_MS, followEveryMs: 3_600_
 const quiet = () => sleep(DEBOUNCE_MS * 4 + 280);
 const ORIGIN = 'git@github.com:Acme/web.git'; // repo acme_web
 
-
 /**
  * The shared MemoryStorage behind a door the test controls: every call counted, the next version upload
  * held until released, or the next few version uploads failing as an unreachable store would.
@@ -160,7 +159,8 @@ class Recorder {
   }
 }
 
-const is = (type: AgentEvent['type'], trigger?: string) => (e: AgentEvent) => e.type === type && (trigger === undefined || ('trigger' in e && e.trigger === trigger));
+const is = (type: AgentEvent['type'], trigger?: string) => (e: AgentEvent) =>
+  e.type === type && (trigger === undefined || ('trigger' in e && e.trigger === trigger));
 
 function gitCheckout(root: string): void {
   mkdirSync(root, { recursive: true });
@@ -263,7 +263,13 @@ async function rig(t: TestContext, settings: Partial<WatchSettings> = {}): Promi
       const mateRoot = join(base, `bob${mates}`, 'web');
       gitCheckout(mateRoot);
       cpSync(join(configRoot(environment), 'acme_web'), join(configRoot({ HOME: home }), 'acme_web'), { recursive: true });
-      const mateDeps: VaultDeps = { storageFor: () => store.inner, keychain, keys: new KeyRing(keychain), environment: { HOME: home }, now: () => new Date() };
+      const mateDeps: VaultDeps = {
+        storageFor: () => store.inner,
+        keychain,
+        keys: new KeyRing(keychain),
+        environment: { HOME: home },
+        now: () => new Date(),
+      };
       const ref = { repo: 'acme_web', env: 'dev', root: mateRoot };
       const mateFile = join(mateRoot, 'infra', 'vault', 'dev', '.env.dev');
       return {
@@ -287,7 +293,15 @@ async function rig(t: TestContext, settings: Partial<WatchSettings> = {}): Promi
 t.test('a save is one push on save, announced; watching an untouched folder pushes nothing', async (t) => {
   const r = await rig(t);
   const entry = await r.watch();
-  t.match(entry, { repo: 'acme_web', env: 'dev', root: r.root, vaultFolder: 'infra/vault/dev', follow: false, state: 'idle', debounceMs: DEBOUNCE_MS });
+  t.match(entry, {
+    repo: 'acme_web',
+    env: 'dev',
+    root: r.root,
+    vaultFolder: 'infra/vault/dev',
+    follow: false,
+    state: 'idle',
+    debounceMs: DEBOUNCE_MS,
+  });
   t.notOk('lastVersion' in entry);
   await quiet();
   t.same(r.rec.types(), ['watch-started'], 'the empty folder init made is nothing to push');
@@ -393,7 +407,7 @@ t.test('VAULT_CONFLICT: state conflict, no more push attempts, until a manual pu
   t.notOk(failed && 'retryInMs' in failed, 'a conflict is not retried');
   t.match(conflict, { repo: 'acme_web', env: 'dev', root: r.root, code: 'VAULT_CONFLICT', message: /remote latest/ });
   t.match(r.entry(), { state: 'conflict', code: 'VAULT_CONFLICT', message: /remote latest/ });
-  t.equal(await r.store.latest(), bobs, 'bob\'s version stays latest');
+  t.equal(await r.store.latest(), bobs, "bob's version stays latest");
 
   // More saves while in conflict: nothing is tried, the store is not even asked.
   await quiet();
@@ -439,21 +453,39 @@ t.test('STORAGE_TRANSIENT: state failed, push-failed with retryInMs, retried wit
   r.save('V=1\n');
   const finished = await r.rec.waitFor(is('push-finished', 'watch'), { from });
   await quiet();
-  t.same(r.rec.types(from), [
-    'change-seen', 'push-started:watch', 'push-failed:watch',
-    'change-seen', 'push-started:watch', 'push-failed:watch',
-    'change-seen', 'push-started:watch', 'push-finished:watch',
-  ], 'two failed tries, then the push');
+  t.same(
+    r.rec.types(from),
+    [
+      'change-seen',
+      'push-started:watch',
+      'push-failed:watch',
+      'change-seen',
+      'push-started:watch',
+      'push-failed:watch',
+      'change-seen',
+      'push-started:watch',
+      'push-finished:watch',
+    ],
+    'two failed tries, then the push',
+  );
   const failures = r.rec.events.slice(from).filter(is('push-failed'));
-  t.match(failures, [
-    { code: 'STORAGE_TRANSIENT', message: /unreachable/, retryInMs: 40 },
-    { code: 'STORAGE_TRANSIENT', message: /unreachable/, retryInMs: 80 },
-  ], 'the retry delay doubles');
+  t.match(
+    failures,
+    [
+      { code: 'STORAGE_TRANSIENT', message: /unreachable/, retryInMs: 40 },
+      { code: 'STORAGE_TRANSIENT', message: /unreachable/, retryInMs: 80 },
+    ],
+    'the retry delay doubles',
+  );
   t.equal(r.logs.length, 2, 'each failure logged');
-  t.match(r.logged, [
-    { state: 'failed', code: 'STORAGE_TRANSIENT' },
-    { state: 'failed', code: 'STORAGE_TRANSIENT' },
-  ], 'the watch was failed between the tries');
+  t.match(
+    r.logged,
+    [
+      { state: 'failed', code: 'STORAGE_TRANSIENT' },
+      { state: 'failed', code: 'STORAGE_TRANSIENT' },
+    ],
+    'the watch was failed between the tries',
+  );
   const versions = await r.store.versions();
   t.equal(versions.length, 1, 'one version: nothing half-written by the failed tries');
   t.match(finished, { version: versions[0] });
@@ -533,7 +565,10 @@ t.test('watching an env never set up: CONFIG_NOT_FOUND, nothing watched, nothing
   await r.watch();
   await caught(r.watches.watch(r.root, 'staging', true));
   t.same(await readWatchList(r.listFile), [{ root: r.root, env: 'dev', follow: false }], 'a failed watch adds nothing to the file');
-  t.same(r.watches.list().map((w) => w.env), ['dev']);
+  t.same(
+    r.watches.list().map((w) => w.env),
+    ['dev'],
+  );
 });
 
 t.test('restore: what cannot start stays in the file, dormant; unwatching it stops it', async (t) => {
@@ -544,13 +579,21 @@ t.test('restore: what cannot start stays in the file, dormant; unwatching it sto
   ]);
   const restored = r.moreWatches();
   await restored.restore();
-  t.same(restored.list().map((w) => [w.env, w.follow, w.state]), [['dev', false, 'idle']], 'dev runs');
+  t.same(
+    restored.list().map((w) => [w.env, w.follow, w.state]),
+    [['dev', false, 'idle']],
+    'dev runs',
+  );
   t.equal(r.logs.length, 1);
   t.match(r.logs[0], /staging/);
-  t.same(await readWatchList(r.listFile), [
-    { root: r.root, env: 'staging', follow: true },
-    { root: r.root, env: 'dev', follow: false },
-  ], 'the file is untouched');
+  t.same(
+    await readWatchList(r.listFile),
+    [
+      { root: r.root, env: 'staging', follow: true },
+      { root: r.root, env: 'dev', follow: false },
+    ],
+    'the file is untouched',
+  );
 
   // Restored, it pushes on save.
   const from = r.rec.length;
@@ -560,8 +603,15 @@ t.test('restore: what cannot start stays in the file, dormant; unwatching it sto
   const stopped = await restored.unwatch(r.root, 'staging');
   t.same(stopped, { repo: 'acme_web', env: 'staging', root: r.root, stopped: true });
   t.same(await readWatchList(r.listFile), [{ root: r.root, env: 'dev', follow: false }], 'gone from the file');
-  t.same(await restored.unwatch(r.root, 'staging'), { repo: 'acme_web', env: 'staging', root: r.root, stopped: false }, 'a second time: nothing to stop');
-  t.same(restored.list().map((w) => w.env), ['dev']);
+  t.same(
+    await restored.unwatch(r.root, 'staging'),
+    { repo: 'acme_web', env: 'staging', root: r.root, stopped: false },
+    'a second time: nothing to stop',
+  );
+  t.same(
+    restored.list().map((w) => w.env),
+    ['dev'],
+  );
 
   const before = r.rec.length;
   t.same(await restored.unwatch(r.root, 'dev'), { repo: 'acme_web', env: 'dev', root: r.root, stopped: true });
@@ -585,7 +635,10 @@ t.test('a watch asked for while restore is starting the same vault: one watcher,
   };
   const restored = r.moreWatches();
   await Promise.all([restored.restore(), restored.watch(r.root, 'dev', true)]);
-  t.same(restored.list().map((w) => [w.env, w.follow]), [['dev', true]]);
+  t.same(
+    restored.list().map((w) => [w.env, w.follow]),
+    [['dev', true]],
+  );
   t.same(await restored.unwatch(r.root, 'dev'), { repo: 'acme_web', env: 'dev', root: r.root, stopped: true });
   const from = r.rec.length;
   r.save('V=1\n');
@@ -615,7 +668,10 @@ t.test('watching again with another follow only changes follow', async (t) => {
   t.match(await r.watch(false), { follow: false });
   t.match(await r.watch(true), { follow: true, state: 'idle' });
   t.same(r.rec.types(), ['watch-started'], 'started once');
-  t.same(r.watches.list().map((w) => [w.env, w.follow]), [['dev', true]]);
+  t.same(
+    r.watches.list().map((w) => [w.env, w.follow]),
+    [['dev', true]],
+  );
   t.same(await readWatchList(r.listFile), [{ root: r.root, env: 'dev', follow: true }]);
   t.match(await r.watch(false), { follow: false });
   t.same(await readWatchList(r.listFile), [{ root: r.root, env: 'dev', follow: false }]);
@@ -661,7 +717,10 @@ t.test('a checkout that is gone leaves the list at restore, with a line in the l
   ]);
   const restored = r.moreWatches();
   await restored.restore();
-  t.same(restored.list().map((w) => w.root), [r.root]);
+  t.same(
+    restored.list().map((w) => w.root),
+    [r.root],
+  );
   t.match(r.logs.join('\n'), new RegExp(`no longer watching dev in ${gone}: the folder is gone`));
   await restored.watch(r.root, 'dev', true);
   t.same(await readWatchList(r.listFile), [{ root: r.root, env: 'dev', follow: true }], 'and is not written back');

@@ -11,7 +11,10 @@ const pkg = JSON.parse(readFileSync(join(projectRoot, 'package.json'), 'utf8')) 
 t.equal(VERSION, pkg.version, 'shared/version.ts matches package.json');
 
 t.test('both programs, built, answer --version and refuse unknown input', async (t) => {
-  for (const [name, main] of [['vsync', CLI], ['vsyncd', 'daemon/main']] as const) {
+  for (const [name, main] of [
+    ['vsync', CLI],
+    ['vsyncd', 'daemon/main'],
+  ] as const) {
     const file = fileURLToPath(built(main));
     t.equal(join(projectRoot, pkg.bin[name]!), file, `bin ${name} points at the built ${main}`);
     t.equal(execFileSync(process.execPath, [file, '--version'], { env: childEnv(), encoding: 'utf8' }), `${name} ${VERSION}\n`);

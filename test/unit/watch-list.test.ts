@@ -88,7 +88,12 @@ t.test('JSON that breaks the schema: CONFIG_INVALID naming the file', async (t) 
 
 t.test('unknown fields are refused, at the top and in an entry', async (t) => {
   await damaged(t, JSON.stringify({ version: 1, watches: [], paused: true }), /paused/, 'top level');
-  await damaged(t, JSON.stringify({ version: 1, watches: [{ root: '/w', env: 'dev', follow: false, debounceMs: 5 }] }), /debounceMs/, 'in an entry');
+  await damaged(
+    t,
+    JSON.stringify({ version: 1, watches: [{ root: '/w', env: 'dev', follow: false, debounceMs: 5 }] }),
+    /debounceMs/,
+    'in an entry',
+  );
 });
 
 t.test('a file that cannot be read for another reason is not taken for an empty list', async (t) => {

@@ -38,7 +38,18 @@ function kindOf(field: AnySchema): string {
     optional = true;
     d = def(d.innerType!);
   }
-  const kind = ({ string: 'string', enum: 'string', literal: 'string', number: 'number', int: 'number', boolean: 'boolean', array: 'array', object: 'object' } as Record<string, string>)[d.type];
+  const kind = (
+    {
+      string: 'string',
+      enum: 'string',
+      literal: 'string',
+      number: 'number',
+      int: 'number',
+      boolean: 'boolean',
+      array: 'array',
+      object: 'object',
+    } as Record<string, string>
+  )[d.type];
   return `${kind ?? `(${d.type})`}${optional ? '?' : ''}`;
 }
 
@@ -46,7 +57,8 @@ function fieldsOf(schema: AnySchema): Record<string, string> {
   return Object.fromEntries(Object.entries(def(schema).shape!).map(([name, field]) => [name, kindOf(field)]));
 }
 
-const elementOf = (schema: AnySchema, field: string): AnySchema => def(def(schema).shape![field]!).innerType ?? (def(def(schema).shape![field]!) as unknown as { element: AnySchema }).element;
+const elementOf = (schema: AnySchema, field: string): AnySchema =>
+  def(def(schema).shape![field]!).innerType ?? (def(def(schema).shape![field]!) as unknown as { element: AnySchema }).element;
 
 const S = reader.SHAPES;
 const pairs: Array<[string, reader.Shape, AnySchema]> = [
@@ -108,8 +120,18 @@ t.test('the answers the server really gives pass the schema and the reader', asy
   const storage = new MemoryStorage();
   const events = new EventHub();
   const environment = { HOME: join(base, 'home') };
-  const service = new VaultService({ storageFor: () => storage, keychain, keys, environment, now: () => new Date() }, { events, automaticKeys: keys.automatic() });
-  const watches = new Watches({ service, events, keys, settings: DEFAULT_WATCH_SETTINGS, listFile: watchListFile(environment), log: () => undefined });
+  const service = new VaultService(
+    { storageFor: () => storage, keychain, keys, environment, now: () => new Date() },
+    { events, automaticKeys: keys.automatic() },
+  );
+  const watches = new Watches({
+    service,
+    events,
+    keys,
+    settings: DEFAULT_WATCH_SETTINGS,
+    listFile: watchListFile(environment),
+    log: () => undefined,
+  });
   const app = buildApp({ service, keys, watches, events, socket: '/tmp/x.sock', startedAt: new Date(), onShutdown: () => undefined });
   t.teardown(() => watches.close());
   t.teardown(() => app.close());

@@ -56,12 +56,18 @@ export async function doctor(deps: VaultDeps, env: string | undefined, locate: (
 
   try {
     const pointer = await readPointer(vault);
-    const detail = pointer ? `${vault.storage.describe(pointerKey(repo, env))} → ${pointer.ts}` : `${vault.storage.describe(`${repo}/${env}/`)} answers; nothing pushed yet`;
+    const detail = pointer
+      ? `${vault.storage.describe(pointerKey(repo, env))} → ${pointer.ts}`
+      : `${vault.storage.describe(`${repo}/${env}/`)} answers; nothing pushed yet`;
     // The store answers, but with a latest no pull here takes (pull.ts): worth saying before a pull meets it.
     const future = pointer && isFromFuture(pointer.ts, deps.now());
     checks.push(
       future
-        ? { name: 'store', status: 'warn', detail: `${detail}, more than a day after this machine's clock: pull refuses it (VAULT_VERSION_FROM_FUTURE); \`vsync push --force ${env}\` replaces it` }
+        ? {
+            name: 'store',
+            status: 'warn',
+            detail: `${detail}, more than a day after this machine's clock: pull refuses it (VAULT_VERSION_FROM_FUTURE); \`vsync push --force ${env}\` replaces it`,
+          }
         : { name: 'store', status: 'ok', detail },
     );
   } catch (err) {
@@ -105,7 +111,12 @@ async function keyCheck(keychain: Keychain, ref: VaultRef, vault: OpenVault | un
   try {
     const text = await keychain.get(account);
     assertKeyText(text);
-    if (!vault) return { name: 'keychain', status: 'ok', detail: `the key for ${account} is in ${keychain.name} (not compared with the config, which could not be read)` };
+    if (!vault)
+      return {
+        name: 'keychain',
+        status: 'ok',
+        detail: `the key for ${account} is in ${keychain.name} (not compared with the config, which could not be read)`,
+      };
     const { salt, keyCheck: check } = vault.config.encryption;
     if (check === undefined) {
       return {
@@ -136,7 +147,10 @@ function writeChecks(vault: OpenVault, probe: WriteProbe): DoctorCheck[] {
       ? { name: 'if-match', status: 'ok', detail: 'a put-if-match with a stale ETag was refused' }
       : probe.ifMatch === 'ignored'
         ? ignored('if-match', `a put-if-match (If-Match) with a stale ETag on ${where} replaced the object instead of being refused`)
-        : ignored('if-match', `a put-if-match (If-Match) with the current ETag on ${where} was refused, so every push over an existing latest would fail`),
+        : ignored(
+            'if-match',
+            `a put-if-match (If-Match) with the current ETag on ${where} was refused, so every push over an existing latest would fail`,
+          ),
   ];
   if (probe.leftover) {
     const last = checks[1]!;
