@@ -10,14 +10,11 @@ import { decryptEnvelope, encryptEnvelope } from '../crypto/envelope.js';
 import { formatTimestamp, nextTimestamp } from '../crypto/timestamp.js';
 import { writeFileExclusive } from '../fs/atomic-write.js';
 import { isErrno } from '../fs/errno.js';
+import type { BackupsResult } from '../../shared/api.js';
 
 export const BACKUPS_KEPT = 2;
 
-export interface Backup {
-  readonly ts: string;
-  readonly path: string;
-  readonly size: number;
-}
+export type Backup = BackupsResult['backups'][number];
 
 const NAME = /^(.+)-(\d{8}-\d{6})\.zip\.enc$/;
 

@@ -22,20 +22,13 @@ import { settleLater } from './settle-later.js';
 import { openVault, readPointer, type OpenVault, type VaultDeps, type VaultRef } from './vault.js';
 import { DEFAULT_MAX_VERSION_BYTES, VERSION_CAP_VARIABLE } from './version-cap.js';
 import { folderExists, makeStaging, recoverSwap, stagingDigest, swapIn } from './vault-folder.js';
+import type { PullResult } from '../../shared/api.js';
 
 export interface PullOptions {
   /** A version by name: also how to go back to an older version on purpose. */
   readonly at?: string;
   /** Replace local edits that were never pushed (they are in the backup). */
   readonly force?: boolean;
-}
-
-export interface PullResult {
-  readonly repo: string;
-  readonly env: string;
-  readonly version: string;
-  readonly backup?: string;
-  readonly folder: string;
 }
 
 export async function pull(deps: VaultDeps & OperationGuard, ref: VaultRef, options: PullOptions, progress: Progress): Promise<PullResult> {

@@ -14,20 +14,13 @@ import { pointerKey, versionKey } from './remote-layout.js';
 import { settleLater } from './settle-later.js';
 import { openVault, readPointer, type VaultDeps, type VaultRef } from './vault.js';
 import { recoverSwap } from './vault-folder.js';
+import type { PushResult } from '../../shared/api.js';
 
 export interface PushOptions {
   /** Replace the remote latest even if it moved since this machine last synced. */
   readonly force?: boolean;
   /** A warning to show before uploading, if any: a store that ignores conditional writes (doctor/write-safety.ts). */
   readonly storeWarning?: (storage: Storage, ref: VaultRef) => Promise<string | undefined>;
-}
-
-export interface PushResult {
-  readonly repo: string;
-  readonly env: string;
-  readonly version: string;
-  readonly bytes: number;
-  readonly url: string;
 }
 
 export async function push(deps: VaultDeps & OperationGuard, ref: VaultRef, options: PushOptions, progress: Progress): Promise<PushResult> {

@@ -25,15 +25,7 @@ import { readLocalState, syncedHere } from './local-state.js';
 import { checkMayReplaceFolder, checkNotCancelled, type OperationGuard } from './operation-guard.js';
 import { assertRef, openVault, type OpenVault, type VaultDeps, type VaultRef } from './vault.js';
 import { folderExists, makeStaging, recoverSwap, stagingDigest, swapIn } from './vault-folder.js';
-
-export interface BackupsResult {
-  readonly repo: string;
-  readonly env: string;
-  /** `<config>/backups/<repo>`: where this machine keeps them. */
-  readonly folder: string;
-  /** Newest first. */
-  readonly backups: Backup[];
-}
+import type { BackupsResult, RestoreResult } from '../../shared/api.js';
 
 /** The backups of this repo and env on this machine. Needs neither the config nor the key. */
 export async function backups(deps: VaultDeps, ref: VaultRef): Promise<BackupsResult> {
@@ -49,21 +41,6 @@ export async function backups(deps: VaultDeps, ref: VaultRef): Promise<BackupsRe
 export interface RestoreOptions {
   /** A backup by timestamp; the newest when left out. */
   readonly ts?: string;
-}
-
-export interface RestoreResult {
-  readonly repo: string;
-  readonly env: string;
-  /** The restored backup's timestamp and file. */
-  readonly restored: string;
-  readonly from: string;
-  /** The backup of the folder as it was before, when it held any file. */
-  readonly backup?: string;
-  readonly folder: string;
-  /** The folder now differs from what this checkout last synced (a later pull needs --force). */
-  readonly unpushed: boolean;
-  /** The version this checkout last synced, if any. */
-  readonly synced?: string;
 }
 
 const STEPS = 3;

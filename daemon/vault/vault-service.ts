@@ -8,7 +8,7 @@
 // (abandonAll: AGENT_SHUTTING_DOWN). The operation's store is seen through that signal (signal-storage.ts),
 // so the store call in flight ends at once and frees the vault's queue; the operation's local steps check
 // it (operation-guard.ts), and a pull checks it with the agent lock just before it swaps.
-import type { OperationRecord } from '../../shared/api.js';
+import type { BackupsResult, OperationRecord, PullResult, PushResult, RestoreResult } from '../../shared/api.js';
 import { VsyncError, isVsyncError } from '../../shared/errors.js';
 import type { Trigger } from '../../shared/events.js';
 import { assertEnvName } from '../../shared/names.js';
@@ -20,12 +20,12 @@ import { init, type InitOptions, type InitResult } from './init.js';
 import type { KeySource } from './key-ring.js';
 import { exportKey, importShare, readShare, type KeyExportResult, type KeyImportResult } from './key-share.js';
 import { readLocalState } from './local-state.js';
-import { pull, type PullOptions, type PullResult } from './pull.js';
-import { push, type PushOptions, type PushResult } from './push.js';
+import { pull, type PullOptions } from './pull.js';
+import { push, type PushOptions } from './push.js';
 import { RepoIdentityCache } from './repo-identity-cache.js';
 import { doctor, type DoctorReport } from './doctor/doctor.js';
 import { WriteSafety } from './doctor/write-safety.js';
-import { backups, restore, type BackupsResult, type RestoreOptions, type RestoreResult } from './restore.js';
+import { backups, restore, type RestoreOptions } from './restore.js';
 import { showUse, use, type UseResult } from './use.js';
 import { openVault, readPointer, readPointerIfChanged, type OpenVault, type VaultDeps, type VaultRef } from './vault.js';
 import { versions, type VersionsResult } from './versions.js';

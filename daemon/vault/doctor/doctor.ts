@@ -4,7 +4,7 @@
 // writes that keep two teammates' pushes apart (write-probe.ts). Failures are reported, never thrown: the
 // point is to see all of them at once. Reads the keychain itself, not the agent's key ring, so a key held
 // unlocked does not hide a keychain entry that has gone, and nothing is unlocked by looking.
-import { DOCTOR_CHECKS, type DoctorCheck, type DoctorCheckName } from '../../../shared/api.js';
+import { DOCTOR_CHECKS, type DoctorCheck, type DoctorCheckName, type DoctorResult } from '../../../shared/api.js';
 import { VsyncError, isVsyncError } from '../../../shared/errors.js';
 import { assertKeyText } from '../../crypto/key.js';
 import { assertKeyMatchesCheck } from '../../crypto/key-check.js';
@@ -17,16 +17,13 @@ import { clockCheck, skewMs } from './clock-skew.js';
 import { probeWrites, scratchKey, type WriteProbe } from './write-probe.js';
 import { toVsyncError } from '../../../shared/error-conversion.js';
 
-export interface DoctorReport {
-  readonly repo?: string;
-  readonly env?: string;
-  readonly checks: DoctorCheck[];
-}
-
 // An account no vault can have (repo names hold no space): reading it only asks whether the keychain answers.
 const PROBE_ACCOUNT = 'vsync doctor/probe';
 
 /** `locate` finds the vault of `env` from the caller's folder (it may fail: REPO_UNKNOWN). */
+/** The agent's own part (its version, pid and socket) is added by the route. */
+export type DoctorReport = Omit<DoctorResult, 'agent'>;
+
 export async function doctor(deps: VaultDeps, env: string | undefined, locate: (env: string) => Promise<VaultRef>): Promise<DoctorReport> {
   if (env === undefined) return { checks: [await keychainAnswers(deps.keychain)] };
   const checks: DoctorCheck[] = [];
