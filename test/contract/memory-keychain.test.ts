@@ -1,6 +1,6 @@
 // The unit tests' in-memory keychain must keep the same contract as the real adapters.
 import t from 'tap';
-import { MemoryKeychain } from '../../daemon/keychain/memory-keychain.js';
+import { MemoryKeychain } from '../fakes/memory-keychain.js';
 import { runKeychainContract } from './keychain-contract.js';
 
 t.test('contract: memory keychain', async (t) => {

@@ -1,6 +1,6 @@
 // The unit tests' in-memory store must keep the same contract as the real adapters.
 import t from 'tap';
-import { MemoryStorage } from '../../daemon/storage/memory-storage.js';
+import { MemoryStorage } from '../fakes/memory-storage.js';
 import { runStorageContract } from './storage-contract.js';
 
 t.test('contract: memory store', async (t) => {

@@ -4,7 +4,7 @@ import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Keychain } from '../../daemon/keychain/keychain.js';
-import { MemoryKeychain } from '../../daemon/keychain/memory-keychain.js';
+import { MemoryKeychain } from '../fakes/memory-keychain.js';
 import type { Storage } from '../../daemon/storage/storage.js';
 import { init } from '../../daemon/vault/init.js';
 import { KeyRing } from '../../daemon/vault/key-ring.js';

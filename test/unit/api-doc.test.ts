@@ -3,8 +3,8 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { MemoryKeychain } from '../../daemon/keychain/memory-keychain.js';
-import { MemoryStorage } from '../../daemon/storage/memory-storage.js';
+import { MemoryKeychain } from '../fakes/memory-keychain.js';
+import { MemoryStorage } from '../fakes/memory-storage.js';
 import { buildApp } from '../../daemon/server/app.js';
 import { EventHub } from '../../daemon/vault/event-hub.js';
 import { KeyRing } from '../../daemon/vault/key-ring.js';

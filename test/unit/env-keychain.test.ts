@@ -3,7 +3,7 @@ import t from 'tap';
 import { isVsyncError } from '../../shared/errors.js';
 import { EnvKeychain, GENERAL_KEY_VARIABLE, specificKeyVariable } from '../../daemon/keychain/env-keychain.js';
 import { keychainAccount } from '../../daemon/keychain/keychain.js';
-import { MemoryKeychain } from '../../daemon/keychain/memory-keychain.js';
+import { MemoryKeychain } from '../fakes/memory-keychain.js';
 import { caught } from '../helpers/caught.js';
 
 const key = (): string => randomBytes(32).toString('base64');

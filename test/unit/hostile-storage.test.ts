@@ -6,7 +6,7 @@ import { closeSync, openSync, ftruncateSync, mkdirSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { DirStorage } from '../../daemon/storage/dir-storage.js';
-import { MemoryStorage } from '../../daemon/storage/memory-storage.js';
+import { MemoryStorage } from '../fakes/memory-storage.js';
 import { RetryingStorage } from '../../daemon/storage/retrying-storage.js';
 import { S3Storage } from '../../daemon/storage/s3-storage.js';
 import { md5Etag, type Storage } from '../../daemon/storage/storage.js';

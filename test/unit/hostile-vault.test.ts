@@ -6,7 +6,7 @@ import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ZipArchive } from 'archiver';
 import { buffer } from 'node:stream/consumers';
-import { MemoryStorage } from '../../daemon/storage/memory-storage.js';
+import { MemoryStorage } from '../fakes/memory-storage.js';
 import type { ReadOptions, StoredObject } from '../../daemon/storage/storage.js';
 import { pull } from '../../daemon/vault/pull.js';
 import { push } from '../../daemon/vault/push.js';

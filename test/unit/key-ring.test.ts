@@ -2,7 +2,7 @@ import t from 'tap';
 import { generateKey, generateSalt } from '../../daemon/crypto/key.js';
 import { deriveKey } from '../../daemon/crypto/kdf.js';
 import { keyCheck } from '../../daemon/crypto/key-check.js';
-import { MemoryKeychain } from '../../daemon/keychain/memory-keychain.js';
+import { MemoryKeychain } from '../fakes/memory-keychain.js';
 import { KeyRing } from '../../daemon/vault/key-ring.js';
 import { ManualTimers } from '../helpers/manual-timers.js';
 

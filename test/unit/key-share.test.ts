@@ -7,8 +7,8 @@ import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, statSync, 
 import { join } from 'node:path';
 import { generateKey } from '../../daemon/crypto/key.js';
 import { EnvKeychain } from '../../daemon/keychain/env-keychain.js';
-import { MemoryKeychain } from '../../daemon/keychain/memory-keychain.js';
-import { MemoryStorage } from '../../daemon/storage/memory-storage.js';
+import { MemoryKeychain } from '../fakes/memory-keychain.js';
+import { MemoryStorage } from '../fakes/memory-storage.js';
 import { readConfig, writeConfig } from '../../daemon/vault/config.js';
 import { init } from '../../daemon/vault/init.js';
 import { differences, exportKey, importShare, readShare } from '../../daemon/vault/key-share.js';

@@ -15,10 +15,8 @@ const SOURCES = ['daemon', 'client', 'shared'];
 const ADAPTERS = new Set([
   'daemon/storage/s3-storage',
   'daemon/storage/dir-storage',
-  'daemon/storage/memory-storage',
   'daemon/keychain/os-keychain',
   'daemon/keychain/env-keychain',
-  'daemon/keychain/memory-keychain',
 ]);
 const INFRASTRUCTURE_PACKAGES = ['fastify', '@aws-sdk/', 'chokidar', '@napi-rs/keyring'];
 const ADAPTER_CHOOSERS = new Set(['daemon/main', 'daemon/adapters']);
@@ -49,6 +47,11 @@ const RULES: readonly Rule[] = [
     says: 'only daemon/main.ts and daemon/adapters.ts import an adapter',
     covers: (module) => !ADAPTER_CHOOSERS.has(module),
     refuses: (target) => ADAPTERS.has(target),
+  },
+  {
+    says: 'what ships imports nothing from test/ (the in-memory fakes live there)',
+    covers: () => true,
+    refuses: (target) => under('test')(target),
   },
   {
     says: 'daemon/crypto/** imports only node:*, shared/ and daemon/crypto/',
@@ -185,6 +188,11 @@ t.test('self-test: each rule fails on a synthetic graph that breaks it', async (
       'an adapter imports another adapter',
       { 'daemon/storage/s3-storage': ['daemon/storage/dir-storage'] },
       /^daemon\/storage\/s3-storage imports daemon\/storage\/dir-storage/,
+    ],
+    [
+      'shipped code imports a test fake',
+      { 'daemon/main': ['test/fakes/memory-storage'] },
+      /^daemon\/main imports test\/fakes\/memory-storage: what ships imports nothing from test\//,
     ],
     ['crypto imports a package', { 'daemon/crypto/seal': ['zod'] }, /^daemon\/crypto\/seal imports zod: daemon\/crypto/],
     [

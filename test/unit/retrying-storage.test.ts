@@ -2,7 +2,7 @@
 // end as success for its writer and as a precondition failure for everyone else.
 import t from 'tap';
 import { VsyncError } from '../../shared/errors.js';
-import { MemoryStorage } from '../../daemon/storage/memory-storage.js';
+import { MemoryStorage } from '../fakes/memory-storage.js';
 import { RetryingStorage } from '../../daemon/storage/retrying-storage.js';
 import type { Storage } from '../../daemon/storage/storage.js';
 

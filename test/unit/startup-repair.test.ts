@@ -3,8 +3,8 @@
 import t from 'tap';
 import { mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { MemoryKeychain } from '../../daemon/keychain/memory-keychain.js';
-import { MemoryStorage } from '../../daemon/storage/memory-storage.js';
+import { MemoryKeychain } from '../fakes/memory-keychain.js';
+import { MemoryStorage } from '../fakes/memory-storage.js';
 import { init } from '../../daemon/vault/init.js';
 import { push } from '../../daemon/vault/push.js';
 import { stateFile } from '../../daemon/vault/local-state.js';

@@ -2,7 +2,7 @@ import t from 'tap';
 import { existsSync, lstatSync, mkdirSync, readlinkSync, statSync, writeFileSync, readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { MemoryKeychain } from '../../daemon/keychain/memory-keychain.js';
+import { MemoryKeychain } from '../fakes/memory-keychain.js';
 import { EnvKeychain } from '../../daemon/keychain/env-keychain.js';
 import { generateKey } from '../../daemon/crypto/key.js';
 import { deriveKey } from '../../daemon/crypto/kdf.js';

@@ -4,7 +4,7 @@ import t from 'tap';
 import { existsSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync, mkdirSync } from 'node:fs';
 import { VsyncError } from '../../shared/errors.js';
 import { join } from 'node:path';
-import { MemoryStorage } from '../../daemon/storage/memory-storage.js';
+import { MemoryStorage } from '../fakes/memory-storage.js';
 import { pull } from '../../daemon/vault/pull.js';
 import { push } from '../../daemon/vault/push.js';
 import { versions } from '../../daemon/vault/versions.js';

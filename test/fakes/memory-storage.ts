@@ -13,7 +13,7 @@ import {
   type Storage,
   type StoredObject,
   type WriteResult,
-} from './storage.js';
+} from '../../daemon/storage/storage.js';
 
 interface Entry {
   body: Buffer;

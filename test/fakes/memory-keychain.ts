@@ -1,7 +1,7 @@
 // An in-memory Keychain for unit tests of domain logic: same contract as the real adapters (NOT_FOUND on a missing
 // get or delete), no validation of the key text, nothing persisted.
 import { VsyncError } from '../../shared/errors.js';
-import type { Keychain } from './keychain.js';
+import type { Keychain } from '../../daemon/keychain/keychain.js';
 
 export class MemoryKeychain implements Keychain {
   readonly writable = true;
