@@ -5,7 +5,8 @@ import { mkdir, chmod, readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, posix } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { z } from 'zod';
-import { VsyncError } from '../../shared/errors.js';
+import { VsyncError, isVsyncError } from '../../shared/errors.js';
+import { toVsyncError } from '../../shared/error-conversion.js';
 import { describeIssues } from '../../shared/validation.js';
 import { assertSaltText } from '../crypto/key.js';
 import { nameProblem } from '../bundle/entry-names.js';
@@ -106,6 +107,9 @@ export async function readConfig(file: string): Promise<Config> {
     bytes = await readFile(file);
   } catch (err) {
     if (isErrno(err, 'ENOENT')) throw new VsyncError('CONFIG_NOT_FOUND', file, { cause: err });
+    // A disk or a permission saying no is not a broken config: re-running init would not cure it.
+    const refused = toVsyncError(err);
+    if (isVsyncError(refused, 'FILE_SYSTEM_REFUSED')) throw refused;
     throw new VsyncError('CONFIG_INVALID', `${file}: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}`, { cause: err });
   }
   return parseConfig(bytes, file);

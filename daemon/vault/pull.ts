@@ -152,7 +152,9 @@ async function replaceFolder(
     await swapIn(vault.folder, staging);
     return digest;
   } finally {
-    await rm(staging, { recursive: true, force: true });
+    // A staging folder that cannot be removed must not turn a done swap into a failure, nor hide the error that
+    // brought us here: the next operation on this vault, or the agent's start, clears what is left.
+    await rm(staging, { recursive: true, force: true }).catch(() => undefined);
   }
 }
 

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, mkdirSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync, mkdirSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync, gunzipSync } from 'node:zlib';
@@ -67,6 +67,14 @@ t.test('an upstream config (s3 block, salt only) reads', async (t) => {
 
 t.test('bad files get errors that name the file and the field', async (t) => {
   await t.rejects(readConfig(join(home, 'nope', 'env_dev')), { code: 'CONFIG_NOT_FOUND', message: /nope\/env_dev/ });
+  await t.rejects(readConfig(home), { code: 'CONFIG_INVALID', message: `${home}: EISDIR` }, 'a folder where the file should be');
+  const loop = join(home, 'loop');
+  symlinkSync(loop, loop);
+  await t.rejects(
+    readConfig(loop),
+    { code: 'FILE_SYSTEM_REFUSED', message: `open ${loop}: ELOOP` },
+    'the file system refusing is said as that, not as a broken config',
+  );
   const plain = join(home, 'raw', 'plain');
   writeFileSync(plain, JSON.stringify(good));
   await t.rejects(readConfig(plain), { code: 'CONFIG_INVALID', message: /not gzip data/ });
