@@ -19,6 +19,8 @@ t.test(
   `${COMMANDS} commands at once, no agent, a busy CPU: one agent answers them all`,
   { skip: skipUnless(hasStress, 'stress-ng is missing (apt-get install stress-ng)'), timeout: 300_000 },
   async (t) => {
+    // Under CI skipUnless does not skip: a missing hog is a clear failure, not a crash on spawn's error.
+    if (!hasStress) return void t.fail('stress-ng is missing (apt-get install stress-ng)');
     const { base, cleanup } = tempBase('vsync-race-');
     t.teardown(cleanup);
     const hog = spawn('stress-ng', ['--cpu', '2', '--timeout', '60s'], { stdio: 'ignore' });
