@@ -83,7 +83,8 @@ export async function startAgent(options: AgentOptions): Promise<Agent> {
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
   reapOnExit(child.pid);
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  // 'close', not 'exit': by then the pipes are drained, so output() holds the agent's last words.
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
   const agent: Agent = {
     child,
     socket: options.socket,
