@@ -250,6 +250,12 @@ export const registry = {
     http: 409,
     exit: x.conflict,
   },
+  VAULT_CHANGED_DURING_PULL: {
+    message: 'the vault folder was edited while it was being replaced',
+    hint: 'nothing was replaced and the edits are in the folder: push them, or pull again (`--force` replaces them, after a backup)',
+    http: 409,
+    exit: x.conflict,
+  },
   VAULT_PATH_UNSAFE: {
     message: 'the path to the vault folder leaves the repo or goes through a symlink',
     hint: 'a vault folder and every folder above it, up to the repo root, must be real folders inside the repo; replace the symlink with a folder (check what your last `git pull` brought in)',

@@ -21,7 +21,8 @@ import { pointerKey, versionKey } from './remote-layout.js';
 import { settleLater } from './settle-later.js';
 import { openVault, readPointer, type OpenVault, type VaultDeps, type VaultRef } from './vault.js';
 import { DEFAULT_MAX_VERSION_BYTES, VERSION_CAP_VARIABLE } from './version-cap.js';
-import { folderExists, makeStaging, recoverSwap, stagingDigest, swapIn } from './vault-folder.js';
+import { folderExists, makeStaging, recoverSwap, stagingDigest, swapIn, type FolderCheck } from './vault-folder.js';
+import { asSeen, assertAsSeen } from './folder-as-seen.js';
 import type { PullResult } from '../../shared/api.js';
 
 export interface PullOptions {
@@ -56,8 +57,10 @@ export async function pull(deps: VaultDeps & OperationGuard, ref: VaultRef, opti
   checkNotCancelled(deps);
   step(1, `backing up local ${vault.vaultFolder}/ (if any)`);
   let local: { zip: Buffer; digest: string; backup: string } | undefined;
+  let seen: string | undefined; // the folder's digest as judged and backed up; undefined: there was none
   if (await folderExists(vault.folder)) {
     const current = await bundleFolder(ref.root, vault.vaultFolder);
+    seen = current.digest;
     if (current.files > 0) {
       const backup = await writeBackup(aesKey, current.zip, repo, env, deps.environment, deps.now());
       progress({ kind: 'detail', text: `→ ${backup}` });
@@ -127,7 +130,7 @@ export async function pull(deps: VaultDeps & OperationGuard, ref: VaultRef, opti
   // there is nothing to swap, and a pull that changes nothing writes nothing but its backup.
   const digest = local?.zip.equals(sealed.payload)
     ? local.digest
-    : await replaceFolder(deps, vault, sealed.payload, state, { ts, etag: pointer.etag }, now);
+    : await replaceFolder(deps, vault, sealed.payload, state, { ts, etag: pointer.etag }, now, asSeen(ref.root, seen));
   const next = afterSync(state, ref.root, { ts, etag: pointer.etag, digest }, newerPlausible(pointer.ts, ts, now), now);
   if (JSON.stringify(next) !== JSON.stringify(state)) await writeLocalState(vault.stateFile, next, now);
   return { repo, env, version: ts, ...(local ? { backup: local.backup } : {}), folder: ref.root };
@@ -141,6 +144,7 @@ async function replaceFolder(
   state: LocalState,
   sync: { ts: string; etag: string },
   now: Date,
+  unchanged: FolderCheck,
 ): Promise<string> {
   const staging = await makeStaging(vault.folder);
   try {
@@ -148,8 +152,9 @@ async function replaceFolder(
     const digest = await stagingDigest(staging);
     // The extraction took a while: the last word before anything the user sees changes.
     await checkMayReplaceFolder(guard, vault.folder);
+    await assertAsSeen(vault.folder, unchanged);
     await writeLocalState(vault.stateFile, beginSync(state, vault.ref.root, { ...sync, digest }), now);
-    await swapIn(vault.folder, staging);
+    await swapIn(vault.folder, staging, unchanged);
     return digest;
   } finally {
     // A staging folder that cannot be removed must not turn a done swap into a failure, nor hide the error that

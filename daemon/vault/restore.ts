@@ -24,7 +24,8 @@ import { listBackups, pruneBackups, writeBackup, type Backup } from './backups.j
 import { readLocalState, syncedHere } from './local-state.js';
 import { checkMayReplaceFolder, checkNotCancelled, type OperationGuard } from './operation-guard.js';
 import { assertRef, openVault, type OpenVault, type VaultDeps, type VaultRef } from './vault.js';
-import { folderExists, makeStaging, recoverSwap, stagingDigest, swapIn } from './vault-folder.js';
+import { folderExists, makeStaging, recoverSwap, stagingDigest, swapIn, type FolderCheck } from './vault-folder.js';
+import { asSeen, assertAsSeen } from './folder-as-seen.js';
 import type { BackupsResult, RestoreResult } from '../../shared/api.js';
 
 /** The backups of this repo and env on this machine. Needs neither the config nor the key. */
@@ -77,7 +78,8 @@ export async function restore(
 
   step(3, `unzipping into ${ref.root}`);
   // Bundles are deterministic: a folder that zips to exactly these bytes already holds the backup.
-  const restored = current?.zip.equals(zip) ? { digest: current.digest } : await replaceFolder(deps, vault, zip);
+  const unchanged = asSeen(ref.root, current?.digest);
+  const restored = current?.zip.equals(zip) ? { digest: current.digest } : await replaceFolder(deps, vault, zip, unchanged);
   await pruneBackups(repo, env, deps.environment);
 
   const synced = syncedHere(await readLocalState(vault.stateFile), ref.root, { folderDigest: restored.digest });
@@ -128,13 +130,14 @@ async function readBackup(aesKey: Buffer, backup: Backup, env: string): Promise<
 }
 
 /** Extracts `zip` beside the vault folder and swaps it in; returns the new folder's digest. */
-async function replaceFolder(guard: OperationGuard, vault: OpenVault, zip: Buffer): Promise<{ digest: string }> {
+async function replaceFolder(guard: OperationGuard, vault: OpenVault, zip: Buffer, unchanged: FolderCheck): Promise<{ digest: string }> {
   const staging = await makeStaging(vault.folder);
   try {
     await unzipToStaging(zip, staging, vault.vaultFolder);
     const digest = await stagingDigest(staging);
     await checkMayReplaceFolder(guard, vault.folder); // a cancelled restore, or a replaced agent, changes nothing
-    await swapIn(vault.folder, staging);
+    await assertAsSeen(vault.folder, unchanged); // an edit made since step 2 is in no backup
+    await swapIn(vault.folder, staging, unchanged);
     return { digest };
   } finally {
     // A staging folder that cannot be removed must not turn a done swap into a failure, nor hide the error that

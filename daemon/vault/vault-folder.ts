@@ -12,6 +12,7 @@ import { basename, dirname, join } from 'node:path';
 import { treeDigest, type TreeFile } from '../bundle/tree-digest.js';
 import { syncFolder } from '../fs/atomic-write.js';
 import { isErrno } from '../fs/errno.js';
+import { VsyncError } from '../../shared/errors.js';
 
 /** treeDigest of a staging folder this process just filled (private to it: nothing else writes there). */
 export async function stagingDigest(staging: string): Promise<string> {
@@ -52,11 +53,18 @@ const literal = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\
 const oldName = (base: string) => new RegExp(`^\\.vsync-old-${literal(base)}-[0-9a-f]{8}$`);
 const stagingName = (base: string) => new RegExp(`^\\.vsync-staging-${literal(base)}-[A-Za-z0-9]{6}$`);
 
+/** Whether the folder at a path still holds what the operation backed up and judged (folder-as-seen.ts). */
+export type FolderCheck = (path: string) => Promise<boolean>;
+
 /**
  * Puts `staging` in place of `target`. Returns the old folder's hidden path when it could not be removed
  * afterwards (the swap itself is done; recoverSwap clears it later), else undefined.
+ *
+ * With `unchanged`, the folder swapped out is checked once it is out of the way: a writer that still had a
+ * file of it open may have written to it between the caller's last check and the rename. If it changed, the
+ * swap is undone (the old folder back, as it is now) and VAULT_CHANGED_DURING_PULL thrown.
  */
-export async function swapIn(target: string, staging: string): Promise<string | undefined> {
+export async function swapIn(target: string, staging: string, unchanged?: FolderCheck): Promise<string | undefined> {
   const parent = dirname(target);
   const old = join(parent, `.vsync-old-${basename(target)}-${randomBytes(4).toString('hex')}`);
   const hadOld = await folderExists(target);
@@ -66,6 +74,12 @@ export async function swapIn(target: string, staging: string): Promise<string | 
   } catch (err) {
     if (hadOld) await rename(old, target); // never leave the vault folder missing
     throw err;
+  }
+  if (hadOld && unchanged && !(await unchanged(old))) {
+    await rename(target, staging); // recoverSwap would put `old` back too, were we cut short here
+    await rename(old, target);
+    await syncFolder(parent);
+    throw new VsyncError('VAULT_CHANGED_DURING_PULL', `${target} was written to as it was swapped out; it was put back as it is now`);
   }
   await syncFolder(parent);
   if (hadOld && !(await removed(old))) return old;

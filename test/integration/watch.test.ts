@@ -175,16 +175,20 @@ function suite(store: Store): void {
     t.same(aEvents.types(from, vaultEvent), ['remote-moved', 'pull-started', 'pull-finished'], 'and it was not pushed back');
     t.equal(await latest(), bobs);
 
-    // Alice now edits while Bob pushes: whichever she meets first, a conflict, and neither side is lost.
+    // Alice edits after Bob pushed, before she has his version: a conflict, and neither side is lost. Following
+    // is paused meanwhile, or it could pull Bob's version first and make her edit a plain push on top of it.
+    await ok(t, a.cli(['watch', 'dev']));
     const next = aEvents.events.length;
     writeFileSync(b.envFile(), 'V=3 from bob\n');
     await ok(t, b.cli(['push', 'dev']));
     const bobsNext = await latest();
     writeFileSync(a.envFile(), 'V=3 from alice\n');
     await aEvents.waitFor(isType('conflict'), { from: next });
+    await ok(t, a.cli(['watch', 'dev', '--follow']));
     await quiet();
     t.equal(await latest(), bobsNext);
     t.equal(readFileSync(a.envFile(), 'utf8'), 'V=3 from alice\n');
+    t.equal(aEvents.types(next, vaultEvent).filter((type) => type === 'conflict').length, 1, 'said once, also once following again');
   });
 
   t.test(`watching survives an agent restart, and edits made while it was down are pushed (${label})`, async (t) => {
