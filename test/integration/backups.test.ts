@@ -15,6 +15,7 @@ import { call, startAgent } from '../helpers/agent.js';
 import type { TestContext } from '../helpers/tap-types.js';
 import { user, type User } from '../helpers/teammates.js';
 import { tempBase } from '../helpers/vault-fixture.js';
+import { filesUnder } from '../helpers/files-under.js';
 
 const V1 = { '.env.dev': 'API_KEY=one\n', 'certs/ca.pem': '-----BEGIN CERTIFICATE-----\nv1\n' };
 const V2 = { '.env.dev': 'API_KEY=two\nNEW=yes\n', 'extra.txt': 'only in v2\n' };
@@ -52,17 +53,7 @@ function write(v: Vault, files: Record<string, string>): void {
 
 /** Every file under `folder` (relative path → bytes as text), or undefined when the folder is missing. */
 function tree(folder: string): Record<string, string> | undefined {
-  if (!existsSync(folder)) return undefined;
-  const out: Record<string, string> = {};
-  const walk = (dir: string, rel: string): void => {
-    for (const entry of readdirSync(dir, { withFileTypes: true })) {
-      const name = rel ? `${rel}/${entry.name}` : entry.name;
-      if (entry.isDirectory()) walk(join(dir, entry.name), name);
-      else out[name] = readFileSync(join(dir, entry.name), 'latin1');
-    }
-  };
-  walk(folder, '');
-  return out;
+  return existsSync(folder) ? filesUnder(folder, 'latin1') : undefined;
 }
 
 /** What the vault folder's parent and the backups folder hold: a bad path must leave both as they were. */

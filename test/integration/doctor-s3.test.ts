@@ -144,8 +144,17 @@ t.test('a probe the store could not answer is not kept: the next push probes aga
   t.equal(await safety.warning(storage, ref), undefined, 'and then not again');
 });
 
+/** What doctor prints after a store check that failed: the checks that need the store are skipped. */
+const STORE_FAILED = [
+  'skip  clock          the store cannot be read',
+  'skip  if-none-match  the store cannot be read',
+  'skip  if-match       the store cannot be read',
+  '❌ 1 check failed: store',
+];
+
 function rgw(t: TestContext): void {
   const endpoint = process.env.VSYNC_TEST_S3_ENDPOINT!;
+  const initArgs = (bucket: string) => ['init', 'dev', '--bucket', bucket, '--endpoint', endpoint, '--region', 'us-east-1', '--path-style'];
 
   t.test('Ceph RGW enforces conditional writes: every check ok, and push does not warn', async (t) => {
     const { base, cleanup } = tempBase('vsync-doctor-rgw-');
@@ -153,7 +162,7 @@ function rgw(t: TestContext): void {
     const bucket = await createBucket('vsync-doctor');
     const repo = repoName();
     const u = await keyUser(t, base, 'grace', repo);
-    t.equal((await u.cli(['init', 'dev', '--bucket', bucket, '--endpoint', endpoint, '--region', 'us-east-1', '--path-style'])).code, 0);
+    t.equal((await u.cli(initArgs(bucket))).code, 0);
     const res = await u.cli(['doctor', 'dev']);
     t.equal(res.code, 0, res.stdout);
     t.same(lines(res.stdout).slice(1), [
@@ -188,16 +197,13 @@ function rgw(t: TestContext): void {
     const bucket = `vsync-missing-${randomBytes(4).toString('hex')}`;
     const repo = repoName();
     const u = await keyUser(t, base, 'heidi', repo);
-    t.equal((await u.cli(['init', 'dev', '--bucket', bucket, '--endpoint', endpoint, '--region', 'us-east-1', '--path-style'])).code, 0);
+    t.equal((await u.cli(initArgs(bucket))).code, 0);
     const res = await u.cli(['doctor', 'dev']);
     t.equal(res.code, exitCodes.storage);
     t.same(lines(res.stdout).slice(3), [
       `fail  store          the store refused the request: ${repo}/dev/latest: NoSuchBucket (HTTP 404)`,
       '                     hint: the bucket does not exist; check its name, region and endpoint',
-      'skip  clock          the store cannot be read',
-      'skip  if-none-match  the store cannot be read',
-      'skip  if-match       the store cannot be read',
-      '❌ 1 check failed: store',
+      ...STORE_FAILED,
     ]);
     const admin = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true });
     t.teardown(() => admin.destroy());
@@ -215,7 +221,7 @@ function rgw(t: TestContext): void {
     const repo = repoName();
     const teamKey = generateKey();
     const a = await keyUser(t, base, 'ivan', repo, { VSYNC_KEY: teamKey });
-    t.equal((await a.cli(['init', 'dev', '--bucket', bucket, '--endpoint', endpoint, '--region', 'us-east-1', '--path-style'])).code, 0);
+    t.equal((await a.cli(initArgs(bucket))).code, 0);
     const denied = await keyUser(t, base, 'judy', repo, { VSYNC_KEY: teamKey, AWS_SECRET_ACCESS_KEY: 'not-the-secret' });
     shareConfig(a, denied, repo);
     const res = await denied.cli(['doctor', 'dev']);
@@ -223,10 +229,7 @@ function rgw(t: TestContext): void {
     t.same(lines(res.stdout).slice(3), [
       `fail  store          the store refused the request: ${repo}/dev/latest: SignatureDoesNotMatch (HTTP 403)`,
       '                     hint: the store refused these credentials; check AWS_PROFILE / AWS_ACCESS_KEY_ID and the bucket policy',
-      'skip  clock          the store cannot be read',
-      'skip  if-none-match  the store cannot be read',
-      'skip  if-match       the store cannot be read',
-      '❌ 1 check failed: store',
+      ...STORE_FAILED,
     ]);
     const s3 = new S3Storage({ bucket, endpoint, region: 'us-east-1', forcePathStyle: true });
     t.teardown(() => s3.destroy());

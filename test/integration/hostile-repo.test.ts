@@ -4,7 +4,7 @@
 // that merely sits under a symlinked folder of the user's own is fine.
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DirStorage } from '../../daemon/storage/dir-storage.js';
 import { exitCodes } from '../../shared/errors.js';
@@ -12,6 +12,7 @@ import type { TestContext } from '../helpers/tap-types.js';
 import { shareConfig, user, type User } from '../helpers/teammates.js';
 import { tempBase } from '../helpers/vault-fixture.js';
 import { vsync } from '../helpers/cli.js';
+import { filesUnder } from '../helpers/files-under.js';
 
 interface Rig {
   readonly base: string;
@@ -38,17 +39,7 @@ async function rig(t: TestContext): Promise<Rig> {
   writeFileSync(a.envFile(), 'TOKEN=alice\n');
   t.equal((await a.cli(['push', 'dev'])).code, 0);
   const storage = new DirStorage(root);
-  const store = (): Record<string, string> => {
-    const out: Record<string, string> = {};
-    const walk = (dir: string, rel: string): void => {
-      for (const e of readdirSync(dir, { withFileTypes: true })) {
-        if (e.isDirectory()) walk(join(dir, e.name), `${rel}${e.name}/`);
-        else out[`${rel}${e.name}`] = readFileSync(join(dir, e.name)).toString('base64');
-      }
-    };
-    walk(storage.root, '');
-    return out;
-  };
+  const store = (): Record<string, string> => filesUnder(storage.root);
   return { base, a, b, store };
 }
 
@@ -60,17 +51,7 @@ function elsewhere(base: string, content: string): string {
   return dir;
 }
 
-function snapshot(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (d: string, rel: string): void => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      if (e.isDirectory()) walk(join(d, e.name), `${rel}${e.name}/`);
-      else out[`${rel}${e.name}`] = readFileSync(join(d, e.name), 'utf8');
-    }
-  };
-  walk(dir, '');
-  return out;
-}
+const snapshot = (dir: string): Record<string, string> => filesUnder(dir, 'utf8');
 
 function refused(t: TestContext, r: { code: number; stderr: string }, what: string): void {
   t.equal(r.code, exitCodes.config, `${what}: exit ${exitCodes.config}`);

@@ -21,6 +21,7 @@ import { shareConfig, teamStore, user, type User } from '../helpers/teammates.js
 import { realComponentAvailable } from '../helpers/real-component.js';
 import { tempBase } from '../helpers/vault-fixture.js';
 import type { TestContext } from '../helpers/tap-types.js';
+import { filesUnder } from '../helpers/files-under.js';
 
 // A hang guard, not a timing assumption: two stores, two agents each and ~40 CLI runs on a shared machine.
 t.setTimeout(600_000);
@@ -30,16 +31,7 @@ const MiB = 1024 * 1024;
 
 /** Every file under `dir` with its bytes, so "unchanged" means byte for byte. */
 function tree(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (d: string, rel: string) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const r = rel ? `${rel}/${e.name}` : e.name;
-      if (e.isDirectory()) walk(join(d, e.name), r);
-      else out[r] = readFileSync(join(d, e.name)).toString('base64');
-    }
-  };
-  if (existsSync(dir)) walk(dir, '');
-  return out;
+  return existsSync(dir) ? filesUnder(dir) : {};
 }
 
 /** The agent's peak resident memory (VmHWM), in bytes. */

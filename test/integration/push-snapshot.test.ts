@@ -6,7 +6,7 @@
 import t from 'tap';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { linkSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import unzipper from 'unzipper';
@@ -22,6 +22,7 @@ import { within } from '../helpers/patience.js';
 import type { TestContext } from '../helpers/tap-types.js';
 import { user } from '../helpers/teammates.js';
 import { tempBase } from '../helpers/vault-fixture.js';
+import { filesUnder } from '../helpers/files-under.js';
 
 const VAULT = join('infra', 'vault', 'dev');
 
@@ -49,17 +50,7 @@ async function rig(t: TestContext) {
   const aesKey = await deriveKey(key, config.encryption.salt);
 
   /** Everything in the store, name → bytes. */
-  const store = (): Record<string, string> => {
-    const out: Record<string, string> = {};
-    const walk = (dir: string, rel: string): void => {
-      for (const e of readdirSync(dir, { withFileTypes: true })) {
-        if (e.isDirectory()) walk(join(dir, e.name), `${rel}${e.name}/`);
-        else out[`${rel}${e.name}`] = readFileSync(join(dir, e.name)).toString('base64');
-      }
-    };
-    walk(storage.root, '');
-    return out;
-  };
+  const store = (): Record<string, string> => filesUnder(storage.root);
 
   /** The version `latest` names, decrypted: file name (relative to the vault folder) → content. */
   const latest = async (): Promise<{ ts: string; files: Record<string, string> }> => {

@@ -13,7 +13,7 @@ import { S3Storage } from '../../daemon/storage/s3-storage.js';
 import { AgentEventSchema } from '../../shared/events.js';
 import { exitCodes } from '../../shared/errors.js';
 import { CLI, built, childEnv } from '../helpers/built.js';
-import { followEvents, isType } from '../helpers/event-follower.js';
+import { type EventFollower, followEvents, isType } from '../helpers/event-follower.js';
 import { realComponentAvailable } from '../helpers/real-component.js';
 import type { TestContext } from '../helpers/tap-types.js';
 import { createBucket, user, type User } from '../helpers/teammates.js';
@@ -38,6 +38,17 @@ async function alice(t: TestContext, initArgs: string[] = []): Promise<User> {
   return a;
 }
 
+/** Alice with one version pushed, watching dev, her agent's events followed. */
+async function aliceWatching(t: TestContext): Promise<{ a: User; events: EventFollower }> {
+  const a = await alice(t);
+  writeFileSync(a.envFile(), 'V=1\n');
+  t.equal((await a.cli(['push', 'dev'])).code, 0);
+  t.equal((await a.cli(['watch', 'dev'])).code, 0);
+  const events = await followEvents(a.agent.socket);
+  t.teardown(() => events.close());
+  return { a, events };
+}
+
 const versionsOf = async (a: User): Promise<number> => ((await a.cli(['versions', 'dev', '--json'])).stdout.match(/"ts"/g) ?? []).length;
 
 t.test('watching an env that was never set up: a clear error, nothing watched', async (t) => {
@@ -50,12 +61,7 @@ t.test('watching an env that was never set up: a clear error, nothing watched', 
 });
 
 t.test('keys locked while watching: the push waits and says why, and goes on once a command unlocks', async (t) => {
-  const a = await alice(t);
-  writeFileSync(a.envFile(), 'V=1\n');
-  t.equal((await a.cli(['push', 'dev'])).code, 0);
-  t.equal((await a.cli(['watch', 'dev'])).code, 0);
-  const events = await followEvents(a.agent.socket);
-  t.teardown(() => events.close());
+  const { a, events } = await aliceWatching(t);
   t.match((await a.cli(['lock'])).stdout, /locked/);
   await events.waitFor(isType('locked'));
 
@@ -77,12 +83,7 @@ t.test('keys locked while watching: the push waits and says why, and goes on onc
 });
 
 t.test('the watched folder deleted or renamed: nothing pushed, watching waits; put back, it goes on', async (t) => {
-  const a = await alice(t);
-  writeFileSync(a.envFile(), 'V=1\n');
-  t.equal((await a.cli(['push', 'dev'])).code, 0);
-  t.equal((await a.cli(['watch', 'dev'])).code, 0);
-  const events = await followEvents(a.agent.socket);
-  t.teardown(() => events.close());
+  const { a, events } = await aliceWatching(t);
   const vault = join(a.repo, 'infra', 'vault');
 
   let from = events.events.length;

@@ -3,36 +3,13 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { MemoryKeychain } from '../fakes/memory-keychain.js';
-import { MemoryStorage } from '../fakes/memory-storage.js';
-import { buildApp } from '../../daemon/server/app.js';
-import { EventHub } from '../../daemon/vault/event-hub.js';
-import { KeyRing } from '../../daemon/vault/key-ring.js';
-import { VaultService } from '../../daemon/vault/vault-service.js';
-import { DEFAULT_WATCH_SETTINGS } from '../../daemon/watch/vault-watch.js';
-import { watchListFile } from '../../daemon/watch/watch-list.js';
-import { Watches } from '../../daemon/watch/watches.js';
 import { projectRoot } from '../helpers/built.js';
+import { agentApp } from '../helpers/app-fixture.js';
 import { tempBase } from '../helpers/vault-fixture.js';
 
 const { base, cleanup } = tempBase('vsync-api-doc-');
 t.teardown(cleanup);
-const keychain = new MemoryKeychain();
-const keys = new KeyRing(keychain);
-const events = new EventHub();
-const environment = { HOME: join(base, 'home') };
-const service = new VaultService({ storageFor: () => new MemoryStorage(), keychain, keys, environment, now: () => new Date() }, { events });
-const watches = new Watches({
-  service,
-  events,
-  keys,
-  settings: DEFAULT_WATCH_SETTINGS,
-  listFile: watchListFile(environment),
-  log: () => undefined,
-});
-const app = buildApp({ service, keys, watches, events, socket: '/tmp/x.sock', startedAt: new Date(0), onShutdown: () => undefined });
-t.teardown(() => watches.close());
-t.teardown(() => app.close());
+const { app } = agentApp(t, base, { startedAt: new Date(0) });
 
 /**
  * `METHOD /path` for each route, from fastify's own table (HEAD, which fastify adds to each GET, left out).

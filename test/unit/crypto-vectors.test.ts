@@ -2,16 +2,15 @@
 // that shares no code with vsync. Both directions are checked: encrypting with the vector's IV must give
 // the exact envelope, and opening the envelope must give the exact plaintext and timestamp.
 import t from 'tap';
-import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { deriveKey } from '../../daemon/crypto/kdf.js';
 import { decryptEnvelope, encryptEnvelope } from '../../daemon/crypto/envelope.js';
 import { seal, unseal } from '../../daemon/crypto/seal.js';
-import { skipUnless } from '../helpers/real-component.js';
+import { referenceChecks, referenceSkip, VECTORS, vectorFiles } from '../helpers/reference-py.js';
 
-const dir = join(import.meta.dirname, '..', 'vectors');
+const dir = VECTORS;
 const hex = z.string().regex(/^([0-9a-f]{2})*$/);
 const Vector = z.strictObject({
   name: z.string(),
@@ -23,9 +22,7 @@ const Vector = z.strictObject({
   envelope: hex,
 });
 
-const files = readdirSync(dir)
-  .filter((f) => f.endsWith('.json'))
-  .sort();
+const files = vectorFiles(dir);
 
 t.ok(files.length >= 5, 'the vector set is present');
 
@@ -51,27 +48,7 @@ for (const file of files) {
 }
 
 // The reference implementation must agree with the same files; otherwise FORMAT.md is not enough.
-const python = '/usr/bin/python3';
-const hasReference = (() => {
-  if (!existsSync(python)) return false;
-  try {
-    execFileSync(python, ['-c', 'import cryptography'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
-const skip = skipUnless(hasReference, 'reference.py needs /usr/bin/python3 with python3-cryptography');
-t.test('reference.py (from FORMAT.md alone) checks the same vectors', { skip }, async (t) => {
-  const out = execFileSync(python, [join(dir, 'reference.py'), 'check', ...files.map((f) => join(dir, f))], {
-    encoding: 'utf8',
-  });
-  t.equal(
-    out
-      .trim()
-      .split('\n')
-      .filter((l) => l.startsWith('ok ')).length,
-    files.length,
-    out,
-  );
+t.test('reference.py (from FORMAT.md alone) checks the same vectors', { skip: referenceSkip() }, async (t) => {
+  const { out, ok } = referenceChecks('check', dir, files);
+  t.equal(ok, files.length, out);
 });

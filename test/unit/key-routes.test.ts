@@ -1,49 +1,19 @@
 // POST /v1/key/export and /v1/key/import on fastify's inject(): the schemas at the door, the answers'
 // shapes, and that no answer holds the key. Two agents (two HOMEs, two keychains) share one store in memory.
 import t from 'tap';
-import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { MemoryKeychain } from '../fakes/memory-keychain.js';
 import { MemoryStorage } from '../fakes/memory-storage.js';
-import { buildApp } from '../../daemon/server/app.js';
-import { EventHub } from '../../daemon/vault/event-hub.js';
-import { KeyRing } from '../../daemon/vault/key-ring.js';
-import { VaultService } from '../../daemon/vault/vault-service.js';
-import { DEFAULT_WATCH_SETTINGS } from '../../daemon/watch/vault-watch.js';
-import { watchListFile } from '../../daemon/watch/watch-list.js';
-import { Watches } from '../../daemon/watch/watches.js';
 import { ErrorBodySchema, KeyExportResultSchema, KeyImportResultSchema, StatusResultSchema } from '../../shared/api.js';
+import { agentApp, checkout } from '../helpers/app-fixture.js';
 import { tempBase } from '../helpers/vault-fixture.js';
 
 const { base, cleanup } = tempBase('vsync-key-routes-');
 t.teardown(cleanup);
 const storage = new MemoryStorage();
 
-function checkout(path: string, origin?: string): string {
-  mkdirSync(path, { recursive: true });
-  execFileSync('git', ['init', '-q', path]);
-  if (origin) execFileSync('git', ['-C', path, 'remote', 'add', 'origin', origin]);
-  return path;
-}
-
 function agent(name: string) {
-  const keychain = new MemoryKeychain();
-  const keys = new KeyRing(keychain);
-  const events = new EventHub();
-  const environment = { HOME: join(base, name) };
-  const service = new VaultService({ storageFor: () => storage, keychain, keys, environment, now: () => new Date() }, { events });
-  const watches = new Watches({
-    service,
-    events,
-    keys,
-    settings: DEFAULT_WATCH_SETTINGS,
-    listFile: watchListFile(environment),
-    log: () => undefined,
-  });
-  const app = buildApp({ service, keys, watches, events, socket: '/tmp/x.sock', startedAt: new Date(), onShutdown: () => undefined });
-  t.teardown(() => watches.close());
-  t.teardown(() => app.close());
+  const { keychain, app } = agentApp(t, base, { home: name, storage });
   return {
     keychain,
     post: (url: string, payload: unknown) => app.inject({ method: 'POST', url, payload: payload as object }),

@@ -7,12 +7,10 @@ import t from 'tap';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LockFile } from '../../daemon/fs/lock-file.js';
-import { MemoryKeychain } from '../fakes/memory-keychain.js';
 import { MemoryStorage } from '../fakes/memory-storage.js';
 import { RetryingStorage } from '../../daemon/storage/retrying-storage.js';
 import { withSignal } from '../../daemon/storage/signal-storage.js';
-import type { ReadOptions, Storage, StoredObject } from '../../daemon/storage/storage.js';
-import { init } from '../../daemon/vault/init.js';
+import type { ReadOptions, StoredObject } from '../../daemon/storage/storage.js';
 import { readLocalState, stateFile, writeLocalState } from '../../daemon/vault/local-state.js';
 import { pull } from '../../daemon/vault/pull.js';
 import { push } from '../../daemon/vault/push.js';
@@ -23,7 +21,7 @@ import { silent } from '../../shared/progress.js';
 import { caught } from '../helpers/caught.js';
 import { within } from '../helpers/patience.js';
 import type { TestContext } from '../helpers/tap-types.js';
-import { Clock, machine, shareConfig, tempBase, type Machine } from '../helpers/vault-fixture.js';
+import { Clock, tempBase, twoMachines, type Machine } from '../helpers/vault-fixture.js';
 
 const FOREVER_MS = 3_600_000;
 const envFile = (m: Machine) => join(m.ref.root, 'infra', 'vault', 'dev', '.env.dev');
@@ -64,16 +62,9 @@ class HeldDownloads extends MemoryStorage {
 
 /** Alice and Bob over one held store, behind the agent's retrying layer with an endless deadline. */
 async function team(t: TestContext) {
-  const { base, cleanup } = tempBase('vsync-stop-');
-  t.teardown(cleanup);
   const held = new HeldDownloads();
-  const storage: Storage = new RetryingStorage(held, { budgetMs: FOREVER_MS });
-  const keychain = new MemoryKeychain();
-  const clock = new Clock();
-  const a = machine(base, 'alice', storage, keychain, clock);
-  const b = machine(base, 'bob', storage, keychain, clock);
-  await init(a.deps, a.ref, { store: join(base, 'unused-store') });
-  shareConfig(a, b);
+  const { cleanup, storage, clock, a, b } = await twoMachines('vsync-stop-', new RetryingStorage(held, { budgetMs: FOREVER_MS }));
+  t.teardown(cleanup);
   const pushed = async (text: string): Promise<string> => {
     clock.advance(1);
     write(a, text);

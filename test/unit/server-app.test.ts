@@ -1,18 +1,8 @@
 // The API on fastify's inject(): schemas at the door, the registry's statuses, the NDJSON stream's shape.
 // The domain behind it runs for real over the in-memory store; the socket is the integration tests' job.
 import t from 'tap';
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { MemoryKeychain } from '../fakes/memory-keychain.js';
-import { MemoryStorage } from '../fakes/memory-storage.js';
-import { KeyRing } from '../../daemon/vault/key-ring.js';
-import { VaultService } from '../../daemon/vault/vault-service.js';
-import { buildApp } from '../../daemon/server/app.js';
-import { EventHub } from '../../daemon/vault/event-hub.js';
-import { DEFAULT_WATCH_SETTINGS } from '../../daemon/watch/vault-watch.js';
-import { watchListFile } from '../../daemon/watch/watch-list.js';
-import { Watches } from '../../daemon/watch/watches.js';
 import {
   ErrorBodySchema,
   InitResultSchema,
@@ -26,43 +16,13 @@ import {
   NDJSON,
 } from '../../shared/api.js';
 import { AgentEventSchema, type AgentEvent } from '../../shared/events.js';
-import { tempBase } from '../helpers/vault-fixture.js';
+import { appFixture } from '../helpers/app-fixture.js';
 
-const { base, cleanup } = tempBase('vsync-app-');
-t.teardown(cleanup);
-const repo = join(base, 'work', 'web');
-mkdirSync(repo, { recursive: true });
-execFileSync('git', ['init', '-q', repo]);
-execFileSync('git', ['-C', repo, 'remote', 'add', 'origin', 'git@github.com:Acme/web.git']);
-const keychain = new MemoryKeychain();
-const keys = new KeyRing(keychain);
-const storage = new MemoryStorage();
-const events = new EventHub();
-const environment = { HOME: join(base, 'home') };
-const service = new VaultService(
-  { storageFor: () => storage, keychain, keys, environment, now: () => new Date() },
-  { events, automaticKeys: keys.automatic() },
-);
-const watches = new Watches({
-  service,
-  events,
-  keys,
-  settings: DEFAULT_WATCH_SETTINGS,
-  listFile: watchListFile(environment),
-  log: () => undefined,
-});
 let shutdowns = 0;
-const app = buildApp({
-  service,
-  keys,
-  watches,
-  events,
-  socket: '/tmp/x.sock',
+const { repo, keychain, events, watches, app } = appFixture(t, 'vsync-app-', {
   startedAt: new Date(Date.now() - 5000),
   onShutdown: () => shutdowns++,
 });
-t.teardown(() => watches.close());
-t.teardown(() => app.close());
 
 const post = (url: string, payload: unknown, headers: Record<string, string> = {}) =>
   app.inject({ method: 'POST', url, payload: payload as object, headers });

@@ -3,48 +3,18 @@
 // 400 with a code, and leaves this machine exactly as it was (no config, no key, no vault folder). And
 // POST /v1/shutdown with a body that is not `{}` is refused and stops nothing.
 import t from 'tap';
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, type Dirent } from 'node:fs';
+import { readdirSync, type Dirent } from 'node:fs';
 import { join, relative } from 'node:path';
-import { MemoryKeychain } from '../fakes/memory-keychain.js';
-import { MemoryStorage } from '../fakes/memory-storage.js';
-import { KeyRing } from '../../daemon/vault/key-ring.js';
-import { VaultService } from '../../daemon/vault/vault-service.js';
-import { buildApp } from '../../daemon/server/app.js';
-import { EventHub } from '../../daemon/vault/event-hub.js';
-import { DEFAULT_WATCH_SETTINGS } from '../../daemon/watch/vault-watch.js';
-import { watchListFile } from '../../daemon/watch/watch-list.js';
-import { Watches } from '../../daemon/watch/watches.js';
 import type { InjectOptions } from 'fastify';
 import { ErrorBodySchema } from '../../shared/api.js';
-import { tempBase } from '../helpers/vault-fixture.js';
+import { appFixture } from '../helpers/app-fixture.js';
 
-const { base, cleanup } = tempBase('vsync-boundary-');
-t.teardown(cleanup);
-const repo = join(base, 'work', 'web');
-mkdirSync(repo, { recursive: true });
-execFileSync('git', ['init', '-q', repo]);
-const keychain = new MemoryKeychain();
-const keys = new KeyRing(keychain);
-const events = new EventHub();
-const home = join(base, 'home');
-const environment = { HOME: home };
-const service = new VaultService(
-  { storageFor: () => new MemoryStorage(), keychain, keys, environment, now: () => new Date() },
-  { events, automaticKeys: keys.automatic() },
-);
-const watches = new Watches({
-  service,
-  events,
-  keys,
-  settings: DEFAULT_WATCH_SETTINGS,
-  listFile: watchListFile(environment),
-  log: () => undefined,
-});
 let shutdowns = 0;
-const app = buildApp({ service, keys, watches, events, socket: '/tmp/x.sock', startedAt: new Date(), onShutdown: () => shutdowns++ });
-t.teardown(() => watches.close());
-t.teardown(() => app.close());
+const { base, repo, keychain, home, app } = appFixture(t, 'vsync-boundary-', {
+  origin: null,
+  freshStorage: true,
+  onShutdown: () => shutdowns++,
+});
 
 /** Every file under a folder, relative to it: what "this machine as it was" means here. */
 function files(root: string): string[] {

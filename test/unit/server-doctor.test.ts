@@ -1,48 +1,12 @@
 // POST /v1/doctor on fastify's inject(): the schema at the door, the answer's shape, failures as checks (not
 // error answers). The domain behind it runs for real over the in-memory store, as in server-app.test.ts.
 import t from 'tap';
-import { execFileSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { MemoryKeychain } from '../fakes/memory-keychain.js';
-import { MemoryStorage } from '../fakes/memory-storage.js';
-import { buildApp } from '../../daemon/server/app.js';
-import { EventHub } from '../../daemon/vault/event-hub.js';
-import { KeyRing } from '../../daemon/vault/key-ring.js';
-import { VaultService } from '../../daemon/vault/vault-service.js';
-import { DEFAULT_WATCH_SETTINGS } from '../../daemon/watch/vault-watch.js';
-import { watchListFile } from '../../daemon/watch/watch-list.js';
-import { Watches } from '../../daemon/watch/watches.js';
 import { DoctorResultSchema, ErrorBodySchema } from '../../shared/api.js';
 import { VERSION } from '../../shared/version.js';
-import { tempBase } from '../helpers/vault-fixture.js';
+import { appFixture } from '../helpers/app-fixture.js';
 
-const { base, cleanup } = tempBase('vsync-app-doctor-');
-t.teardown(cleanup);
-const repo = join(base, 'work', 'web');
-mkdirSync(repo, { recursive: true });
-execFileSync('git', ['init', '-q', repo]);
-execFileSync('git', ['-C', repo, 'remote', 'add', 'origin', 'git@github.com:Acme/web.git']);
-const keychain = new MemoryKeychain();
-const keys = new KeyRing(keychain);
-const storage = new MemoryStorage();
-const events = new EventHub();
-const environment = { HOME: join(base, 'home') };
-const service = new VaultService(
-  { storageFor: () => storage, keychain, keys, environment, now: () => new Date() },
-  { events, automaticKeys: keys.automatic() },
-);
-const watches = new Watches({
-  service,
-  events,
-  keys,
-  settings: DEFAULT_WATCH_SETTINGS,
-  listFile: watchListFile(environment),
-  log: () => undefined,
-});
-const app = buildApp({ service, keys, watches, events, socket: '/tmp/x.sock', startedAt: new Date(), onShutdown: () => undefined });
-t.teardown(() => watches.close());
-t.teardown(() => app.close());
+const { repo, keychain, keys, storage, app } = appFixture(t, 'vsync-app-doctor-');
 
 const doctor = (payload: unknown) => app.inject({ method: 'POST', url: '/v1/doctor', payload: payload as object });
 const statuses = (body: unknown) => DoctorResultSchema.parse(body).checks.map((c) => `${c.name}:${c.status}${c.code ? `:${c.code}` : ''}`);

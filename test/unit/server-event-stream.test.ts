@@ -2,63 +2,20 @@
 // it cannot fall behind): past the buffer limit the stream is dropped, a late reader finds the last comment
 // saying so, and the connection ends; a reader that keeps up sees every event.
 import t from 'tap';
-import { mkdtempSync } from 'node:fs';
 import { request } from 'node:http';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { MemoryKeychain } from '../fakes/memory-keychain.js';
-import { MemoryStorage } from '../fakes/memory-storage.js';
-import { KeyRing } from '../../daemon/vault/key-ring.js';
-import { VaultService } from '../../daemon/vault/vault-service.js';
-import { buildApp } from '../../daemon/server/app.js';
-import { EventHub } from '../../daemon/vault/event-hub.js';
-import { DEFAULT_WATCH_SETTINGS } from '../../daemon/watch/vault-watch.js';
-import { watchListFile } from '../../daemon/watch/watch-list.js';
-import { Watches } from '../../daemon/watch/watches.js';
 import { SseReader } from '../../client/sse-reader.js';
+import { agentApp } from '../helpers/app-fixture.js';
+import { waitUntil } from '../helpers/patience.js';
+import { tempBase } from '../helpers/vault-fixture.js';
 
-const folder = mkdtempSync(join(tmpdir(), 'vse-'));
+const { base: folder, cleanup } = tempBase('vse-');
+t.teardown(cleanup);
 const socket = join(folder, 's.sock');
-const keychain = new MemoryKeychain();
-const keys = new KeyRing(keychain);
-const events = new EventHub();
-const environment = { HOME: join(folder, 'home') };
-const service = new VaultService(
-  { storageFor: () => new MemoryStorage(), keychain, keys, environment, now: () => new Date() },
-  { events, automaticKeys: keys.automatic() },
-);
-const watches = new Watches({
-  service,
-  events,
-  keys,
-  settings: DEFAULT_WATCH_SETTINGS,
-  listFile: watchListFile(environment),
-  log: () => undefined,
-});
 const BUFFER = 32 * 1024;
-const app = buildApp({
-  service,
-  keys,
-  watches,
-  events,
-  socket,
-  startedAt: new Date(),
-  onShutdown: () => undefined,
-  limits: { eventBufferBytes: BUFFER },
-});
-t.teardown(() => watches.close());
-t.teardown(() => app.close());
+const { events, app } = agentApp(t, folder, { freshStorage: true, socket, limits: { eventBufferBytes: BUFFER } });
 await app.listen({ path: socket });
-
-async function until(what: string, ok: () => boolean): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  while (!ok()) {
-    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
-    await sleep(5);
-  }
-}
 
 t.test('a reader that stops reading is dropped and told so; one that reads sees every event', async (t) => {
   const baseline = events.followers;
@@ -69,13 +26,13 @@ t.test('a reader that stops reading is dropped and told so; one that reads sees 
   });
   follower.end();
   t.teardown(() => follower.destroy());
-  await until('the follower', () => events.followers === baseline + 1);
+  await waitUntil(() => events.followers === baseline + 1, 'the follower');
 
   const stuck = connect(socket);
   stuck.pause();
   stuck.write('GET /v1/events HTTP/1.1\r\nHost: vsync\r\n\r\n');
   t.teardown(() => stuck.destroy());
-  await until('the stuck reader', () => events.followers === baseline + 2);
+  await waitUntil(() => events.followers === baseline + 2, 'the stuck reader');
 
   let emitted = 0;
   while (events.followers === baseline + 2) {
@@ -99,8 +56,8 @@ t.test('a reader that stops reading is dropped and told so; one that reads sees 
   const received = (text.match(/event: locked/g) ?? []).length;
   t.ok(received < emitted, `the stuck reader got ${received} of ${emitted}, not all held for it`);
 
-  await until('the follower to catch up', () => messages.filter((m) => m === 'locked').length === emitted);
+  await waitUntil(() => messages.filter((m) => m === 'locked').length === emitted, 'the follower to catch up');
   events.emit({ type: 'locked', dropped: 0 });
-  await until('one more for the follower', () => messages.filter((m) => m === 'locked').length === emitted + 1);
+  await waitUntil(() => messages.filter((m) => m === 'locked').length === emitted + 1, 'one more for the follower');
   t.pass('the reader that reads sees every event, before and after');
 });

@@ -3,14 +3,14 @@
 // with vsync. Both directions are checked here, and reference.py checks the same files.
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { decodeShare, encodeShare, openShareFile, sealShareFile } from '../../daemon/vault/share-file.js';
 import { caught } from '../helpers/caught.js';
-import { skipUnless } from '../helpers/real-component.js';
+import { PYTHON, referenceChecks, referenceSkip, VECTORS, vectorFiles } from '../helpers/reference-py.js';
 
-const dir = join(import.meta.dirname, '..', 'vectors', 'share');
+const dir = join(VECTORS, 'share');
 const hex = z.string().regex(/^([0-9a-f]{2})*$/);
 const Vector = z.strictObject({
   name: z.string(),
@@ -22,9 +22,7 @@ const Vector = z.strictObject({
   file: hex,
 });
 
-const files = readdirSync(dir)
-  .filter((f) => f.endsWith('.json'))
-  .sort();
+const files = vectorFiles(dir);
 t.equal(files.length, 2, 'the share vector set is present');
 
 for (const file of files) {
@@ -46,29 +44,10 @@ for (const file of files) {
   });
 }
 
-const python = '/usr/bin/python3';
-const hasReference = (() => {
-  if (!existsSync(python)) return false;
-  try {
-    execFileSync(python, ['-c', 'import cryptography'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
-const skip = skipUnless(hasReference, 'reference.py needs /usr/bin/python3 with python3-cryptography');
+const skip = referenceSkip();
 t.test('reference.py (from FORMAT.md alone) checks the same share files', { skip }, async (t) => {
-  const out = execFileSync(python, [join(dir, '..', 'reference.py'), 'check-share', ...files.map((f) => join(dir, f))], {
-    encoding: 'utf8',
-  });
-  t.equal(
-    out
-      .trim()
-      .split('\n')
-      .filter((l) => l.startsWith('ok ')).length,
-    files.length,
-    out,
-  );
+  const { out, ok } = referenceChecks('check-share', dir, files);
+  t.equal(ok, files.length, out);
 });
 
 t.test('a share vsync seals opens in reference.py', { skip }, async (t) => {
@@ -77,13 +56,13 @@ t.test('a share vsync seals opens in reference.py', { skip }, async (t) => {
   const fresh = await sealShareFile(Buffer.from(v.plaintext, 'utf8'), v.typed);
   const script = [
     'import sys, json',
-    `sys.path.insert(0, ${JSON.stringify(join(dir, '..'))})`,
+    `sys.path.insert(0, ${JSON.stringify(VECTORS)})`,
     'import reference',
     'data = bytes.fromhex(sys.stdin.read())',
     `plain = reference.open_share(data, ${JSON.stringify(v.passphrase)})`,
     'reference.check_share_content(plain)',
     'print(plain.decode("utf-8"))',
   ].join('\n');
-  const out = execFileSync(python, ['-c', script], { input: fresh.toString('hex'), encoding: 'utf8' });
+  const out = execFileSync(PYTHON, ['-c', script], { input: fresh.toString('hex'), encoding: 'utf8' });
   t.equal(out.trim(), v.plaintext);
 });

@@ -3,23 +3,13 @@
 // schema field read, with the same kind and the same optionality; and the answers the real server gives
 // (the domain over the in-memory store, through fastify's inject) pass both the schema and the reader.
 import t from 'tap';
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { z } from 'zod';
-import { MemoryKeychain } from '../fakes/memory-keychain.js';
-import { MemoryStorage } from '../fakes/memory-storage.js';
-import { buildApp } from '../../daemon/server/app.js';
-import { EventHub } from '../../daemon/vault/event-hub.js';
-import { KeyRing } from '../../daemon/vault/key-ring.js';
-import { VaultService } from '../../daemon/vault/vault-service.js';
-import { DEFAULT_WATCH_SETTINGS } from '../../daemon/watch/vault-watch.js';
-import { watchListFile } from '../../daemon/watch/watch-list.js';
-import { Watches } from '../../daemon/watch/watches.js';
 import * as api from '../../shared/api.js';
 import { AgentEventSchema } from '../../shared/events.js';
 import * as reader from '../../client/result-shape.js';
-import { tempBase } from '../helpers/vault-fixture.js';
+import { appFixture } from '../helpers/app-fixture.js';
 
 type AnySchema = z.ZodType;
 interface Def {
@@ -109,32 +99,7 @@ t.test('the check itself: a field the reader leaves out, or reads as another kin
 });
 
 t.test('the answers the server really gives pass the schema and the reader', async (t) => {
-  const { base, cleanup } = tempBase('vsync-wire-');
-  t.teardown(cleanup);
-  const repo = join(base, 'work', 'web');
-  mkdirSync(repo, { recursive: true });
-  execFileSync('git', ['init', '-q', repo]);
-  execFileSync('git', ['-C', repo, 'remote', 'add', 'origin', 'git@github.com:Acme/web.git']);
-  const keychain = new MemoryKeychain();
-  const keys = new KeyRing(keychain);
-  const storage = new MemoryStorage();
-  const events = new EventHub();
-  const environment = { HOME: join(base, 'home') };
-  const service = new VaultService(
-    { storageFor: () => storage, keychain, keys, environment, now: () => new Date() },
-    { events, automaticKeys: keys.automatic() },
-  );
-  const watches = new Watches({
-    service,
-    events,
-    keys,
-    settings: DEFAULT_WATCH_SETTINGS,
-    listFile: watchListFile(environment),
-    log: () => undefined,
-  });
-  const app = buildApp({ service, keys, watches, events, socket: '/tmp/x.sock', startedAt: new Date(), onShutdown: () => undefined });
-  t.teardown(() => watches.close());
-  t.teardown(() => app.close());
+  const { repo, app } = appFixture(t, 'vsync-wire-');
   const post = async (url: string, payload: object) => {
     const res = await app.inject({ method: 'POST', url, payload });
     t.equal(res.statusCode, 200, `${url}: ${res.body.slice(0, 200)}`);
