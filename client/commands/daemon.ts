@@ -3,13 +3,12 @@
 // uninstall (daemon-install.ts) hand the agent to the service manager and take it back.
 import { registry } from '../../shared/errors.js';
 import { isNoAgent } from '../agent-client.js';
-import { startAgent } from '../autostart.js';
+import { STATUS, startAgent } from '../autostart.js';
 import { defineCommand, usage } from '../command.js';
 import type { Context } from '../context.js';
 import { expectStatus } from '../result-shape.js';
 import { SHUTDOWN, stopAgent } from '../stop-agent.js';
 import { daemonInstall } from './daemon-install.js';
-import { STATUS } from './status.js';
 
 const ACTIONS = [
   { name: 'start', help: 'start the agent in the background unless one is running' },

@@ -1,13 +1,12 @@
 // vsync status: the agent, its keys, each vault's last operation, and what it watches.
-import { defineCommand, route } from '../command.js';
+import { STATUS } from '../autostart.js';
+import { defineCommand } from '../command.js';
 import { statusLines } from '../render.js';
 import { expectStatus } from '../result-shape.js';
 
 export interface Status {
   readonly name: 'status';
 }
-
-export const STATUS = route('GET', '/v1/status');
 
 export const statusCommand = defineCommand<Status>({
   name: 'status',
