@@ -17,8 +17,12 @@ import { VsyncError, exitCodes } from '../shared/errors.js';
 import { checkSocket } from '../shared/socket-folder.js';
 import { agentLockFile, agentLogFile } from '../shared/socket-path.js';
 import { type AgentClient, AgentTimeout, isNoAgent, type AgentRequest } from './agent-client.js';
+import { route } from './command.js';
 import { agentUnreachable } from './agent-log.js';
 import { expectStatus } from './result-shape.js';
+
+/** The agent's status: what every probe asks for, and what `vsync status` prints. */
+export const STATUS = route('GET', '/v1/status');
 
 /** A guard against an agent that hangs while starting, not a measure of how long starting takes. */
 const START_TIMEOUT_MS = 30_000;
@@ -57,7 +61,7 @@ export interface Probe {
 /** Is an agent there, and what does it say about itself? Never starts one. */
 export async function probe(client: AgentClient, timeoutMs = PROBE_TIMEOUT_MS): Promise<Probe> {
   try {
-    return { answering: true, status: expectStatus(await client.call({ method: 'GET', path: '/v1/status', timeoutMs })) };
+    return { answering: true, status: expectStatus(await client.call({ ...STATUS, timeoutMs })) };
   } catch (err) {
     if (isNoAgent(err)) return { answering: false };
     // Not ours to ask at all: said as it is, not taken for an agent that answered.

@@ -1,23 +1,7 @@
 // The agent is this user's, of this build, so its results are trusted rather than validated with zod (which
 // would double the client's start-up time). These checks only make sure the fields the client prints are
 // there: a result of another shape is a bug, reported as INTERNAL instead of printing "undefined".
-import type {
-  BackupsResult,
-  RestoreResult,
-  DoctorResult,
-  InitResult,
-  KeyExportResult,
-  KeyImportResult,
-  LockResult,
-  PullResult,
-  PushResult,
-  StatusResult,
-  UnwatchResult,
-  UseResult,
-  VersionsResult,
-  WatchEntry,
-  WatchListResult,
-} from '../shared/api.js';
+import type * as api from '../shared/api.js';
 import type { AgentEvent, AgentEventType } from '../shared/events.js';
 import { internal } from './failure.js';
 
@@ -120,56 +104,56 @@ export const SHAPES = {
   watchList: { watches: 'array' },
 } as const satisfies Record<string, Shape>;
 
-export const expectInit = (v: unknown) => expectShape<InitResult>(v, SHAPES.init, 'init result');
-export const expectPush = (v: unknown) => expectShape<PushResult>(v, SHAPES.push, 'push result');
-export const expectPull = (v: unknown) => expectShape<PullResult>(v, SHAPES.pull, 'pull result');
-export const expectLock = (v: unknown) => expectShape<LockResult>(v, SHAPES.lock, 'lock result');
-export const expectKeyExport = (v: unknown) => expectShape<KeyExportResult>(v, SHAPES.keyExport, 'key export result');
-export const expectKeyImport = (v: unknown) => expectShape<KeyImportResult>(v, SHAPES.keyImport, 'key import result');
+export const expectInit = (v: unknown) => expectShape<api.InitResult>(v, SHAPES.init, 'init result');
+export const expectPush = (v: unknown) => expectShape<api.PushResult>(v, SHAPES.push, 'push result');
+export const expectPull = (v: unknown) => expectShape<api.PullResult>(v, SHAPES.pull, 'pull result');
+export const expectLock = (v: unknown) => expectShape<api.LockResult>(v, SHAPES.lock, 'lock result');
+export const expectKeyExport = (v: unknown) => expectShape<api.KeyExportResult>(v, SHAPES.keyExport, 'key export result');
+export const expectKeyImport = (v: unknown) => expectShape<api.KeyImportResult>(v, SHAPES.keyImport, 'key import result');
 
-export function expectUse(v: unknown): UseResult {
-  const result = expectShape<UseResult>(v, SHAPES.use, 'use result');
+export function expectUse(v: unknown): api.UseResult {
+  const result = expectShape<api.UseResult>(v, SHAPES.use, 'use result');
   if (result.kind === 'symlink' && typeof result.target !== 'string')
     throw internal("the agent's use result has a symlink without a target");
   return result;
 }
 
-export function expectVersions(v: unknown): VersionsResult {
-  const result = expectShape<VersionsResult>(v, SHAPES.versions, 'versions result');
+export function expectVersions(v: unknown): api.VersionsResult {
+  const result = expectShape<api.VersionsResult>(v, SHAPES.versions, 'versions result');
   for (const entry of result.versions) expectShape(entry, SHAPES.versionEntry, 'version entry');
   return result;
 }
 
-export function expectDoctor(v: unknown): DoctorResult {
-  const result = expectShape<DoctorResult>(v, SHAPES.doctor, 'doctor result');
+export function expectDoctor(v: unknown): api.DoctorResult {
+  const result = expectShape<api.DoctorResult>(v, SHAPES.doctor, 'doctor result');
   expectShape(result.agent, SHAPES.doctorAgent, 'doctor result agent');
   for (const check of result.checks) expectShape(check, SHAPES.doctorCheck, 'doctor check');
   return result;
 }
 
-export function expectBackups(v: unknown): BackupsResult {
-  const result = expectShape<BackupsResult>(v, SHAPES.backups, 'backups result');
+export function expectBackups(v: unknown): api.BackupsResult {
+  const result = expectShape<api.BackupsResult>(v, SHAPES.backups, 'backups result');
   for (const entry of result.backups) expectShape(entry, SHAPES.backupEntry, 'backup entry');
   return result;
 }
 
-export const expectRestore = (v: unknown) => expectShape<RestoreResult>(v, SHAPES.restore, 'restore result');
+export const expectRestore = (v: unknown) => expectShape<api.RestoreResult>(v, SHAPES.restore, 'restore result');
 
-export function expectStatus(v: unknown): StatusResult {
-  const result = expectShape<StatusResult>(v, SHAPES.status, 'status');
+export function expectStatus(v: unknown): api.StatusResult {
+  const result = expectShape<api.StatusResult>(v, SHAPES.status, 'status');
   for (const vault of result.vaults) {
-    const { last } = expectShape<StatusResult['vaults'][number]>(vault, SHAPES.statusVault, 'status vault');
+    const { last } = expectShape<api.StatusResult['vaults'][number]>(vault, SHAPES.statusVault, 'status vault');
     expectShape(last, SHAPES.operation, 'status vault operation');
   }
   for (const watch of result.watches ?? []) expectWatchEntry(watch);
   return result;
 }
 
-export const expectWatchEntry = (v: unknown) => expectShape<WatchEntry>(v, SHAPES.watchEntry, 'watch entry');
-export const expectUnwatch = (v: unknown) => expectShape<UnwatchResult>(v, SHAPES.unwatch, 'unwatch result');
+export const expectWatchEntry = (v: unknown) => expectShape<api.WatchEntry>(v, SHAPES.watchEntry, 'watch entry');
+export const expectUnwatch = (v: unknown) => expectShape<api.UnwatchResult>(v, SHAPES.unwatch, 'unwatch result');
 
-export function expectWatchList(v: unknown): WatchListResult {
-  const result = expectShape<WatchListResult>(v, SHAPES.watchList, 'watch list');
+export function expectWatchList(v: unknown): api.WatchListResult {
+  const result = expectShape<api.WatchListResult>(v, SHAPES.watchList, 'watch list');
   for (const watch of result.watches) expectWatchEntry(watch);
   return result;
 }

@@ -3,6 +3,7 @@
 import { VsyncError } from '../shared/errors.js';
 import { isNoAgent } from './agent-client.js';
 import { probe } from './autostart.js';
+import { route } from './command.js';
 import type { Context } from './context.js';
 
 // The agent lets operations in flight finish for up to VSYNC_SHUTDOWN_SECONDS (10 by default) before it
@@ -10,12 +11,14 @@ import type { Context } from './context.js';
 const STOP_TIMEOUT_MS = 30_000;
 const POLL_MS = 50;
 
+export const SHUTDOWN = route('POST', '/v1/shutdown');
+
 /** Asks the agent to stop and waits until it is gone; false when none was running. */
 export async function stopAgent(ctx: Context): Promise<boolean> {
   const before = await probe(ctx.client);
   if (!before.answering) return false;
   try {
-    await ctx.client.call({ method: 'POST', path: '/v1/shutdown', body: {} });
+    await ctx.client.call({ ...SHUTDOWN, body: {} });
   } catch (err) {
     // Already going, or gone before it could answer: either way there is only the wait left.
     const going = isNoAgent(err) || (err instanceof VsyncError && (err.code === 'AGENT_SHUTTING_DOWN' || err.code === 'AGENT_UNREACHABLE'));

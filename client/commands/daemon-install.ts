@@ -14,7 +14,7 @@ import { VsyncError } from '../../shared/errors.js';
 import type { Env } from '../../shared/paths.js';
 import { socketPath } from '../../shared/socket-path.js';
 import { AgentClient } from '../agent-client.js';
-import { probe } from '../autostart.js';
+import { STATUS, probe } from '../autostart.js';
 import type { Context } from '../context.js';
 import { expectStatus } from '../result-shape.js';
 import { stopAgent } from '../stop-agent.js';
@@ -314,7 +314,7 @@ async function serviceAnswers(manager: Manager, socket: string, env: Env): Promi
   for (;;) {
     let why: string;
     try {
-      return expectStatus(await client.call({ method: 'GET', path: '/v1/status', timeoutMs: Math.max(1, deadline - Date.now()) })).pid;
+      return expectStatus(await client.call({ ...STATUS, timeoutMs: Math.max(1, deadline - Date.now()) })).pid;
     } catch (err) {
       why = (err as Error).message;
     }

@@ -3,14 +3,56 @@
 // uninstall (daemon-install.ts) hand the agent to the service manager and take it back.
 import { registry } from '../../shared/errors.js';
 import { isNoAgent } from '../agent-client.js';
-import type { Command } from '../args.js';
-import { startAgent } from '../autostart.js';
+import { STATUS, startAgent } from '../autostart.js';
+import { defineCommand, usage } from '../command.js';
 import type { Context } from '../context.js';
 import { expectStatus } from '../result-shape.js';
-import { stopAgent } from '../stop-agent.js';
+import { SHUTDOWN, stopAgent } from '../stop-agent.js';
 import { daemonInstall } from './daemon-install.js';
 
-export async function daemon(command: Extract<Command, { name: 'daemon' }>, ctx: Context): Promise<void> {
+const ACTIONS = [
+  { name: 'start', help: 'start the agent in the background unless one is running' },
+  { name: 'stop', help: 'ask the agent to finish what it is doing and exit' },
+  { name: 'status', help: 'say whether the agent is running (exit code 8 when it is not)' },
+  {
+    name: 'install',
+    help: `run the agent as a service from login on: on Linux a systemd user unit and its socket
+(~/.config/systemd/user/vsyncd.service, vsyncd.socket), enabled and started; on macOS
+a launchd agent (~/Library/LaunchAgents/tools.vsync.vsyncd.plist), bootstrapped`,
+  },
+  { name: 'uninstall', help: 'stop the service and remove those files; vsync starts the agent itself again' },
+] as const;
+export type DaemonAction = (typeof ACTIONS)[number]['name'];
+
+/** `dryRun` only with install and uninstall. */
+export interface Daemon {
+  readonly name: 'daemon';
+  readonly action: DaemonAction;
+  readonly dryRun?: boolean;
+}
+
+export const daemonCommand = defineCommand<Daemon>({
+  name: 'daemon',
+  summary: [
+    ['daemon start|stop|status', 'manage the agent (vsyncd)'],
+    ['daemon install|uninstall', 'run the agent as a service from login on (systemd, launchd), or no more'],
+  ],
+  usage: ['vsync daemon start|stop|status', 'vsync daemon install|uninstall [--dry-run]'],
+  positionals: [`<${ACTIONS.map((a) => a.name).join('|')}>`],
+  actions: ACTIONS,
+  options: [{ name: 'dry-run', help: 'print what install or uninstall would write, remove and run; change nothing' }],
+  routes: [STATUS, SHUTDOWN],
+  build({ positionals: [word], flags }) {
+    // The parser checked the word against ACTIONS.
+    const action = word as DaemonAction;
+    if (action === 'install' || action === 'uninstall') return { name: 'daemon', action, dryRun: flags.has('dry-run') };
+    if (flags.has('dry-run')) throw usage('--dry-run goes with install or uninstall', 'daemon');
+    return { name: 'daemon', action };
+  },
+  run: daemon,
+});
+
+async function daemon(command: Daemon, ctx: Context): Promise<void> {
   switch (command.action) {
     case 'start':
       return start(ctx);
@@ -29,7 +71,7 @@ async function start(ctx: Context): Promise<void> {
   let pid: number;
   try {
     // Bounded: a stuck agent must not hang `daemon start`.
-    pid = expectStatus(await ctx.client.call({ method: 'GET', path: '/v1/status', timeoutMs: 5_000 })).pid;
+    pid = expectStatus(await ctx.client.call({ ...STATUS, timeoutMs: 5_000 })).pid;
   } catch (err) {
     if (!isNoAgent(err)) throw err;
     pid = (await startAgent(ctx.client)).pid;
@@ -51,7 +93,7 @@ async function stop(ctx: Context): Promise<void> {
 
 async function status(ctx: Context): Promise<void> {
   try {
-    const s = expectStatus(await ctx.client.call({ method: 'GET', path: '/v1/status' }));
+    const s = expectStatus(await ctx.client.call(STATUS));
     if (ctx.json) return ctx.out.json({ running: true, pid: s.pid, socket: s.socket, version: s.version });
     ctx.out.line(`vsyncd running (pid ${s.pid}, socket ${s.socket})`);
   } catch (err) {

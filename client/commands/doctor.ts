@@ -4,17 +4,50 @@
 import type { DoctorCheck, DoctorRequest, DoctorResult } from '../../shared/api.js';
 import { VsyncError, exitCodes, isErrorCode, registry } from '../../shared/errors.js';
 import { VERSION } from '../../shared/version.js';
-import type { Command } from '../args.js';
+import { defineCommand, route } from '../command.js';
 import type { Context } from '../context.js';
 import { doctorLines } from '../render.js';
 import { expectDoctor } from '../result-shape.js';
 
-export async function doctor(command: Extract<Command, { name: 'doctor' }>, ctx: Context): Promise<void> {
+export interface Doctor {
+  readonly name: 'doctor';
+  /** With no env: the agent and the keychain only. */
+  readonly env?: string;
+}
+
+const DOCTOR = route('POST', '/v1/doctor');
+
+export const doctorCommand = defineCommand<Doctor>({
+  name: 'doctor',
+  summary: "check the agent and the keychain, and <env>'s config, key and store",
+  about: `Checks what vsync relies on before you trust it, one line each: ok, warn, fail (with a hint), or skip
+(a check it needs failed first).
+
+  agent          the agent answers, and is of this vsync's version
+  config         <env>'s config file for this repo reads
+  keychain       <env>'s key is in the keychain and is the key the config was made with;
+                 with no <env>: the keychain answers
+  store          the bucket (or folder) answers with these credentials
+  clock          this machine's clock is within 2 minutes of the store's (fails beyond 15)
+  if-none-match  the store refuses a second put-if-absent on a scratch object
+  if-match       the store refuses a put-if-match with a stale ETag
+
+The last three write a scratch object under <repo>/<env>/_doctor/ and remove it. Some S3-compatible
+servers ignore conditional writes; on those, two teammates pushing at once can lose each other's push.
+Exits 0 when nothing failed, else with the exit code of the first failure (docs/ERRORS.md).`,
+  positionals: ['[<env>]'],
+  options: [],
+  routes: [DOCTOR],
+  build: ({ positionals: [env] }) => ({ name: 'doctor', env }),
+  run: doctor,
+});
+
+async function doctor(command: Doctor, ctx: Context): Promise<void> {
   const body: DoctorRequest = { cwd: ctx.cwd(), ...(command.env !== undefined ? { env: command.env } : {}) };
   let report: { agent?: DoctorResult['agent']; repo?: string; env?: string; checks: DoctorCheck[] };
   try {
     // Like every command, this starts an agent when none answers (unless VSYNC_NO_AUTOSTART says not to).
-    const result = expectDoctor(await ctx.request({ method: 'POST', path: '/v1/doctor', body }));
+    const result = expectDoctor(await ctx.request({ ...DOCTOR, body }));
     report = { ...result, checks: [agentCheck(result.agent, VERSION), ...result.checks] };
   } catch (err) {
     // No agent to ask (none started, or it is going away): that is the one check there is to report.

@@ -1,10 +1,31 @@
 // vsync events: follow GET /v1/events and print each event as it comes, until interrupted. The agent's
 // stream has no end of its own; it closing means the agent stopped, which is reported as AGENT_UNREACHABLE.
+import { defineCommand, route } from '../command.js';
 import type { Context } from '../context.js';
 import { internal } from '../failure.js';
 import { clockTime, eventLine } from '../render.js';
 import { expectEvent } from '../result-shape.js';
 import type { SseMessage } from '../sse-reader.js';
+
+export interface Events {
+  readonly name: 'events';
+}
+
+const EVENTS = route('GET', '/v1/events');
+
+export const eventsCommand = defineCommand<Events>({
+  name: 'events',
+  summary: 'print what the agent does (pushes, pulls, conflicts, …) as it happens',
+  about: `Prints what the agent does, one line per event, as it happens: watches started and stopped, changes seen
+in watched folders, pushes and pulls (by hand, on save, or following the remote) and how they ended,
+conflicts, the remote moving, keys locked. Runs until interrupted; fails (exit 8) when the agent stops.`,
+  positionals: [],
+  options: [],
+  json: 'print each event as the agent sends it: one JSON object per line',
+  routes: [EVENTS],
+  build: () => ({ name: 'events' }),
+  run: (_command, ctx) => events(ctx),
+});
 
 /** What can end the command from outside: the process's signals and stdout, or a test's stand-ins. */
 export interface Interrupts {
@@ -26,7 +47,7 @@ export async function events(ctx: Context, interrupts: Interrupts = process, tim
     else ctx.out.line(eventLine(event, time));
   };
   try {
-    await ctx.request({ method: 'GET', path: '/v1/events', onEvent, signal: stop.signal });
+    await ctx.request({ ...EVENTS, onEvent, signal: stop.signal });
   } finally {
     interrupts.off('SIGINT', quit);
     interrupts.off('SIGTERM', quit);

@@ -2,24 +2,76 @@
 // against the folder the user typed it in, since the agent runs elsewhere.
 import { resolve } from 'node:path';
 import type { InitRequest } from '../../shared/api.js';
-import type { Command } from '../args.js';
-import { streamProgress, type Context } from '../context.js';
+import { defineCommand, route, usage } from '../command.js';
+import { streamProgress } from '../context.js';
 import { initLines } from '../render.js';
 import { expectInit } from '../result-shape.js';
 
-export async function init(command: Extract<Command, { name: 'init' }>, ctx: Context): Promise<void> {
-  const cwd = ctx.cwd();
-  const body: InitRequest = {
-    cwd,
-    env: command.env,
-    ...(command.store !== undefined ? { store: resolve(cwd, command.store) } : {}),
-    ...(command.bucket !== undefined ? { bucket: command.bucket } : {}),
-    ...(command.endpoint !== undefined ? { endpoint: command.endpoint } : {}),
-    ...(command.region !== undefined ? { region: command.region } : {}),
-    ...(command.prefix !== undefined ? { prefix: command.prefix } : {}),
-    ...(command.pathStyle ? { forcePathStyle: true } : {}),
-  };
-  const result = expectInit(await ctx.request({ method: 'POST', path: '/v1/init', body, ...streamProgress(ctx) }));
-  if (ctx.json) return ctx.out.json(result);
-  for (const line of initLines(result)) ctx.out.line(line);
+export interface Init {
+  readonly name: 'init';
+  readonly env: string;
+  /** As typed: run() resolves a relative folder against the working folder. */
+  readonly store?: string;
+  readonly bucket?: string;
+  readonly endpoint?: string;
+  readonly region?: string;
+  readonly prefix?: string;
+  readonly pathStyle: boolean;
 }
+
+const INIT = route('POST', '/v1/init');
+
+export const initCommand = defineCommand<Init>({
+  name: 'init',
+  summary: 'make a key, a config and the vault folder for <env>',
+  usage: [
+    'vsync init <env> [--store <dir> | --bucket <bucket> [--endpoint <url>] [--region <region>]',
+    '           [--prefix <prefix>] [--path-style]]',
+  ],
+  about: `Makes a key for this repo and <env> in the OS keychain, a config file and the vault folder
+(infra/vault/<env>/). Versions go to a local folder store (the default, or --store) or to S3.`,
+  positionals: ['<env>'],
+  options: [
+    { name: 'store', value: 'dir', help: 'a folder to keep versions in (relative to here is fine)' },
+    { name: 'bucket', value: 'bucket', help: "an S3 bucket instead; credentials come from the AWS SDK's usual chain" },
+    { name: 'endpoint', value: 'url', help: "an S3-compatible server's URL" },
+    { name: 'region', value: 'region', help: "the bucket's region" },
+    { name: 'prefix', value: 'prefix', help: 'a key prefix inside the bucket' },
+    { name: 'path-style', help: 'address the bucket by path (most S3-compatible servers need this)' },
+  ],
+  routes: [INIT],
+  build({ positionals: [env], values, flags }) {
+    const command = {
+      name: 'init',
+      env: env!,
+      store: values.get('store'),
+      bucket: values.get('bucket'),
+      endpoint: values.get('endpoint'),
+      region: values.get('region'),
+      prefix: values.get('prefix'),
+      pathStyle: flags.has('path-style'),
+    } as const;
+    if (command.store !== undefined && command.bucket !== undefined)
+      throw usage('give --store (a local folder) or --bucket (S3), not both', 'init');
+    const s3Only = (['endpoint', 'region', 'prefix'] as const).filter((o) => command[o] !== undefined).map((o) => `--${o}`);
+    if (command.pathStyle) s3Only.push('--path-style');
+    if (command.bucket === undefined && s3Only.length > 0) throw usage(`${s3Only.join(', ')} go with --bucket`, 'init');
+    return command;
+  },
+  async run(command, ctx) {
+    const cwd = ctx.cwd();
+    const body: InitRequest = {
+      cwd,
+      env: command.env,
+      ...(command.store !== undefined ? { store: resolve(cwd, command.store) } : {}),
+      ...(command.bucket !== undefined ? { bucket: command.bucket } : {}),
+      ...(command.endpoint !== undefined ? { endpoint: command.endpoint } : {}),
+      ...(command.region !== undefined ? { region: command.region } : {}),
+      ...(command.prefix !== undefined ? { prefix: command.prefix } : {}),
+      ...(command.pathStyle ? { forcePathStyle: true } : {}),
+    };
+    const result = expectInit(await ctx.request({ ...INIT, body, ...streamProgress(ctx) }));
+    if (ctx.json) return ctx.out.json(result);
+    for (const line of initLines(result)) ctx.out.line(line);
+  },
+});

@@ -49,6 +49,12 @@ t.test('good command lines', async (t) => {
         },
       },
     ],
+    // A value that starts with one dash is a value; with two, it is the next option (see the bad lines).
+    [
+      ['init', 'dev', '--bucket', 'b', '--prefix', '-p'],
+      { name: 'run', json: false, command: { name: 'init', env: 'dev', bucket: 'b', prefix: '-p', pathStyle: false } },
+    ],
+    [['push', '-'], { name: 'run', json: false, command: { name: 'push', env: '-', force: false } }],
   ];
   for (const [argv, expected] of cases) t.same(parseArgs(argv), expected, argv.join(' ') || '(nothing)');
 });
@@ -85,6 +91,13 @@ t.test('bad command lines are USAGE errors (exit 2) with a hint naming the help 
     [['init', 'dev', '--store', 'a', '--bucket', 'b'], /--store .* or --bucket .*, not both/, /init --help/],
     [['init', 'dev', '--region', 'eu-west-1', '--path-style'], /--region, --path-style go with --bucket/, /init --help/],
     [['lock', '--json=1'], /--json takes no value/, /lock --help/],
+    // Where node:util's parseArgs, which splits the line, would read it otherwise: `--` ends nothing, a group
+    // of short options is named as typed, and a value option may not be given twice.
+    [['push', '--', 'dev'], /^invalid usage: unknown option "--" for push$/, /push --help/],
+    [['push', 'dev', '-abc'], /^invalid usage: unknown option "-abc" for push$/, /push --help/],
+    [['push', 'dev', '--bogus=1'], /^invalid usage: unknown option "--bogus" for push$/, /push --help/],
+    [['key', 'export', 'dev', '--out', 'a', '--out=b'], /^invalid usage: --out given twice$/, /key --help/],
+    [['key', 'bogus'], /^invalid usage: unknown key command "bogus": export or import$/, /key --help/],
   ];
   for (const [argv, message, hint] of cases) {
     t.throws(() => parseArgs(argv), { code: 'USAGE', exit: 2, message, hint }, argv.join(' '));
