@@ -9,4 +9,4 @@ cd "$(dirname "$0")/.."
 find daemon client shared -name '*.ts' ! -name '*.d.ts' -print0 |
   xargs -0 npx esbuild --outdir=dist --outbase=. --format=esm --platform=node --target=node20 --sourcemap --log-level=warning
 npm run --silent bundle
-exec npx tap test/unit "$@"
+exec npx tap test/unit/*.test.ts "$@"
