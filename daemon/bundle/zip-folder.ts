@@ -48,12 +48,7 @@ export interface FolderBundle {
 
 /** zipFolder, with the digest of the same bytes and the number of files, from one read of the folder. */
 export async function bundleFolder(repoRoot: string, vaultFolder: string, options: ZipOptions = {}): Promise<FolderBundle> {
-  const { onListed, onRead, ...limits } = options;
-  const caps = resolveBundleLimits(limits);
-  const prefix = vaultFolderPrefix(vaultFolder);
-  const hooks: SnapshotHooks = { ...(onListed ? { onListed } : {}), ...(onRead ? { onRead } : {}) };
-  const files = await readFolderSnapshot(resolve(repoRoot), prefix, caps, hooks);
-  files.sort((a, b) => Buffer.compare(Buffer.from(a.name, 'utf8'), Buffer.from(b.name, 'utf8')));
+  const { files, prefix } = await snapshot(repoRoot, vaultFolder, options);
 
   // Stored, not deflated: deflate's exact bytes depend on the zlib build, and the same content must give the
   // same bundle on every machine. A vault folder is a few small files; the envelope hides lengths anyway.
@@ -63,6 +58,30 @@ export async function bundleFolder(repoRoot: string, vaultFolder: string, option
     archive.append(file.data, { name: file.name, date: ENTRY_DATE, mode: ENTRY_MODE });
   }
   const [zip] = await Promise.all([bytes, archive.finalize()]);
-  const digest = treeDigest(files.map((f) => ({ name: f.name.slice(prefix.length + 1), data: f.data })));
-  return { zip, digest, files: files.length };
+  return { zip, digest: digestOf(files, prefix), files: files.length };
+}
+
+/**
+ * bundleFolder's digest and file count without building the zip: for the questions that only compare a
+ * folder with a digest (unpushed edits? changed since it was backed up?). Same read, same refusals.
+ */
+export async function folderDigest(repoRoot: string, vaultFolder: string): Promise<Omit<FolderBundle, 'zip'>> {
+  const { files, prefix } = await snapshot(repoRoot, vaultFolder, {});
+  return { digest: digestOf(files, prefix), files: files.length };
+}
+
+/** The folder's files as one snapshot, in byte order of their UTF-8 names. */
+async function snapshot(repoRoot: string, vaultFolder: string, options: ZipOptions) {
+  const { onListed, onRead, ...limits } = options;
+  const caps = resolveBundleLimits(limits);
+  const prefix = vaultFolderPrefix(vaultFolder);
+  const hooks: SnapshotHooks = { ...(onListed ? { onListed } : {}), ...(onRead ? { onRead } : {}) };
+  const files = await readFolderSnapshot(resolve(repoRoot), prefix, caps, hooks);
+  files.sort((a, b) => Buffer.compare(Buffer.from(a.name, 'utf8'), Buffer.from(b.name, 'utf8')));
+  return { files, prefix };
+}
+
+/** treeDigest of the files by their names inside the vault folder. */
+function digestOf(files: ReadonlyArray<{ readonly name: string; readonly data: Buffer }>, prefix: string): string {
+  return treeDigest(files.map((f) => ({ name: f.name.slice(prefix.length + 1), data: f.data })));
 }

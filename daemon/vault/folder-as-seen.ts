@@ -4,11 +4,11 @@
 // followed, no fifo opened), so they can be run on the folder and on its swapped-out copy alike.
 import { posix, relative, sep } from 'node:path';
 import { VsyncError } from '../../shared/errors.js';
-import { bundleFolder } from '../bundle/zip-folder.js';
+import { folderDigest } from '../bundle/zip-folder.js';
 import { folderExists, type FolderCheck } from './vault-folder.js';
 
 /**
- * A check of a folder inside `root` against `seen`: the digest the operation took (bundleFolder's), or
+ * A check of a folder inside `root` against `seen`: the digest the operation took (bundleFolder's, folderDigest's), or
  * undefined when there was no folder then. A folder that cannot be read any more has changed, as far as a
  * swap is concerned: the swap is the one thing that must not happen then.
  */
@@ -17,7 +17,7 @@ export function asSeen(root: string, seen: string | undefined): FolderCheck {
     try {
       if (!(await folderExists(path))) return seen === undefined;
       if (seen === undefined) return false;
-      return (await bundleFolder(root, relative(root, path).split(sep).join(posix.sep))).digest === seen;
+      return (await folderDigest(root, relative(root, path).split(sep).join(posix.sep))).digest === seen;
     } catch {
       return false;
     }

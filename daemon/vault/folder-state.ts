@@ -1,7 +1,7 @@
 // Whether a checkout's vault folder holds edits this machine never pushed. A push on save asks before it
 // pushes (a folder the agent itself just pulled into is not a change), and --follow asks before it pulls
 // (a teammate's version never replaces unpushed edits on its own).
-import { bundleFolder } from '../bundle/zip-folder.js';
+import { folderDigest } from '../bundle/zip-folder.js';
 import { readLocalState, syncedHere, type SyncRecord } from './local-state.js';
 import type { OpenVault } from './vault.js';
 import { folderExists } from './vault-folder.js';
@@ -13,11 +13,11 @@ export interface FolderState {
   readonly synced?: SyncRecord | undefined;
 }
 
-/** Throws what bundleFolder throws for a folder no push would take (a fifo in it, a file too large). */
+/** Throws what folderDigest throws for a folder no push would take (a fifo in it, a file too large). */
 export async function readFolderState(vault: OpenVault): Promise<FolderState> {
   const state = await readLocalState(vault.stateFile);
   if (!(await folderExists(vault.folder))) return { exists: false, unpushed: false, synced: state.synced?.[vault.ref.root] };
-  const { digest, files } = await bundleFolder(vault.ref.root, vault.vaultFolder);
+  const { digest, files } = await folderDigest(vault.ref.root, vault.vaultFolder);
   const synced = syncedHere(state, vault.ref.root, { folderDigest: digest });
   return { exists: true, unpushed: synced ? synced.digest !== digest : files > 0, synced };
 }
