@@ -1,13 +1,21 @@
 // Tests that start separate processes run the built JavaScript (dist/), as users do. scripts/test.sh
 // builds before testing; running one test file by hand needs `npm run build` first.
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 /** The CLI as users run it: one bundled file (package.json bin, bin/vsync). */
 export const CLI = 'client/vsync.mjs';
 
-export const projectRoot = join(import.meta.dirname, '..', '..');
+/** The checkout: the nearest folder above this file with a package.json (this file also runs from dist/test/). */
+export const projectRoot = findRoot(import.meta.dirname);
+
+function findRoot(from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    if (dirname(dir) === dir) throw new Error(`no package.json above ${from}`);
+  }
+}
 
 /**
  * The file URL of a built module, e.g. built('daemon/storage/dir-storage'), or of a built file named with

@@ -3,10 +3,11 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { projectRoot } from './built.js';
 import { skipUnless } from './real-component.js';
 
 export const PYTHON = '/usr/bin/python3';
-export const VECTORS = join(import.meta.dirname, '..', 'vectors');
+export const VECTORS = join(projectRoot, 'test', 'vectors');
 export const REFERENCE = join(VECTORS, 'reference.py');
 
 /** The vector files (`*.json`) in a folder, in name order. */

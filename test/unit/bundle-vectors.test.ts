@@ -6,8 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { seal, unseal } from '../../daemon/crypto/seal.js';
 import { unzipToStaging } from '../../daemon/bundle/unzip-to-staging.js';
+import { projectRoot } from '../helpers/built.js';
 
-const dir = join(import.meta.dirname, '..', 'vectors');
+const dir = join(projectRoot, 'test', 'vectors');
 const expected: Array<[string, string, Record<string, string>]> = [
   ['sealed-single-env-file', 'dev', { '.env.dev': 'DATABASE_URL=postgres://dev\nAPI_KEY=abc123\n' }],
   [

@@ -4,8 +4,9 @@ import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { VsyncError, exitCodes, registry } from '../../shared/errors.js';
+import { projectRoot } from '../helpers/built.js';
 
-const doc = readFileSync(join(import.meta.dirname, '..', '..', 'docs', 'ERRORS.md'), 'utf8');
+const doc = readFileSync(join(projectRoot, 'docs', 'ERRORS.md'), 'utf8');
 const sections = new Map<string, string>();
 for (const part of doc.split(/^## /m).slice(1)) {
   const [heading, ...body] = part.split('\n');
