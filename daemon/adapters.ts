@@ -7,7 +7,8 @@ import type { Keychain } from './keychain/keychain.js';
 import { OsKeychain } from './keychain/os-keychain.js';
 import { DirStorage } from './storage/dir-storage.js';
 import { DEFAULT_RETRY, RetryingStorage, type RetryPolicy } from './storage/retrying-storage.js';
-import { S3Storage } from './storage/s3-storage.js';
+import { LazyStorage } from './storage/lazy-storage.js';
+import { type S3Settings, s3Location } from './storage/s3-settings.js';
 import type { Storage } from './storage/storage.js';
 
 /** Any VSYNC_KEY variable means a headless machine: keys come from the environment and nowhere else. */
@@ -27,19 +28,18 @@ export function storageFactory(retry: Partial<RetryPolicy> = {}): (config: Confi
     const id = JSON.stringify(config.s3 ?? config.store);
     let store = stores.get(id);
     if (!store) {
-      const adapter = config.s3
-        ? new S3Storage({
-            bucket: config.s3.bucket,
-            region: config.s3.region,
-            endpoint: config.s3.endpoint,
-            prefix: config.s3.prefix,
-            forcePathStyle: config.s3.forcePathStyle,
-            requestTimeoutMs,
-          })
-        : new DirStorage(config.store!.root);
+      const adapter = config.s3 ? lazyS3({ ...config.s3, requestTimeoutMs }) : new DirStorage(config.store!.root);
       store = new RetryingStorage(adapter, retry);
       stores.set(id, store);
     }
     return store;
   };
+}
+
+/** An S3 store whose SDK is loaded (by a dynamic import, which nothing else makes) at its first call. */
+function lazyS3(settings: S3Settings): Storage {
+  return new LazyStorage(
+    (key) => s3Location(settings, key),
+    async () => new (await import('./storage/s3-storage.js')).S3Storage(settings),
+  );
 }

@@ -11,7 +11,7 @@
 // unzipper checks no CRC and no uncompressed size; the extractor counts and checksums the bytes itself.
 
 import type { Readable } from 'node:stream';
-import unzipper from 'unzipper';
+import type * as unzipper from 'unzipper';
 import { VsyncError } from '../../shared/errors.js';
 import { showName } from './entry-names.js';
 import { maxArchiveBytes, type BundleLimits } from './limits.js';
@@ -73,7 +73,9 @@ export async function readCentralDirectory(zip: Buffer, limits: BundleLimits): P
 
   let directory: unzipper.CentralDirectory;
   try {
-    directory = await unzipper.Open.buffer(zip);
+    // Loaded on the first pull, not at the agent's start: an idle agent is ~10 MiB lighter without it.
+    const { Open } = (await import('unzipper')).default;
+    directory = await Open.buffer(zip);
   } catch (err) {
     throw new VsyncError('BUNDLE_CORRUPT', `not a readable zip (${errorText(err)})`, { cause: err });
   }

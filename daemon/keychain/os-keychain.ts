@@ -19,7 +19,7 @@
 //   hand with `secret-tool lookup service tools.vsync username <repo>/<env>`.
 //
 // The key text is never logged and never put into an error.
-import { AsyncEntry } from '@napi-rs/keyring';
+import type { AsyncEntry } from '@napi-rs/keyring';
 import { VsyncError } from '../../shared/errors.js';
 import { KEYCHAIN_SERVICE, type Keychain } from './keychain.js';
 
@@ -108,7 +108,7 @@ export class OsKeychain implements Keychain {
 
   async #call<T>(account: string, op: (entry: AsyncEntry) => Promise<T>): Promise<T> {
     try {
-      return await op(this.#entry(account));
+      return await op(await this.#entry(account));
     } catch (err) {
       // The entry's bus connection may be what failed; the next call builds a fresh one.
       this.#entries.delete(account);
@@ -116,9 +116,12 @@ export class OsKeychain implements Keychain {
     }
   }
 
-  #entry(account: string): AsyncEntry {
+  async #entry(account: string): Promise<AsyncEntry> {
     let entry = this.#entries.get(account);
     if (entry === undefined) {
+      // The native module is loaded at the first keychain call, not at the agent's start (~8 MiB), and never
+      // by an agent whose keys come from VSYNC_KEY.
+      const { AsyncEntry } = await import('@napi-rs/keyring');
       // Pinned to the Secret Service on Linux: no silent fallback to the kernel keyring (see the top of the file).
       entry = new AsyncEntry(this.#service, account, { linux: { store: 'secret-service' } });
       if (this.#entries.size >= MAX_CACHED_ENTRIES) {

@@ -12,6 +12,7 @@ import {
   type ListObjectsV2CommandOutput,
 } from '@aws-sdk/client-s3';
 import { VsyncError, isVsyncError } from '../../shared/errors.js';
+import { type S3Settings, s3Location } from './s3-settings.js';
 import {
   assertValidKey,
   assertValidPrefix,
@@ -26,18 +27,6 @@ import {
   type StoredObject,
   type WriteResult,
 } from './storage.js';
-
-export interface S3Settings {
-  readonly bucket: string;
-  readonly region?: string | undefined;
-  readonly endpoint?: string | undefined;
-  /** Prepended to every key, e.g. `team-a/`. */
-  readonly prefix?: string | undefined;
-  /** Path-style URLs (`endpoint/bucket/key`), which most self-hosted servers need. */
-  readonly forcePathStyle?: boolean | undefined;
-  /** Milliseconds before a request is abandoned as transient. */
-  readonly requestTimeoutMs?: number | undefined;
-}
 
 const DEFAULT_REGION = 'us-east-1';
 
@@ -159,7 +148,7 @@ export class S3Storage implements Storage {
   }
 
   describe(key: string): string {
-    return `s3://${this.settings.bucket}/${this.prefix}${key}`;
+    return s3Location(this.settings, key);
   }
 
   private fullKey(key: string): string {

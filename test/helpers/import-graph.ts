@@ -8,6 +8,8 @@ import { dirname, join, relative, resolve } from 'node:path';
 export interface Specifier {
   readonly spec: string;
   readonly typeOnly: boolean;
+  /** Named by import(): loaded when that line runs, not when the module is. */
+  readonly dynamic: boolean;
 }
 
 /** One edge of the graph. `target` is a module path from the root without extension ('shared/errors'), or a bare specifier. */
@@ -27,15 +29,15 @@ export type ImportGraph = ReadonlyMap<string, readonly Edge[]>;
 export function specifiersOf(source: string): Specifier[] {
   const found: Specifier[] = [];
   const statement = /^\s*(import|export)\s+(type\s+)?(?:[^'";]*?\bfrom\s*)?['"]([^'"]+)['"]/gm;
-  for (const m of source.matchAll(statement)) found.push({ spec: m[3]!, typeOnly: m[2] !== undefined });
-  for (const m of source.matchAll(/\bimport\s*\(\s*['"]([^'"]+)['"]\s*\)/g)) found.push({ spec: m[1]!, typeOnly: false });
+  for (const m of source.matchAll(statement)) found.push({ spec: m[3]!, typeOnly: m[2] !== undefined, dynamic: false });
+  for (const m of source.matchAll(/\bimport\s*\(\s*['"]([^'"]+)['"]\s*\)/g)) found.push({ spec: m[1]!, typeOnly: false, dynamic: true });
   return found;
 }
 
-/** The modules a file loads at run time: what specifiersOf finds, less what tsc erases. */
-export function runtimeSpecifiers(source: string): string[] {
+/** The modules a file loads at run time: what specifiersOf finds, less what tsc erases (and, with `dynamic` false, less import()). */
+export function runtimeSpecifiers(source: string, { dynamic = true } = {}): string[] {
   return specifiersOf(source)
-    .filter((s) => !s.typeOnly)
+    .filter((s) => !s.typeOnly && (dynamic || !s.dynamic))
     .map((s) => s.spec);
 }
 
@@ -71,8 +73,16 @@ export function importGraph(root: string, folders: readonly string[]): ImportGra
   return graph;
 }
 
-/** Follows relative runtime imports from `entries`; returns every file reached and every bare specifier seen (with a file that names it). */
-export function walk(entries: string[], ext: '.ts' | '.js', root: string): { files: string[]; external: Map<string, string> } {
+/**
+ * Follows relative runtime imports from `entries` (import() too, unless `dynamic` is false: then what loading
+ * the entries loads); returns every file reached and every bare specifier seen (with a file that names it).
+ */
+export function walk(
+  entries: string[],
+  ext: '.ts' | '.js',
+  root: string,
+  { dynamic = true } = {},
+): { files: string[]; external: Map<string, string> } {
   const seen = new Set<string>();
   const external = new Map<string, string>();
   const queue = [...entries];
@@ -80,7 +90,7 @@ export function walk(entries: string[], ext: '.ts' | '.js', root: string): { fil
     const file = queue.pop()!;
     if (seen.has(file)) continue;
     seen.add(file);
-    for (const spec of runtimeSpecifiers(readFileSync(file, 'utf8'))) {
+    for (const spec of runtimeSpecifiers(readFileSync(file, 'utf8'), { dynamic })) {
       if (spec.startsWith('.')) queue.push(resolve(dirname(file), ext === '.ts' ? spec.replace(/\.js$/, '.ts') : spec));
       else external.set(spec, relative(root, file));
     }

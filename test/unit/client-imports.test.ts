@@ -59,6 +59,11 @@ t.test('the import scanner itself', async (t) => {
     "// a comment that says import from 'nowhere' is not at a line start",
   ].join('\n');
   t.same(runtimeSpecifiers(source).sort(), ['./multi.js', './re-export.js', './side-effect.js', 'node:http', 'zod'].sort());
+  t.same(
+    runtimeSpecifiers(source, { dynamic: false }).sort(),
+    ['./multi.js', './re-export.js', './side-effect.js', 'node:http'].sort(),
+    'without import()',
+  );
   const typeOnly = specifiersOf(source)
     .filter((s) => s.typeOnly)
     .map((s) => s.spec);
