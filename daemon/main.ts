@@ -8,6 +8,8 @@ import { agentLockFile, socketPath } from '../shared/socket-path.js';
 import { describeIssues } from '../shared/validation.js';
 import { VERSION } from '../shared/version.js';
 import { keychainFor, storageFactory } from './adapters.js';
+import { CAP_SETTINGS, type BundleLimits } from './bundle/limits.js';
+import { capSetting } from './vault/config.js';
 import type { RetryPolicy } from './storage/retrying-storage.js';
 import { LockFile } from './fs/lock-file.js';
 import { DEFAULT_KEY_IDLE_MS, KeyRing } from './vault/key-ring.js';
@@ -53,6 +55,10 @@ Environment:
   VSYNC_MAX_CONNECTIONS     open connections at most; at the cap the oldest idle one is closed (default 1024)
   VSYNC_EVENT_BUFFER_KIB    drop an event stream whose reader is this far behind (default 1024)
   VSYNC_MAX_VERSION_BYTES   refuse to download a version larger than this (default 268435456 = 256 MiB)
+  VSYNC_MAX_BUNDLE_ENTRIES, VSYNC_MAX_FILE_BYTES, VSYNC_MAX_BUNDLE_BYTES
+                            the caps on what a vault folder may hold: files (default 1000), bytes a file
+                            (default 16777216 = 16 MiB), bytes in all (default 67108864 = 64 MiB); a vault
+                            config's "limits" overrides them for that vault
   VSYNC_KEY, VSYNC_KEY_<REPO>_<ENV>
                             keys from the environment instead of the OS keychain (headless machines)
   LISTEN_PID, LISTEN_FDS    socket activation (sd_listen_fds): serve the socket passed as fd 3, bound at
@@ -73,7 +79,20 @@ const Settings = z.object({
   VSYNC_MAX_CONNECTIONS: z.coerce.number().int().min(4).max(65_536).optional(),
   VSYNC_EVENT_BUFFER_KIB: z.coerce.number().int().min(16).max(1_048_576).optional(),
   VSYNC_MAX_VERSION_BYTES: MaxVersionBytesSetting.optional(),
+  [CAP_SETTINGS.maxEntries]: z.coerce.number().pipe(capSetting).optional(),
+  [CAP_SETTINGS.maxEntryBytes]: z.coerce.number().pipe(capSetting).optional(),
+  [CAP_SETTINGS.maxTotalBytes]: z.coerce.number().pipe(capSetting).optional(),
 });
+
+/** The bundle caps the environment sets (limits.ts has the defaults, a vault config may override them). */
+function bundleLimits(settings: z.infer<typeof Settings>): Partial<BundleLimits> {
+  const limits: { -readonly [cap in keyof BundleLimits]?: number } = {};
+  for (const cap of Object.keys(CAP_SETTINGS) as Array<keyof BundleLimits>) {
+    const value = settings[CAP_SETTINGS[cap]];
+    if (value !== undefined) limits[cap] = value;
+  }
+  return limits;
+}
 
 /** The server's limits from the settings (the defaults are in server/server-limits.ts). */
 function serverLimits(settings: z.infer<typeof Settings>): Partial<ServerLimits> {
@@ -122,6 +141,7 @@ async function main(): Promise<void> {
       // Read before a pull swaps a folder: an agent whose lock is gone may already have a successor.
       stillServing: () => agentLock.stillHeld(),
       ...(settings.VSYNC_MAX_VERSION_BYTES !== undefined ? { maxVersionBytes: settings.VSYNC_MAX_VERSION_BYTES } : {}),
+      bundleLimits: bundleLimits(settings),
     },
     { events, automaticKeys: keys.automatic() },
   );

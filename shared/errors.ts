@@ -131,8 +131,8 @@ export const registry = {
     exit: x.integrity,
   },
   BUNDLE_TOO_LARGE: {
-    message: 'the archive exceeds the entry count or total size limit',
-    hint: 'nothing was extracted; a vault folder holds a few small secret files, not bulk data',
+    message: 'the bundle is over a cap on its files or bytes',
+    hint: "nothing was written or extracted. A vault folder is a few small secret files; if this one is meant to be larger, raise the cap the message names on every machine that uses the vault (limits in the vault's config, or the agent's environment and then `vsync daemon stop`)",
     http: 413,
     exit: x.integrity,
   },

@@ -14,7 +14,7 @@ import type { Readable } from 'node:stream';
 import type * as unzipper from 'unzipper';
 import { VsyncError } from '../../shared/errors.js';
 import { showName } from './entry-names.js';
-import { maxArchiveBytes, type BundleLimits } from './limits.js';
+import { capText, maxArchiveBytes, type BundleLimits } from './limits.js';
 
 export type EntryType =
   | 'file'
@@ -64,11 +64,14 @@ const DOS_DIRECTORY = 0x10;
  */
 export async function readCentralDirectory(zip: Buffer, limits: BundleLimits): Promise<ArchiveEntry[]> {
   if (zip.length > maxArchiveBytes(limits)) {
-    throw new VsyncError('BUNDLE_TOO_LARGE', `the archive is ${zip.length} bytes`);
+    throw new VsyncError(
+      'BUNDLE_TOO_LARGE',
+      `the archive is ${zip.length} bytes, more than files within the cap of ${capText(limits, 'maxTotalBytes')} bytes could make`,
+    );
   }
   const declared = declaredEntryCount(zip);
   if (declared !== undefined && declared > limits.maxEntries) {
-    throw new VsyncError('BUNDLE_TOO_LARGE', `the archive lists ${declared} entries (at most ${limits.maxEntries})`);
+    throw new VsyncError('BUNDLE_TOO_LARGE', `the archive lists ${declared} entries (at most ${capText(limits, 'maxEntries')})`);
   }
 
   let directory: unzipper.CentralDirectory;
@@ -81,7 +84,10 @@ export async function readCentralDirectory(zip: Buffer, limits: BundleLimits): P
   }
   // The end record may be zip64, which the early check above leaves to this one.
   if (directory.files.length > limits.maxEntries) {
-    throw new VsyncError('BUNDLE_TOO_LARGE', `the archive lists ${directory.files.length} entries (at most ${limits.maxEntries})`);
+    throw new VsyncError(
+      'BUNDLE_TOO_LARGE',
+      `the archive lists ${directory.files.length} entries (at most ${capText(limits, 'maxEntries')})`,
+    );
   }
 
   const centralStart = directory.offsetToStartOfCentralDirectory;

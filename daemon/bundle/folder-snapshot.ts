@@ -14,7 +14,7 @@ import { isErrno } from '../fs/errno.js';
 import { isEditorScratch } from './editor-files.js';
 import { nameProblem, showName } from './entry-names.js';
 import { EntrySet } from './entry-set.js';
-import type { BundleLimits } from './limits.js';
+import { capText, type BundleLimits } from './limits.js';
 
 // O_NOFOLLOW: a file swapped for a symlink after we listed it is not followed out of the folder.
 // O_NONBLOCK: a file swapped for a fifo cannot hang the open; the fstat check then sees it.
@@ -88,7 +88,11 @@ async function readOnce(repoRoot: string, prefix: string, caps: BundleLimits, ho
   for (const entry of listing.entries) {
     if (entry.kind !== 'file') continue;
     const name = `${prefix}/${entry.rel}`;
-    const data = await readListedFile(entry, name, Math.min(caps.maxEntryBytes, caps.maxTotalBytes - totalBytes));
+    const left = caps.maxTotalBytes - totalBytes;
+    const data =
+      caps.maxEntryBytes <= left
+        ? await readListedFile(entry, name, caps.maxEntryBytes, `is larger than the cap of ${capText(caps, 'maxEntryBytes')} bytes a file`)
+        : await readListedFile(entry, name, left, `would take the bundle over its cap of ${capText(caps, 'maxTotalBytes')} bytes`);
     totalBytes += data.length;
     files.push({ name, data });
   }
@@ -195,7 +199,7 @@ async function listTree(folder: string, prefix: string, caps: BundleLimits): Pro
         });
       }
       if (++fileCount > caps.maxEntries) {
-        throw new VsyncError('BUNDLE_TOO_LARGE', `${prefix}/ holds more than ${caps.maxEntries} files`);
+        throw new VsyncError('BUNDLE_TOO_LARGE', `${prefix}/ holds more than ${capText(caps, 'maxEntries')} files`);
       }
       entries.push({ kind: 'file', rel, path, stats });
     }
@@ -219,9 +223,9 @@ async function lstatListed(path: string, name: string): Promise<BigIntStats> {
 /**
  * The listed file's bytes, read through a descriptor that is checked to be that file: a regular file with
  * the listed dev/ino, one link, and no write (ctime, size) between the listing and the end of the read.
- * `cap` is what this file may still add; more than that is BUNDLE_TOO_LARGE.
+ * `cap` is what this file may still add; more than that is BUNDLE_TOO_LARGE, saying that the file `over` (which cap).
  */
-async function readListedFile(entry: ListedEntry, name: string, cap: number): Promise<Buffer> {
+async function readListedFile(entry: ListedEntry, name: string, cap: number, over: string): Promise<Buffer> {
   let handle: FileHandle;
   try {
     handle = await open(entry.path, OPEN_FLAGS);
@@ -235,7 +239,7 @@ async function readListedFile(entry: ListedEntry, name: string, cap: number): Pr
       throw new FolderChanged(`${showName(name)} was replaced`);
     }
     if (before.ctimeNs !== entry.stats.ctimeNs) throw new FolderChanged(`${showName(name)} was written to`);
-    const tooLarge = () => new VsyncError('BUNDLE_TOO_LARGE', `${showName(name)} would take the bundle over its size limit`);
+    const tooLarge = () => new VsyncError('BUNDLE_TOO_LARGE', `${showName(name)} ${over}`);
     if (before.size > BigInt(cap)) throw tooLarge();
     // Read to the end rather than trusting the size: the file may grow while we read, and must not grow
     // past the cap.

@@ -19,6 +19,21 @@ export const defaultBundleLimits: BundleLimits = Object.freeze({
   maxTotalBytes: 64 * 1024 * 1024,
 });
 
+/**
+ * Where each cap is raised: the agent's environment (every vault it serves) or a vault config's `limits`
+ * (that vault, which wins). Errors name them, so a vault that outgrew a default says what to change.
+ */
+export const CAP_SETTINGS = Object.freeze({
+  maxEntries: 'VSYNC_MAX_BUNDLE_ENTRIES',
+  maxEntryBytes: 'VSYNC_MAX_FILE_BYTES',
+  maxTotalBytes: 'VSYNC_MAX_BUNDLE_BYTES',
+} as const) satisfies Readonly<Record<keyof BundleLimits, string>>;
+
+/** A cap as an error states it: its value and where it is set, e.g. `1000 (VSYNC_MAX_BUNDLE_ENTRIES, or limits.maxEntries in the vault's config)`. */
+export function capText(limits: BundleLimits, cap: keyof BundleLimits): string {
+  return `${limits[cap]} (${CAP_SETTINGS[cap]}, or limits.${cap} in the vault's config)`;
+}
+
 /** The defaults with any per-call overrides applied; a cap that is not a positive safe integer is a bug. */
 export function resolveBundleLimits(overrides?: Partial<BundleLimits>): BundleLimits {
   const limits = { ...defaultBundleLimits, ...overrides };

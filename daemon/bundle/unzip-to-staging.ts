@@ -13,7 +13,7 @@ import { isVsyncError, VsyncError } from '../../shared/errors.js';
 import { readCentralDirectory, type ArchiveEntry } from './central-directory.js';
 import { lengthProblem, nameProblem, showName, vaultFolderPrefix } from './entry-names.js';
 import { EntrySet } from './entry-set.js';
-import { resolveBundleLimits, type BundleLimits } from './limits.js';
+import { capText, resolveBundleLimits, type BundleLimits } from './limits.js';
 import { isErrno } from '../fs/errno.js';
 import { syncFolder } from '../fs/atomic-write.js';
 
@@ -131,12 +131,12 @@ function planWrites(entries: ArchiveEntry[], prefix: string, caps: BundleLimits,
       if (entry.uncompressedSize > caps.maxEntryBytes) {
         throw new VsyncError(
           'BUNDLE_TOO_LARGE',
-          `${showName(entry.name)} declares ${entry.uncompressedSize} bytes (at most ${caps.maxEntryBytes})`,
+          `${showName(entry.name)} declares ${entry.uncompressedSize} bytes (at most ${capText(caps, 'maxEntryBytes')})`,
         );
       }
       totalBytes += entry.uncompressedSize;
       if (totalBytes > caps.maxTotalBytes) {
-        throw new VsyncError('BUNDLE_TOO_LARGE', `the files declare more than ${caps.maxTotalBytes} bytes in all`);
+        throw new VsyncError('BUNDLE_TOO_LARGE', `the files declare more than ${capText(caps, 'maxTotalBytes')} bytes in all`);
       }
     }
     plan.push({ kind: entry.type, path, entry });

@@ -66,8 +66,12 @@ export async function bundleFolder(repoRoot: string, vaultFolder: string, option
  * bundleFolder's digest and file count without building the zip: for the questions that only compare a
  * folder with a digest (unpushed edits? changed since it was backed up?). Same read, same refusals.
  */
-export async function folderDigest(repoRoot: string, vaultFolder: string): Promise<Omit<FolderBundle, 'zip'>> {
-  const { files, prefix } = await snapshot(repoRoot, vaultFolder, {});
+export async function folderDigest(
+  repoRoot: string,
+  vaultFolder: string,
+  limits: Partial<BundleLimits> = {},
+): Promise<Omit<FolderBundle, 'zip'>> {
+  const { files, prefix } = await snapshot(repoRoot, vaultFolder, limits);
   return { digest: digestOf(files, prefix), files: files.length };
 }
 

@@ -42,6 +42,9 @@ const S3Block = z.looseObject({
   forcePathStyle: z.boolean().optional(),
 });
 
+/** A bundle cap (limits.ts) as a config or the agent's environment may raise or lower it. */
+export const capSetting = z.number().int().min(1).max(Number.MAX_SAFE_INTEGER);
+
 const DirBlock = z.looseObject({
   kind: z.literal('dir'),
   root: z.string().refine(isAbsolute, 'must be an absolute path'),
@@ -61,6 +64,13 @@ export const ConfigSchema = z
         .regex(/^[A-Za-z0-9+/]{22}==$/, 'must be the 24-character keyCheck vsync writes')
         .optional(),
     }),
+    limits: z
+      .looseObject({
+        maxEntries: capSetting.optional(),
+        maxEntryBytes: capSetting.optional(),
+        maxTotalBytes: capSetting.optional(),
+      })
+      .optional(),
     files: z
       .looseObject({
         vaultFolder: z

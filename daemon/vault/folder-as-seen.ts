@@ -4,6 +4,7 @@
 // followed, no fifo opened), so they can be run on the folder and on its swapped-out copy alike.
 import { posix, relative, sep } from 'node:path';
 import { VsyncError } from '../../shared/errors.js';
+import type { BundleLimits } from '../bundle/limits.js';
 import { folderDigest } from '../bundle/zip-folder.js';
 import { folderExists, type FolderCheck } from './vault-folder.js';
 
@@ -12,12 +13,12 @@ import { folderExists, type FolderCheck } from './vault-folder.js';
  * undefined when there was no folder then. A folder that cannot be read any more has changed, as far as a
  * swap is concerned: the swap is the one thing that must not happen then.
  */
-export function asSeen(root: string, seen: string | undefined): FolderCheck {
+export function asSeen(root: string, seen: string | undefined, limits: BundleLimits): FolderCheck {
   return async (path) => {
     try {
       if (!(await folderExists(path))) return seen === undefined;
       if (seen === undefined) return false;
-      return (await folderDigest(root, relative(root, path).split(sep).join(posix.sep))).digest === seen;
+      return (await folderDigest(root, relative(root, path).split(sep).join(posix.sep), limits)).digest === seen;
     } catch {
       return false;
     }

@@ -17,7 +17,7 @@ export interface FolderState {
 export async function readFolderState(vault: OpenVault): Promise<FolderState> {
   const state = await readLocalState(vault.stateFile);
   if (!(await folderExists(vault.folder))) return { exists: false, unpushed: false, synced: state.synced?.[vault.ref.root] };
-  const { digest, files } = await folderDigest(vault.ref.root, vault.vaultFolder);
+  const { digest, files } = await folderDigest(vault.ref.root, vault.vaultFolder, vault.limits);
   const synced = syncedHere(state, vault.ref.root, { folderDigest: digest });
   return { exists: true, unpushed: synced ? synced.digest !== digest : files > 0, synced };
 }

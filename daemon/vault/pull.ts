@@ -59,7 +59,7 @@ export async function pull(deps: VaultDeps & OperationGuard, ref: VaultRef, opti
   let local: { zip: Buffer; digest: string; backup: string } | undefined;
   let seen: string | undefined; // the folder's digest as judged and backed up; undefined: there was none
   if (await folderExists(vault.folder)) {
-    const current = await bundleFolder(ref.root, vault.vaultFolder);
+    const current = await bundleFolder(ref.root, vault.vaultFolder, vault.limits);
     seen = current.digest;
     if (current.files > 0) {
       const backup = await writeBackup(aesKey, current.zip, repo, env, deps.environment, deps.now());
@@ -130,7 +130,7 @@ export async function pull(deps: VaultDeps & OperationGuard, ref: VaultRef, opti
   // there is nothing to swap, and a pull that changes nothing writes nothing but its backup.
   const digest = local?.zip.equals(sealed.payload)
     ? local.digest
-    : await replaceFolder(deps, vault, sealed.payload, state, { ts, etag: pointer.etag }, now, asSeen(ref.root, seen));
+    : await replaceFolder(deps, vault, sealed.payload, state, { ts, etag: pointer.etag }, now, asSeen(ref.root, seen, vault.limits));
   const next = afterSync(state, ref.root, { ts, etag: pointer.etag, digest }, newerPlausible(pointer.ts, ts, now), now);
   if (JSON.stringify(next) !== JSON.stringify(state)) await writeLocalState(vault.stateFile, next, now);
   return { repo, env, version: ts, ...(local ? { backup: local.backup } : {}), folder: ref.root };
@@ -148,7 +148,7 @@ async function replaceFolder(
 ): Promise<string> {
   const staging = await makeStaging(vault.folder);
   try {
-    await unzipToStaging(zip, staging, vault.vaultFolder);
+    await unzipToStaging(zip, staging, vault.vaultFolder, vault.limits);
     const digest = await stagingDigest(staging);
     // The extraction took a while: the last word before anything the user sees changes.
     await checkMayReplaceFolder(guard, vault.folder);

@@ -32,7 +32,7 @@ export async function push(deps: VaultDeps & OperationGuard, ref: VaultRef, opti
   step(1, `zipping ${vault.vaultFolder}/`);
   // The pointer read goes out while the folder is zipped; a local failure is still the one reported.
   const remote = settleLater(readPointer(vault));
-  const { zip, digest } = await bundleFolder(ref.root, vault.vaultFolder);
+  const { zip, digest } = await bundleFolder(ref.root, vault.vaultFolder, vault.limits);
   const aesKey = await vault.aesKey();
   const state = await readLocalState(vault.stateFile);
   const pointer = await remote;

@@ -14,7 +14,7 @@ import { readFile, rm } from 'node:fs/promises';
 import { VsyncError, isVsyncError } from '../../shared/errors.js';
 import { backupFolder } from '../../shared/paths.js';
 import type { Progress } from '../../shared/progress.js';
-import { maxArchiveBytes, resolveBundleLimits } from '../bundle/limits.js';
+import { capText, maxArchiveBytes, type BundleLimits } from '../bundle/limits.js';
 import { unzipToStaging } from '../bundle/unzip-to-staging.js';
 import { bundleFolder } from '../bundle/zip-folder.js';
 import { ENVELOPE_OVERHEAD, decryptEnvelope } from '../crypto/envelope.js';
@@ -63,14 +63,14 @@ export async function restore(
   const aesKey = await vault.aesKey();
 
   step(1, `decrypting ${chosen.path}`);
-  const zip = await readBackup(aesKey, chosen, env);
+  const zip = await readBackup(aesKey, chosen, env, vault.limits);
 
   checkNotCancelled(deps);
   step(2, `backing up local ${vault.vaultFolder}/`);
   let current: { zip: Buffer; digest: string } | undefined;
   let backup: string | undefined;
   if (await folderExists(vault.folder)) {
-    const bundle = await bundleFolder(ref.root, vault.vaultFolder);
+    const bundle = await bundleFolder(ref.root, vault.vaultFolder, vault.limits);
     current = bundle;
     if (bundle.files > 0) backup = await writeBackup(aesKey, bundle.zip, repo, env, deps.environment, deps.now(), { spare: chosen.path });
   }
@@ -78,7 +78,7 @@ export async function restore(
 
   step(3, `unzipping into ${ref.root}`);
   // Bundles are deterministic: a folder that zips to exactly these bytes already holds the backup.
-  const unchanged = asSeen(ref.root, current?.digest);
+  const unchanged = asSeen(ref.root, current?.digest, vault.limits);
   const restored = current?.zip.equals(zip) ? { digest: current.digest } : await replaceFolder(deps, vault, zip, unchanged);
   await pruneBackups(repo, env, deps.environment);
 
@@ -107,10 +107,15 @@ async function chooseBackup(deps: VaultDeps, ref: VaultRef, ts: string | undefin
 }
 
 /** The zip inside the backup, once its GCM tag verified; a failure names the file and writes nothing. */
-async function readBackup(aesKey: Buffer, backup: Backup, env: string): Promise<Buffer> {
+async function readBackup(aesKey: Buffer, backup: Backup, env: string, limits: BundleLimits): Promise<Buffer> {
   // A backup holds a bundle within the caps; anything far bigger is not one, and is not read into memory.
-  const cap = maxArchiveBytes(resolveBundleLimits()) + ENVELOPE_OVERHEAD;
-  if (backup.size > cap) throw new VsyncError('BUNDLE_TOO_LARGE', `${backup.path} is ${backup.size} bytes (at most ${cap})`);
+  const cap = maxArchiveBytes(limits) + ENVELOPE_OVERHEAD;
+  if (backup.size > cap) {
+    throw new VsyncError(
+      'BUNDLE_TOO_LARGE',
+      `${backup.path} is ${backup.size} bytes, more than a bundle within the cap of ${capText(limits, 'maxTotalBytes')} bytes could be`,
+    );
+  }
   let envelope: Buffer;
   try {
     envelope = await readFile(backup.path);
@@ -133,7 +138,7 @@ async function readBackup(aesKey: Buffer, backup: Backup, env: string): Promise<
 async function replaceFolder(guard: OperationGuard, vault: OpenVault, zip: Buffer, unchanged: FolderCheck): Promise<{ digest: string }> {
   const staging = await makeStaging(vault.folder);
   try {
-    await unzipToStaging(zip, staging, vault.vaultFolder);
+    await unzipToStaging(zip, staging, vault.vaultFolder, vault.limits);
     const digest = await stagingDigest(staging);
     await checkMayReplaceFolder(guard, vault.folder); // a cancelled restore, or a replaced agent, changes nothing
     await assertAsSeen(vault.folder, unchanged); // an edit made since step 2 is in no backup

@@ -6,6 +6,7 @@ import { VsyncError, isVsyncError } from '../../shared/errors.js';
 import { assertEnvName, assertRepoName } from '../../shared/names.js';
 import { configFile, type Env } from '../../shared/paths.js';
 import { parseTimestamp } from '../crypto/timestamp.js';
+import { resolveBundleLimits, type BundleLimits } from '../bundle/limits.js';
 import type { Keychain } from '../keychain/keychain.js';
 import type { Storage, StoredObject } from '../storage/storage.js';
 import { readConfig, vaultFolderOf, type Config } from './config.js';
@@ -24,6 +25,8 @@ export interface VaultDeps {
   readonly now: () => Date;
   /** The largest version object a pull downloads (VSYNC_MAX_VERSION_BYTES); DEFAULT_MAX_VERSION_BYTES when absent. */
   readonly maxVersionBytes?: number;
+  /** The agent's bundle caps (VSYNC_MAX_BUNDLE_ENTRIES, …) where they differ from limits.ts's defaults. */
+  readonly bundleLimits?: Partial<BundleLimits>;
 }
 
 /** Which vault: a repo name, an env, and the repo's root folder on this machine. */
@@ -42,6 +45,8 @@ export interface OpenVault {
   readonly vaultFolder: string;
   readonly folder: string;
   readonly stateFile: string;
+  /** The bundle caps for this vault: the defaults, then the agent's environment, then the config's `limits`. */
+  readonly limits: BundleLimits;
   aesKey(): Promise<Buffer>;
 }
 
@@ -64,6 +69,7 @@ export async function openVault(deps: VaultDeps, ref: VaultRef): Promise<OpenVau
     vaultFolder,
     folder: join(ref.root, ...vaultFolder.split('/')),
     stateFile: stateFile(ref.repo, ref.env, deps.environment),
+    limits: resolveBundleLimits({ ...deps.bundleLimits, ...config.limits }),
     aesKey: () => deps.keys.aesKey(ref.repo, ref.env, config.encryption.salt, config.encryption.keyCheck),
   };
 }

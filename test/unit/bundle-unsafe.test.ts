@@ -254,7 +254,9 @@ t.test('entries that are not regular files or folders are refused', async (t) =>
 t.test('too many entries', async (t) => {
   const entries = (n: number) => Array.from({ length: n }, (_, i) => file(`${VAULT}/f${i}`, 'x'));
   await t.test('over a per-call cap', async (t) =>
-    refused(t, makeZip(entries(4)), 'BUNDLE_TOO_LARGE', /4 entries \(at most 3\)/, { maxEntries: 3 }),
+    refused(t, makeZip(entries(4)), 'BUNDLE_TOO_LARGE', /4 entries \(at most 3 \(VSYNC_MAX_BUNDLE_ENTRIES, or limits\.maxEntries/, {
+      maxEntries: 3,
+    }),
   );
   await t.test('over the default cap of 1000', async (t) => refused(t, makeZip(entries(1001)), 'BUNDLE_TOO_LARGE', /1001 entries/));
   await t.test('folder entries count too', async (t) =>
@@ -270,12 +272,18 @@ t.test('too many entries', async (t) => {
 t.test('declared sizes over the caps', async (t) => {
   const sixty = 'x'.repeat(60);
   await t.test('total', async (t) =>
-    refused(t, makeZip([file(`${VAULT}/a`, sixty), file(`${VAULT}/b`, sixty)]), 'BUNDLE_TOO_LARGE', /more than 100 bytes in all/, {
-      maxTotalBytes: 100,
-    }),
+    refused(
+      t,
+      makeZip([file(`${VAULT}/a`, sixty), file(`${VAULT}/b`, sixty)]),
+      'BUNDLE_TOO_LARGE',
+      /more than 100 \(VSYNC_MAX_BUNDLE_BYTES, or limits\.maxTotalBytes in the vault's config\) bytes in all/,
+      {
+        maxTotalBytes: 100,
+      },
+    ),
   );
   await t.test('one entry', async (t) =>
-    refused(t, makeZip([file(`${VAULT}/a`, sixty)]), 'BUNDLE_TOO_LARGE', /declares 60 bytes \(at most 50\)/, {
+    refused(t, makeZip([file(`${VAULT}/a`, sixty)]), 'BUNDLE_TOO_LARGE', /declares 60 bytes \(at most 50 \(VSYNC_MAX_FILE_BYTES/, {
       maxEntryBytes: 50,
     }),
   );

@@ -219,9 +219,18 @@ t.test('refused sources', async (t) => {
 
 t.test('the caps apply when zipping too', async (t) => {
   const repo = repoWithVault(t); // 9 files, the largest 16 bytes, 37 bytes in all
-  await t.rejects(zipFolder(repo, VAULT, { maxEntries: 8 }), { code: 'BUNDLE_TOO_LARGE', message: /more than 8 files/ });
-  await t.rejects(zipFolder(repo, VAULT, { maxEntryBytes: 15 }), { code: 'BUNDLE_TOO_LARGE', message: /\.env\.dev/ });
-  await t.rejects(zipFolder(repo, VAULT, { maxTotalBytes: 36 }), { code: 'BUNDLE_TOO_LARGE' });
+  await t.rejects(zipFolder(repo, VAULT, { maxEntries: 8 }), {
+    code: 'BUNDLE_TOO_LARGE',
+    message: /more than 8 \(VSYNC_MAX_BUNDLE_ENTRIES, or limits\.maxEntries in the vault's config\) files/,
+  });
+  await t.rejects(zipFolder(repo, VAULT, { maxEntryBytes: 15 }), {
+    code: 'BUNDLE_TOO_LARGE',
+    message: /\.env\.dev.*cap of 15 \(VSYNC_MAX_FILE_BYTES/,
+  });
+  await t.rejects(zipFolder(repo, VAULT, { maxTotalBytes: 36 }), {
+    code: 'BUNDLE_TOO_LARGE',
+    message: /over its cap of 36 \(VSYNC_MAX_BUNDLE_BYTES/,
+  });
   t.ok(await zipFolder(repo, VAULT, { maxEntries: 9, maxEntryBytes: 16, maxTotalBytes: 37 }), 'exactly at the caps');
 
   // Whatever zipFolder accepts, unzipToStaging accepts under the same caps.

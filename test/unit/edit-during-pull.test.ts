@@ -10,6 +10,7 @@ import { push } from '../../daemon/vault/push.js';
 import { restore } from '../../daemon/vault/restore.js';
 import { asSeen } from '../../daemon/vault/folder-as-seen.js';
 import { makeStaging, swapIn } from '../../daemon/vault/vault-folder.js';
+import { defaultBundleLimits } from '../../daemon/bundle/limits.js';
 import { bundleFolder } from '../../daemon/bundle/zip-folder.js';
 import type { ProgressEvent } from '../../shared/progress.js';
 import { twoMachines, type Machine } from '../helpers/vault-fixture.js';
@@ -98,7 +99,7 @@ t.test('a write into the folder as it is swapped out: the swap is undone, with t
   const seen = (await bundleFolder(base, 'infra/vault/dev')).digest;
   const staging = await makeStaging(target);
   writeFileSync(join(staging, '.env.dev'), 'pulled\n');
-  const unchanged = asSeen(base, seen);
+  const unchanged = asSeen(base, seen, defaultBundleLimits);
   // A writer that held the file open: its write lands in the folder after it was renamed away.
   const lateWriter = async (old: string) => {
     writeFileSync(join(old, '.env.dev'), 'written late\n');
@@ -110,8 +111,8 @@ t.test('a write into the folder as it is swapped out: the swap is undone, with t
   t.same(readdirSync(join(base, 'infra', 'vault')).sort(), ['dev', staging.split('/').pop()].sort(), 'no hidden old folder left');
 
   const none = join(base, 'other', 'dev');
-  t.equal(await asSeen(base, undefined)(none), true, 'no folder then, none now: unchanged');
-  t.equal(await asSeen(base, seen)(none), false, 'a folder then, none now: changed');
-  t.equal(await asSeen(base, undefined)(target), false, 'no folder then, one now: changed');
-  t.equal(await asSeen(base, seen)(target), false, 'a folder with other content: changed');
+  t.equal(await asSeen(base, undefined, defaultBundleLimits)(none), true, 'no folder then, none now: unchanged');
+  t.equal(await asSeen(base, seen, defaultBundleLimits)(none), false, 'a folder then, none now: changed');
+  t.equal(await asSeen(base, undefined, defaultBundleLimits)(target), false, 'no folder then, one now: changed');
+  t.equal(await asSeen(base, seen, defaultBundleLimits)(target), false, 'a folder with other content: changed');
 });
