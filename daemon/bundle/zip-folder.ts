@@ -47,19 +47,22 @@ export interface FolderBundle {
 
 /** zipFolder, with the digest of the same bytes and the number of files, from one read of the folder. */
 export async function bundleFolder(repoRoot: string, vaultFolder: string, options: ZipOptions = {}): Promise<FolderBundle> {
-  const { files, prefix } = await snapshot(repoRoot, vaultFolder, options);
+  const read = await readFolder(repoRoot, vaultFolder, options);
+  return { zip: await read.zip(), digest: read.digest, files: read.files };
+}
 
-  // Stored, not deflated: deflate's exact bytes depend on the zlib build, and the same content must give the
-  // same bundle on every machine. A vault folder is a few small files; the envelope hides lengths anyway.
-  // archiver is loaded on the first push, not at the agent's start: an idle agent is ~15 MiB lighter.
-  const { ZipArchive } = await import('archiver');
-  const archive = new ZipArchive({ store: true });
-  const bytes = buffer(archive);
-  for (const file of files) {
-    archive.append(file.data, { name: file.name, date: ENTRY_DATE, mode: ENTRY_MODE });
-  }
-  const [zip] = await Promise.all([bytes, archive.finalize()]);
-  return { zip, digest: digestOf(files, prefix), files: files.length };
+/**
+ * One read of a vault folder: its digest and file count, and the zip of exactly what was read, built only
+ * when asked. A push on save reads the folder once to decide whether it changed and pushes that same read.
+ */
+export interface FolderRead extends Omit<FolderBundle, 'zip'> {
+  zip(): Promise<Buffer>;
+}
+
+/** The folder read as one snapshot (the refusals of zipFolder), its zip left for later. */
+export async function readFolder(repoRoot: string, vaultFolder: string, options: ZipOptions = {}): Promise<FolderRead> {
+  const { files, prefix } = await snapshot(repoRoot, vaultFolder, options);
+  return { digest: digestOf(files, prefix), files: files.length, zip: () => zipFiles(files) };
 }
 
 /**
@@ -71,8 +74,22 @@ export async function folderDigest(
   vaultFolder: string,
   limits: Partial<BundleLimits> = {},
 ): Promise<Omit<FolderBundle, 'zip'>> {
-  const { files, prefix } = await snapshot(repoRoot, vaultFolder, limits);
-  return { digest: digestOf(files, prefix), files: files.length };
+  const { digest, files } = await readFolder(repoRoot, vaultFolder, limits);
+  return { digest, files };
+}
+
+async function zipFiles(files: ReadonlyArray<{ readonly name: string; readonly data: Buffer }>): Promise<Buffer> {
+  // Stored, not deflated: deflate's exact bytes depend on the zlib build, and the same content must give the
+  // same bundle on every machine. A vault folder is a few small files; the envelope hides lengths anyway.
+  // archiver is loaded on the first push, not at the agent's start: an idle agent is ~15 MiB lighter.
+  const { ZipArchive } = await import('archiver');
+  const archive = new ZipArchive({ store: true });
+  const bytes = buffer(archive);
+  for (const file of files) {
+    archive.append(file.data, { name: file.name, date: ENTRY_DATE, mode: ENTRY_MODE });
+  }
+  const [zip] = await Promise.all([bytes, archive.finalize()]);
+  return zip;
 }
 
 /** The folder's files as one snapshot, in byte order of their UTF-8 names. */

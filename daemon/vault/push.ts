@@ -3,7 +3,7 @@
 // overwrite each other's push.
 import { VsyncError, isVsyncError } from '../../shared/errors.js';
 import type { Progress } from '../../shared/progress.js';
-import { bundleFolder } from '../bundle/zip-folder.js';
+import { readFolder, type FolderRead } from '../bundle/zip-folder.js';
 import { decryptEnvelope, encryptEnvelope } from '../crypto/envelope.js';
 import { seal, unseal } from '../crypto/seal.js';
 import { FUTURE_SKEW_MS, isFromFuture, nextTimestamp } from '../crypto/timestamp.js';
@@ -12,7 +12,7 @@ import { afterSync, beginSync, floorOf, newer, readLocalState, syncedHere, write
 import { checkNotCancelled, type OperationGuard } from './operation-guard.js';
 import { pointerKey, versionKey } from './remote-layout.js';
 import { settleLater } from './settle-later.js';
-import { openVault, readPointer, type VaultDeps, type VaultRef } from './vault.js';
+import { openVault, readPointer, type OpenVault, type VaultDeps, type VaultRef } from './vault.js';
 import { recoverSwap } from './vault-folder.js';
 import type { PushResult } from '../../shared/api.js';
 
@@ -24,15 +24,31 @@ export interface PushOptions {
 }
 
 export async function push(deps: VaultDeps & OperationGuard, ref: VaultRef, options: PushOptions, progress: Progress): Promise<PushResult> {
-  const vault = await openVault(deps, ref);
+  return pushFolder(deps, await openVault(deps, ref), undefined, options, progress);
+}
+
+/**
+ * push, for a caller that has already opened the vault and read its folder to decide to push (a push on
+ * save): that read is what is pushed, unless a swap cut short had to be put right first.
+ */
+export async function pushFolder(
+  deps: VaultDeps & OperationGuard,
+  vault: OpenVault,
+  read: FolderRead | undefined,
+  options: PushOptions,
+  progress: Progress,
+): Promise<PushResult> {
+  const { ref } = vault;
   const { repo, env } = ref;
-  await recoverSwap(vault.folder);
+  const recovered = await recoverSwap(vault.folder);
   const step = (n: number, text: string) => progress({ kind: 'step', n, of: 5, text });
 
   step(1, `zipping ${vault.vaultFolder}/`);
   // The pointer read goes out while the folder is zipped; a local failure is still the one reported.
   const remote = settleLater(readPointer(vault));
-  const { zip, digest } = await bundleFolder(ref.root, vault.vaultFolder, vault.limits);
+  const folder = read && recovered.restored === undefined ? read : await readFolder(ref.root, vault.vaultFolder, vault.limits);
+  const { digest } = folder;
+  const zip = await folder.zip();
   const aesKey = await vault.aesKey();
   const state = await readLocalState(vault.stateFile);
   const pointer = await remote;

@@ -15,13 +15,14 @@ import { assertEnvName } from '../../shared/names.js';
 import { silent, type Progress } from '../../shared/progress.js';
 import type { Storage } from '../storage/storage.js';
 import type { EventHub } from './event-hub.js';
+import type { FolderRead } from '../bundle/zip-folder.js';
 import { readFolderState } from './folder-state.js';
 import { init, type InitOptions, type InitResult } from './init.js';
 import type { KeySource } from './key-ring.js';
 import { exportKey, importShare, readShare, type KeyExportResult, type KeyImportResult } from './key-share.js';
 import { readLocalState } from './local-state.js';
 import { pull, type PullOptions } from './pull.js';
-import { push, type PushOptions } from './push.js';
+import { push, pushFolder, type PushOptions } from './push.js';
 import { RepoIdentityCache } from './repo-identity-cache.js';
 import { doctor, type DoctorReport } from './doctor/doctor.js';
 import { WriteSafety } from './doctor/write-safety.js';
@@ -160,11 +161,13 @@ export class VaultService {
       env,
       async (ref, deps) => {
         let vault: OpenVault | undefined;
+        let read: FolderRead | undefined;
         try {
           vault = await openVault(deps, ref);
           const local = await readFolderState(vault);
           if (!local.exists) throw new VsyncError('VAULT_FOLDER_MISSING', `${vault.vaultFolder}/ in ${ref.root}`);
           if (!local.unpushed) return undefined;
+          read = local.read;
         } catch (err) {
           // A folder renamed or deleted while it was being read is a missing folder too, not a failed push; one that
           // cannot even be looked at is not taken for missing, and keeps its own error.
@@ -178,7 +181,9 @@ export class VaultService {
         }
         await vault.aesKey(); // a locked key stops it here, before anything is announced
         this.options.events?.emit({ type: 'change-seen', ...ref });
-        return this.announced('push', ref, 'watch', () => push(deps, ref, {}, silent), retry);
+        // One config read and one folder read: the push takes the vault and the read that decided it.
+        const opened = vault;
+        return this.announced('push', ref, 'watch', () => pushFolder(deps, opened, read, {}, silent), retry);
       },
       { automatic: true },
     );

@@ -187,6 +187,8 @@ export interface Rig {
   readonly logs: string[];
   /** The watched vault's entry, as `vsync status` would show it when each line was logged. */
   readonly logged: Array<WatchEntry | undefined>;
+  /** How many times the watched checkout's vault was opened (its config read): openVault asks storageFor once. */
+  opens(): number;
   save(text: string): void;
   read(): string;
   entry(): WatchEntry | undefined;
@@ -210,7 +212,17 @@ export async function rig(t: TestContext, settings: Partial<WatchSettings> = {})
   const hub = new EventHub();
   const rec = new Recorder(hub);
   const environment = { HOME: join(base, 'alice', 'home') };
-  const deps: VaultDeps = { storageFor: () => store, keychain, keys: ring, environment, now: () => new Date() };
+  let opens = 0;
+  const deps: VaultDeps = {
+    storageFor: () => {
+      opens++;
+      return store;
+    },
+    keychain,
+    keys: ring,
+    environment,
+    now: () => new Date(),
+  };
   const service = new VaultService(deps, { events: hub, automaticKeys: ring.automatic() });
   await service.init(root, 'dev', { store: join(base, 'unused-store') });
   const listFile = watchListFile(environment);
@@ -284,6 +296,7 @@ export async function rig(t: TestContext, settings: Partial<WatchSettings> = {})
       };
     },
     unpushed: async () => (await readFolderState(await openVault(deps, { repo: 'acme_web', env: 'dev', root }))).unpushed,
+    opens: () => opens,
     eventsValid: (t) => t.same(rec.invalid, [], 'every event fits AgentEventSchema'),
   };
 }

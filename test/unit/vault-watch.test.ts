@@ -28,10 +28,12 @@ t.test('a save is one push on save, announced; watching an untouched folder push
   t.same(await r.store.versions(), []);
 
   const from = r.rec.length;
+  const opened = r.opens();
   r.save('A=1\n');
   const finished = await r.rec.waitFor(is('push-finished', 'watch'), { from });
   await quiet();
   t.same(r.rec.types(from), ['change-seen', 'push-started:watch', 'push-finished:watch'], 'one push, announced');
+  t.equal(r.opens() - opened, 1, 'the config was read once for the check and the push together');
   const versions = await r.store.versions();
   t.equal(versions.length, 1);
   t.match(finished, { repo: 'acme_web', env: 'dev', root: r.root, version: versions[0] });
