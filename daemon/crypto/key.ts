@@ -28,17 +28,27 @@ function decodedLength(text: string): number | undefined {
   return bytes.toString('base64') === text ? bytes.length : undefined;
 }
 
+/** Whether `text` is a key as generateKey makes it (the schemas' refinement; assertKeyText says why not). */
+export function isKeyText(text: string): boolean {
+  return decodedLength(text) === KEY_BYTES;
+}
+
 /** Throws KEY_INVALID unless `text` is a key as generateKey makes it. Never echoes the text. */
 export function assertKeyText(text: string): void {
-  if (decodedLength(text) !== KEY_BYTES) {
+  if (!isKeyText(text)) {
     throw new VsyncError('KEY_INVALID', `expected 44 base64 characters, got ${text.length} characters`);
   }
 }
 
+/** Whether `text` is 16 to 18 bytes as standard base64 text. */
+export function isSaltText(text: string): boolean {
+  const n = decodedLength(text);
+  return n !== undefined && n >= SALT_MIN_BYTES && n <= SALT_MAX_BYTES;
+}
+
 /** Throws SALT_INVALID unless `text` is 16 to 18 bytes as standard base64 text. */
 export function assertSaltText(text: string): void {
-  const n = decodedLength(text);
-  if (n === undefined || n < SALT_MIN_BYTES || n > SALT_MAX_BYTES) {
+  if (!isSaltText(text)) {
     throw new VsyncError('SALT_INVALID', `got ${JSON.stringify(text.slice(0, 32))}`);
   }
 }

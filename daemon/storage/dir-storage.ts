@@ -19,20 +19,8 @@ import { VsyncError, isVsyncError } from '../../shared/errors.js';
 import { syncFolder, writeFileAtomic, writeFileExclusive } from '../fs/atomic-write.js';
 import { errnoOf, isErrno } from '../fs/errno.js';
 import { LockFile, type LockFileOptions } from '../fs/lock-file.js';
-import {
-  assertValidKey,
-  assertValidPrefix,
-  byKey,
-  isValidKey,
-  md5Etag,
-  tooLarge,
-  type ListedObject,
-  type ObjectHead,
-  type ReadOptions,
-  type Storage,
-  type StoredObject,
-  type WriteResult,
-} from './storage.js';
+import { assertValidKey, assertValidPrefix, byKey, isValidKey, md5Etag, tooLarge } from './storage.js';
+import type { ListedObject, ObjectHead, ReadOptions, Storage, StoredObject, WriteResult } from './storage.js';
 
 /** Filesystem failures that a retry can cure (a full disk freed, a busy file released) vs. ones it can't. */
 function fsError(err: unknown, what: string): VsyncError {

@@ -13,20 +13,8 @@ import {
 } from '@aws-sdk/client-s3';
 import { VsyncError, isVsyncError } from '../../shared/errors.js';
 import { type S3Settings, s3Location } from './s3-settings.js';
-import {
-  assertValidKey,
-  assertValidPrefix,
-  byKey,
-  isValidKey,
-  type CallOptions,
-  tooLarge,
-  type ListedObject,
-  type ObjectHead,
-  type ReadOptions,
-  type Storage,
-  type StoredObject,
-  type WriteResult,
-} from './storage.js';
+import { assertValidKey, assertValidPrefix, byKey, isValidKey, tooLarge } from './storage.js';
+import type { CallOptions, ListedObject, ObjectHead, ReadOptions, Storage, StoredObject, WriteResult } from './storage.js';
 
 const DEFAULT_REGION = 'us-east-1';
 

@@ -8,19 +8,10 @@ import { z } from 'zod';
 import { VsyncError, isVsyncError } from '../../shared/errors.js';
 import { toVsyncError } from '../../shared/error-conversion.js';
 import { describeIssues } from '../../shared/validation.js';
-import { assertSaltText } from '../crypto/key.js';
+import { isSaltText } from '../crypto/key.js';
 import { nameProblem } from '../bundle/entry-names.js';
 import { writeFileAtomic } from '../fs/atomic-write.js';
 import { isErrno } from '../fs/errno.js';
-
-const isSaltText = (text: string): boolean => {
-  try {
-    assertSaltText(text);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 /** A folder inside the repo, by the same rules as the names inside a bundle (so a pull can always land). */
 const isRepoRelativeFolder = (path: string): boolean => nameProblem(path) === undefined;

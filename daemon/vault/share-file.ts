@@ -12,7 +12,7 @@ import { VsyncError, isVsyncError } from '../../shared/errors.js';
 import { ENV_NAME, REPO_NAME } from '../../shared/names.js';
 import { describeIssues } from '../../shared/validation.js';
 import { ENVELOPE_OVERHEAD, decryptEnvelope, encryptEnvelope } from '../crypto/envelope.js';
-import { assertKeyText } from '../crypto/key.js';
+import { isKeyText } from '../crypto/key.js';
 import {
   PASSPHRASE_CHECK_BYTES,
   PASSPHRASE_SALT_BYTES,
@@ -30,15 +30,6 @@ const LENGTH_AT = CHECK_AT + PASSPHRASE_CHECK_BYTES;
 export const SHARE_HEADER_BYTES = LENGTH_AT + 4;
 /** A share holds one key and one config: a few hundred bytes. Anything near this is not a share file. */
 export const MAX_SHARE_FILE_BYTES = 64 * 1024;
-
-const isKeyText = (text: string): boolean => {
-  try {
-    assertKeyText(text);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 const ShareSchema = z.looseObject({
   repo: z.string().regex(REPO_NAME, 'must be a repo name (a-z, 0-9, "." and "_")'),

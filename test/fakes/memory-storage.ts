@@ -1,19 +1,8 @@
 // An in-memory Storage for unit tests of domain logic. It passes the same contract suite as the real
 // adapters (test/contract/), so a test that passes against it is not passing against a looser fake.
 import { VsyncError } from '../../shared/errors.js';
-import {
-  assertValidKey,
-  assertValidPrefix,
-  byKey,
-  md5Etag,
-  tooLarge,
-  type ListedObject,
-  type ObjectHead,
-  type ReadOptions,
-  type Storage,
-  type StoredObject,
-  type WriteResult,
-} from '../../daemon/storage/storage.js';
+import { assertValidKey, assertValidPrefix, byKey, md5Etag, tooLarge } from '../../daemon/storage/storage.js';
+import type { ListedObject, ObjectHead, ReadOptions, Storage, StoredObject, WriteResult } from '../../daemon/storage/storage.js';
 
 interface Entry {
   body: Buffer;
