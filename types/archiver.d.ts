@@ -11,6 +11,8 @@ declare module 'archiver' {
     comment?: string;
     /** Write DOS times in local time instead of UTC (default false). */
     forceLocalTime?: boolean;
+    /** Options for the deflate of entries not stored (Node's zlib options, e.g. `level`). */
+    zlib?: { level?: number };
   }
 
   export interface ZipEntryData {
@@ -20,6 +22,8 @@ declare module 'archiver' {
     date?: Date;
     /** Permission bits (file type bits are added by archiver). */
     mode?: number;
+    /** Store this entry uncompressed (method 0) instead of deflating it; default: the archive's `store`. */
+    store?: boolean;
   }
 
   /** A readable stream of zip bytes: append entries, then finalize. */

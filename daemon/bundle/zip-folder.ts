@@ -4,6 +4,7 @@
 
 import { resolve } from 'node:path';
 import { buffer } from 'node:stream/consumers';
+import { deflateRawSync } from 'node:zlib';
 import { vaultFolderPrefix } from './entry-names.js';
 import { readFolderSnapshot, type SnapshotHooks } from './folder-snapshot.js';
 import { treeDigest } from './tree-digest.js';
@@ -23,9 +24,9 @@ export type ZipOptions = Partial<BundleLimits> & SnapshotHooks;
  * The vault folder `vaultFolder` (relative to `repoRoot`, like `infra/vault/dev`) as zip bytes.
  *
  * Entries are the folder's regular files, recursively, but for editors' scratch files (editor-files.ts),
- * named relative to the repo root with forward slashes,
- * in byte order of their UTF-8 names, stored uncompressed, dated 1980-01-01 and mode 0600. Empty folders are
- * not represented. The caps in `limits` (defaults in limits.ts) are those unzipToStaging applies.
+ * named relative to the repo root with forward slashes, in byte order of their UTF-8 names, deflated where
+ * that pays (deflatePays) and stored otherwise, dated 1980-01-01 and mode 0600. Empty folders are not
+ * represented. The caps in `limits` (defaults in limits.ts) are those unzipToStaging applies.
  *
  * Throws BUNDLE_SOURCE_INVALID when the folder is missing, is not a folder, lies outside the repo (also
  * through a symlinked parent), or holds anything but regular files and folders (a symlink, fifo, socket or
@@ -78,15 +79,31 @@ export async function folderDigest(
   return { digest, files };
 }
 
+// Deflate where it pays: an entry is deflated when its first SAMPLE_BYTES deflate to at most PAYS of their size
+// (env files, JSON, PEM text do; keys, certificates in DER, random bytes do not), and stored otherwise. Below
+// MIN_DEFLATE_BYTES the headers of a deflate stream cost more than it could save.
+const SAMPLE_BYTES = 64 * 1024;
+const PAYS = 0.9;
+const MIN_DEFLATE_BYTES = 128;
+const DEFLATE_LEVEL = 6;
+
+/** Whether deflating `data` is worth it, judged on a sample so that a large incompressible file costs little. */
+export function deflatePays(data: Buffer): boolean {
+  if (data.length < MIN_DEFLATE_BYTES) return false;
+  const sample = data.subarray(0, SAMPLE_BYTES);
+  return deflateRawSync(sample, { level: DEFLATE_LEVEL }).length <= sample.length * PAYS;
+}
+
 async function zipFiles(files: ReadonlyArray<{ readonly name: string; readonly data: Buffer }>): Promise<Buffer> {
-  // Stored, not deflated: deflate's exact bytes depend on the zlib build, and the same content must give the
-  // same bundle on every machine. A vault folder is a few small files; the envelope hides lengths anyway.
+  // Deterministic for one zlib build (Node's own): the same folder gives the same bundle on this machine,
+  // which is what the skipped backup and the skipped swap compare. Another Node's zlib may deflate to other
+  // bytes; that only costs a swap that writes the same files.
   // archiver is loaded on the first push, not at the agent's start: an idle agent is ~15 MiB lighter.
   const { ZipArchive } = await import('archiver');
-  const archive = new ZipArchive({ store: true });
+  const archive = new ZipArchive({ zlib: { level: DEFLATE_LEVEL } });
   const bytes = buffer(archive);
   for (const file of files) {
-    archive.append(file.data, { name: file.name, date: ENTRY_DATE, mode: ENTRY_MODE });
+    archive.append(file.data, { name: file.name, date: ENTRY_DATE, mode: ENTRY_MODE, store: !deflatePays(file.data) });
   }
   const [zip] = await Promise.all([bytes, archive.finalize()]);
   return zip;

@@ -2,6 +2,7 @@
 
 import { execFileSync } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, readFile, rename, stat, symlink, utimes, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,7 +11,7 @@ import t from 'tap';
 import unzipper from 'unzipper';
 import { defaultBundleLimits } from '../../daemon/bundle/limits.js';
 import { unzipToStaging } from '../../daemon/bundle/unzip-to-staging.js';
-import { zipFolder } from '../../daemon/bundle/zip-folder.js';
+import { deflatePays, zipFolder } from '../../daemon/bundle/zip-folder.js';
 
 const VAULT = 'infra/vault/dev';
 
@@ -282,4 +283,31 @@ t.test('the tree digest: the same files give the same digest, whatever zip carri
     ]),
     'a renamed file changes it',
   );
+});
+
+t.test('deflated where it pays, stored where it does not, and back byte for byte either way', async (t) => {
+  const env = Array.from({ length: 200 }, (_, i) => `SERVICE_${i}_URL=https://service-${i}.internal.example.com/api\n`).join('');
+  const noise = randomBytes(20_000);
+  const repo = t.testdir({
+    infra: { vault: { dev: { '.env.dev': env, 'key.bin': noise, 'short.txt': 'TOKEN=aaaaaaaaaaaaaaaaaaaaaaaa\n' } } },
+  });
+  const zip = await zipFolder(repo, VAULT);
+  const methods = Object.fromEntries(
+    (await unzipper.Open.buffer(zip)).files.map((f) => [
+      f.path.slice(VAULT.length + 1),
+      [f.compressionMethod, f.compressedSize, f.uncompressedSize],
+    ]),
+  );
+  t.equal(methods['.env.dev']![0], 8, 'text: deflated');
+  t.ok(methods['.env.dev']![1]! < methods['.env.dev']![2]! / 4, `text: ${methods['.env.dev']![1]} bytes for ${methods['.env.dev']![2]}`);
+  t.same(methods['key.bin'], [0, 20_000, 20_000], 'random bytes: stored');
+  t.equal(methods['short.txt']![0], 0, 'a file too short for deflate to pay: stored');
+  t.ok(zip.length < env.length + noise.length, `the bundle (${zip.length} bytes) is smaller than its files`);
+  t.ok(deflatePays(Buffer.from(env)) && !deflatePays(noise), 'deflatePays says so itself');
+
+  const staging = await mkdtemp(join(repo, '.stage-'));
+  await unzipToStaging(zip, staging, VAULT);
+  t.equal(await readFile(join(staging, '.env.dev'), 'utf8'), env, 'the deflated file comes back as it was');
+  t.same(await readFile(join(staging, 'key.bin')), noise, 'and the stored one');
+  t.same(await zipFolder(repo, VAULT), zip, 'still the same bytes for the same folder');
 });
