@@ -10,7 +10,8 @@ if command -v radosgw >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && exports=$(bash sc
 else
   echo "bench: Ceph RGW not started; S3 rows will be skipped" >&2
 fi
-node --no-warnings dist/bench/run.js
+node --no-warnings dist/bench/run.js "$@"
+[ "${1:-}" = --peers ] && exit 0
 # The agent under abuse (idle connections, requests in flight): its own process, so its sockets and load
 # never share an event loop with the benchmarks above.
 node --no-warnings dist/bench/abuse.js

@@ -1,5 +1,6 @@
 // `npm run bench`: every benchmark, printed as tables. bench/run.sh starts Ceph RGW when it can; without
 // it (VSYNC_TEST_S3_ENDPOINT unset) the S3 rows are left out and the reason is printed.
+// `npm run bench -- --peers`: only vsync beside restic and rclone (bench/peers.ts).
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -8,10 +9,16 @@ import { DirStorage } from '../daemon/storage/dir-storage.js';
 import { S3Storage } from '../daemon/storage/s3-storage.js';
 import { benchAgent } from './agent.js';
 import { benchCrypto } from './crypto.js';
+import { benchPeers } from './peers.js';
 import { benchStorage } from './storage.js';
 import { benchWatch } from './watch.js';
 
 console.log(`vsync benchmarks: node ${process.version}, ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}`);
+const endpoint = process.env.VSYNC_TEST_S3_ENDPOINT;
+if (process.argv.includes('--peers')) {
+  await benchPeers(endpoint, makeBucket);
+  process.exit(0);
+}
 await benchCrypto();
 
 const root = mkdtempSync(join(tmpdir(), 'vsync-bench-'));
@@ -21,7 +28,6 @@ try {
   rmSync(root, { recursive: true, force: true });
 }
 
-const endpoint = process.env.VSYNC_TEST_S3_ENDPOINT;
 async function makeBucket(): Promise<string> {
   const bucket = `vsync-bench-${Date.now()}-${Math.floor(Math.random() * 1e6)}`;
   const admin = new S3Client({
