@@ -1,6 +1,7 @@
 // `npm run bench`: every benchmark, printed as tables. bench/run.sh starts Ceph RGW when it can; without
 // it (VSYNC_TEST_S3_ENDPOINT unset) the S3 rows are left out and the reason is printed.
-// `npm run bench -- --peers`: only vsync beside restic and rclone (bench/peers.ts).
+// `npm run bench -- --peers`: only vsync beside restic and rclone (bench/peers.ts); `-- --growth`: only how
+// push, pull and the agent's memory grow with the vault (bench/growth.ts).
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -9,14 +10,16 @@ import { DirStorage } from '../daemon/storage/dir-storage.js';
 import { S3Storage } from '../daemon/storage/s3-storage.js';
 import { benchAgent } from './agent.js';
 import { benchCrypto } from './crypto.js';
+import { benchGrowth } from './growth.js';
 import { benchPeers } from './peers.js';
 import { benchStorage } from './storage.js';
 import { benchWatch } from './watch.js';
 
 console.log(`vsync benchmarks: node ${process.version}, ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}`);
 const endpoint = process.env.VSYNC_TEST_S3_ENDPOINT;
-if (process.argv.includes('--peers')) {
-  await benchPeers(endpoint, makeBucket);
+if (process.argv.includes('--peers') || process.argv.includes('--growth')) {
+  if (process.argv.includes('--peers')) await benchPeers(endpoint, makeBucket);
+  if (process.argv.includes('--growth')) await benchGrowth();
   process.exit(0);
 }
 await benchCrypto();
