@@ -7,6 +7,7 @@ import t from 'tap';
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
+import { capText, resolveBundleLimits } from '../../daemon/bundle/limits.js';
 import { readFolderState } from '../../daemon/vault/folder-state.js';
 import { pull } from '../../daemon/vault/pull.js';
 import { push } from '../../daemon/vault/push.js';
@@ -35,21 +36,21 @@ async function setConfigLimits(m: Machine, limits: Record<string, unknown>): Pro
   writeFileSync(file, gzipSync(JSON.stringify({ ...config, limits })));
 }
 
-t.test('over the default size of a file: refused by name, nothing stored; the environment raises it for both machines', async (t) => {
+t.test("over the agent's cap on a file: refused by name, nothing stored; raising it works for both machines", async (t) => {
   const { cleanup, storage, a, b } = await twoMachines('vsync-caps-', new MemoryStorage());
   t.teardown(cleanup);
-  const big = 16 * 1024 * 1024 + 1;
-  fill(a, 1, big);
-  const refused = await push(a.deps, a.ref, {}, quiet).catch((e: unknown) => e);
+  fill(a, 1, 2048);
+  const alice = withCaps(a, { maxEntryBytes: 1024 });
+  const refused = await push(alice.deps, alice.ref, {}, quiet).catch((e: unknown) => e);
   t.match(refused, { code: 'BUNDLE_TOO_LARGE' });
   t.match(
     String((refused as Error).message),
-    /is larger than the cap of 16777216 \(VSYNC_MAX_FILE_BYTES, or limits\.maxEntryBytes in the vault's config\) bytes a file/,
+    /is larger than the cap of 1024 \(VSYNC_MAX_FILE_BYTES, or limits\.maxEntryBytes in the vault's config\) bytes a file/,
     'the message names the cap and where it is set',
   );
   t.equal(await versions(storage), 0, 'no version stored');
 
-  const raised = withCaps(a, { maxEntryBytes: 32 * 1024 * 1024 });
+  const raised = withCaps(a, { maxEntryBytes: 4096 });
   await push(raised.deps, raised.ref, {}, quiet);
   t.equal(await versions(storage), 1, 'pushed once the cap is raised');
   t.equal(
@@ -57,19 +58,31 @@ t.test('over the default size of a file: refused by name, nothing stored; the en
     false,
     "the folder's state is read under the same cap",
   );
+  t.equal(
+    ((await readFolderState(await openVault(alice.deps, alice.ref)).catch((e: unknown) => e)) as { code?: string }).code,
+    'BUNDLE_TOO_LARGE',
+    'and under the lower cap the folder is one no push would take',
+  );
 
   mkdirSync(folder(b), { recursive: true });
   writeFileSync(join(folder(b), '.env.dev'), 'mine=1\n');
-  const bobRefused = await pull(b.deps, b.ref, { force: true }, quiet).catch((e: unknown) => e);
-  t.match(bobRefused, { code: 'BUNDLE_TOO_LARGE' }, 'a machine without the raise refuses the version');
+  const bob = withCaps(b, { maxEntryBytes: 1024 });
+  const bobRefused = await pull(bob.deps, bob.ref, { force: true }, quiet).catch((e: unknown) => e);
+  t.match(bobRefused, { code: 'BUNDLE_TOO_LARGE' }, 'a machine with the lower cap refuses the version');
   t.match(String((bobRefused as Error).message), /VSYNC_MAX_FILE_BYTES/, 'naming the cap');
   t.same(readdirSync(folder(b)), ['.env.dev'], 'and its folder is as it was');
   t.equal(readFileSync(join(folder(b), '.env.dev'), 'utf8'), 'mine=1\n');
 
-  const bobRaised = withCaps(b, { maxEntryBytes: 32 * 1024 * 1024 });
-  await pull(bobRaised.deps, bobRaised.ref, { force: true }, quiet);
-  t.same(readdirSync(folder(b)), ['f00000'], 'with the raise it pulls the file');
-  t.equal(readFileSync(join(folder(b), 'f00000')).length, big);
+  await pull(b.deps, b.ref, { force: true }, quiet);
+  t.same(readdirSync(folder(b)), ['f00000'], 'on the defaults it pulls the file');
+  t.equal(readFileSync(join(folder(b), 'f00000')).length, 2048);
+});
+
+t.test('the defaults: 1,000 files, 16 MiB a file, 64 MiB in all, each met by name', async (t) => {
+  const limits = resolveBundleLimits();
+  t.same(limits, { maxEntries: 1000, maxEntryBytes: 16 * 1024 * 1024, maxTotalBytes: 64 * 1024 * 1024 });
+  t.equal(capText(limits, 'maxEntries'), "1000 (VSYNC_MAX_BUNDLE_ENTRIES, or limits.maxEntries in the vault's config)");
+  t.same(resolveBundleLimits({ maxEntries: 5 }), { ...limits, maxEntries: 5 }, 'a setting replaces its default alone');
 });
 
 t.test("a vault config's limits win over the environment, for each cap", async (t) => {

@@ -1,6 +1,9 @@
-// The client must start in about Node's own time, so what it loads at run time is held to Node's own
-// modules and the zod-free part of shared/: zod alone costs ~70 ms. `import type` is free (erased by tsc),
-// so shared/api.ts and shared/progress.ts may be named for their types only.
+// What each program loads when it starts. The client must start in about Node's own time, so what it loads at
+// run time is held to Node's own modules and the zod-free part of shared/: zod alone costs ~70 ms. `import
+// type` is free (erased by tsc), so shared/api.ts and shared/progress.ts may be named for their types only.
+// The agent loads the packages only some work needs (the S3 SDK, the zip writer and reader, the native
+// keyring) through import() alone, so an idle agent, or one whose vaults are all on the directory store,
+// never pays their memory (`npm run bench` prints the agent's idle resident memory).
 import t from 'tap';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -84,4 +87,24 @@ t.test('the bundle users run holds no npm package', async (t) => {
   t.ok(bundle.startsWith('#!/usr/bin/env node\n'), 'runnable as a bin');
   t.notMatch(bundle, /\/\/ node_modules\//, 'esbuild marks each inlined package with its path; there are none');
   t.notMatch(bundle, /from ["'](zod|fastify|@aws-sdk\/[^"']+|@napi-rs\/keyring)["']/, 'and nothing heavy is imported');
+});
+
+const ON_DEMAND = ['@aws-sdk/client-s3', 'archiver', 'unzipper', '@napi-rs/keyring'];
+const agentMain = join(projectRoot, 'daemon', 'main.ts');
+
+const packagesReached = (dynamic: boolean): Map<string, string> => {
+  const { external } = walk([agentMain], '.ts', projectRoot, { dynamic });
+  return new Map([...external].map(([spec, file]) => [packageOf(spec), file]));
+};
+
+t.test('starting the agent loads none of the packages that only some work needs', async (t) => {
+  const atStart = packagesReached(false);
+  for (const name of ON_DEMAND)
+    t.notOk(atStart.has(name), `${name} is not loaded at start${atStart.has(name) ? ` (named by ${atStart.get(name)})` : ''}`);
+  t.ok(atStart.has('fastify') && atStart.has('zod'), 'the walk reaches what the agent does load at start (so a pass means something)');
+});
+
+t.test('each of them is still reached, through import()', async (t) => {
+  const all = packagesReached(true);
+  for (const name of ON_DEMAND) t.ok(all.has(name), `${name} is loaded when first needed (${all.get(name) ?? 'not reached at all'})`);
 });

@@ -1,12 +1,14 @@
 // The domain's push, pull and versions over the in-memory store (held to the storage contract) and real
 // folders: the product page's day, and every way the remote can be wrong.
 import t from 'tap';
-import { existsSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync, mkdirSync } from 'node:fs';
 import { VsyncError } from '../../shared/errors.js';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { MemoryStorage } from '../fakes/memory-storage.js';
 import { pull } from '../../daemon/vault/pull.js';
-import { push } from '../../daemon/vault/push.js';
+import { push, pushFolder } from '../../daemon/vault/push.js';
+import { readFolder } from '../../daemon/bundle/zip-folder.js';
+import { openVault } from '../../daemon/vault/vault.js';
 import { versions } from '../../daemon/vault/versions.js';
 import { generateKey } from '../../daemon/crypto/key.js';
 import { deriveKey } from '../../daemon/crypto/kdf.js';
@@ -435,4 +437,41 @@ t.test('remote reads overlap local work, yet a local failure is the one reported
     'with a clean folder the store failure is reported',
   );
   t.equal(read(b), 'v=1\n', 'the folder is as it was');
+});
+
+// pushFolder: a push on save reads the vault folder once, to decide, and pushes that same read instead of
+// reading the folder again; only when a swap cut short had to be put right first does it read again.
+
+t.test('the read it is handed is what is pushed, not the folder as it is by then', async (t) => {
+  const { cleanup, clock, a, b } = await twoMachines('vsync-push-read-', new MemoryStorage());
+  t.teardown(cleanup);
+  write(a, 'A=1\n');
+  const vault = await openVault(a.deps, a.ref);
+  const read = await readFolder(a.ref.root, vault.vaultFolder, vault.limits);
+  write(a, 'A=2\n'); // saved after the read: the watcher will see it and push again
+  const result = await pushFolder(a.deps, vault, read, {}, () => undefined);
+  await pull(b.deps, b.ref, {}, () => undefined);
+  t.equal(readFileSync(envFile(b), 'utf8'), 'A=1\n', 'the teammate gets what was read');
+
+  clock.advance(1);
+  const again = await pushFolder(a.deps, vault, undefined, {}, () => undefined);
+  t.not(again.version, result.version, 'without a read, the folder is read now');
+  clock.advance(1);
+  await pull(b.deps, b.ref, {}, () => undefined);
+  t.equal(readFileSync(envFile(b), 'utf8'), 'A=2\n');
+});
+
+t.test('a swap cut short is put right first, and then the folder is read again', async (t) => {
+  const { cleanup, a, b } = await twoMachines('vsync-push-read-', new MemoryStorage());
+  t.teardown(cleanup);
+  write(a, 'stale=1\n');
+  const vault = await openVault(a.deps, a.ref);
+  const read = await readFolder(a.ref.root, vault.vaultFolder, vault.limits);
+  // A pull killed mid-swap: the vault folder moved aside under its hidden old name, with other content.
+  write(a, 'kept=1\n');
+  renameSync(dirname(envFile(a)), join(dirname(dirname(envFile(a))), '.vsync-old-dev-0123abcd'));
+  await pushFolder(a.deps, vault, read, {}, () => undefined);
+  t.equal(readFileSync(envFile(a), 'utf8'), 'kept=1\n', 'the folder is back');
+  await pull(b.deps, b.ref, {}, () => undefined);
+  t.equal(readFileSync(envFile(b), 'utf8'), 'kept=1\n', 'and what was pushed is the folder put back, not the older read');
 });
