@@ -29,6 +29,11 @@ interface Held {
 /** Where the domain gets a vault's AES key (vault.ts): the ring itself, or its `automatic()` view. */
 export interface KeySource {
   aesKey(repo: string, env: string, salt: string, keyCheck: string | undefined): Promise<Buffer>;
+  /**
+   * Holds a key a user's command has just derived from the key text it wrote (init), as if it had been read
+   * and derived here, so the vault's first push does not derive it again. Absent where keys are only read.
+   */
+  adopt?(repo: string, env: string, salt: string, key: Buffer): void;
 }
 
 export class KeyRing implements KeySource {
@@ -69,14 +74,22 @@ export class KeyRing implements KeySource {
     const key = await derivation;
     assertKeyMatchesCheck(key, keyCheck);
     if (generation !== this.generation) return key; // locked meanwhile: use it for this call, keep nothing
+    this.hold(account, key, salt);
+    return key;
+  }
+
+  adopt(repo: string, env: string, salt: string, key: Buffer): void {
+    this.hold(keychainAccount(repo, env), key, salt);
+  }
+
+  /** Keeps `key` for `account` until it idles out; a command's own key unlocks its vault after `lock()`. */
+  private hold(account: string, key: Buffer, salt: string): void {
     this.drop(account);
-    const entry: Held = { key, salt, timer: this.expiry(account) };
-    this.held.set(account, entry);
+    this.held.set(account, { key, salt, timer: this.expiry(account) });
     if (this.lockedByUser && !this.reopened.has(account)) {
       this.reopened.add(account);
       for (const listener of this.unlockListeners) listener(account);
     }
-    return key;
   }
 
   /**

@@ -172,3 +172,38 @@ t.test('a failed unlock (wrong key) reports nothing and leaves automatic work lo
   t.same(heard, []);
   await t.rejects(ring.automatic().aesKey('acme', 'dev', salt, check), { code: 'KEY_LOCKED' });
 });
+
+t.test("adopt: init's own key is held without a keychain read, checked, idled out, and unlocks its vault after a lock", async (t) => {
+  const keychain = new CountingKeychain([['acme/dev', key]]);
+  const timers = new ManualTimers();
+  const ring = new KeyRing(keychain, 1000, timers);
+  const derived = await deriveKey(key, salt);
+  ring.adopt('acme', 'dev', salt, derived);
+  t.same(await ring.aesKey('acme', 'dev', salt, check), derived, 'the adopted key serves the first use');
+  t.equal(keychain.gets, 0, 'without reading the keychain or deriving');
+  await t.rejects(
+    ring.aesKey('acme', 'dev', salt, keyCheck(Buffer.alloc(32))),
+    { code: 'KEY_MISMATCH' },
+    "and it is held to the config's check",
+  );
+  const otherSalt = generateSalt();
+  t.same(
+    await ring.aesKey('acme', 'dev', otherSalt, undefined),
+    await deriveKey(key, otherSalt),
+    'another salt is another key: read and derived',
+  );
+  t.equal(keychain.gets, 1);
+
+  const idle = new KeyRing(keychain, 1000, timers);
+  idle.adopt('acme', 'dev', salt, derived);
+  timers.advance(1000);
+  t.same(idle.unlocked(), [], 'an adopted key idles out like any other');
+
+  const locked = new KeyRing(keychain);
+  const unlocked: string[] = [];
+  locked.onUnlock((account) => unlocked.push(account));
+  locked.lock();
+  locked.adopt('acme', 'dev', salt, derived);
+  t.same(unlocked, ['acme/dev'], 'after a lock, the command that made the key unlocks its vault');
+  t.same(await locked.automatic().aesKey('acme', 'dev', salt, check), derived, 'for automatic work too');
+});

@@ -10,6 +10,7 @@ import { keyCheck } from '../../daemon/crypto/key-check.js';
 import { DirStorage } from '../../daemon/storage/dir-storage.js';
 import { readConfig } from '../../daemon/vault/config.js';
 import { init } from '../../daemon/vault/init.js';
+import { push } from '../../daemon/vault/push.js';
 import { showUse, use } from '../../daemon/vault/use.js';
 import { configFile } from '../../shared/paths.js';
 import { Clock, machine, tempBase } from '../helpers/vault-fixture.js';
@@ -108,4 +109,24 @@ t.test('init on a headless machine adopts the key from VSYNC_KEY and writes none
   const none = machine(base, 'bare', new DirStorage(join(base, 'store')), new EnvKeychain({}), new Clock());
   await t.rejects(init(none.deps, none.ref, {}), { code: 'KEYCHAIN_NOT_FOUND', hint: /VSYNC_KEY/ });
   t.notOk(existsSync(configFile('vsync', 'dev', none.deps.environment)));
+});
+
+t.test("init hands the key it derived to the ring: the vault's first push reads no keychain and derives nothing", async (t) => {
+  const { base, cleanup } = tempBase('vsync-init-adopt-');
+  t.teardown(cleanup);
+  let gets = 0;
+  const keychain = new MemoryKeychain();
+  const counting = Object.assign(Object.create(keychain) as MemoryKeychain, {
+    get: (account: string) => {
+      gets++;
+      return keychain.get(account);
+    },
+  });
+  const m = machine(base, 'alice', new DirStorage(join(base, 'store')), counting, new Clock());
+  await init(m.deps, m.ref, { store: join(base, 'store') });
+  const afterInit = gets;
+  writeFileSync(join(m.ref.root, 'infra', 'vault', 'dev', '.env.dev'), 'A=1\n');
+  await push(m.deps, m.ref, {}, () => undefined);
+  t.equal(gets, afterInit, 'no keychain read after init');
+  t.equal(readFileSync(join(m.ref.root, 'infra', 'vault', 'dev', '.env.dev'), 'utf8'), 'A=1\n');
 });
