@@ -24,7 +24,7 @@ interface Vault {
 }
 
 const SMALL: Vault = {
-  label: 'small vault (3 files, 16 KB)',
+  label: 'small vault (3 files, 13 KB)',
   fill: (folder) => {
     writeFileSync(join(folder, '.env.dev'), `DATABASE_URL=postgres://dev\nAPI_KEY=${randomBytes(24).toString('hex')}\n`);
     writeFileSync(join(folder, 'service-account.json'), JSON.stringify({ key: randomBytes(6000).toString('base64') }));

@@ -27,6 +27,8 @@ t.test('failures are checks in a 200 answer; after init, every check is ok', asy
   ]);
 
   t.equal((await app.inject({ method: 'POST', url: '/v1/init', payload: { cwd: repo, env: 'dev' } })).statusCode, 200);
+  t.same(keys.unlocked(), ['acme_web/dev'], 'init holds the key it made');
+  keys.lock();
   const after = await doctor({ cwd: join(repo, 'infra'), env: 'dev' });
   t.same(statuses(after.json()), ['config:ok', 'keychain:ok', 'store:ok', 'clock:ok', 'if-none-match:ok', 'if-match:ok']);
   t.same(await storage.list('acme_web/dev/_doctor/'), [], 'the scratch object is gone');
