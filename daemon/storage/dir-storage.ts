@@ -22,6 +22,8 @@ import { LockFile, type LockFileOptions } from '../fs/lock-file.js';
 import { assertValidKey, assertValidPrefix, byKey, isValidKey, md5Etag, tooLarge } from './storage.js';
 import type { ListedObject, ObjectHead, ReadOptions, Storage, StoredObject, WriteResult } from './storage.js';
 
+const READ_CHUNK_BYTES = 16 * 1024 * 1024;
+
 /** Filesystem failures that a retry can cure (a full disk freed, a busy file released) vs. ones it can't. */
 function fsError(err: unknown, what: string): VsyncError {
   if (err instanceof VsyncError) return err;
@@ -34,11 +36,20 @@ function fsError(err: unknown, what: string): VsyncError {
 async function readCapped(key: string, handle: FileHandle, size: number, max: number | undefined): Promise<Buffer> {
   if (max === undefined) return handle.readFile();
   if (size > max) throw tooLarge(key, max, size);
-  const body = Buffer.alloc(max + 1);
+  // In chunks sized by the file, never by the cap: one read of a cap-sized buffer asked Node for more than
+  // 2 GiB at once when the cap was raised that far, which aborts the whole process (a native assertion).
+  const chunks: Buffer[] = [];
   let length = 0;
-  for (let n = -1; n !== 0 && length <= max; length += n) n = (await handle.read(body, length, body.length - length, null)).bytesRead;
-  if (length > max) throw tooLarge(key, max);
-  return body.subarray(0, length);
+  for (;;) {
+    const chunk = Buffer.allocUnsafe(Math.min(READ_CHUNK_BYTES, max + 1 - length, Math.max(size + 1 - length, 64 * 1024)));
+    const { bytesRead } = await handle.read(chunk, 0, chunk.length, null);
+    if (bytesRead === 0) break;
+    length += bytesRead;
+    // The file may grow while it is read: more than the cap is refused as soon as it is seen.
+    if (length > max) throw tooLarge(key, max);
+    chunks.push(chunk.subarray(0, bytesRead));
+  }
+  return Buffer.concat(chunks, length);
 }
 
 /** Size and MD5 ETag of the file, read 64 KiB at a time. */
