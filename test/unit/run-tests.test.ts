@@ -27,7 +27,7 @@ t.test('passes, failures and a crash, run together', async (t) => {
   t.match(all.stdout, /^ok .*\/good\.test\.mjs$/m);
   t.match(all.stdout, /^not ok .*\/bad\.test\.mjs \(exit 1\)$/m);
   t.match(all.stdout, /^not ok .*\/crash\.test\.mjs \(exit 1\)$/m);
-  t.match(all.stdout, /===== .*crash\.test\.mjs\n[^]*broken at load/, "a failing file's output is shown");
+  t.match(all.stdout, /===== .*crash\.test\.mjs\n[\s\S]*broken at load/, "a failing file's output is shown");
   t.notMatch(all.stdout, /===== .*good\.test\.mjs/, "a passing file's is not");
 
   const passing = execFileSync(process.execPath, [runner, good], { encoding: 'utf8' });
