@@ -2,7 +2,7 @@
 // folder. A crash at any instant leaves the old file or the new one, never a torn one. Shared by the
 // directory store and the vault's local files (config, state, backups).
 import { randomBytes } from 'node:crypto';
-import { link, open, rename, unlink } from 'node:fs/promises';
+import { link, open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { isErrno } from './errno.js';
 
@@ -50,9 +50,24 @@ export async function writeFileAtomic(target: string, data: Buffer | string, mod
  * EEXIST when the name is taken, and readers never see a partly written file. Returns false when it existed.
  */
 export async function writeFileExclusive(target: string, data: Buffer | string, mode = 0o600): Promise<boolean> {
+  return fillFileExclusive(target, (handle) => handle.writeFile(data), mode);
+}
+
+/**
+ * writeFileExclusive for bytes that do not fit in memory: `fill` writes the new file (a copy streamed from
+ * another file) through its open handle, and the file is linked into place only once `fill` returned and it
+ * was fsynced. When `fill` throws, nothing is created and the error passes through.
+ */
+export async function fillFileExclusive(target: string, fill: (handle: FileHandle) => Promise<void>, mode = 0o600): Promise<boolean> {
   const temp = tempPathFor(target);
   try {
-    await writeNewFileSynced(temp, data, mode);
+    const handle = await open(temp, 'wx', mode);
+    try {
+      await fill(handle);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
     try {
       await link(temp, target);
     } catch (err) {

@@ -7,8 +7,10 @@
 //   folder is fsynced (and so are folders just created): readers see old bytes or new, and a crash leaves
 //   no torn object and loses no object that was reported written;
 // - putIfAbsent links the temp file to the key: link(2) fails with EEXIST when the name is taken, so exactly
-//   one of any number of writers wins, without a lock;
-// - put, putIfMatch and delete read, compare and rename under the key's lock (fs/lock-file.ts).
+//   one of any number of writers wins, without a lock; a FileBody is copied into the temp file in chunks;
+// - put, putIfMatch and delete read, compare and rename under the key's lock (fs/lock-file.ts);
+// - a download reads one open file descriptor: an object is only ever replaced by a rename, so the open file
+//   is a snapshot of it.
 // ETags are the MD5 of the bytes, as S3 gives for single-part uploads.
 import { createHash } from 'node:crypto';
 import { mkdir, open, readdir, stat, unlink, type FileHandle } from 'node:fs/promises';
@@ -16,13 +18,26 @@ import type { Dirent } from 'node:fs';
 import { dirname, isAbsolute, join, relative, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { VsyncError, isVsyncError } from '../../shared/errors.js';
-import { syncFolder, writeFileAtomic, writeFileExclusive } from '../fs/atomic-write.js';
+import { fillFileExclusive, syncFolder, writeFileAtomic, writeFileExclusive } from '../fs/atomic-write.js';
 import { errnoOf, isErrno } from '../fs/errno.js';
 import { LockFile, type LockFileOptions } from '../fs/lock-file.js';
 import { assertValidKey, assertValidPrefix, byKey, isValidKey, md5Etag, tooLarge } from './storage.js';
-import type { ListedObject, ObjectHead, ReadOptions, Storage, StoredObject, WriteResult } from './storage.js';
+import type {
+  Body,
+  CallOptions,
+  Consumer,
+  FileBody,
+  ListedObject,
+  ObjectHead,
+  ReadOptions,
+  Storage,
+  StoredObject,
+  WriteResult,
+} from './storage.js';
 
 const READ_CHUNK_BYTES = 16 * 1024 * 1024;
+// What a download hands its consumer at a time, and what a FileBody is copied in.
+const STREAM_CHUNK_BYTES = 1024 * 1024;
 
 /** Filesystem failures that a retry can cure (a full disk freed, a busy file released) vs. ones it can't. */
 function fsError(err: unknown, what: string): VsyncError {
@@ -64,6 +79,106 @@ async function hashFile(handle: FileHandle): Promise<{ size: number; etag: strin
   return { size, etag: hash.digest('hex') };
 }
 
+/** A call's signal, once aborted, as the error the call ends with: its reason when that is ours. */
+function cancelled(what: string, signal: AbortSignal): VsyncError {
+  return signal.reason instanceof VsyncError
+    ? signal.reason
+    : new VsyncError('STORAGE_TRANSIENT', `${what}: cancelled`, { cause: signal.reason });
+}
+
+/**
+ * The file's bytes from its start, in fresh buffers of up to 1 MiB, read by position so that one handle can
+ * be read through twice. With a cap, a file that has grown past it is cut off at the first byte over.
+ */
+async function* chunksOf(key: string, handle: FileHandle, size: number, max: number | undefined, signal: AbortSignal | undefined) {
+  for (let position = 0; ; ) {
+    if (signal?.aborted) throw cancelled(`reading ${key}`, signal);
+    // Sized by the file (plus a byte, to see its end), so a small object is not handed out in a 1 MiB buffer.
+    let length = Math.min(STREAM_CHUNK_BYTES, Math.max(size + 1 - position, 64 * 1024));
+    if (max !== undefined) length = Math.min(length, max + 1 - position);
+    const chunk = Buffer.allocUnsafe(length);
+    let bytesRead: number;
+    try {
+      ({ bytesRead } = await handle.read(chunk, 0, length, position));
+    } catch (err) {
+      throw fsError(err, `reading ${key}`);
+    }
+    if (bytesRead === 0) return;
+    position += bytesRead;
+    if (max !== undefined && position > max) throw tooLarge(key, max);
+    yield chunk.subarray(0, bytesRead);
+  }
+}
+
+/**
+ * The body a download's consumer reads: the bytes whose size and ETag it was told. A file that came out
+ * shorter (truncated in place) or different (rewritten in place, which vsync never does) fails at its end.
+ */
+async function* snapshot(key: string, handle: FileHandle, info: { size: number; etag: string }, options: ReadOptions) {
+  const hash = createHash('md5');
+  let length = 0;
+  for await (const chunk of chunksOf(key, handle, info.size, options.maxBytes, options.signal)) {
+    hash.update(chunk);
+    length += chunk.length;
+    yield chunk;
+  }
+  if (length < info.size) {
+    throw new VsyncError('STORAGE_TRANSIENT', `${key} ended after ${length} of its ${info.size} bytes: it was truncated while read`);
+  }
+  if (length !== info.size || hash.digest('hex') !== info.etag) {
+    throw new VsyncError('STORAGE_TRANSIENT', `${key} changed while it was read`);
+  }
+}
+
+/** Writes all of `chunk`: one write may take fewer bytes than it was given. */
+async function writeAll(into: FileHandle, chunk: Buffer): Promise<void> {
+  for (let at = 0; at < chunk.length; ) at += (await into.write(chunk, at, chunk.length - at)).bytesWritten;
+}
+
+/** The refusal of a FileBody whose file is not the size it was said to be: something changed it meanwhile. */
+function fileChanged(file: FileBody): VsyncError {
+  return new VsyncError('STORAGE_PERMANENT', `${file.path} is not the ${file.size} bytes it was: the file changed while it was uploaded`, {
+    hint: 'something else wrote to the file vsync was uploading; try again',
+  });
+}
+
+/**
+ * Copies `body`'s file into `into` and returns the MD5 of what it copied. The file must hold exactly
+ * body.size bytes from start to end; one that does not changed after its size was taken, and is refused
+ * before anything is linked into place (reading stops one byte past the size).
+ */
+async function copyFile(key: string, body: FileBody, into: FileHandle, signal: AbortSignal | undefined): Promise<string> {
+  let source: FileHandle;
+  try {
+    source = await open(body.path, 'r');
+  } catch (err) {
+    throw fsError(err, `reading ${body.path}`);
+  }
+  try {
+    const hash = createHash('md5');
+    const chunk = Buffer.allocUnsafe(Math.min(STREAM_CHUNK_BYTES, body.size + 1));
+    for (let copied = 0; ; ) {
+      if (signal?.aborted) throw cancelled(`writing ${key}`, signal);
+      let bytesRead: number;
+      try {
+        ({ bytesRead } = await source.read(chunk, 0, Math.min(chunk.length, body.size + 1 - copied), copied));
+      } catch (err) {
+        throw fsError(err, `reading ${body.path}`);
+      }
+      if (bytesRead === 0) {
+        if (copied !== body.size) throw fileChanged(body);
+        return hash.digest('hex');
+      }
+      copied += bytesRead;
+      if (copied > body.size) throw fileChanged(body);
+      hash.update(chunk.subarray(0, bytesRead));
+      await writeAll(into, chunk.subarray(0, bytesRead));
+    }
+  } finally {
+    await source.close();
+  }
+}
+
 // A key that names a folder (`acme/dev` while `acme/dev/latest` exists) is no object, as on S3.
 const ABSENT = ['ENOENT', 'ENOTDIR', 'EISDIR'];
 
@@ -99,17 +214,27 @@ export class DirStorage implements Storage {
   }
 
   private async withFile<T>(key: string, use: (handle: FileHandle, info: { size: number; mtime: Date }) => Promise<T>): Promise<T> {
-    const path = this.pathOf(key);
+    const { handle, info } = await this.openObject(key);
     try {
-      const handle = await open(path, 'r');
-      try {
-        const info = await handle.stat();
-        if (!info.isFile()) throw new VsyncError('STORAGE_NOT_FOUND', key);
-        return await use(handle, info);
-      } finally {
-        await handle.close();
-      }
+      return await use(handle, info);
     } catch (err) {
+      throw fsError(err, `reading ${key}`);
+    } finally {
+      await handle.close();
+    }
+  }
+
+  /** The object's file, open for reading, and its size and mtime. */
+  private async openObject(key: string): Promise<{ handle: FileHandle; info: { size: number; mtime: Date } }> {
+    const path = this.pathOf(key);
+    let handle: FileHandle | undefined;
+    try {
+      handle = await open(path, 'r');
+      const info = await handle.stat();
+      if (!info.isFile()) throw new VsyncError('STORAGE_NOT_FOUND', key);
+      return { handle, info };
+    } catch (err) {
+      await handle?.close().catch(() => undefined);
       if (isErrno(err, ...ABSENT)) throw new VsyncError('STORAGE_NOT_FOUND', key);
       throw fsError(err, `reading ${key}`);
     }
@@ -133,6 +258,30 @@ export class DirStorage implements Storage {
     });
   }
 
+  /**
+   * Two passes over one open file: the first hashes it, since the consumer is told the ETag before the first
+   * byte, and the second hands the same bytes over (from the page cache, for any file that fits in it).
+   */
+  async download<T>(key: string, consume: Consumer<T>, options: ReadOptions = {}): Promise<T> {
+    const { handle, info } = await this.openObject(key);
+    try {
+      const max = options.maxBytes;
+      if (max !== undefined && info.size > max) throw tooLarge(key, max, info.size);
+      const hash = createHash('md5');
+      let length = 0;
+      for await (const chunk of chunksOf(key, handle, info.size, max, options.signal)) {
+        hash.update(chunk);
+        length += chunk.length;
+      }
+      if (length !== info.size) throw new VsyncError('STORAGE_TRANSIENT', `${key} changed while it was read`);
+      const etag = hash.digest('hex');
+      // The consumer's own errors pass through untouched: only the body's are this store's to classify.
+      return await consume(snapshot(key, handle, { size: info.size, etag }, options), { size: info.size, etag });
+    } finally {
+      await handle.close();
+    }
+  }
+
   /** Hashes the file in chunks: a head of a huge object costs time, never memory. */
   async head(key: string): Promise<ObjectHead> {
     return this.withFile(key, async (handle, info) => ({ ...(await hashFile(handle)), lastModified: info.mtime }));
@@ -142,17 +291,26 @@ export class DirStorage implements Storage {
     return this.swap(key, body, () => true);
   }
 
-  async putIfAbsent(key: string, body: Buffer): Promise<WriteResult> {
+  async putIfAbsent(key: string, body: Body, options: CallOptions = {}): Promise<WriteResult> {
     const path = this.pathOf(key);
     await this.ensureFolder(path);
     let created: boolean;
+    let etag: string;
     try {
-      created = await writeFileExclusive(path, body);
+      if (Buffer.isBuffer(body)) {
+        created = await writeFileExclusive(path, body);
+        etag = md5Etag(body);
+      } else {
+        etag = '';
+        created = await fillFileExclusive(path, async (handle) => {
+          etag = await copyFile(key, body, handle, options.signal);
+        });
+      }
     } catch (err) {
       throw fsError(err, `writing ${key}`);
     }
     if (!created) throw new VsyncError('STORAGE_PRECONDITION_FAILED', `${key} already exists`);
-    return { etag: md5Etag(body) };
+    return { etag };
   }
 
   async putIfMatch(key: string, body: Buffer, etag: string): Promise<WriteResult> {

@@ -2,7 +2,7 @@
 // of its start-up: an agent that only ever serves vaults on the directory store never loads it, and one
 // that does loads it when an S3 vault is first used. `describe` needs no adapter, so a vault can be named
 // (init's answer, step lines) before anything is loaded.
-import type { CallOptions, ListedObject, ObjectHead, ReadOptions, Storage, StoredObject, WriteResult } from './storage.js';
+import type { Body, CallOptions, Consumer, ListedObject, ObjectHead, ReadOptions, Storage, StoredObject, WriteResult } from './storage.js';
 
 export class LazyStorage implements Storage {
   private loading: Promise<Storage> | undefined;
@@ -36,6 +36,10 @@ export class LazyStorage implements Storage {
     return (await this.adapter()).getIfChanged(key, etag, options);
   }
 
+  async download<T>(key: string, consume: Consumer<T>, options?: ReadOptions): Promise<T> {
+    return (await this.adapter()).download(key, consume, options);
+  }
+
   async head(key: string, options?: CallOptions): Promise<ObjectHead> {
     return (await this.adapter()).head(key, options);
   }
@@ -44,7 +48,7 @@ export class LazyStorage implements Storage {
     return (await this.adapter()).put(key, body, options);
   }
 
-  async putIfAbsent(key: string, body: Buffer, options?: CallOptions): Promise<WriteResult> {
+  async putIfAbsent(key: string, body: Body, options?: CallOptions): Promise<WriteResult> {
     return (await this.adapter()).putIfAbsent(key, body, options);
   }
 

@@ -11,12 +11,26 @@ import {
   S3Client,
   type ListObjectsV2CommandOutput,
 } from '@aws-sdk/client-s3';
+import { createReadStream } from 'node:fs';
+import { Readable } from 'node:stream';
 import { VsyncError, isVsyncError } from '../../shared/errors.js';
 import { type S3Settings, s3Location } from './s3-settings.js';
 import { assertValidKey, assertValidPrefix, byKey, isValidKey, tooLarge } from './storage.js';
-import type { CallOptions, ListedObject, ObjectHead, ReadOptions, Storage, StoredObject, WriteResult } from './storage.js';
+import type {
+  Body,
+  CallOptions,
+  Consumer,
+  FileBody,
+  ListedObject,
+  ObjectHead,
+  ReadOptions,
+  Storage,
+  StoredObject,
+  WriteResult,
+} from './storage.js';
 
 const DEFAULT_REGION = 'us-east-1';
+const SILENT = { trace() {}, debug() {}, info() {}, warn() {}, error() {} };
 
 // ETags arrive quoted (`"abc"`); we keep them bare, and send them bare, because RGW compares If-Match
 // against the bare value and AWS accepts both.
@@ -105,6 +119,16 @@ function isNotModified(err: unknown): boolean {
   return (err as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode === 304;
 }
 
+/** A call's signal, once aborted, as the error the call ends with: its reason when that is ours. */
+function cancelled(what: string, signal: AbortSignal): VsyncError {
+  return signal.reason instanceof VsyncError
+    ? signal.reason
+    : new VsyncError('STORAGE_TRANSIENT', `${what}: cancelled`, { cause: signal.reason });
+}
+
+/** A GET's body as the SDK gives it in Node: the HTTP response, a Readable. */
+type ResponseBody = AsyncIterable<Uint8Array> & { destroy?: () => void; transformToByteArray(): Promise<Uint8Array> };
+
 export class S3Storage implements Storage {
   readonly settings: S3Settings;
   private readonly client: S3Client;
@@ -121,6 +145,9 @@ export class S3Storage implements Storage {
         ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
         forcePathStyle: settings.forcePathStyle ?? false,
         maxAttempts: 1,
+        // Given none, the SDK writes a warning to the console for every failed request with a streamed body (a
+        // file upload that lost its race, too); ours says nothing, as the SDK's default does for all else.
+        logger: SILENT,
         // The SDK's default checksums (CRC32 trailers, aws-chunked bodies) break on many non-AWS servers.
         requestChecksumCalculation: 'WHEN_REQUIRED',
         responseChecksumValidation: 'WHEN_REQUIRED',
@@ -177,6 +204,37 @@ export class S3Storage implements Storage {
     }
   }
 
+  async download<T>(key: string, consume: Consumer<T>, options: ReadOptions = {}): Promise<T> {
+    const Key = this.fullKey(key);
+    const out = await this.send(key, () =>
+      this.client.send(new GetObjectCommand({ Bucket: this.settings.bucket, Key }), abortable(options)),
+    );
+    const body = out.Body as ResponseBody | undefined;
+    const size = out.ContentLength;
+    const max = options.maxBytes;
+    if (size === undefined) {
+      body?.destroy?.();
+      // Without it a short body could not be told from a whole one.
+      throw new VsyncError('STORAGE_PERMANENT', `${key}: the store sent the object without its size (no Content-Length)`);
+    }
+    if (max !== undefined && size > max) {
+      body?.destroy?.();
+      throw tooLarge(key, max, size);
+    }
+    // The SDK's abort ends the request; a body already being read is ended here, so a stalled read ends too.
+    const stop = () => body?.destroy?.();
+    options.signal?.addEventListener('abort', stop, { once: true });
+    try {
+      // The consumer's own errors pass through untouched: only the body's are this store's to classify.
+      return await consume(counted(key, body, size, options), { size, etag: bare(out.ETag) });
+    } finally {
+      options.signal?.removeEventListener('abort', stop);
+      // A body the consumer did not read to its end (it threw, or stopped) still holds the connection. Ending a
+      // body that was read whole leaves its connection to be reused.
+      body?.destroy?.();
+    }
+  }
+
   async head(key: string, options: CallOptions = {}): Promise<ObjectHead> {
     const Key = this.fullKey(key);
     return this.send(key, async () => {
@@ -187,11 +245,12 @@ export class S3Storage implements Storage {
 
   private async write(
     key: string,
-    body: Buffer,
+    body: Body,
     condition: { IfNoneMatch?: string; IfMatch?: string },
     options: CallOptions,
   ): Promise<WriteResult> {
     const Key = this.fullKey(key);
+    if (!Buffer.isBuffer(body)) return this.writeFile(key, Key, body, condition, options);
     return this.send(key, async () => {
       const out = await this.client.send(
         new PutObjectCommand({ Bucket: this.settings.bucket, Key, Body: body, ContentLength: body.length, ...condition }),
@@ -201,11 +260,49 @@ export class S3Storage implements Storage {
     });
   }
 
+  /**
+   * One PUT whose body is streamed from the file. The SDK pipes a stream body into the request and leaves the
+   * request waiting when the stream fails, so a file that turns out not to be `size` bytes aborts the request
+   * itself: the server never gets all the bytes it was promised, and stores nothing.
+   */
+  private async writeFile(
+    key: string,
+    Key: string,
+    file: FileBody,
+    condition: { IfNoneMatch?: string; IfMatch?: string },
+    options: CallOptions,
+  ): Promise<WriteResult> {
+    const refused = new AbortController();
+    const signal = options.signal ? AbortSignal.any([options.signal, refused.signal]) : refused.signal;
+    let failure: VsyncError | undefined;
+    const stream = Readable.from(fileChunks(file));
+    stream.once('error', (err) => {
+      failure = isVsyncError(err) ? err : new VsyncError('STORAGE_PERMANENT', `reading ${file.path}`, { cause: err });
+      refused.abort(failure);
+    });
+    try {
+      const out = await this.client.send(
+        new PutObjectCommand({ Bucket: this.settings.bucket, Key, Body: stream, ContentLength: file.size, ...condition }),
+        // The request timeout runs until the answer, which for a large file comes only after the upload: a
+        // socket silent for socketTimeout still ends it, and RetryingStorage bounds the transfer by its size.
+        { abortSignal: signal, requestTimeout: 0 },
+      );
+      return { etag: bare(out.ETag) };
+    } catch (err) {
+      if (failure) throw failure;
+      if (options.signal?.aborted) throw cancelled(`writing ${key}`, options.signal);
+      if (isVsyncError(err)) throw err;
+      throw classifyS3Error(err, key);
+    } finally {
+      stream.destroy();
+    }
+  }
+
   put(key: string, body: Buffer, options: CallOptions = {}): Promise<WriteResult> {
     return this.write(key, body, {}, options);
   }
 
-  putIfAbsent(key: string, body: Buffer, options: CallOptions = {}): Promise<WriteResult> {
+  putIfAbsent(key: string, body: Body, options: CallOptions = {}): Promise<WriteResult> {
     return this.write(key, body, { IfNoneMatch: '*' }, options);
   }
 
@@ -291,4 +388,57 @@ async function readBody(
     chunks.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
   }
   return Buffer.concat(chunks, length);
+}
+
+/**
+ * A download's body: the response's bytes as Buffers, counted. Past the cap the connection is dropped at the
+ * first byte over; a response that ends, or breaks, short of the size it declared is a transfer that may be
+ * tried again (STORAGE_TRANSIENT), whatever the socket called it.
+ */
+async function* counted(key: string, body: ResponseBody | undefined, size: number, options: ReadOptions): AsyncGenerator<Buffer> {
+  const max = options.maxBytes;
+  let length = 0;
+  try {
+    for await (const chunk of body ?? []) {
+      length += chunk.length;
+      if (max !== undefined && length > max) throw tooLarge(key, max);
+      yield Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    }
+  } catch (err) {
+    body?.destroy?.();
+    if (isVsyncError(err)) throw err;
+    if (options.signal?.aborted) throw cancelled(`reading ${key}`, options.signal);
+    throw new VsyncError('STORAGE_TRANSIENT', `${key}: the transfer broke after ${length} of ${size} bytes`, { cause: err });
+  }
+  if (length < size) {
+    throw new VsyncError('STORAGE_TRANSIENT', `${key}: the store ended the body after ${length} of its ${size} bytes (truncated)`);
+  }
+}
+
+/** The refusal of a FileBody whose file is not the size it was said to be: something changed it meanwhile. */
+function fileChanged(file: FileBody): VsyncError {
+  return new VsyncError('STORAGE_PERMANENT', `${file.path} is not the ${file.size} bytes it was: the file changed while it was uploaded`, {
+    hint: 'something else wrote to the file vsync was uploading; try again',
+  });
+}
+
+/** The file of a FileBody, exactly `size` bytes of it or an error: reading stops one byte past the size. */
+async function* fileChunks(file: FileBody): AsyncGenerator<Buffer> {
+  let length = 0;
+  // `end` is inclusive: at most size + 1 bytes are read, enough to see a file that grew.
+  const source: AsyncIterable<Buffer> = createReadStream(file.path, { end: file.size });
+  try {
+    for await (const chunk of source) {
+      length += chunk.length;
+      if (length > file.size) throw fileChanged(file);
+      yield chunk;
+    }
+  } catch (err) {
+    if (isVsyncError(err)) throw err;
+    throw new VsyncError('STORAGE_PERMANENT', `reading ${file.path}: ${(err as NodeJS.ErrnoException).code ?? 'unknown'}`, {
+      cause: err,
+      hint: 'vsync could not read the file it was uploading; try again',
+    });
+  }
+  if (length !== file.size) throw fileChanged(file);
 }

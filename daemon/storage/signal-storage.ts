@@ -2,7 +2,7 @@
 // operation (its client went away, the agent is stopping) ends the store call in flight at once instead of
 // at the store deadline. The domain code (push.ts, pull.ts, …) is unchanged: it passes its own options, and
 // the operation's signal is joined to any signal those carry.
-import type { CallOptions, ListedObject, ObjectHead, ReadOptions, Storage, StoredObject, WriteResult } from './storage.js';
+import type { Body, CallOptions, Consumer, ListedObject, ObjectHead, ReadOptions, Storage, StoredObject, WriteResult } from './storage.js';
 
 export class SignalStorage implements Storage {
   constructor(
@@ -29,6 +29,10 @@ export class SignalStorage implements Storage {
     return this.inner.getIfChanged(key, etag, this.with(options));
   }
 
+  async download<T>(key: string, consume: Consumer<T>, options?: ReadOptions): Promise<T> {
+    return this.inner.download(key, consume, this.with(options));
+  }
+
   async head(key: string, options?: CallOptions): Promise<ObjectHead> {
     return this.inner.head(key, this.with(options));
   }
@@ -37,7 +41,7 @@ export class SignalStorage implements Storage {
     return this.inner.put(key, body, this.with(options));
   }
 
-  async putIfAbsent(key: string, body: Buffer, options?: CallOptions): Promise<WriteResult> {
+  async putIfAbsent(key: string, body: Body, options?: CallOptions): Promise<WriteResult> {
     return this.inner.putIfAbsent(key, body, this.with(options));
   }
 

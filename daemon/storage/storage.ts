@@ -45,7 +45,6 @@ export interface ListedObject {
   readonly lastModified: Date;
 }
 
-/** A bound on a read: the store is not trusted to send only what a vault object can hold. */
 /** A read's options: a call's, and how big the object may be. */
 export interface ReadOptions extends CallOptions {
   /** Most bytes the object may hold; a larger one is STORAGE_OBJECT_TOO_LARGE. */
@@ -55,6 +54,34 @@ export interface ReadOptions extends CallOptions {
 export interface WriteResult {
   readonly etag: string;
 }
+
+/**
+ * A body that lives in a file (a version being pushed): streamed from disk, never held in memory. `size` is
+ * the file's length, taken by the caller when it finished writing it; the file must not change until the
+ * write returns.
+ */
+export interface FileBody {
+  readonly path: string;
+  readonly size: number;
+}
+
+/** What a version write takes: bytes in memory, or a file. */
+export type Body = Buffer | FileBody;
+
+/** What a download's consumer learns before the first byte: the size the store declares, and the ETag. */
+export interface DownloadInfo {
+  readonly size: number;
+  readonly etag: string;
+}
+
+/**
+ * Takes an object's bytes as they arrive (download). `body` yields the object's bytes in order, at most
+ * ReadOptions.maxBytes of them; it throws STORAGE_OBJECT_TOO_LARGE past the cap and STORAGE_TRANSIENT when
+ * the store ends the body before the size it declared (a truncated transfer). A consumer may be called more
+ * than once for one download (RetryingStorage retries a transfer that failed transiently), each time from
+ * the first byte, so it must start afresh each time and leave nothing behind when it fails.
+ */
+export type Consumer<T> = (body: AsyncIterable<Buffer>, info: DownloadInfo) => Promise<T>;
 
 /**
  * What a caller may add to any call. `signal`: abort the call (a deadline passed, the caller went away); an
@@ -79,6 +106,14 @@ export interface Storage {
    */
   getIfChanged(key: string, etag: string, options?: ReadOptions): Promise<StoredObject | undefined>;
 
+  /**
+   * The object's bytes, streamed into `consume` (Consumer): for objects too large to hold in memory (a
+   * version). Returns what `consume` returns. STORAGE_NOT_FOUND if absent and STORAGE_OBJECT_TOO_LARGE for a
+   * declared size over ReadOptions.maxBytes, both before `consume` is called; an error `consume` throws passes
+   * through as it is, and the transfer stops. The bytes are one consistent snapshot of the object.
+   */
+  download<T>(key: string, consume: Consumer<T>, options?: ReadOptions): Promise<T>;
+
   /** Size, ETag and modification time without the body. STORAGE_NOT_FOUND if absent. */
   head(key: string, options?: CallOptions): Promise<ObjectHead>;
 
@@ -88,9 +123,11 @@ export interface Storage {
   /**
    * Creates the object only if no object has that key (`If-None-Match: *`). Of any number of concurrent
    * callers, across processes and machines, exactly one succeeds; the others get
-   * STORAGE_PRECONDITION_FAILED and the winner's bytes stay.
+   * STORAGE_PRECONDITION_FAILED and the winner's bytes stay. A FileBody is streamed from its file in one
+   * request (S3 allows 5 GiB in one PUT; a version is capped at 4 GiB, version-cap.ts), so the condition is
+   * the same single conditional PUT as for bytes in memory.
    */
-  putIfAbsent(key: string, body: Buffer, options?: CallOptions): Promise<WriteResult>;
+  putIfAbsent(key: string, body: Body, options?: CallOptions): Promise<WriteResult>;
 
   /**
    * Replaces the object only if its current ETag is `etag` (`If-Match`). Of concurrent callers holding the

@@ -1,9 +1,25 @@
 import t from 'tap';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync, statSync, existsSync, utimesSync, mkdirSync } from 'node:fs';
+import {
+  appendFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  utimesSync,
+  writeFileSync,
+  writeSync,
+  closeSync,
+} from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DirStorage } from '../../daemon/storage/dir-storage.js';
+import type { Consumer } from '../../daemon/storage/storage.js';
 import { built, childEnv } from '../helpers/built.js';
 import { runStorageContract } from './storage-contract.js';
 
@@ -25,6 +41,103 @@ t.test('files on disk: the bucket layout, private modes, no temp files left', as
   t.equal(statSync(join(folder, 'latest')).mode & 0o777, 0o600);
   t.equal(statSync(join(folder, 'versions')).mode & 0o777, 0o700);
   t.equal(storage.describe('acme_web/dev/latest'), `file://${storage.root}/acme_web/dev/latest`);
+});
+
+/** A consumer that, once it has the first chunk, does `meddle` to the object's file and then reads on. */
+function meddling(meddle: () => unknown): Consumer<Buffer> {
+  return async (body) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of body) {
+      if (chunks.length === 0) await meddle();
+      chunks.push(chunk);
+    }
+    return Buffer.concat(chunks);
+  };
+}
+
+// In place is how vsync never changes an object (it renames a new file over it), but another program might.
+t.test('download: a file changed in place while it is read is never passed off as the object', async (t) => {
+  const MiB = 1024 * 1024;
+  const key = 'meddled_ns/dev/versions/20260516-113304.enc';
+  const path = join(storage.root, ...key.split('/'));
+  const body = randomBytes(4 * MiB);
+  const reset = () => writeFileSync(path, body);
+  await storage.put(key, body);
+
+  await t.rejects(
+    storage.download(
+      key,
+      meddling(() => truncateSync(path, 2 * MiB)),
+    ),
+    { code: 'STORAGE_TRANSIENT', message: /ended after 2097152 of its 4194304 bytes/ },
+    'truncated after the first chunk: transient (a retry reads it afresh)',
+  );
+  reset();
+  await t.rejects(
+    storage.download(
+      key,
+      meddling(() => appendFileSync(path, randomBytes(MiB))),
+      { maxBytes: body.length },
+    ),
+    { code: 'STORAGE_OBJECT_TOO_LARGE', message: /sent more than the cap of 4194304 bytes/ },
+    'grown past the cap while read: cut off at the cap',
+  );
+  reset();
+  await t.rejects(
+    storage.download(
+      key,
+      meddling(() => appendFileSync(path, 'x')),
+    ),
+    { code: 'STORAGE_TRANSIENT', message: /changed while it was read/ },
+    'grown, no cap: not the size it declared',
+  );
+  reset();
+  const overwrite = () => {
+    const fd = openSync(path, 'r+');
+    writeSync(fd, Buffer.from('overwritten'), 0, 11, 3 * MiB);
+    closeSync(fd);
+  };
+  await t.rejects(
+    storage.download(key, meddling(overwrite)),
+    { code: 'STORAGE_TRANSIENT', message: /changed while it was read/ },
+    'overwritten in place: not the ETag it declared',
+  );
+  reset();
+  t.ok(
+    (
+      await storage.download(
+        key,
+        meddling(() => undefined),
+      )
+    ).equals(body),
+    'left alone: the whole object',
+  );
+  t.ok(
+    (
+      await storage.download(
+        key,
+        meddling(() => storage.put(key, Buffer.from('replaced'))),
+      )
+    ).equals(body),
+    'replaced by a write meanwhile: the open file is the snapshot it began with',
+  );
+  t.equal((await storage.get(key)).body.toString(), 'replaced', 'and the write took');
+});
+
+t.test('putIfAbsent of a FileBody: no temp file is left, whether it is refused or not', async (t) => {
+  const folder = join(root, 'sources');
+  mkdirSync(folder, { recursive: true });
+  const source = join(folder, 'version.enc');
+  writeFileSync(source, randomBytes(3 * 1024 * 1024));
+  const size = statSync(source).size;
+  await storage.putIfAbsent('fileput_ns/dev/versions/1.enc', { path: source, size });
+  await t.rejects(storage.putIfAbsent('fileput_ns/dev/versions/1.enc', { path: source, size }), { code: 'STORAGE_PRECONDITION_FAILED' });
+  await t.rejects(storage.putIfAbsent('fileput_ns/dev/versions/2.enc', { path: source, size: size + 1 }), {
+    code: 'STORAGE_PERMANENT',
+    message: /the file changed while it was uploaded/,
+  });
+  t.same(readdirSync(join(storage.root, 'fileput_ns', 'dev', 'versions')), ['1.enc'], 'only the object');
+  t.equal(statSync(join(storage.root, 'fileput_ns', 'dev', 'versions', '1.enc')).mode & 0o777, 0o600, 'private, as any object');
 });
 
 t.test('a relative root is refused', async (t) => {

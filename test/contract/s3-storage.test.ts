@@ -5,6 +5,8 @@ import { randomBytes } from 'node:crypto';
 import { CreateBucketCommand, GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { S3Storage } from '../../daemon/storage/s3-storage.js';
 import { RetryingStorage } from '../../daemon/storage/retrying-storage.js';
+import type { Consumer } from '../../daemon/storage/storage.js';
+import { faultyProxy, type Fault } from '../helpers/faulty-proxy.js';
 import { realComponentAvailable } from '../helpers/real-component.js';
 import { runStorageContract } from './storage-contract.js';
 
@@ -86,5 +88,50 @@ if (realComponentAvailable(t, 'VSYNC_TEST_S3_ENDPOINT', 'Ceph RGW (S3)')) {
     await retrying.putIfAbsent(key, Buffer.from('a'));
     await t.rejects(retrying.putIfAbsent(key, Buffer.from('b')), { code: 'STORAGE_PRECONDITION_FAILED' });
     t.notOk(retried);
+  });
+
+  t.test('a download cut short by the network: STORAGE_TRANSIENT from the adapter, retried to success above it', async (t) => {
+    const proxy = await faultyProxy(new URL(endpoint));
+    const through = new S3Storage({ ...settings, endpoint: proxy.endpoint });
+    t.teardown(async () => {
+      through.destroy();
+      await proxy.close();
+    });
+    const key = `cut_${randomBytes(3).toString('hex')}/dev/versions/20260516-113304.enc`;
+    const body = randomBytes(3 * 1024 * 1024);
+    await adapter.put(key, body);
+    /** The next `n` GETs of the key meet `fault`; everything else passes. */
+    const faultNext = (fault: Fault, n: number) => {
+      let left = n;
+      proxy.rule = (method, path) => (method === 'GET' && path.split('?')[0]!.endsWith(key) && left-- > 0 ? fault : undefined);
+    };
+    const calls: number[] = [];
+    const consume: Consumer<Buffer> = async (chunks, info) => {
+      calls.push(info.size);
+      const got: Buffer[] = [];
+      for await (const chunk of chunks) got.push(chunk);
+      return Buffer.concat(got);
+    };
+
+    for (const fault of ['truncate', 'reset-download'] as const) {
+      faultNext(fault, 1);
+      await t.rejects(through.download(key, consume), { code: 'STORAGE_TRANSIENT' }, `${fault}: the bare adapter says transient`);
+
+      faultNext(fault, 2);
+      calls.length = 0;
+      const retries: number[] = [];
+      const retrying = new RetryingStorage(through, { attempts: 4, baseDelayMs: 10, maxDelayMs: 20, onRetry: (_w, n) => retries.push(n) });
+      t.ok((await retrying.download(key, consume)).equals(body), `${fault}: retried, the whole object`);
+      // A truncated body arrives up to its cut; a reset can overtake the response head (the peer's RST drops what
+      // was not yet read), and then that attempt fails before there is anything to consume.
+      if (fault === 'truncate') t.equal(calls.length, 3, `${fault}: the consumer started afresh for each of 3 attempts`);
+      t.ok(calls.length >= 1 && calls.every((size) => size === body.length), `${fault}: each time told the whole size`);
+      t.same(retries, [1, 2], `${fault}: two retries`);
+    }
+    t.same(
+      proxy.met.map((m) => m.split(' ')[0]),
+      ['truncate', 'truncate', 'truncate', 'reset-download', 'reset-download', 'reset-download'],
+      'each fault met where meant',
+    );
   });
 }

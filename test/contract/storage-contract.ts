@@ -2,7 +2,10 @@
 // file calls runStorageContract with a factory; every case works under its own random key namespace so
 // runs never see each other's objects.
 import { randomBytes } from 'node:crypto';
-import type { Storage } from '../../daemon/storage/storage.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { DownloadInfo, FileBody, Storage } from '../../daemon/storage/storage.js';
 import type { TestContext } from '../helpers/tap-types.js';
 
 export interface ContractOptions {
@@ -24,6 +27,28 @@ async function codeOf(promise: Promise<unknown>): Promise<string> {
   } catch (err) {
     return (err as { code?: string }).code ?? String(err);
   }
+}
+
+/** A file holding `bytes` in a folder removed when the test ends, as a FileBody of `size` (its length unless told). */
+function fileBody(t: TestContext, bytes: Buffer, size = bytes.length): FileBody {
+  const folder = mkdtempSync(join(tmpdir(), 'vsync-contract-file-'));
+  t.teardown(() => rmSync(folder, { recursive: true, force: true }));
+  const path = join(folder, 'version.enc');
+  writeFileSync(path, bytes);
+  return { path, size };
+}
+
+/** A download's chunks and what the consumer was told, through a consumer that keeps them. */
+async function downloaded(storage: Storage, key: string, maxBytes?: number): Promise<{ chunks: Buffer[]; info: DownloadInfo }> {
+  return storage.download(
+    key,
+    async (body, info) => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of body) chunks.push(chunk);
+      return { chunks, info };
+    },
+    maxBytes === undefined ? {} : { maxBytes },
+  );
 }
 
 function tally(codes: string[]): Record<string, number> {
@@ -124,6 +149,111 @@ export function runStorageContract(t: TestContext, storage: Storage, options: Co
     t.equal(await codeOf(storage.getIfChanged(`${ns}/present`, other.etag)), 'STORAGE_NOT_FOUND', 'deleted at the ETag held');
   });
 
+  t.test('download: the bytes get gives, in several Buffers, with the same size and ETag', async (t) => {
+    const key = `${namespace()}/dev/versions/20260516-113306.enc`;
+    const body = randomBytes(5 * 1024 * 1024 + 17);
+    const written = await storage.put(key, body);
+    const { chunks, info } = await downloaded(storage, key);
+    t.ok(
+      chunks.every((c) => Buffer.isBuffer(c)),
+      'every chunk is a Buffer',
+    );
+    t.ok(chunks.length > 1, `in chunks (${chunks.length})`);
+    t.ok(Buffer.concat(chunks).equals(body), 'the same bytes, in order');
+    t.same(info, { size: body.length, etag: written.etag }, 'the size and the ETag put returned');
+    t.equal(info.etag, (await storage.get(key)).etag, 'the ETag get returns');
+    const capped = await downloaded(storage, key, body.length);
+    t.ok(Buffer.concat(capped.chunks).equals(body), 'exactly at the cap');
+    const empty = `${namespace()}/empty`;
+    const none = await storage.put(empty, Buffer.alloc(0));
+    t.same(await downloaded(storage, empty), { chunks: [], info: { size: 0, etag: none.etag } }, 'an empty object: no bytes, size 0');
+  });
+
+  t.test('download of a missing object: STORAGE_NOT_FOUND, and the consumer is never called', async (t) => {
+    const ns = namespace();
+    let called = 0;
+    const consume = async () => void called++;
+    t.equal(await codeOf(storage.download(`${ns}/missing`, consume)), 'STORAGE_NOT_FOUND');
+    t.equal(await codeOf(storage.download(`${ns}/deep/er/missing.enc`, consume)), 'STORAGE_NOT_FOUND');
+    t.equal(called, 0);
+  });
+
+  t.test('download over the cap: STORAGE_OBJECT_TOO_LARGE by the declared size, and the consumer is never called', async (t) => {
+    const key = `${namespace()}/dev/versions/20260516-113307.enc`;
+    const body = randomBytes(300_000);
+    await storage.put(key, body);
+    let called = 0;
+    const consume = async () => void called++;
+    t.equal(await codeOf(storage.download(key, consume, { maxBytes: body.length - 1 })), 'STORAGE_OBJECT_TOO_LARGE', 'one byte over');
+    t.equal(await codeOf(storage.download(key, consume, { maxBytes: 0 })), 'STORAGE_OBJECT_TOO_LARGE', 'a cap of 0');
+    t.equal(called, 0);
+  });
+
+  t.test("download: the consumer's error passes through as it is, and the store still answers", async (t) => {
+    const key = `${namespace()}/dev/versions/20260516-113308.enc`;
+    const body = randomBytes(3 * 1024 * 1024);
+    await storage.put(key, body);
+    for (const after of [0, 1, 2]) {
+      const mine = new Error(`the consumer gives up after ${after} chunks`);
+      let calls = 0;
+      let error: unknown;
+      try {
+        await storage.download(key, async (chunks) => {
+          calls++;
+          // Left mid-body, without ending the iteration: the store must let go of the transfer all the same.
+          const reading = chunks[Symbol.asyncIterator]();
+          for (let n = 0; n < after; n++) await reading.next();
+          throw mine;
+        });
+      } catch (err) {
+        error = err;
+      }
+      t.equal(error, mine, `after ${after} chunks: the same error object`);
+      t.equal(calls, 1, 'the consumer was called once: its failure is not retried');
+    }
+    t.ok((await storage.get(key)).body.equals(body), 'the store still answers after abandoned transfers');
+  });
+
+  t.test('putIfAbsent of a FileBody: streamed, the same ETag as get, then refused and the first bytes stay', async (t) => {
+    const key = `${namespace()}/dev/versions/20260516-113309.enc`;
+    const first = randomBytes(6 * 1024 * 1024 + 3);
+    const written = await storage.putIfAbsent(key, fileBody(t, first));
+    t.notMatch(written.etag, /^"|"$/, 'a bare ETag');
+    const got = await storage.get(key);
+    t.ok(got.body.equals(first), 'the bytes round-trip');
+    t.equal(got.etag, written.etag, 'get returns the ETag putIfAbsent returned');
+    t.equal((await storage.head(key)).size, first.length);
+    t.equal(
+      await codeOf(storage.putIfAbsent(key, fileBody(t, randomBytes(first.length)))),
+      'STORAGE_PRECONDITION_FAILED',
+      'a second FileBody on the key',
+    );
+    t.equal(await codeOf(storage.putIfAbsent(key, Buffer.from('bytes'))), 'STORAGE_PRECONDITION_FAILED', 'and bytes');
+    const after = await storage.get(key);
+    t.ok(after.body.equals(first), 'the first bytes stay');
+    t.equal(after.etag, written.etag);
+    const empty = `${namespace()}/empty`;
+    await storage.putIfAbsent(empty, fileBody(t, Buffer.alloc(0)));
+    t.equal((await storage.get(empty)).body.length, 0, 'an empty file');
+  });
+
+  t.test('putIfAbsent of a FileBody whose file is not `size` bytes: refused, and no object is created', async (t) => {
+    const ns = namespace();
+    const bytes = randomBytes(256 * 1024);
+    for (const [what, size] of [
+      ['shorter than its size', bytes.length + 1000],
+      ['longer than its size', bytes.length - 1000],
+    ] as const) {
+      const key = `${ns}/dev/versions/${size}.enc`;
+      t.equal(await codeOf(storage.putIfAbsent(key, fileBody(t, bytes, size))), 'STORAGE_PERMANENT', `${what}: refused`);
+      t.equal(await codeOf(storage.get(key)), 'STORAGE_NOT_FOUND', `${what}: nothing stored`);
+    }
+    t.same(await storage.list(`${ns}/`), [], 'nothing listed either');
+    const missing = { path: join(tmpdir(), `vsync-no-such-file-${randomBytes(4).toString('hex')}`), size: 10 };
+    t.equal(await codeOf(storage.putIfAbsent(`${ns}/x`, missing)), 'STORAGE_PERMANENT', 'a file that does not exist');
+    t.equal(await codeOf(storage.get(`${ns}/x`)), 'STORAGE_NOT_FOUND');
+  });
+
   t.test('putIfAbsent: creates once, then refuses and keeps the first bytes', async (t) => {
     const key = `${namespace()}/dev/versions/20260516-113304.enc`;
     const first = await storage.putIfAbsent(key, Buffer.from('first'));
@@ -157,6 +287,18 @@ export function runStorageContract(t: TestContext, storage: Storage, options: Co
       t.same(tally(codes), { ok: 1, STORAGE_PRECONDITION_FAILED: CONCURRENT_WRITERS - 1 }, `round ${round}`);
       const winner = bodies[codes.indexOf('ok')]!;
       t.same((await storage.get(key)).body, winner, "the stored bytes are the winner's");
+    }
+  });
+
+  t.test(`${CONCURRENT_WRITERS} concurrent putIfAbsent of FileBodies on one key: exactly one winner`, async (t) => {
+    for (let round = 0; round < 3; round++) {
+      const key = `${namespace()}/race/versions/20260516-113304.enc`;
+      const bodies = Array.from({ length: CONCURRENT_WRITERS }, () => randomBytes(512 * 1024));
+      const files = bodies.map((b) => fileBody(t, b));
+      const codes = await Promise.all(files.map((f) => codeOf(storage.putIfAbsent(key, f))));
+      t.same(tally(codes), { ok: 1, STORAGE_PRECONDITION_FAILED: CONCURRENT_WRITERS - 1 }, `round ${round}`);
+      const winner = bodies[codes.indexOf('ok')]!;
+      t.ok((await storage.get(key)).body.equals(winner), "the stored bytes are the winner's");
     }
   });
 
@@ -240,6 +382,7 @@ export function runStorageContract(t: TestContext, storage: Storage, options: Co
       t.equal(await codeOf(storage.get(bad)), 'STORAGE_PERMANENT', `get ${JSON.stringify(bad)}`);
       t.equal(await codeOf(storage.getIfChanged(bad, 'not-an-etag')), 'STORAGE_PERMANENT', `getIfChanged ${JSON.stringify(bad)}`);
       t.equal(await codeOf(storage.putIfAbsent(bad, Buffer.from('x'))), 'STORAGE_PERMANENT');
+      t.equal(await codeOf(storage.download(bad, async () => undefined)), 'STORAGE_PERMANENT', `download ${JSON.stringify(bad)}`);
       t.equal(await codeOf(storage.delete(bad)), 'STORAGE_PERMANENT');
     }
     t.equal(await codeOf(storage.list('../')), 'STORAGE_PERMANENT');

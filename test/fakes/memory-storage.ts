@@ -1,8 +1,28 @@
 // An in-memory Storage for unit tests of domain logic. It passes the same contract suite as the real
 // adapters (test/contract/), so a test that passes against it is not passing against a looser fake.
+import { readFile } from 'node:fs/promises';
 import { VsyncError } from '../../shared/errors.js';
 import { assertValidKey, assertValidPrefix, byKey, md5Etag, tooLarge } from '../../daemon/storage/storage.js';
-import type { ListedObject, ObjectHead, ReadOptions, Storage, StoredObject, WriteResult } from '../../daemon/storage/storage.js';
+import type {
+  Body,
+  Consumer,
+  ListedObject,
+  ObjectHead,
+  ReadOptions,
+  Storage,
+  StoredObject,
+  WriteResult,
+} from '../../daemon/storage/storage.js';
+
+/** The body handed out by download: a few chunks, as a store's transfer arrives; an abort ends it. */
+async function* inChunks(key: string, body: Buffer, signal: AbortSignal | undefined): AsyncGenerator<Buffer> {
+  const size = Math.max(1, Math.ceil(body.length / 4));
+  for (let at = 0; at < body.length; at += size) {
+    await Promise.resolve();
+    if (signal?.aborted) throw new VsyncError('STORAGE_TRANSIENT', `${key}: cancelled`, { cause: signal.reason });
+    yield Buffer.from(body.subarray(at, at + size));
+  }
+}
 
 interface Entry {
   body: Buffer;
@@ -51,6 +71,11 @@ export class MemoryStorage implements Storage {
     return { body: Buffer.from(current.body), etag: current.etag };
   }
 
+  async download<T>(key: string, consume: Consumer<T>, options?: ReadOptions): Promise<T> {
+    const { body, etag } = this.capped(key, this.entry(key), options);
+    return consume(inChunks(key, body, options?.signal), { size: body.length, etag });
+  }
+
   async head(key: string): Promise<ObjectHead> {
     const { body, etag, lastModified } = this.entry(key);
     return { size: body.length, etag, lastModified };
@@ -61,10 +86,22 @@ export class MemoryStorage implements Storage {
     return this.store(key, body);
   }
 
-  async putIfAbsent(key: string, body: Buffer): Promise<WriteResult> {
+  async putIfAbsent(key: string, body: Body): Promise<WriteResult> {
     this.check(key);
+    // A fake may read the file whole; the check and the write below still happen in one turn, with no await between.
+    const bytes = Buffer.isBuffer(body)
+      ? body
+      : await readFile(body.path).catch((err: NodeJS.ErrnoException) => {
+          throw new VsyncError('STORAGE_PERMANENT', `reading ${body.path}: ${err.code}`, { cause: err });
+        });
+    if (!Buffer.isBuffer(body) && bytes.length !== body.size) {
+      throw new VsyncError(
+        'STORAGE_PERMANENT',
+        `${body.path} is not the ${body.size} bytes it was: the file changed while it was uploaded`,
+      );
+    }
     if (this.objects.has(key)) throw new VsyncError('STORAGE_PRECONDITION_FAILED', `${key} already exists`);
-    return this.store(key, body);
+    return this.store(key, bytes);
   }
 
   async putIfMatch(key: string, body: Buffer, etag: string): Promise<WriteResult> {

@@ -6,7 +6,16 @@ import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ListedObject, ObjectHead, Storage, StoredObject, WriteResult } from '../../daemon/storage/storage.js';
+import type {
+  Body,
+  Consumer,
+  ListedObject,
+  ObjectHead,
+  ReadOptions,
+  Storage,
+  StoredObject,
+  WriteResult,
+} from '../../daemon/storage/storage.js';
 import { EventHub } from '../../daemon/vault/event-hub.js';
 import { readFolderState } from '../../daemon/vault/folder-state.js';
 import { KeyRing } from '../../daemon/vault/key-ring.js';
@@ -76,6 +85,10 @@ export class TestStore implements Storage {
     this.calls++;
     return this.inner.getIfChanged(key, etag);
   }
+  download<T>(key: string, consume: Consumer<T>, options?: ReadOptions): Promise<T> {
+    this.calls++;
+    return this.inner.download(key, consume, options);
+  }
   head(key: string): Promise<ObjectHead> {
     this.calls++;
     return this.inner.head(key);
@@ -84,7 +97,7 @@ export class TestStore implements Storage {
     this.calls++;
     return this.inner.put(key, body);
   }
-  async putIfAbsent(key: string, body: Buffer): Promise<WriteResult> {
+  async putIfAbsent(key: string, body: Body): Promise<WriteResult> {
     this.calls++;
     if (key.includes('/versions/')) {
       const held = this.held;

@@ -114,3 +114,44 @@ t.test('S3: Content-Length over the cap is refused before the body; a body longe
     }
   }
 });
+
+t.test('S3 download: refused by Content-Length before the consumer, cut off at the cap, short bodies transient', async (t) => {
+  const cases: Array<[string, number | undefined, number, number | undefined, RegExp | undefined, number]> = [
+    ['declares and sends 4096, cap 4096', 4096, 4096, 4096, undefined, 4],
+    ['declares 8 MiB, cap 4096: not a chunk read', 8 << 20, 8 << 20, 4096, /STORAGE_OBJECT_TOO_LARGE.*holds 8388608 bytes/, 0],
+    ['declares 10, sends 1 GiB, cap 4096: cut off after the chunk that crosses it', 10, 1 << 30, 4096, /TOO_LARGE.*sent more than/, 5],
+    ['declares 4096, sends 2048: truncated', 4096, 2048, undefined, /STORAGE_TRANSIENT.*after 2048 of its 4096 bytes/, 2],
+    ['declares nothing: refused, no short body could be told', undefined, 4096, undefined, /STORAGE_PERMANENT.*without its size/, 0],
+  ];
+  for (const [what, declared, sent, cap, refusal, chunks] of cases) {
+    const { client, seen } = lyingClient(declared, sent);
+    const storage = new S3Storage({ bucket: 'b' }, client);
+    let consumed = 0;
+    const read = storage.download(
+      KEY,
+      async (body, info) => {
+        t.equal(info.size, declared, `${what}: told the declared size`);
+        let length = 0;
+        for await (const chunk of body) {
+          t.ok(Buffer.isBuffer(chunk), `${what}: a Buffer`);
+          length += chunk.length;
+        }
+        consumed++;
+        return length;
+      },
+      cap === undefined ? {} : { maxBytes: cap },
+    );
+    if (refusal === undefined) {
+      t.equal(await read, sent, `${what}: read`);
+    } else {
+      const err = (await read.then(
+        () => undefined,
+        (e: unknown) => e,
+      )) as { code?: string; message?: string } | undefined;
+      t.match(`${err?.code} ${err?.message}`, refusal, `${what}: refused`);
+      t.equal(consumed, 0, `${what}: the consumer did not finish`);
+    }
+    t.equal(seen.chunks, chunks, `${what}: ${chunks} chunks of 1 KiB read`);
+    t.ok(seen.destroyed || refusal === undefined, `${what}: the body was let go`);
+  }
+});

@@ -1,10 +1,15 @@
 // Retry semantics over a store whose faults we script: a write that lands but whose answer is lost must
 // end as success for its writer and as a precondition failure for everyone else.
 import t from 'tap';
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { VsyncError } from '../../shared/errors.js';
 import { MemoryStorage } from '../fakes/memory-storage.js';
 import { RetryingStorage } from '../../daemon/storage/retrying-storage.js';
-import type { Storage } from '../../daemon/storage/storage.js';
+import type { Consumer, DownloadInfo, FileBody, ReadOptions, Storage } from '../../daemon/storage/storage.js';
+import type { TestContext } from '../helpers/tap-types.js';
+import { tempBase } from '../helpers/vault-fixture.js';
 
 const fast = { attempts: 4, baseDelayMs: 1, maxDelayMs: 2 };
 
@@ -107,6 +112,7 @@ function hung(honoursSignal: boolean): Storage & { seen: AbortSignal[] } {
     getIfChanged: (_k, _e, o) => never(o),
     head: (_k, o) => never(o),
     put: (_k, _b, o) => never(o),
+    download: (_k, _c, o) => never(o),
     putIfAbsent: (_k, _b, o) => never(o),
     putIfMatch: (_k, _b, _e, o) => never(o),
     list: (_p, o) => never(o),
@@ -127,6 +133,7 @@ t.test('a call to a store that never answers ends STORAGE_TRANSIENT within its b
     });
     for (const call of [
       (): Promise<unknown> => s.get('a/latest'),
+      () => s.download('a/v.enc', async () => 'never called'),
       () => s.putIfAbsent('a/v.enc', Buffer.from('x')),
       () => s.putIfMatch('a/latest', Buffer.from('y'), 'e'),
       () => s.list('a/'),
@@ -137,7 +144,7 @@ t.test('a call to a store that never answers ends STORAGE_TRANSIENT within its b
         honours ? 'an adapter that cancels' : 'an adapter that cannot',
       );
     }
-    t.ok(store.seen.length >= 4 && store.seen.every((signal) => signal.aborted), 'every attempt was handed a signal, and each was aborted');
+    t.ok(store.seen.length >= 5 && store.seen.every((signal) => signal.aborted), 'every attempt was handed a signal, and each was aborted');
     t.same(retries, [], 'the whole budget went to the first attempt: no retry was left time for');
   }
 });
@@ -167,4 +174,263 @@ t.test('a transient failure is retried while the budget lasts, with each retry t
   });
   t.equal((await s.get('a/b')).body.toString(), 'x');
   t.same(told, ['get a/b 1 STORAGE_TRANSIENT', 'get a/b 2 STORAGE_TRANSIENT', 'get a/b 3 STORAGE_TRANSIENT']);
+});
+
+// ---- downloads and file uploads ----
+
+/** A file of `bytes` as a FileBody, removed when the test ends. */
+function fileOf(t: TestContext, bytes: Buffer): FileBody {
+  const { base, cleanup } = tempBase('vsync-retrying-');
+  t.teardown(cleanup);
+  const path = join(base, 'version.enc');
+  writeFileSync(path, bytes);
+  return { path, size: bytes.length };
+}
+
+/** A consumer that keeps what it was handed each time it was called, and returns the bytes. */
+function keeper(): { consume: Consumer<Buffer>; calls: Buffer[][] } {
+  const calls: Buffer[][] = [];
+  return {
+    calls,
+    consume: async (body) => {
+      const chunks: Buffer[] = [];
+      calls.push(chunks);
+      for await (const chunk of body) chunks.push(chunk);
+      return Buffer.concat(chunks);
+    },
+  };
+}
+
+/**
+ * `inner`, but the first `n` downloads break after their first chunk, as a connection cut short does: the
+ * body throws STORAGE_TRANSIENT from the iteration, after the consumer has started.
+ */
+function truncating(inner: MemoryStorage, n: number): Storage {
+  let left = n;
+  return new Proxy(inner, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver);
+      if (prop !== 'download') return typeof value === 'function' ? value.bind(target) : value;
+      return <T>(key: string, consume: Consumer<T>, options?: ReadOptions) =>
+        target.download(
+          key,
+          (body, info) => {
+            if (left <= 0) return consume(body, info);
+            left--;
+            return consume(
+              (async function* () {
+                for await (const chunk of body) {
+                  yield chunk;
+                  throw new VsyncError('STORAGE_TRANSIENT', `${key}: the store ended the body early (scripted)`);
+                }
+              })(),
+              info,
+            );
+          },
+          options,
+        );
+    },
+  });
+}
+
+t.test('a download whose body is cut short is retried, and the consumer starts again from the first byte', async (t) => {
+  const mem = new MemoryStorage();
+  const body = randomBytes(64 * 1024);
+  const written = await mem.put('a/v.enc', body);
+  const told: string[] = [];
+  const s = new RetryingStorage(truncating(mem, 2), {
+    ...fast,
+    onRetry: (what, n, err) => told.push(`${what} ${n} ${(err as VsyncError).code}`),
+  });
+  const { consume, calls } = keeper();
+  const infos: DownloadInfo[] = [];
+  const got = await s.download('a/v.enc', (chunks, info) => {
+    infos.push(info);
+    return consume(chunks, info);
+  });
+  t.ok(got.equals(body), 'the whole object in the end');
+  t.equal(calls.length, 3, 'the consumer was called for each attempt');
+  for (const [i, chunks] of calls.entries())
+    t.ok(chunks[0]?.equals(body.subarray(0, chunks[0].length)), `attempt ${i + 1} began at byte 0`);
+  t.same(infos, Array(3).fill({ size: body.length, etag: written.etag }), 'each told the size and ETag');
+  t.same(told, ['download a/v.enc 1 STORAGE_TRANSIENT', 'download a/v.enc 2 STORAGE_TRANSIENT']);
+});
+
+t.test("a consumer's own failure is never retried, even a transient one, and passes through as it is", async (t) => {
+  const mem = new MemoryStorage();
+  await mem.put('a/v.enc', randomBytes(1024));
+  let retried = 0;
+  const s = new RetryingStorage(mem, { ...fast, onRetry: () => retried++ });
+  for (const mine of [new Error('the disk is full'), new VsyncError('STORAGE_TRANSIENT', 'a store the consumer writes to'), 'a string']) {
+    let calls = 0;
+    let error: unknown;
+    try {
+      await s.download('a/v.enc', async (body) => {
+        calls++;
+        for await (const _chunk of body) throw mine;
+      });
+    } catch (err) {
+      error = err;
+    }
+    t.equal(error, mine, `${String(mine)}: the same error`);
+    t.equal(calls, 1, `${String(mine)}: the consumer was called once`);
+  }
+  t.equal(retried, 0);
+});
+
+t.test('a download whose body keeps failing gives up with the transient error after the last attempt', async (t) => {
+  const mem = new MemoryStorage();
+  await mem.put('a/v.enc', randomBytes(1024));
+  const { consume, calls } = keeper();
+  await t.rejects(new RetryingStorage(truncating(mem, 10), fast).download('a/v.enc', consume), {
+    code: 'STORAGE_TRANSIENT',
+    message: /ended the body early/,
+  });
+  t.equal(calls.length, 4, 'one consumer call per attempt');
+});
+
+/**
+ * A store whose downloads declare `size` and then send nothing until `release()` (or their signal aborts),
+ * and whose putIfAbsent does not answer until `release()`: a transfer that goes on and on.
+ */
+function slow(size: number) {
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  const wait = (signal: AbortSignal | undefined) =>
+    new Promise<void>((resolve, reject) => {
+      void released.then(resolve);
+      signal?.addEventListener('abort', () => reject(signal.reason));
+    });
+  const store: Partial<Storage> = {
+    describe: (key) => `slow:///${key}`,
+    download: async (_key, consume, options) =>
+      consume(
+        (async function* () {
+          await wait(options?.signal);
+          yield Buffer.alloc(size);
+        })(),
+        { size, etag: 'e' },
+      ),
+    putIfAbsent: async (_key, _body, options) => {
+      await wait(options?.signal);
+      return { etag: 'e' };
+    },
+  };
+  return { store: store as Storage, release };
+}
+
+// No wall clock: a call that the budget alone bounds is started beside the one under test, and its end is
+// the sign that the budget has passed for both.
+t.test('a download gets size / minBytesPerSecond more than the budget, once the store declared the size', async (t) => {
+  const policy = { attempts: 1, baseDelayMs: 1, maxDelayMs: 2, budgetMs: 200, minBytesPerSecond: 1024 };
+  const big = slow(3_600 * 1024); // an hour's worth at 1 KiB/s
+  const control = slow(0);
+  const consume: Consumer<number> = async (body) => {
+    let n = 0;
+    for await (const chunk of body) n += chunk.length;
+    return n;
+  };
+  const transfer = new RetryingStorage(big.store, policy).download('a/v.enc', consume);
+  await t.rejects(
+    new RetryingStorage(control.store, policy).download('a/v.enc', consume),
+    { code: 'STORAGE_TRANSIENT', message: /download a\/v\.enc: the store did not answer within 0\.2 s/ },
+    'an empty object gets the budget only',
+  );
+  big.release();
+  t.equal(await transfer, 3_600 * 1024, 'the large one was still going after the budget, and ended');
+});
+
+t.test('an extended transfer still ends: after the budget and its bytes, no sooner', async (t) => {
+  const policy = { attempts: 1, baseDelayMs: 1, maxDelayMs: 2, budgetMs: 100, minBytesPerSecond: 1000 };
+  const { store } = slow(300); // 0.3 s at 1,000 bytes/s
+  const started = Date.now();
+  await t.rejects(
+    new RetryingStorage(store, policy).download('a/v.enc', async (body) => {
+      for await (const _chunk of body);
+    }),
+    {
+      code: 'STORAGE_TRANSIENT',
+      message: /download a\/v\.enc: the transfer did not end within 0\.4 s \(0\.1 s, and 0\.3 s for its bytes at 1000 bytes\/s\)/,
+    },
+  );
+  // Timers never fire early (give or take the millisecond Node rounds to): a lower bound is not a race.
+  t.ok(Date.now() - started >= 400 - 5, `not before budget + size / rate (${Date.now() - started} ms)`);
+});
+
+t.test('a file upload gets size / minBytesPerSecond more than the budget from its start', async (t) => {
+  const policy = { attempts: 1, baseDelayMs: 1, maxDelayMs: 2, budgetMs: 200, minBytesPerSecond: 1 };
+  const big = slow(0);
+  const control = slow(0);
+  const upload = new RetryingStorage(big.store, policy).putIfAbsent('a/v.enc', { path: '/nonexistent/not-read', size: 3_600 });
+  await t.rejects(
+    new RetryingStorage(control.store, policy).putIfAbsent('a/v.enc', Buffer.alloc(3_600)),
+    { code: 'STORAGE_TRANSIENT', message: /the store did not answer within 0\.2 s/ },
+    'bytes in memory get the budget only',
+  );
+  big.release();
+  t.same(await upload, { etag: 'e' }, 'the file upload was still going after the budget, and ended');
+});
+
+t.test('a FileBody putIfAbsent that landed before its answer was lost: success, the file and object compared', async (t) => {
+  const mem = new MemoryStorage();
+  const file = fileOf(t, randomBytes(300 * 1024));
+  const s = new RetryingStorage(flaky(mem, 'putIfAbsent', 1, true), fast);
+  const result = await s.putIfAbsent('a/v.enc', file);
+  t.equal(result.etag, (await mem.get('a/v.enc')).etag);
+});
+
+t.test("a FileBody putIfAbsent whose retry meets someone else's object: precondition failed", async (t) => {
+  const bytes = randomBytes(300 * 1024);
+  for (const [what, theirs] of [
+    ['other bytes of the same size', randomBytes(bytes.length)],
+    ['a different size', bytes.subarray(1)],
+  ] as const) {
+    const mem = new MemoryStorage();
+    await mem.put('a/v.enc', theirs);
+    const inner = flaky(mem, 'putIfAbsent', 1, false);
+    await t.rejects(
+      new RetryingStorage(inner, fast).putIfAbsent('a/v.enc', fileOf(t, bytes)),
+      { code: 'STORAGE_PRECONDITION_FAILED' },
+      what,
+    );
+    t.ok((await mem.get('a/v.enc')).body.equals(theirs), `${what}: theirs stays`);
+  }
+});
+
+t.test('a download no longer waited for that reaches its consumer later arms no timer that outlives the call', async (t) => {
+  let open: () => void = () => undefined;
+  const gate = new Promise<void>((resolve) => (open = resolve));
+  let reached: () => void = () => undefined;
+  const consumerReached = new Promise<void>((resolve) => (reached = resolve));
+  const inner = new MemoryStorage();
+  await inner.put('r/dev/versions/20260516-113304.enc', randomBytes(4096));
+  // The store answers only after the caller has gone: the consumer (and its size) come after the call ended.
+  const late = new Proxy(inner, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver);
+      if (prop !== 'download') return typeof value === 'function' ? value.bind(target) : value;
+      return async (key: string, consume: Consumer<unknown>, options?: ReadOptions) => {
+        await gate;
+        return target.download(key, consume, options);
+      };
+    },
+  });
+  // A budget far beyond the test: a timer it arms would keep the process alive for an hour.
+  const store = new RetryingStorage(late, { ...fast, budgetMs: 3_600_000 });
+  const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+  const before = timers();
+  const cancel = new AbortController();
+  const call = store.download(
+    'r/dev/versions/20260516-113304.enc',
+    async (body) => {
+      reached();
+      for await (const _ of body);
+    },
+    { signal: cancel.signal },
+  );
+  cancel.abort(new VsyncError('AGENT_OPERATION_CANCELLED', 'test'));
+  await t.rejects(call, { code: 'AGENT_OPERATION_CANCELLED' });
+  open();
+  await consumerReached;
+  t.equal(timers(), before, 'no timer left behind');
 });
