@@ -522,6 +522,7 @@ export class VsyncError extends Error {
   }
 }
 
-export function isVsyncError(err: unknown, code?: ErrorCode): err is VsyncError {
-  return err instanceof VsyncError && (code === undefined || err.code === code);
+/** Whether `err` is a VsyncError, and with one of `codes` when any are named. */
+export function isVsyncError(err: unknown, ...codes: ErrorCode[]): err is VsyncError {
+  return err instanceof VsyncError && (codes.length === 0 || codes.includes(err.code));
 }

@@ -29,6 +29,14 @@ export function stateRoot(env: Env = process.env): string {
   return join(env.XDG_STATE_HOME || join(home(env), '.local', 'state'), 'vsync');
 }
 
+/**
+ * `<state>/.outgoing`: versions being pushed, sealed and encrypted, until their upload ends (a dot name, so
+ * no repo's state folder can be it). Never beside the vault folder: a push writes nothing in the checkout.
+ */
+export function outgoingFolder(env: Env = process.env): string {
+  return join(stateRoot(env), '.outgoing');
+}
+
 /** Encrypted pre-pull backups of one repo (docs/FORMAT.md §10). */
 export function backupFolder(repo: string, env: Env = process.env): string {
   return join(configRoot(env), 'backups', repo);

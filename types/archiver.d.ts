@@ -26,10 +26,18 @@ declare module 'archiver' {
     store?: boolean;
   }
 
-  /** A readable stream of zip bytes: append entries, then finalize. */
+  /**
+   * A readable stream of zip bytes: append entries, then finalize. Entries are written one at a time, in the
+   * order appended; the event `entry` (with the entry's data) follows each once it is written in full (a
+   * stream source has ended), and `error` reports a failure.
+   */
   export class ZipArchive extends Readable {
     constructor(options?: ZipOptions);
-    /** Queues an entry; errors are emitted on the stream. */
+    /**
+     * Queues an entry; errors are emitted on the stream. A stream source is piped into a buffer at once and
+     * read when its turn comes; archiver does not watch its errors. A stored entry from a stream gets a data
+     * descriptor (its sizes and CRC after its bytes), one from a Buffer has them in its local header.
+     */
     append(source: Buffer | Readable | string, data: ZipEntryData): this;
     /** Queues a symlink entry (the tests build hostile archives with it). */
     symlink(filepath: string, target: string, mode?: number): this;

@@ -9,12 +9,15 @@
 // - refusal of encrypted entries and of compression methods other than stored and deflate (unzipper
 //   inflates any non-zero method as deflate).
 // unzipper checks no CRC and no uncompressed size; the extractor counts and checksums the bytes itself.
+// The archive is a ZipSource (zip-source.ts), a buffer or a file alike: every check reads through it, and
+// only the bytes a check needs are read, never the whole archive.
 
 import type { Readable } from 'node:stream';
 import type * as unzipper from 'unzipper';
 import { VsyncError } from '../../shared/errors.js';
 import { showName } from './entry-names.js';
 import { capText, maxArchiveBytes, type BundleLimits } from './limits.js';
+import type { ZipSource } from './zip-source.js';
 
 export type EntryType =
   | 'file'
@@ -59,17 +62,19 @@ const DOS_DIRECTORY = 0x10;
 
 /**
  * The archive's entries in central-directory order, each checked for structure (not yet for its name or
- * its place: that is the caller's policy). Throws BUNDLE_CORRUPT when the bytes are not a readable zip or
- * headers disagree, BUNDLE_TOO_LARGE when the archive or its entry count exceeds the caps.
+ * its place: that is the caller's policy). `zip` is a buffer or a file opened by openZipSource; the entries
+ * read from it when opened, so the caller closes it only once done with them. Throws BUNDLE_CORRUPT when the
+ * bytes are not a readable zip or headers disagree, BUNDLE_TOO_LARGE when the archive or its entry count
+ * exceeds the caps, and a file's read error as it is (a fault of this machine, not of the archive).
  */
-export async function readCentralDirectory(zip: Buffer, limits: BundleLimits): Promise<ArchiveEntry[]> {
-  if (zip.length > maxArchiveBytes(limits)) {
+export async function readCentralDirectory(zip: ZipSource, limits: BundleLimits): Promise<ArchiveEntry[]> {
+  if (zip.size > maxArchiveBytes(limits)) {
     throw new VsyncError(
       'BUNDLE_TOO_LARGE',
-      `the archive is ${zip.length} bytes, more than files within the cap of ${capText(limits, 'maxTotalBytes')} bytes could make`,
+      `the archive is ${zip.size} bytes, more than files within the cap of ${capText(limits, 'maxTotalBytes')} bytes could make`,
     );
   }
-  const declared = declaredEntryCount(zip);
+  const declared = await declaredEntryCount(zip);
   if (declared !== undefined && declared > limits.maxEntries) {
     throw new VsyncError('BUNDLE_TOO_LARGE', `the archive lists ${declared} entries (at most ${capText(limits, 'maxEntries')})`);
   }
@@ -78,8 +83,9 @@ export async function readCentralDirectory(zip: Buffer, limits: BundleLimits): P
   try {
     // Loaded on the first pull, not at the agent's start: an idle agent is ~10 MiB lighter without it.
     const { Open } = (await import('unzipper')).default;
-    directory = await Open.buffer(zip);
+    directory = await Open.custom({ size: async () => zip.size, stream: (offset, length) => zip.stream(offset, length) });
   } catch (err) {
+    if (zip.failure !== undefined) throw zip.failure;
     throw new VsyncError('BUNDLE_CORRUPT', `not a readable zip (${errorText(err)})`, { cause: err });
   }
   // The end record may be zip64, which the early check above leaves to this one.
@@ -91,14 +97,15 @@ export async function readCentralDirectory(zip: Buffer, limits: BundleLimits): P
   }
 
   const centralStart = directory.offsetToStartOfCentralDirectory;
-  if (!Number.isSafeInteger(centralStart) || centralStart > zip.length) {
+  if (!Number.isSafeInteger(centralStart) || centralStart > zip.size) {
     throw new VsyncError('BUNDLE_CORRUPT', 'the central directory lies outside the archive');
   }
   const ranges: Array<{ name: string; start: number; end: number }> = [];
-  const entries = directory.files.map((file): ArchiveEntry => {
+  const entries: ArchiveEntry[] = [];
+  for (const file of directory.files) {
     checkMethod(file);
-    ranges.push(checkLocalHeader(zip, file, centralStart));
-    return {
+    ranges.push(await checkLocalHeader(zip, file, centralStart));
+    entries.push({
       name: file.path,
       nameBytes: file.pathBuffer,
       type: entryType(file),
@@ -106,8 +113,8 @@ export async function readCentralDirectory(zip: Buffer, limits: BundleLimits): P
       uncompressedSize: file.uncompressedSize,
       crc32: file.crc32,
       open: () => file.stream(),
-    };
-  });
+    });
+  }
   checkNoOverlap(ranges);
   return entries;
 }
@@ -116,12 +123,14 @@ export async function readCentralDirectory(zip: Buffer, limits: BundleLimits): P
  * The entry count the end record declares, read the way unzipper finds that record (first signature in the
  * last 80 bytes), or undefined when it is not there or is a zip64 record (unzipper then decides).
  */
-function declaredEntryCount(zip: Buffer): number | undefined {
+async function declaredEntryCount(zip: ZipSource): Promise<number | undefined> {
   const signature = Buffer.alloc(4);
   signature.writeUInt32LE(END_RECORD_SIGNATURE, 0);
-  const at = zip.indexOf(signature, Math.max(0, zip.length - 80));
-  if (at < 0 || at + 22 > zip.length) return undefined;
-  const count = zip.readUInt16LE(at + 10);
+  const tailStart = Math.max(0, zip.size - 80);
+  const tail = await zip.read(tailStart, zip.size - tailStart);
+  const at = tail.indexOf(signature);
+  if (at < 0 || at + 22 > tail.length) return undefined;
+  const count = tail.readUInt16LE(at + 10);
   return count === 0xffff ? undefined : count;
 }
 
@@ -143,19 +152,26 @@ function checkMethod(file: unzipper.File): void {
 }
 
 /** Checks the local header against the central record; returns the byte range the entry occupies. */
-function checkLocalHeader(zip: Buffer, file: unzipper.File, centralStart: number): { name: string; start: number; end: number } {
+async function checkLocalHeader(
+  zip: ZipSource,
+  file: unzipper.File,
+  centralStart: number,
+): Promise<{ name: string; start: number; end: number }> {
   const corrupt = (why: string) => new VsyncError('BUNDLE_CORRUPT', `${showName(file.path)}: ${why}`);
   const start = file.offsetToLocalFileHeader;
   if (!Number.isSafeInteger(start) || start + 30 > centralStart) throw corrupt('its local header lies outside the archive');
-  if (zip.readUInt32LE(start) !== LOCAL_HEADER_SIGNATURE) throw corrupt('no local header where the directory points');
-  const flags = zip.readUInt16LE(start + 6);
-  const method = zip.readUInt16LE(start + 8);
-  const nameLength = zip.readUInt16LE(start + 26);
-  const extraLength = zip.readUInt16LE(start + 28);
+  // One read for the header and the name it should carry; what lies past the central directory's start
+  // cannot be this entry's, and is not read.
+  const header = await zip.read(start, Math.min(30 + file.pathBuffer.length, centralStart - start));
+  if (header.readUInt32LE(0) !== LOCAL_HEADER_SIGNATURE) throw corrupt('no local header where the directory points');
+  const flags = header.readUInt16LE(6);
+  const method = header.readUInt16LE(8);
+  const nameLength = header.readUInt16LE(26);
+  const extraLength = header.readUInt16LE(28);
   const dataStart = start + 30 + nameLength + extraLength;
   const end = dataStart + file.compressedSize;
   if (end > centralStart) throw corrupt('its data runs past the start of the central directory');
-  if (!zip.subarray(start + 30, start + 30 + nameLength).equals(file.pathBuffer)) {
+  if (nameLength !== file.pathBuffer.length || !header.subarray(30).equals(file.pathBuffer)) {
     throw corrupt('the local header names a different file');
   }
   if (method !== file.compressionMethod) throw corrupt('the local header names a different compression method');
@@ -165,9 +181,9 @@ function checkLocalHeader(zip: Buffer, file: unzipper.File, centralStart: number
   const agrees = (local: number, central: number) =>
     local === central || local === ZIP64_MARK || (local === 0 && (flags & FLAG_DATA_DESCRIPTOR) !== 0);
   if (
-    !agrees(zip.readUInt32LE(start + 14), file.crc32 >>> 0) ||
-    !agrees(zip.readUInt32LE(start + 18), file.compressedSize) ||
-    !agrees(zip.readUInt32LE(start + 22), file.uncompressedSize)
+    !agrees(header.readUInt32LE(14), file.crc32 >>> 0) ||
+    !agrees(header.readUInt32LE(18), file.compressedSize) ||
+    !agrees(header.readUInt32LE(22), file.uncompressedSize)
   ) {
     throw corrupt('the local header and the central directory disagree on its size or checksum');
   }

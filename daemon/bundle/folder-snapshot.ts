@@ -5,10 +5,17 @@
 // following links and check by fstat that it is that very inode, unchanged while read, then list the tree
 // again and check that every folder and file is still where it was, unchanged. Anything that moved is read
 // again once; twice is VAULT_CHANGED_DURING_PUSH, never a guess.
+//
+// The read takes each file's SHA-256 (the folder's digest, tree-digest.ts) in chunks; only small files keep
+// their bytes (KEPT_BYTES). The zip reads the others again (reopenHashedFile), through the same checks, and
+// fails rather than zip a byte that is not the one hashed.
 
+import { createHash } from 'node:crypto';
 import { constants, type BigIntStats } from 'node:fs';
 import { lstat, open, readdir, realpath, type FileHandle } from 'node:fs/promises';
 import { join, relative, sep, isAbsolute } from 'node:path';
+import { Readable } from 'node:stream';
+import { crc32 } from 'node:zlib';
 import { VsyncError } from '../../shared/errors.js';
 import { isErrno } from '../fs/errno.js';
 import { isEditorScratch } from './editor-files.js';
@@ -23,6 +30,17 @@ const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants
 // What the system calls say when a listed path no longer leads where it did: a change, not a refusal.
 const MOVED = ['ENOENT', 'ENOTDIR', 'ELOOP', 'ENXIO', 'EISDIR'];
 
+// Files are read, hashed and zipped in chunks of this size.
+const CHUNK_BYTES = 64 * 1024;
+
+/**
+ * How many bytes of file contents one read keeps, in all, for the zip. Most vaults are a few KiB: keeping
+ * their bytes spares the zip a second read of every file (and its checks). A file that would take the total
+ * past this keeps only its hash, and is read again when zipped, so the agent's memory stays near this bound
+ * (plus the chunks in flight) however large the vault: a 256 MiB vault no longer costs 256 MiB twice over.
+ */
+export const KEPT_BYTES = 8 * 1024 * 1024;
+
 /** Test-only hooks that open the race windows deterministically; production code passes none. */
 export interface SnapshotHooks {
   /** After an attempt has listed the folder, before it opens any file (`attempt` counts from 1). */
@@ -31,11 +49,43 @@ export interface SnapshotHooks {
   readonly onRead?: (attempt: number) => void | Promise<void>;
 }
 
-export interface SnapshotFile {
+export interface SnapshotOptions extends SnapshotHooks {
+  /** The bound on kept bytes (KEPT_BYTES unless a test lowers or raises it); 0 keeps only empty files. */
+  readonly keptBytes?: number;
+}
+
+/** What fstat said of a file while it was read; the zip finds it the same, or fails. */
+export interface FileIdentity {
+  readonly dev: bigint;
+  readonly ino: bigint;
+  readonly ctimeNs: bigint;
+  readonly size: bigint;
+}
+
+interface SnapshotFileBase {
   /** Relative to the repo root, `/`-separated, starting with the vault folder. */
   readonly name: string;
+  readonly size: number;
+  /** SHA-256 of the bytes read (tree-digest.ts). */
+  readonly sha256: Buffer;
+}
+
+/** A file whose bytes the snapshot kept (within KEPT_BYTES). */
+export interface KeptFile extends SnapshotFileBase {
   readonly data: Buffer;
 }
+
+/** A file the snapshot hashed without keeping its bytes: reopenHashedFile reads them again, checked. */
+export interface HashedFile extends SnapshotFileBase {
+  readonly data?: undefined;
+  /** The absolute path it was read from. */
+  readonly path: string;
+  readonly identity: FileIdentity;
+  /** CRC-32 of its bytes: a zip entry stored from a stream needs it in its local header, before the bytes. */
+  readonly crc32: number;
+}
+
+export type SnapshotFile = KeptFile | HashedFile;
 
 /** Something moved during one attempt; `message` says what, for the error if it happens twice. */
 class FolderChanged extends Error {}
@@ -61,12 +111,16 @@ export async function readFolderSnapshot(
   repoRoot: string,
   prefix: string,
   caps: BundleLimits,
-  hooks: SnapshotHooks = {},
+  options: SnapshotOptions = {},
 ): Promise<SnapshotFile[]> {
+  const { keptBytes = KEPT_BYTES, ...hooks } = options;
+  if (!Number.isSafeInteger(keptBytes) || keptBytes < 0) {
+    throw new VsyncError('INTERNAL', `keptBytes must be a non-negative integer, got ${String(keptBytes)}`);
+  }
   let first: FolderChanged | undefined;
   for (let attempt = 1; ; attempt++) {
     try {
-      return await readOnce(repoRoot, prefix, caps, hooks, attempt);
+      return await readOnce(repoRoot, prefix, caps, hooks, keptBytes, attempt);
     } catch (err) {
       if (!(err instanceof FolderChanged)) throw err;
       if (first !== undefined) {
@@ -77,7 +131,7 @@ export async function readFolderSnapshot(
   }
 }
 
-async function readOnce(repoRoot: string, prefix: string, caps: BundleLimits, hooks: SnapshotHooks, attempt: number) {
+async function readOnce(repoRoot: string, prefix: string, caps: BundleLimits, hooks: SnapshotHooks, keptBytes: number, attempt: number) {
   const start = await checkedFolder(repoRoot, prefix);
   const listing = await listTree(start.path, prefix, caps);
   if (!sameInode(listing.root, start.stats)) throw new FolderChanged(`${prefix}/ was replaced`);
@@ -85,16 +139,25 @@ async function readOnce(repoRoot: string, prefix: string, caps: BundleLimits, ho
 
   const files: SnapshotFile[] = [];
   let totalBytes = 0;
+  let kept = 0;
   for (const entry of listing.entries) {
     if (entry.kind !== 'file') continue;
     const name = `${prefix}/${entry.rel}`;
     const left = caps.maxTotalBytes - totalBytes;
-    const data =
+    const keep = keptBytes - kept;
+    const file =
       caps.maxEntryBytes <= left
-        ? await readListedFile(entry, name, caps.maxEntryBytes, `is larger than the cap of ${capText(caps, 'maxEntryBytes')} bytes a file`)
-        : await readListedFile(entry, name, left, `would take the bundle over its cap of ${capText(caps, 'maxTotalBytes')} bytes`);
-    totalBytes += data.length;
-    files.push({ name, data });
+        ? await readListedFile(
+            entry,
+            name,
+            keep,
+            caps.maxEntryBytes,
+            `is larger than the cap of ${capText(caps, 'maxEntryBytes')} bytes a file`,
+          )
+        : await readListedFile(entry, name, keep, left, `would take the bundle over its cap of ${capText(caps, 'maxTotalBytes')} bytes`);
+    totalBytes += file.size;
+    if (file.data !== undefined) kept += file.size;
+    files.push(file);
   }
   await hooks.onRead?.(attempt);
 
@@ -221,11 +284,12 @@ async function lstatListed(path: string, name: string): Promise<BigIntStats> {
 }
 
 /**
- * The listed file's bytes, read through a descriptor that is checked to be that file: a regular file with
- * the listed dev/ino, one link, and no write (ctime, size) between the listing and the end of the read.
- * `cap` is what this file may still add; more than that is BUNDLE_TOO_LARGE, saying that the file `over` (which cap).
+ * The listed file, read through a descriptor that is checked to be that file: a regular file with the listed
+ * dev/ino, one link, and no write (ctime, size) between the listing and the end of the read. Its bytes are
+ * kept when it holds at most `keep` of them, else only hashed. `cap` is what this file may still add; more
+ * than that is BUNDLE_TOO_LARGE, saying that the file `over` (which cap).
  */
-async function readListedFile(entry: ListedEntry, name: string, cap: number, over: string): Promise<Buffer> {
+async function readListedFile(entry: ListedEntry, name: string, keep: number, cap: number, over: string): Promise<SnapshotFile> {
   let handle: FileHandle;
   try {
     handle = await open(entry.path, OPEN_FLAGS);
@@ -241,26 +305,143 @@ async function readListedFile(entry: ListedEntry, name: string, cap: number, ove
     if (before.ctimeNs !== entry.stats.ctimeNs) throw new FolderChanged(`${showName(name)} was written to`);
     const tooLarge = () => new VsyncError('BUNDLE_TOO_LARGE', `${showName(name)} ${over}`);
     if (before.size > BigInt(cap)) throw tooLarge();
+    const keeping = before.size <= BigInt(keep);
     // Read to the end rather than trusting the size: the file may grow while we read, and must not grow
     // past the cap.
+    const hash = createHash('sha256');
+    let crc = 0;
     const chunks: Buffer[] = [];
     let total = 0;
+    let buffer = Buffer.allocUnsafe(CHUNK_BYTES);
     for (;;) {
-      const chunk = Buffer.allocUnsafe(64 * 1024);
-      const { bytesRead } = await handle.read(chunk, 0, chunk.length, null);
+      if (keeping) buffer = Buffer.allocUnsafe(CHUNK_BYTES);
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
       if (bytesRead === 0) break;
       total += bytesRead;
       if (total > cap) throw tooLarge();
-      chunks.push(chunk.subarray(0, bytesRead));
+      const chunk = buffer.subarray(0, bytesRead);
+      hash.update(chunk);
+      if (keeping) chunks.push(chunk);
+      else crc = crc32(chunk, crc);
     }
     const after = await handle.stat({ bigint: true });
     if (BigInt(total) !== before.size || after.size !== before.size || after.ctimeNs !== before.ctimeNs) {
       throw new FolderChanged(`${showName(name)} was written to while it was read`);
     }
-    return Buffer.concat(chunks, total);
+    const sha256 = hash.digest();
+    if (keeping) return { name, size: total, sha256, data: Buffer.concat(chunks, total) };
+    const identity = { dev: before.dev, ino: before.ino, ctimeNs: before.ctimeNs, size: before.size };
+    return { name, size: total, sha256, path: entry.path, identity, crc32: crc };
   } finally {
     await handle.close();
   }
+}
+
+/**
+ * `file` opened again to be zipped, with the snapshot's flags, and checked by fstat to be the inode that was
+ * hashed, with the same ctime and size; its first `sampleBytes` (or all of it, if shorter) read ahead into
+ * `sample`. Throws VAULT_CHANGED_DURING_PUSH when it is not that file any more.
+ */
+export async function reopenHashedFile(file: HashedFile, sampleBytes: number): Promise<HashedFileStream> {
+  let handle: FileHandle;
+  try {
+    handle = await open(file.path, OPEN_FLAGS);
+  } catch (err) {
+    if (isErrno(err, ...MOVED)) throw changedWhileZipped(file);
+    throw new VsyncError('BUNDLE_SOURCE_INVALID', `cannot open ${showName(file.name)}`, { cause: err });
+  }
+  try {
+    const stats = await handle.stat({ bigint: true });
+    const { identity } = file;
+    if (
+      !stats.isFile() ||
+      stats.nlink !== 1n ||
+      stats.dev !== identity.dev ||
+      stats.ino !== identity.ino ||
+      stats.ctimeNs !== identity.ctimeNs ||
+      stats.size !== identity.size
+    ) {
+      throw changedWhileZipped(file);
+    }
+    const sample = Buffer.allocUnsafe(Math.min(sampleBytes, file.size));
+    for (let filled = 0; filled < sample.length; ) {
+      const { bytesRead } = await handle.read(sample, filled, sample.length - filled, filled);
+      if (bytesRead === 0) throw changedWhileZipped(file);
+      filled += bytesRead;
+    }
+    return new HashedFileStream(handle, file, sample);
+  } catch (err) {
+    await handle.close();
+    throw err;
+  }
+}
+
+/**
+ * The bytes of a reopened file (reopenHashedFile), `sample` first, hashed as they pass: a file that turns
+ * out longer, shorter or other than the one hashed fails the stream (VAULT_CHANGED_DURING_PUSH) before its
+ * end, so no consumer takes it for whole. The descriptor is closed before the end is signalled, and when the
+ * stream is destroyed.
+ */
+export class HashedFileStream extends Readable {
+  /** The first bytes, read ahead (a zip decides from them whether to deflate). */
+  readonly sample: Buffer;
+  readonly #handle: FileHandle;
+  #closing: Promise<void> | undefined;
+  readonly #file: HashedFile;
+  readonly #hash = createHash('sha256');
+  #position = 0;
+
+  /** Use reopenHashedFile, which checks the file before it is streamed. */
+  constructor(handle: FileHandle, file: HashedFile, sample: Buffer) {
+    super({ highWaterMark: CHUNK_BYTES });
+    this.#handle = handle;
+    this.#file = file;
+    this.sample = sample;
+  }
+
+  override _read(): void {
+    this.#next().catch((err: unknown) => this.destroy(err as Error));
+  }
+
+  async #next(): Promise<void> {
+    if (this.#closing !== undefined || this.destroyed) return;
+    let chunk: Buffer;
+    if (this.#position === 0 && this.sample.length > 0) {
+      chunk = this.sample;
+    } else {
+      const buffer = Buffer.allocUnsafe(CHUNK_BYTES);
+      const { bytesRead } = await this.#handle.read(buffer, 0, buffer.length, this.#position);
+      if (this.destroyed) return;
+      if (bytesRead === 0) {
+        if (this.#position !== this.#file.size || !this.#hash.digest().equals(this.#file.sha256)) throw changedWhileZipped(this.#file);
+        await this.#close();
+        if (!this.destroyed) this.push(null);
+        return;
+      }
+      chunk = buffer.subarray(0, bytesRead);
+    }
+    this.#position += chunk.length;
+    if (this.#position > this.#file.size) throw changedWhileZipped(this.#file);
+    this.#hash.update(chunk);
+    this.push(chunk);
+  }
+
+  /** Closes the descriptor, once; a read in flight finishes first (FileHandle.close waits for it). */
+  #close(): Promise<void> {
+    this.#closing ??= this.#handle.close();
+    return this.#closing;
+  }
+
+  override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
+    this.#close().then(
+      () => callback(err),
+      (closeErr: Error) => callback(err ?? closeErr),
+    );
+  }
+}
+
+function changedWhileZipped(file: HashedFile): VsyncError {
+  return new VsyncError('VAULT_CHANGED_DURING_PUSH', `${showName(file.name)} changed while it was zipped`);
 }
 
 /** Where the second listing differs from the first, if it does: a name, a type, an inode or a write. */

@@ -1,7 +1,9 @@
 // Unpack a pulled bundle into a staging folder that becomes the new vault folder once the caller swaps it
 // in. Every entry is judged on the central directory before the first byte is written, and the bytes are
 // counted and checksummed as they are written, so a hostile archive is refused without touching anything
-// outside the staging folder, and a failed one leaves the staging folder empty.
+// outside the staging folder, and a failed one leaves the staging folder empty. The archive may be a file, so
+// a pull need not hold it in memory: it is read in bounded pieces, through one descriptor from the first check
+// to the last byte written, so the bytes written are the bytes checked.
 
 import { createWriteStream, type Stats } from 'node:fs';
 import { lstat, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
@@ -14,6 +16,7 @@ import { readCentralDirectory, type ArchiveEntry } from './central-directory.js'
 import { lengthProblem, nameProblem, showName, vaultFolderPrefix } from './entry-names.js';
 import { EntrySet } from './entry-set.js';
 import { capText, resolveBundleLimits, type BundleLimits } from './limits.js';
+import { openZipSource, type ZipInput, type ZipSource } from './zip-source.js';
 import { isErrno } from '../fs/errno.js';
 import { syncFolder } from '../fs/atomic-write.js';
 
@@ -36,9 +39,15 @@ interface PlannedWrite {
  * every file is created exclusively, so nothing is followed or overwritten. Folder entries for the vault
  * folder itself or its parents (`infra/`, `infra/vault/`), which some zip tools list, are ignored.
  *
+ * `zip` is the archive's bytes, or `{ path }` of a regular file holding them that nothing writes while this
+ * runs (a pull's own temp file, 0600 in a 0700 folder). The file is held open until this returns, never read
+ * whole, and judged exactly as the bytes would be, by its size when opened. One that cannot be opened or is
+ * not a regular file is refused with INTERNAL (the caller made it: that is a bug, not a damaged bundle), and
+ * a read error is thrown as it is.
+ *
  * Returns the files written, relative to the staging folder, in byte order.
  *
- * Refused before anything is written: BUNDLE_CORRUPT for a buffer that is not a readable zip or whose
+ * Refused before anything is written: BUNDLE_CORRUPT for an archive that is not a readable zip or whose
  * headers disagree; BUNDLE_TOO_LARGE when the archive, its entry count, an entry's declared size or the
  * declared total exceeds `limits`; BUNDLE_UNSAFE_ENTRY for a name that is absolute, has a drive letter, a
  * backslash, a `.`/`..`/empty segment, a control character or invalid UTF-8, that lies outside the vault
@@ -53,7 +62,7 @@ interface PlannedWrite {
  * refused with INTERNAL and left untouched.
  */
 export async function unzipToStaging(
-  zip: Buffer,
+  zip: ZipInput,
   stagingDir: string,
   vaultFolder: string,
   limits?: Partial<BundleLimits>,
@@ -62,8 +71,10 @@ export async function unzipToStaging(
   const prefix = vaultFolderPrefix(vaultFolder);
   const staging = resolve(stagingDir);
   await checkStaging(staging);
+  let source: ZipSource | undefined;
   try {
-    const plan = planWrites(await readCentralDirectory(zip, caps), prefix, caps, staging);
+    source = await openZipSource(zip);
+    const plan = planWrites(await readCentralDirectory(source, caps), prefix, caps, staging);
     const files: Array<{ path: string; target: string; entry: ArchiveEntry }> = [];
     for (const write of plan) {
       const target = join(staging, ...write.path.split('/'));
@@ -83,7 +94,11 @@ export async function unzipToStaging(
     return { files: written.sort((a, b) => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'))) };
   } catch (err) {
     await emptyFolder(staging);
-    throw err;
+    // A failed read of the file surfaces as whatever unzipper made of the missing bytes; report the cause.
+    throw source?.failure ?? err;
+  } finally {
+    // Only now: the entries' streams read through it until the last write is done.
+    await source?.close();
   }
 }
 

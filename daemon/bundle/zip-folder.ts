@@ -1,12 +1,18 @@
 // Zip a vault folder into the bundle a push encrypts (DESIGN.md, "zip": entries relative to the repo root,
 // regular files only). The output is a pure function of the folder's names and contents, so the same secrets
-// always give the same bytes: no timestamps, no owner, no permissions from the disk.
+// always give the same bytes: no timestamps, no owner, no permissions from the disk. The zip is a stream
+// (FolderRead.zip): small files come from the read's memory, larger ones from the disk again, one at a time,
+// so its cost in memory does not grow with the vault; the bytes are the same either way.
 
+import { once } from 'node:events';
 import { resolve } from 'node:path';
+import { PassThrough, type Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { deflateRawSync } from 'node:zlib';
+import type { ZipArchive } from 'archiver';
+import { VsyncError } from '../../shared/errors.js';
 import { vaultFolderPrefix } from './entry-names.js';
-import { readFolderSnapshot, type SnapshotHooks } from './folder-snapshot.js';
+import { readFolderSnapshot, reopenHashedFile, type HashedFileStream, type SnapshotFile, type SnapshotOptions } from './folder-snapshot.js';
 import { treeDigest } from './tree-digest.js';
 import { resolveBundleLimits, type BundleLimits } from './limits.js';
 
@@ -17,8 +23,11 @@ const ENTRY_DATE = new Date(Date.UTC(1980, 0, 1, 0, 0, 0));
 // What a pull writes back; the disk's own mode bits are not carried (a secret file is never group-readable).
 const ENTRY_MODE = 0o600;
 
-/** The bundle caps, and for tests only, hooks into the read (folder-snapshot.ts). */
-export type ZipOptions = Partial<BundleLimits> & SnapshotHooks;
+/**
+ * The bundle caps, and for tests only, hooks into the read and the bound on the bytes it keeps
+ * (`keptBytes`, KEPT_BYTES by default; folder-snapshot.ts).
+ */
+export type ZipOptions = Partial<BundleLimits> & SnapshotOptions;
 
 /**
  * The vault folder `vaultFolder` (relative to `repoRoot`, like `infra/vault/dev`) as zip bytes.
@@ -33,7 +42,10 @@ export type ZipOptions = Partial<BundleLimits> & SnapshotHooks;
  * device is refused by name, never skipped: dropping it would lose data, following it could leak a file
  * from elsewhere), a file with more than one hard link (its other name may be outside the folder), or a name
  * no pull would accept; BUNDLE_TOO_LARGE when it exceeds a cap. The files are read as one snapshot
- * (folder-snapshot.ts): a folder that changes during two reads in a row is VAULT_CHANGED_DURING_PUSH.
+ * (folder-snapshot.ts): a folder that changes during two reads in a row is VAULT_CHANGED_DURING_PUSH, and so
+ * is a file read again for the zip that is not the one read (FolderRead.zip).
+ *
+ * The whole zip in memory: for tests and small callers; a push streams it (readFolder).
  */
 export async function zipFolder(repoRoot: string, vaultFolder: string, options?: ZipOptions): Promise<Buffer> {
   return (await bundleFolder(repoRoot, vaultFolder, options)).zip;
@@ -49,7 +61,7 @@ export interface FolderBundle {
 /** zipFolder, with the digest of the same bytes and the number of files, from one read of the folder. */
 export async function bundleFolder(repoRoot: string, vaultFolder: string, options: ZipOptions = {}): Promise<FolderBundle> {
   const read = await readFolder(repoRoot, vaultFolder, options);
-  return { zip: await read.zip(), digest: read.digest, files: read.files };
+  return { zip: await buffer(read.zip()), digest: read.digest, files: read.files };
 }
 
 /**
@@ -57,13 +69,20 @@ export async function bundleFolder(repoRoot: string, vaultFolder: string, option
  * when asked. A push on save reads the folder once to decide whether it changed and pushes that same read.
  */
 export interface FolderRead extends Omit<FolderBundle, 'zip'> {
-  zip(): Promise<Buffer>;
+  /**
+   * The zip, built as it is read (nothing is opened before the first read). Small files come from memory;
+   * larger ones (past the bound on kept bytes, folder-snapshot.ts) are read again, one open at a time, and
+   * must be the very files hashed: a file moved, replaced or written to since (or bytes that do not hash to
+   * what was read) fail the stream with VAULT_CHANGED_DURING_PUSH, as does any other error of the build.
+   * Destroying the stream closes what it had open. Each call builds the zip again from the same read.
+   */
+  zip(): Readable;
 }
 
 /** The folder read as one snapshot (the refusals of zipFolder), its zip left for later. */
 export async function readFolder(repoRoot: string, vaultFolder: string, options: ZipOptions = {}): Promise<FolderRead> {
   const { files, prefix } = await snapshot(repoRoot, vaultFolder, options);
-  return { digest: digestOf(files, prefix), files: files.length, zip: () => zipFiles(files) };
+  return { digest: digestOf(files, prefix), files: files.length, zip: () => zipStream(files) };
 }
 
 /**
@@ -87,40 +106,189 @@ const PAYS = 0.9;
 const MIN_DEFLATE_BYTES = 128;
 const DEFLATE_LEVEL = 6;
 
-/** Whether deflating `data` is worth it, judged on a sample so that a large incompressible file costs little. */
+/**
+ * Whether deflating `data` is worth it, judged on a sample so that a large incompressible file costs little.
+ * `data` may be the file's first SAMPLE_BYTES (64 KiB) only, or all of it if shorter: the answer is the same.
+ */
 export function deflatePays(data: Buffer): boolean {
   if (data.length < MIN_DEFLATE_BYTES) return false;
   const sample = data.subarray(0, SAMPLE_BYTES);
   return deflateRawSync(sample, { level: DEFLATE_LEVEL }).length <= sample.length * PAYS;
 }
 
-async function zipFiles(files: ReadonlyArray<{ readonly name: string; readonly data: Buffer }>): Promise<Buffer> {
-  // Deterministic for one zlib build (Node's own): the same folder gives the same bundle on this machine,
-  // which is what the skipped backup and the skipped swap compare. Another Node's zlib may deflate to other
-  // bytes; that only costs a swap that writes the same files.
-  // archiver is loaded on the first push, not at the agent's start: an idle agent is ~15 MiB lighter.
-  const { ZipArchive } = await import('archiver');
-  const archive = new ZipArchive({ zlib: { level: DEFLATE_LEVEL } });
-  const bytes = buffer(archive);
-  for (const file of files) {
-    archive.append(file.data, { name: file.name, date: ENTRY_DATE, mode: ENTRY_MODE, store: !deflatePays(file.data) });
+/**
+ * The zip of the snapshot's files, in their order, as a stream. Entries go to archiver one at a time: a
+ * file whose bytes were not kept is opened when archiver is done with the one before (so a vault of 20,000
+ * files holds one descriptor, not 20,000), and closed before archiver is done with it.
+ */
+function zipStream(files: readonly SnapshotFile[]): Readable {
+  const stop = new AbortController();
+  let archive: ZipArchive | undefined;
+  // The file being zipped, or being opened to be: one at a time.
+  let current: Promise<HashedFileStream> | undefined;
+  const fail = (err: unknown): void => {
+    out.destroy(err instanceof Error ? err : new Error(String(err)));
+  };
+
+  const build = async (): Promise<void> => {
+    // Deterministic for one zlib build (Node's own): the same folder gives the same bundle on this machine,
+    // which is what the skipped backup and the skipped swap compare. Another Node's zlib may deflate to other
+    // bytes; that only costs a swap that writes the same files.
+    // archiver is loaded on the first push, not at the agent's start: an idle agent is ~15 MiB lighter.
+    const { ZipArchive } = await import('archiver');
+    if (stop.signal.aborted) return;
+    const zip = (archive = new ZipArchive({ zlib: { level: DEFLATE_LEVEL } }));
+    const storedStream = storeStreamsLikeBuffers(zip);
+    zip.on('error', fail);
+    zip.pipe(out);
+    for (const file of files) {
+      const entry = { name: file.name, date: ENTRY_DATE, mode: ENTRY_MODE };
+      if (file.data !== undefined) {
+        zip.append(file.data, { ...entry, store: !deflatePays(file.data) });
+      } else {
+        current = reopenHashedFile(file, SAMPLE_BYTES);
+        const source = await current;
+        if (stop.signal.aborted) return; // halt closes it
+        source.on('error', fail);
+        const store = !deflatePays(source.sample);
+        if (store) storedStream.next = { size: file.size, crc32: file.crc32 };
+        zip.append(source, { ...entry, store });
+      }
+      // 'entry' once archiver has taken the whole entry (a file's stream has ended, its descriptor closed).
+      await once(zip, 'entry', { signal: stop.signal });
+      current = undefined;
+    }
+    await zip.finalize();
+  };
+
+  // Ended, failed, or destroyed by the consumer: the build stops, and the file it has open is closed before
+  // the zip stream reports its error or its close.
+  const halt = async (): Promise<void> => {
+    stop.abort();
+    if (archive !== undefined) {
+      archive.unpipe(out);
+      archive.abort();
+    }
+    const source = await current?.catch(() => undefined);
+    if (source !== undefined && !source.closed) {
+      const closed = new Promise((resolve) => source.once('close', resolve));
+      source.destroy();
+      await closed;
+    }
+  };
+
+  const out = new ZipOutput(() => void build().catch(fail), halt);
+  return out;
+}
+
+/**
+ * The zip as its consumer reads it: the build starts at the first read, so nothing is opened, and no error
+ * raised, before the consumer is there to take it; destroying it (or its end) waits for `halt`.
+ */
+class ZipOutput extends PassThrough {
+  #start: (() => void) | undefined;
+  readonly #halt: () => Promise<void>;
+
+  constructor(start: () => void, halt: () => Promise<void>) {
+    super();
+    this.#start = start;
+    this.#halt = halt;
   }
-  const [zip] = await Promise.all([bytes, archive.finalize()]);
-  return zip;
+
+  override _read(size: number): void {
+    const start = this.#start;
+    this.#start = undefined;
+    start?.();
+    super._read(size);
+  }
+
+  override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
+    this.#start = undefined;
+    this.#halt().then(
+      () => callback(err),
+      (haltErr: Error) => callback(err ?? haltErr),
+    );
+  }
+}
+
+// archiver's zip engine (compress-commons' ZipArchiveOutputStream), as far as storeStreamsLikeBuffers uses it.
+interface ZipEngineEntry {
+  getMethod(): number;
+  setSize(size: number): void;
+  setCompressedSize(size: number): void;
+  setCrc(crc: number): void;
+}
+type EngineCallback = (err: Error | null, entry?: ZipEngineEntry) => void;
+interface ZipEngine {
+  _appendStream(entry: ZipEngineEntry, source: NodeJS.ReadableStream, callback: EngineCallback): void;
+  _writeLocalFileHeader(entry: ZipEngineEntry): void;
+  _smartStream(entry: ZipEngineEntry, callback: EngineCallback): NodeJS.WritableStream;
+}
+const METHOD_STORED = 0;
+
+/**
+ * Makes `archive` write an entry stored from a stream the way it writes one stored from a Buffer, so that a
+ * file read again for the zip gives the bytes it would from memory. Given a Buffer, archiver puts the size
+ * and CRC in the local header; given a stream it cannot know them before the bytes, so it writes zeros there
+ * and a data descriptor after them (16 bytes more, and "version needed" 2.0 instead of 1.0). We know both
+ * from the snapshot: `next` is set to the size and CRC of the stored stream entry about to be appended, which
+ * is then written as archiver's own Buffer path does (_appendBuffer), only with the bytes streamed; its
+ * CRC32Stream computes the CRC and size again as they pass, into the central directory. Deflated entries need
+ * nothing: archiver gives them a data descriptor either way, and zlib's output does not depend on how its
+ * input was cut. This reaches into archiver 8's engine (compress-commons 7); a change there is caught by the
+ * byte-for-byte tests in bundle-snapshot.test.ts, and meanwhile costs only a few bytes (see below).
+ */
+function storeStreamsLikeBuffers(archive: ZipArchive): { next: { size: number; crc32: number } | undefined } {
+  const engine = (archive as unknown as { _module?: { engine?: Partial<ZipEngine> } })._module?.engine;
+  const appendStream = engine?._appendStream;
+  if (
+    engine === undefined ||
+    typeof appendStream !== 'function' ||
+    typeof engine._writeLocalFileHeader !== 'function' ||
+    typeof engine._smartStream !== 'function'
+  ) {
+    // Another archiver: its stored stream entries keep their data descriptor. The zip is still valid and the
+    // same for the same folder on this machine, only not byte for byte the Buffer form, which the byte-for-byte
+    // tests in bundle-snapshot.test.ts then report; a push must not fail for it.
+    return { next: undefined };
+  }
+  const known: { next: { size: number; crc32: number } | undefined } = { next: undefined };
+  engine._appendStream = function (this: ZipEngine, entry, source, callback) {
+    const bytes = known.next;
+    known.next = undefined;
+    if (entry.getMethod() !== METHOD_STORED) {
+      appendStream.call(this, entry, source, callback);
+      return;
+    }
+    if (bytes === undefined) {
+      callback(new VsyncError('INTERNAL', 'a stored stream entry without its size and CRC'));
+      return;
+    }
+    entry.setSize(bytes.size);
+    entry.setCompressedSize(bytes.size);
+    entry.setCrc(bytes.crc32);
+    this._writeLocalFileHeader(entry);
+    source.pipe(this._smartStream(entry, callback));
+  };
+  return known;
 }
 
 /** The folder's files as one snapshot, in byte order of their UTF-8 names. */
 async function snapshot(repoRoot: string, vaultFolder: string, options: ZipOptions) {
-  const { onListed, onRead, ...limits } = options;
+  const { onListed, onRead, keptBytes, ...limits } = options;
   const caps = resolveBundleLimits(limits);
   const prefix = vaultFolderPrefix(vaultFolder);
-  const hooks: SnapshotHooks = { ...(onListed ? { onListed } : {}), ...(onRead ? { onRead } : {}) };
-  const files = await readFolderSnapshot(resolve(repoRoot), prefix, caps, hooks);
+  const read: SnapshotOptions = {
+    ...(onListed ? { onListed } : {}),
+    ...(onRead ? { onRead } : {}),
+    ...(keptBytes !== undefined ? { keptBytes } : {}),
+  };
+  const files = await readFolderSnapshot(resolve(repoRoot), prefix, caps, read);
   files.sort((a, b) => Buffer.compare(Buffer.from(a.name, 'utf8'), Buffer.from(b.name, 'utf8')));
   return { files, prefix };
 }
 
 /** treeDigest of the files by their names inside the vault folder. */
-function digestOf(files: ReadonlyArray<{ readonly name: string; readonly data: Buffer }>, prefix: string): string {
-  return treeDigest(files.map((f) => ({ name: f.name.slice(prefix.length + 1), data: f.data })));
+function digestOf(files: readonly SnapshotFile[], prefix: string): string {
+  return treeDigest(files.map((f) => ({ name: f.name.slice(prefix.length + 1), sha256: f.sha256 })));
 }

@@ -12,7 +12,16 @@ export const ENVELOPE_OVERHEAD = ENVELOPE_MAGIC.length + IV_BYTES + TAG_BYTES;
 // lets an old reader say "written by a newer vsync" instead of "not a vsync file".
 const FAMILY = ENVELOPE_MAGIC.subarray(0, 3);
 
-function assertAesKey(aesKey: Buffer): void {
+/** Refuses the first four bytes of something that is not an RQE1 envelope, naming a newer version as such. */
+export function assertEnvelopeMagic(magic: Buffer): void {
+  if (magic.equals(ENVELOPE_MAGIC)) return;
+  const detail = magic.subarray(0, 3).equals(FAMILY)
+    ? `envelope version ${JSON.stringify(magic.toString('latin1', 3, 4))} is not supported by this vsync`
+    : `starts with 0x${magic.toString('hex')}`;
+  throw new VsyncError('ENVELOPE_UNKNOWN_FORMAT', detail);
+}
+
+export function assertAesKey(aesKey: Buffer): void {
   if (aesKey.length !== AES_KEY_BYTES) throw new RangeError(`AES key must be ${AES_KEY_BYTES} bytes`);
 }
 
@@ -37,13 +46,7 @@ export function decryptEnvelope(aesKey: Buffer, envelope: Buffer): Buffer {
   if (envelope.length < ENVELOPE_MAGIC.length) {
     throw new VsyncError('ENVELOPE_TRUNCATED', `${envelope.length} bytes`);
   }
-  const magic = envelope.subarray(0, ENVELOPE_MAGIC.length);
-  if (!magic.equals(ENVELOPE_MAGIC)) {
-    const detail = magic.subarray(0, 3).equals(FAMILY)
-      ? `envelope version ${JSON.stringify(magic.toString('latin1', 3, 4))} is not supported by this vsync`
-      : `starts with 0x${magic.toString('hex')}`;
-    throw new VsyncError('ENVELOPE_UNKNOWN_FORMAT', detail);
-  }
+  assertEnvelopeMagic(envelope.subarray(0, ENVELOPE_MAGIC.length));
   if (envelope.length < ENVELOPE_OVERHEAD) {
     throw new VsyncError('ENVELOPE_TRUNCATED', `${envelope.length} bytes, at least ${ENVELOPE_OVERHEAD} needed`);
   }

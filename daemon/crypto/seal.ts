@@ -14,8 +14,13 @@ export interface Sealed {
 }
 
 export function seal(ts: string, payload: Buffer): Buffer {
+  return Buffer.concat([sealHeader(ts), payload]);
+}
+
+/** What goes before the payload: a streamed seal is this header, then the zip's bytes. */
+export function sealHeader(ts: string): Buffer {
   parseTimestamp(ts);
-  return Buffer.concat([SEAL_MAGIC, Buffer.from(ts, 'ascii'), payload]);
+  return Buffer.concat([SEAL_MAGIC, Buffer.from(ts, 'ascii')]);
 }
 
 /** Splits a sealed plaintext. `payload` is a view into `plaintext`, not a copy. */

@@ -3,13 +3,14 @@
 // newest per (repo, env) are kept, and a folder identical to the newest backup is not written again: with
 // only two kept, repeated pulls of an unchanged folder would otherwise rotate away the one backup that holds
 // edits never pushed.
-import { mkdir, readFile, readdir, stat, unlink } from 'node:fs/promises';
+import { link, mkdir, readdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { backupFolder, type Env } from '../../shared/paths.js';
-import { decryptEnvelope, encryptEnvelope } from '../crypto/envelope.js';
 import { formatTimestamp, nextTimestamp } from '../crypto/timestamp.js';
-import { writeFileExclusive } from '../fs/atomic-write.js';
+import { syncFolder, tempPathFor } from '../fs/atomic-write.js';
 import { isErrno } from '../fs/errno.js';
+import { encryptToFile, envelopeDigest, sameZip, type ZipDigest } from './version-file.js';
 import type { BackupsResult } from '../../shared/api.js';
 
 export const BACKUPS_KEPT = 2;
@@ -38,34 +39,51 @@ export async function listBackups(repo: string, env: string, environment: Env): 
   return found.sort((a, b) => (a.ts < b.ts ? 1 : -1));
 }
 
+export interface WrittenBackup {
+  readonly path: string;
+  /** The zip the backup holds, as it streamed by: bundles are deterministic, so equal digests, equal folders. */
+  readonly zip: ZipDigest;
+}
+
 /**
- * Writes the backup and prunes older ones; returns its path. Never overwrites an earlier backup. When the
- * newest backup already holds exactly `zip` (bundles are deterministic, so equal bytes are equal folders),
- * returns that one instead of writing a copy. `spare` names a backup the pruning must keep for now: the one
- * a restore is about to put back (restore.ts prunes once it is in place).
+ * Writes the backup of `zip` (a stream) and prunes older ones; returns its path and the zip's digest. Never
+ * overwrites an earlier backup. The envelope is streamed into a temp file beside the backups (nothing is
+ * held in memory) and linked into place under its name, so a backup is never seen half-written. When the
+ * newest backup already holds exactly that zip, the temp file is dropped and that one returned instead of
+ * a copy. `spare` names a backup the pruning must keep for now: the one a restore is about to put back
+ * (restore.ts prunes once it is in place).
  */
 export async function writeBackup(
   aesKey: Buffer,
-  zip: Buffer,
+  zip: Readable,
   repo: string,
   env: string,
   environment: Env,
   now: Date,
   options: { readonly spare?: string } = {},
-): Promise<string> {
+): Promise<WrittenBackup> {
   const folder = backupFolder(repo, environment);
-  const newest = (await listBackups(repo, env, environment))[0];
-  if (newest && (await holds(newest.path, aesKey, zip))) return newest.path;
   await mkdir(folder, { recursive: true, mode: 0o700 });
-  const envelope = encryptEnvelope(aesKey, zip);
-  let ts = formatTimestamp(now);
-  for (;;) {
-    const path = join(folder, `${env}-${ts}.zip.enc`);
-    if (await writeFileExclusive(path, envelope, 0o600)) break;
-    ts = nextTimestamp(ts, now); // two pulls in one second
+  const temp = tempPathFor(join(folder, `${env}.zip.enc`));
+  try {
+    const written = await encryptToFile(aesKey, zip, temp);
+    const newest = (await listBackups(repo, env, environment))[0];
+    if (newest && (await holds(newest.path, aesKey, written.zip))) return { path: newest.path, zip: written.zip };
+    let ts = formatTimestamp(now);
+    for (; ; ts = nextTimestamp(ts, now) /* two pulls in one second */) {
+      try {
+        await link(temp, join(folder, `${env}-${ts}.zip.enc`));
+        break;
+      } catch (err) {
+        if (!isErrno(err, 'EEXIST')) throw err;
+      }
+    }
+    await syncFolder(folder);
+    await pruneBackups(repo, env, environment, options.spare);
+    return { path: join(folder, `${env}-${ts}.zip.enc`), zip: written.zip };
+  } finally {
+    await unlink(temp).catch(() => undefined);
   }
-  await pruneBackups(repo, env, environment, options.spare);
-  return join(folder, `${env}-${ts}.zip.enc`);
 }
 
 /** Removes all but the BACKUPS_KEPT newest backups of (repo, env), never `spare`. */
@@ -75,10 +93,10 @@ export async function pruneBackups(repo: string, env: string, environment: Env, 
   }
 }
 
-/** Whether the backup at `path` decrypts to `zip`. One that does not decrypt (damaged, other key) does not. */
-async function holds(path: string, aesKey: Buffer, zip: Buffer): Promise<boolean> {
+/** Whether the backup at `path` decrypts to the zip `zip` describes. One that does not decrypt (damaged, other key) does not. */
+async function holds(path: string, aesKey: Buffer, zip: ZipDigest): Promise<boolean> {
   try {
-    return decryptEnvelope(aesKey, await readFile(path)).equals(zip);
+    return sameZip(await envelopeDigest(aesKey, path, false), zip);
   } catch {
     return false;
   }

@@ -7,12 +7,11 @@
 // this agent still holds its lock, and that the floor has not moved past the version since it was read: a
 // pull that hung on its download and is released late never installs what a newer pull already replaced.
 import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { VsyncError, isVsyncError } from '../../shared/errors.js';
 import type { Progress } from '../../shared/progress.js';
 import { unzipToStaging } from '../bundle/unzip-to-staging.js';
-import { bundleFolder } from '../bundle/zip-folder.js';
-import { decryptEnvelope } from '../crypto/envelope.js';
-import { unseal } from '../crypto/seal.js';
+import { readFolder } from '../bundle/zip-folder.js';
 import { FUTURE_SKEW_MS, isFromFuture, parseTimestamp } from '../crypto/timestamp.js';
 import { writeBackup } from './backups.js';
 import { afterSync, beginSync, floorOf, floorPast, readLocalState, syncedHere, writeLocalState, type LocalState } from './local-state.js';
@@ -23,6 +22,7 @@ import { openVault, readPointer, type OpenVault, type VaultDeps, type VaultRef }
 import { DEFAULT_MAX_VERSION_BYTES, VERSION_CAP_VARIABLE } from './version-cap.js';
 import { folderExists, makeStaging, recoverSwap, stagingDigest, swapIn, type FolderCheck } from './vault-folder.js';
 import { asSeen, assertAsSeen } from './folder-as-seen.js';
+import { decryptToFile, sameZip, withScratch, type ZipDigest } from './version-file.js';
 import type { PullResult } from '../../shared/api.js';
 
 export interface PullOptions {
@@ -35,36 +35,63 @@ export interface PullOptions {
 export async function pull(deps: VaultDeps & OperationGuard, ref: VaultRef, options: PullOptions, progress: Progress): Promise<PullResult> {
   if (options.at !== undefined) parseTimestamp(options.at);
   const vault = await openVault(deps, ref);
-  const { repo, env } = ref;
   await recoverSwap(vault.folder);
+  // The download is decrypted into a file in a scratch folder beside the vault folder (version-file.ts).
+  return withScratch(vault.folder, (scratch) => pullInto(deps, vault, scratch, options, progress));
+}
+
+async function pullInto(
+  deps: VaultDeps & OperationGuard,
+  vault: OpenVault,
+  scratch: () => Promise<string>,
+  options: PullOptions,
+  progress: Progress,
+): Promise<PullResult> {
+  const { ref } = vault;
+  const { repo, env } = ref;
   const step = (n: number, text: string) => progress({ kind: 'step', n, of: 6, text });
   const latest = pointerKey(repo, env);
   const now = deps.now();
   const maxBytes = deps.maxVersionBytes ?? DEFAULT_MAX_VERSION_BYTES;
   // The pointer and the version it names are fetched while the folder is backed up (steps 2 and 3 overlap
-  // step 1); nothing is judged or written before the backup is done, and a local failure is reported first.
-  // A `latest` from the future is not even downloaded: step 2 refuses it. The download is capped by the
-  // size the store declares, and cut off if it sends more (storage.ts ReadOptions).
+  // step 1); nothing is judged or extracted before the backup is done, and a local failure is reported
+  // first. A `latest` from the future is not even downloaded: step 2 refuses it. The download is capped by
+  // the size the store declares, and cut off if it sends more (storage.ts ReadOptions). It is decrypted as
+  // it arrives into a private file, which holds the zip once the GCM tag verified (version-file.ts); each
+  // attempt (a transfer the store cut short is retried) writes its own file.
   const pointerRead = settleLater(readPointer(vault));
+  const keyRead = settleLater(vault.aesKey());
+  let attempts = 0;
   const download = settleLater(
     pointerRead
       .then((pointer) => options.at ?? (pointer && !isFromFuture(pointer.ts, now) ? pointer.ts : undefined))
-      .then((ts) => (ts === undefined ? undefined : vault.storage.get(versionKey(repo, env, ts), { maxBytes }))),
+      .then(async (ts) => {
+        if (ts === undefined) return undefined;
+        const aesKey = await keyRead;
+        return vault.storage.download(
+          versionKey(repo, env, ts),
+          async (body) => {
+            const path = join(await scratch(), `version-${++attempts}.zip`);
+            return { path, ...(await decryptToFile(aesKey, body, path, true)) };
+          },
+          { maxBytes },
+        );
+      }),
   );
-  const aesKey = await vault.aesKey();
+  const aesKey = await keyRead;
   const state = await readLocalState(vault.stateFile);
 
   checkNotCancelled(deps);
   step(1, `backing up local ${vault.vaultFolder}/ (if any)`);
-  let local: { zip: Buffer; digest: string; backup: string } | undefined;
+  let local: { zip: ZipDigest; digest: string; backup: string } | undefined;
   let seen: string | undefined; // the folder's digest as judged and backed up; undefined: there was none
   if (await folderExists(vault.folder)) {
-    const current = await bundleFolder(ref.root, vault.vaultFolder, vault.limits);
+    const current = await readFolder(ref.root, vault.vaultFolder, vault.limits);
     seen = current.digest;
     if (current.files > 0) {
-      const backup = await writeBackup(aesKey, current.zip, repo, env, deps.environment, deps.now());
-      progress({ kind: 'detail', text: `→ ${backup}` });
-      local = { zip: current.zip, digest: current.digest, backup };
+      const backup = await writeBackup(aesKey, current.zip(), repo, env, deps.environment, deps.now());
+      progress({ kind: 'detail', text: `→ ${backup.path}` });
+      local = { zip: backup.zip, digest: current.digest, backup: backup.path };
     }
   }
 
@@ -87,27 +114,33 @@ export async function pull(deps: VaultDeps & OperationGuard, ref: VaultRef, opti
 
   const key = versionKey(repo, env, ts);
   step(3, `downloading version ${ts} (${key})`);
-  let envelope: Buffer;
+  let pulled: { path: string; ts: string | undefined; zip: ZipDigest };
   try {
-    envelope = (await download)!.body;
+    pulled = (await download)!;
   } catch (err) {
     if (isVsyncError(err, 'STORAGE_OBJECT_TOO_LARGE')) {
       throw new VsyncError('VAULT_VERSION_TOO_LARGE', `${err.detail ?? key} (${VERSION_CAP_VARIABLE}=${maxBytes}); nothing was written`, {
         cause: err,
       });
     }
-    if (!isVsyncError(err, 'STORAGE_NOT_FOUND')) throw err;
-    const why =
-      options.at === undefined ? `latest names ${ts}, but ${vault.storage.describe(key)} does not exist` : vault.storage.describe(key);
-    throw new VsyncError('VAULT_VERSION_NOT_FOUND', why, { cause: err });
+    if (isVsyncError(err, 'STORAGE_NOT_FOUND')) {
+      const why =
+        options.at === undefined ? `latest names ${ts}, but ${vault.storage.describe(key)} does not exist` : vault.storage.describe(key);
+      throw new VsyncError('VAULT_VERSION_NOT_FOUND', why, { cause: err });
+    }
+    // Decrypting and unsealing ran with the download; their failures belong to the steps that name them.
+    if (isVsyncError(err, 'DECRYPT_FAILED', 'ENVELOPE_TRUNCATED', 'ENVELOPE_UNKNOWN_FORMAT')) step(4, 'decrypting');
+    if (isVsyncError(err, 'SEAL_INVALID')) {
+      step(4, 'decrypting');
+      step(5, 'verifying manifest ts');
+    }
+    throw err;
   }
 
   step(4, 'decrypting');
-  const plaintext = decryptEnvelope(aesKey, envelope);
   step(5, 'verifying manifest ts');
-  const sealed = unseal(plaintext);
-  if (sealed.ts !== ts) {
-    throw new VsyncError('VAULT_SEAL_MISMATCH', `asked for ${ts}, the bundle is sealed ${sealed.ts}`);
+  if (pulled.ts !== ts) {
+    throw new VsyncError('VAULT_SEAL_MISMATCH', `asked for ${ts}, the bundle is sealed ${pulled.ts}`);
   }
   if (local && !options.force && local.digest !== syncedHere(state, ref.root, { pointer, folderDigest: local.digest })?.digest) {
     throw new VsyncError(
@@ -128,19 +161,20 @@ export async function pull(deps: VaultDeps & OperationGuard, ref: VaultRef, opti
   }
   // Bundles are deterministic, so a folder that zips to exactly the pulled bytes already holds this version:
   // there is nothing to swap, and a pull that changes nothing writes nothing but its backup.
-  const digest = local?.zip.equals(sealed.payload)
-    ? local.digest
-    : await replaceFolder(deps, vault, sealed.payload, state, { ts, etag: pointer.etag }, now, asSeen(ref.root, seen, vault.limits));
+  const digest =
+    local && sameZip(local.zip, pulled.zip)
+      ? local.digest
+      : await replaceFolder(deps, vault, pulled.path, state, { ts, etag: pointer.etag }, now, asSeen(ref.root, seen, vault.limits));
   const next = afterSync(state, ref.root, { ts, etag: pointer.etag, digest }, newerPlausible(pointer.ts, ts, now), now);
   if (JSON.stringify(next) !== JSON.stringify(state)) await writeLocalState(vault.stateFile, next, now);
   return { repo, env, version: ts, ...(local ? { backup: local.backup } : {}), folder: ref.root };
 }
 
-/** Extracts `zip` beside the vault folder and swaps it in, with a pending record first; returns its digest. */
+/** Extracts the zip file beside the vault folder and swaps it in, with a pending record first; returns its digest. */
 async function replaceFolder(
   guard: OperationGuard,
   vault: OpenVault,
-  zip: Buffer,
+  zip: string,
   state: LocalState,
   sync: { ts: string; etag: string },
   now: Date,
@@ -148,7 +182,7 @@ async function replaceFolder(
 ): Promise<string> {
   const staging = await makeStaging(vault.folder);
   try {
-    await unzipToStaging(zip, staging, vault.vaultFolder, vault.limits);
+    await unzipToStaging({ path: zip }, staging, vault.vaultFolder, vault.limits);
     const digest = await stagingDigest(staging);
     // The extraction took a while: the last word before anything the user sees changes.
     await checkMayReplaceFolder(guard, vault.folder);

@@ -4,8 +4,6 @@
 import { VsyncError, isVsyncError } from '../../shared/errors.js';
 import type { Progress } from '../../shared/progress.js';
 import { readFolder, type FolderRead } from '../bundle/zip-folder.js';
-import { decryptEnvelope, encryptEnvelope } from '../crypto/envelope.js';
-import { seal, unseal } from '../crypto/seal.js';
 import { FUTURE_SKEW_MS, isFromFuture, nextTimestamp } from '../crypto/timestamp.js';
 import type { Storage } from '../storage/storage.js';
 import { afterSync, beginSync, floorOf, newer, readLocalState, syncedHere, writeLocalState } from './local-state.js';
@@ -14,6 +12,7 @@ import { pointerKey, versionKey } from './remote-layout.js';
 import { settleLater } from './settle-later.js';
 import { openVault, readPointer, type OpenVault, type VaultDeps, type VaultRef } from './vault.js';
 import { recoverSwap } from './vault-folder.js';
+import { checkSealedFile, encryptToFile, withOutgoingFile } from './version-file.js';
 import type { PushResult } from '../../shared/api.js';
 
 export interface PushOptions {
@@ -44,11 +43,10 @@ export async function pushFolder(
   const step = (n: number, text: string) => progress({ kind: 'step', n, of: 5, text });
 
   step(1, `zipping ${vault.vaultFolder}/`);
-  // The pointer read goes out while the folder is zipped; a local failure is still the one reported.
+  // The pointer read goes out while the folder is read; a local failure is still the one reported.
   const remote = settleLater(readPointer(vault));
   const folder = read && recovered.restored === undefined ? read : await readFolder(ref.root, vault.vaultFolder, vault.limits);
   const { digest } = folder;
-  const zip = await folder.zip();
   const aesKey = await vault.aesKey();
   const state = await readLocalState(vault.stateFile);
   const pointer = await remote;
@@ -81,53 +79,54 @@ export async function pushFolder(
   let ts = nextTimestamp(newer(future ? undefined : pointer?.ts, floorOf(state, now)), now);
   while (await exists(vault.storage, versionKey(repo, env, ts))) ts = nextTimestamp(ts, deps.now());
 
-  step(2, `sealing manifest ts=${ts}`);
-  const sealed = seal(ts, zip);
-  step(3, 'encrypting');
-  const envelope = encryptEnvelope(aesKey, sealed);
-  // Decrypt and compare before anything leaves the machine: a fault here must never reach the bucket.
-  const check = unseal(decryptEnvelope(aesKey, envelope));
-  if (check.ts !== ts || !check.payload.equals(zip))
-    throw new VsyncError('INTERNAL', 'the sealed bundle did not decrypt to what was sealed');
+  // The zip is streamed through the seal and the encryption into a file in the outgoing folder, read back
+  // through decryption, and uploaded from that file: memory stays bounded whatever the vault's size.
+  return withOutgoingFile(deps.environment, `${ts}.enc`, async (file) => {
+    step(2, `sealing manifest ts=${ts}`);
+    step(3, 'encrypting');
+    const sealed = await encryptToFile(aesKey, folder.zip(), file, ts);
+    // Decrypt and compare before anything leaves the machine: a fault here must never reach the bucket.
+    await checkSealedFile(aesKey, file, ts, sealed.zip);
 
-  const warning = await options.storeWarning?.(vault.storage, ref);
-  if (warning) progress({ kind: 'warning', text: warning });
+    const warning = await options.storeWarning?.(vault.storage, ref);
+    if (warning) progress({ kind: 'warning', text: warning });
 
-  const key = versionKey(repo, env, ts);
-  checkNotCancelled(deps);
-  step(4, `uploading ${envelope.length} bytes → ${vault.storage.describe(key)}`);
-  try {
-    await vault.storage.putIfAbsent(key, envelope);
-  } catch (err) {
-    if (isVsyncError(err, 'STORAGE_PRECONDITION_FAILED')) {
-      throw new VsyncError('VAULT_CONFLICT', `another push wrote version ${ts} at the same moment`, { cause: err });
+    const key = versionKey(repo, env, ts);
+    checkNotCancelled(deps);
+    step(4, `uploading ${sealed.size} bytes → ${vault.storage.describe(key)}`);
+    try {
+      await vault.storage.putIfAbsent(key, { path: file, size: sealed.size });
+    } catch (err) {
+      if (isVsyncError(err, 'STORAGE_PRECONDITION_FAILED')) {
+        throw new VsyncError('VAULT_CONFLICT', `another push wrote version ${ts} at the same moment`, { cause: err });
+      }
+      throw err;
     }
-    throw err;
-  }
 
-  const latest = pointerKey(repo, env);
-  step(5, `updating pointer → ${vault.storage.describe(latest)}`);
-  // A cancelled push stops here: its version is uploaded but latest still names the one before.
-  checkNotCancelled(deps);
-  await writeLocalState(vault.stateFile, beginSync(state, ref.root, { ts, digest }), now);
-  let etag: string;
-  try {
-    const body = Buffer.from(ts, 'latin1');
-    etag = (pointer ? await vault.storage.putIfMatch(latest, body, pointer.etag) : await vault.storage.putIfAbsent(latest, body)).etag;
-  } catch (err) {
-    if (isVsyncError(err, 'STORAGE_PRECONDITION_FAILED')) {
-      const now = await readPointer(vault).catch(() => undefined);
-      throw new VsyncError(
-        'VAULT_CONFLICT',
-        `latest moved to ${now?.ts ?? 'another version'} during this push; version ${ts} was uploaded but is not latest`,
-        { cause: err },
-      );
+    const latest = pointerKey(repo, env);
+    step(5, `updating pointer → ${vault.storage.describe(latest)}`);
+    // A cancelled push stops here: its version is uploaded but latest still names the one before.
+    checkNotCancelled(deps);
+    await writeLocalState(vault.stateFile, beginSync(state, ref.root, { ts, digest }), now);
+    let etag: string;
+    try {
+      const body = Buffer.from(ts, 'latin1');
+      etag = (pointer ? await vault.storage.putIfMatch(latest, body, pointer.etag) : await vault.storage.putIfAbsent(latest, body)).etag;
+    } catch (err) {
+      if (isVsyncError(err, 'STORAGE_PRECONDITION_FAILED')) {
+        const now = await readPointer(vault).catch(() => undefined);
+        throw new VsyncError(
+          'VAULT_CONFLICT',
+          `latest moved to ${now?.ts ?? 'another version'} during this push; version ${ts} was uploaded but is not latest`,
+          { cause: err },
+        );
+      }
+      throw err;
     }
-    throw err;
-  }
 
-  await writeLocalState(vault.stateFile, afterSync(state, ref.root, { ts, etag, digest }, ts, now), now);
-  return { repo, env, version: ts, bytes: envelope.length, url: vault.storage.describe(key) };
+    await writeLocalState(vault.stateFile, afterSync(state, ref.root, { ts, etag, digest }, ts, now), now);
+    return { repo, env, version: ts, bytes: sealed.size, url: vault.storage.describe(key) };
+  });
 }
 
 async function exists(storage: { head(key: string): Promise<unknown> }, key: string): Promise<boolean> {

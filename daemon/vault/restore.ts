@@ -1,7 +1,7 @@
 // backups <env> and backups restore <env> [<ts>]: this machine's pre-pull backups (backups.ts), listed, and
 // one put back in place of the vault folder.
 //
-// Restore reads and decrypts the chosen backup in memory first, so a damaged, tampered or foreign backup is
+// Restore decrypts the chosen backup into a private file first, so a damaged, tampered or foreign backup is
 // refused with nothing written at all: no new backup either, which (two are kept) could otherwise prune the
 // one the user came for. Then the folder as it is now is backed up (writeBackup, sparing the chosen backup
 // from the pruning until it is in place), and the backup is extracted into a staging folder and swapped in
@@ -10,14 +10,15 @@
 // The sync record (local-state.ts) is left alone: a restored folder is the user's edit, not a version. Its
 // digest differs from the last synced one unless it holds exactly that version, so a later pull asks for
 // --force and a push pushes it, like any edit; a restore of the synced version is simply in step again.
-import { readFile, rm } from 'node:fs/promises';
+import { open, rm, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
 import { VsyncError, isVsyncError } from '../../shared/errors.js';
 import { backupFolder } from '../../shared/paths.js';
 import type { Progress } from '../../shared/progress.js';
 import { capText, maxArchiveBytes, type BundleLimits } from '../bundle/limits.js';
 import { unzipToStaging } from '../bundle/unzip-to-staging.js';
-import { bundleFolder } from '../bundle/zip-folder.js';
-import { ENVELOPE_OVERHEAD, decryptEnvelope } from '../crypto/envelope.js';
+import { readFolder } from '../bundle/zip-folder.js';
+import { ENVELOPE_OVERHEAD } from '../crypto/envelope.js';
 import { parseTimestamp } from '../crypto/timestamp.js';
 import { isErrno } from '../fs/errno.js';
 import { listBackups, pruneBackups, writeBackup, type Backup } from './backups.js';
@@ -26,6 +27,7 @@ import { checkMayReplaceFolder, checkNotCancelled, type OperationGuard } from '.
 import { assertRef, openVault, type OpenVault, type VaultDeps, type VaultRef } from './vault.js';
 import { folderExists, makeStaging, recoverSwap, stagingDigest, swapIn, type FolderCheck } from './vault-folder.js';
 import { asSeen, assertAsSeen } from './folder-as-seen.js';
+import { decryptToFile, sameZip, withScratch, type ZipDigest } from './version-file.js';
 import type { BackupsResult, RestoreResult } from '../../shared/api.js';
 
 /** The backups of this repo and env on this machine. Needs neither the config nor the key. */
@@ -61,38 +63,46 @@ export async function restore(
 
   const chosen = await chooseBackup(deps, ref, options.ts);
   const aesKey = await vault.aesKey();
+  return withScratch(vault.folder, async (scratch) => {
+    step(1, `decrypting ${chosen.path}`);
+    const zip = await readBackup(aesKey, chosen, env, vault.limits, join(await scratch(), 'backup.zip'));
 
-  step(1, `decrypting ${chosen.path}`);
-  const zip = await readBackup(aesKey, chosen, env, vault.limits);
+    checkNotCancelled(deps);
+    step(2, `backing up local ${vault.vaultFolder}/`);
+    // An empty folder has no backup, and no backup is of an empty folder: its zip is never compared.
+    let current: { zip?: ZipDigest; digest: string } | undefined;
+    let backup: string | undefined;
+    if (await folderExists(vault.folder)) {
+      const read = await readFolder(ref.root, vault.vaultFolder, vault.limits);
+      if (read.files > 0) {
+        const written = await writeBackup(aesKey, read.zip(), repo, env, deps.environment, deps.now(), { spare: chosen.path });
+        backup = written.path;
+        current = { zip: written.zip, digest: read.digest };
+      } else {
+        current = { digest: read.digest };
+      }
+    }
+    progress({ kind: 'detail', text: backup ? `→ ${backup}` : `(nothing to back up: no file in ${vault.vaultFolder}/)` });
 
-  checkNotCancelled(deps);
-  step(2, `backing up local ${vault.vaultFolder}/`);
-  let current: { zip: Buffer; digest: string } | undefined;
-  let backup: string | undefined;
-  if (await folderExists(vault.folder)) {
-    const bundle = await bundleFolder(ref.root, vault.vaultFolder, vault.limits);
-    current = bundle;
-    if (bundle.files > 0) backup = await writeBackup(aesKey, bundle.zip, repo, env, deps.environment, deps.now(), { spare: chosen.path });
-  }
-  progress({ kind: 'detail', text: backup ? `→ ${backup}` : `(nothing to back up: no file in ${vault.vaultFolder}/)` });
+    step(3, `unzipping into ${ref.root}`);
+    // Bundles are deterministic: a folder that zips to exactly these bytes already holds the backup.
+    const unchanged = asSeen(ref.root, current?.digest, vault.limits);
+    const restored =
+      current?.zip && sameZip(current.zip, zip.digest) ? { digest: current.digest } : await replaceFolder(deps, vault, zip.path, unchanged);
+    await pruneBackups(repo, env, deps.environment);
 
-  step(3, `unzipping into ${ref.root}`);
-  // Bundles are deterministic: a folder that zips to exactly these bytes already holds the backup.
-  const unchanged = asSeen(ref.root, current?.digest, vault.limits);
-  const restored = current?.zip.equals(zip) ? { digest: current.digest } : await replaceFolder(deps, vault, zip, unchanged);
-  await pruneBackups(repo, env, deps.environment);
-
-  const synced = syncedHere(await readLocalState(vault.stateFile), ref.root, { folderDigest: restored.digest });
-  return {
-    repo,
-    env,
-    restored: chosen.ts,
-    from: chosen.path,
-    ...(backup ? { backup } : {}),
-    folder: ref.root,
-    unpushed: synced ? synced.digest !== restored.digest : true,
-    ...(synced ? { synced: synced.ts } : {}),
-  };
+    const synced = syncedHere(await readLocalState(vault.stateFile), ref.root, { folderDigest: restored.digest });
+    return {
+      repo,
+      env,
+      restored: chosen.ts,
+      from: chosen.path,
+      ...(backup ? { backup } : {}),
+      folder: ref.root,
+      unpushed: synced ? synced.digest !== restored.digest : true,
+      ...(synced ? { synced: synced.ts } : {}),
+    };
+  });
 }
 
 async function chooseBackup(deps: VaultDeps, ref: VaultRef, ts: string | undefined): Promise<Backup> {
@@ -106,9 +116,18 @@ async function chooseBackup(deps: VaultDeps, ref: VaultRef, ts: string | undefin
   return named;
 }
 
-/** The zip inside the backup, once its GCM tag verified; a failure names the file and writes nothing. */
-async function readBackup(aesKey: Buffer, backup: Backup, env: string, limits: BundleLimits): Promise<Buffer> {
-  // A backup holds a bundle within the caps; anything far bigger is not one, and is not read into memory.
+/**
+ * The backup decrypted into the new file `path`, once its GCM tag verified; a failure names the backup,
+ * leaves no file, and writes nothing else.
+ */
+async function readBackup(
+  aesKey: Buffer,
+  backup: Backup,
+  env: string,
+  limits: BundleLimits,
+  path: string,
+): Promise<{ path: string; digest: ZipDigest }> {
+  // A backup holds a bundle within the caps; anything far bigger is not one, and is not read at all.
   const cap = maxArchiveBytes(limits) + ENVELOPE_OVERHEAD;
   if (backup.size > cap) {
     throw new VsyncError(
@@ -116,29 +135,33 @@ async function readBackup(aesKey: Buffer, backup: Backup, env: string, limits: B
       `${backup.path} is ${backup.size} bytes, more than a bundle within the cap of ${capText(limits, 'maxTotalBytes')} bytes could be`,
     );
   }
-  let envelope: Buffer;
+  let source: FileHandle;
   try {
-    envelope = await readFile(backup.path);
+    source = await open(backup.path, 'r');
   } catch (err) {
     if (isErrno(err, 'ENOENT')) throw new VsyncError('BACKUP_NOT_FOUND', `${backup.path} went away`, { cause: err });
     throw err;
   }
   try {
-    return decryptEnvelope(aesKey, envelope);
+    // The size judged above was the listing's; the file read is the one opened, cut off at the cap.
+    const envelope = source.createReadStream({ start: 0, end: cap, autoClose: false });
+    return { path, digest: (await decryptToFile(aesKey, envelope, path, false)).zip };
   } catch (err) {
     if (!isVsyncError(err)) throw err;
     throw new VsyncError(err.code, err.detail ? `${backup.path} (${err.detail})` : backup.path, {
       cause: err,
       hint: `nothing was restored or written: this backup is damaged, or was made under another key; \`vsync backups ${env}\` lists the others`,
     });
+  } finally {
+    await source.close();
   }
 }
 
-/** Extracts `zip` beside the vault folder and swaps it in; returns the new folder's digest. */
-async function replaceFolder(guard: OperationGuard, vault: OpenVault, zip: Buffer, unchanged: FolderCheck): Promise<{ digest: string }> {
+/** Extracts the zip file beside the vault folder and swaps it in; returns the new folder's digest. */
+async function replaceFolder(guard: OperationGuard, vault: OpenVault, zip: string, unchanged: FolderCheck): Promise<{ digest: string }> {
   const staging = await makeStaging(vault.folder);
   try {
-    await unzipToStaging(zip, staging, vault.vaultFolder, vault.limits);
+    await unzipToStaging({ path: zip }, staging, vault.vaultFolder, vault.limits);
     const digest = await stagingDigest(staging);
     await checkMayReplaceFolder(guard, vault.folder); // a cancelled restore, or a replaced agent, changes nothing
     await assertAsSeen(vault.folder, unchanged); // an edit made since step 2 is in no backup

@@ -1,13 +1,13 @@
 // An HTTP proxy in front of the test's Ceph RGW that breaks chosen requests the way a hostile or failing
 // network does: it stalls (accepts and never answers), resets a request halfway through its upload or a
-// response halfway through its download, sends a body shorter than its Content-Length, or answers 5xx
-// itself. Everything else passes through byte for byte, Host header included, so SigV4 signatures hold.
+// response halfway through its download, sends a body shorter than its Content-Length, sends half a body
+// and then nothing more (the connection held open), or answers 5xx itself. Everything else passes through byte for byte, Host header included, so SigV4 signatures hold.
 // A stalled request is held, not dropped: release() sends the held ones on to the store at last, as a
 // network that was only very slow would, and their answers go back to whoever is still listening.
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 
-export type Fault = 'stall' | 'reset-upload' | 'reset-download' | 'truncate' | '500';
+export type Fault = 'stall' | 'stall-midway' | 'reset-upload' | 'reset-download' | 'truncate' | '500';
 
 /** Which fault, if any, a request meets: by method and path (`/bucket/key`, path-style). */
 export type FaultRule = (method: string, path: string) => Fault | undefined;
@@ -50,7 +50,7 @@ export async function faultyProxy(target: URL): Promise<FaultyProxy> {
           answer.resume(); // a held request whose client went away: the store answers, nobody hears it
           return;
         }
-        if (fault === 'reset-download' || fault === 'truncate') {
+        if (fault === 'reset-download' || fault === 'truncate' || fault === 'stall-midway') {
           const length = Number(answer.headers['content-length'] ?? 0);
           const chunks: Buffer[] = [];
           answer.on('data', (c: Buffer) => chunks.push(c));
@@ -59,8 +59,9 @@ export async function faultyProxy(target: URL): Promise<FaultyProxy> {
             res.writeHead(answer.statusCode ?? 502, answer.headers);
             res.write(body.subarray(0, Math.floor(length / 2)));
             // Reset: the connection dies. Truncate: the server says it is done, short of Content-Length.
+            // Stall midway: the rest never comes, and the connection stays open until close().
             if (fault === 'reset-download') res.socket?.resetAndDestroy();
-            else res.socket?.end();
+            else if (fault === 'truncate') res.socket?.end();
           });
           return;
         }

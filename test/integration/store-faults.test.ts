@@ -5,11 +5,15 @@
 // fault clears succeeding.
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { S3Storage } from '../../daemon/storage/s3-storage.js';
 import { exitCodes } from '../../shared/errors.js';
+import { outgoingFolder } from '../../shared/paths.js';
+import { startAgent } from '../helpers/agent.js';
 import { followEvents } from '../helpers/event-follower.js';
 import { faultyProxy, type FaultRule } from '../helpers/faulty-proxy.js';
+import { waitUntil } from '../helpers/patience.js';
 import { realComponentAvailable } from '../helpers/real-component.js';
 import type { TestContext } from '../helpers/tap-types.js';
 import { createBucket, shareConfig, user, type User } from '../helpers/teammates.js';
@@ -23,6 +27,10 @@ interface Rig {
   readonly b: User;
   readonly rule: (r: FaultRule | undefined) => void;
   readonly met: string[];
+  /** Requests the proxy holds now (a 'stall'). */
+  held(): number;
+  /** Starts `u`'s agent again (after a kill), as it was started. */
+  restart(u: User): Promise<void>;
   latest(): Promise<string>;
   versions(): Promise<string[]>;
 }
@@ -51,6 +59,10 @@ async function rig(t: TestContext): Promise<Rig> {
     b,
     rule: (r) => (proxy.rule = r),
     met: proxy.met,
+    held: () => proxy.held(),
+    restart: async (u) => {
+      u.agent = await startAgent({ home: u.home, socket: u.agent.socket, env: agentEnv });
+    },
     latest: async () => (await direct.get(`${repoName}/dev/latest`)).body.toString().trim(),
     versions: async () => (await direct.list(`${repoName}/dev/versions/`)).map((o) => o.key.replace(/^.*\/(\d{8}-\d{6})\.enc$/, '$1')),
   };
@@ -147,6 +159,56 @@ function suite(): void {
     const pulled = await r.b.cli(['pull', 'dev']);
     t.equal(pulled.code, 0, pulled.stderr);
     t.equal(readFileSync(r.b.envFile(), 'utf8'), 'V=2 from alice\n', 'the next pull, the fault cleared, brings the version');
+  });
+
+  t.test('an agent killed while a version is in its temp file leaves nothing that blocks the next push or pull', async (t) => {
+    const r = await rig(t);
+    // The scratch folders beside the vault folder (infra/vault/.vsync-staging-dev-*), and the files in them.
+    const scratch = (u: User) => readdirSync(dirname(dirname(u.envFile()))).filter((name) => name.startsWith('.vsync-staging-dev-'));
+    const scratchFiles = (u: User) =>
+      scratch(u).flatMap((dir) => readdirSync(join(dirname(dirname(u.envFile())), dir)).map((f) => `${dir}/${f}`));
+    writeFileSync(r.a.envFile(), `V=1\n${'x'.repeat(256 * 1024)}\n`);
+    t.equal((await r.a.cli(['push', 'dev'])).code, 0);
+    t.equal((await r.b.cli(['pull', 'dev'])).code, 0);
+    writeFileSync(r.a.envFile(), `V=2\n${'y'.repeat(256 * 1024)}\n`);
+    t.equal((await r.a.cli(['push', 'dev'])).code, 0);
+    const before = readFileSync(r.b.envFile(), 'utf8');
+
+    // Pull: half the version arrives and is decrypted into the temp file, then the store goes silent.
+    r.rule((m, p) => (onVersions('GET')(m, p) ? 'stall-midway' : undefined));
+    const pulling = r.b.cli(['pull', 'dev']);
+    await waitUntil(() => scratchFiles(r.b).some((f) => /\/version-1\.zip$/.test(f)), 'the pull writing its temp file');
+    await r.b.agent.stop('SIGKILL');
+    t.not((await pulling).code, 0, 'the pull did not finish');
+    t.equal(scratch(r.b).length, 1, 'the kill left the scratch folder behind');
+    t.equal(readFileSync(r.b.envFile(), 'utf8'), before, 'and the vault folder as it was');
+    r.rule(undefined);
+    await r.restart(r.b);
+    t.same(scratch(r.b), [], 'the agent cleared it as it started');
+    const pulled = await r.b.cli(['pull', 'dev']);
+    t.equal(pulled.code, 0, pulled.stderr);
+    t.match(readFileSync(r.b.envFile(), 'utf8'), /^V=2\n/, 'the next pull brings the version');
+
+    // Push: the sealed version is in its temp file and its upload held by the store, when the agent is killed.
+    writeFileSync(r.a.envFile(), `V=3\n${'z'.repeat(256 * 1024)}\n`);
+    const latest = await r.latest();
+    r.rule((m, p) => (onVersions('PUT')(m, p) ? 'stall' : undefined));
+    const pushing = r.a.cli(['push', 'dev']);
+    await waitUntil(() => r.held() > 0, 'the upload reaching the store');
+    const outgoing = () => readdirSync(outgoingFolder({ HOME: r.a.home })).filter((f) => /-\d{8}-\d{6}\.enc$/.test(f));
+    t.equal(outgoing().length, 1, 'the sealed version is in its file in the outgoing folder');
+    t.same(scratch(r.a), [], 'and nothing is written beside the vault folder');
+    await r.a.agent.stop('SIGKILL');
+    t.not((await pushing).code, 0, 'the push did not finish');
+    t.equal(await r.latest(), latest, 'latest did not move');
+    t.equal(outgoing().length, 1, 'the kill left the file behind');
+    r.rule(undefined);
+    await r.restart(r.a);
+    t.same(outgoing(), [], 'the agent removed it as it started');
+    const pushed = await r.a.cli(['push', 'dev']);
+    t.equal(pushed.code, 0, pushed.stderr);
+    await latestIsWhole(t, r, `V=3\n${'z'.repeat(256 * 1024)}\n`);
+    t.same(outgoing(), [], 'and the push left nothing in it');
   });
 
   t.test('a hung store does not hold the vault: a second command on it ends too, and the agent answers meanwhile', async (t) => {

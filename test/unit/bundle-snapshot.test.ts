@@ -4,11 +4,19 @@
 // outside. The race windows are opened deterministically through the test-only hooks (folder-snapshot.ts):
 // onListed runs after an attempt listed the folder, before it opens a file; onRead after it read them all.
 import { execFileSync } from 'node:child_process';
-import { link, mkdir, rename, rm, symlink, unlink, writeFile, appendFile } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
+import { appendFile, copyFile, link, mkdir, readFile, rename, rm, stat, symlink, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Transform, Writable } from 'node:stream';
+import { buffer } from 'node:stream/consumers';
+import { pipeline } from 'node:stream/promises';
 import t from 'tap';
 import unzipper from 'unzipper';
-import { zipFolder } from '../../daemon/bundle/zip-folder.js';
+import { KEPT_BYTES } from '../../daemon/bundle/folder-snapshot.js';
+import { fileSha256, treeDigest } from '../../daemon/bundle/tree-digest.js';
+import { deflatePays, folderDigest, readFolder, zipFolder } from '../../daemon/bundle/zip-folder.js';
 import { within } from '../helpers/patience.js';
 import type { TestContext } from '../helpers/tap-types.js';
 
@@ -282,4 +290,283 @@ t.test('hard-linked files are refused by name, with their number of links and a 
     execFileSync('sh', ['-c', 'cp leak leak.tmp && mv leak.tmp leak'], { cwd: dev });
     t.same((await contents(await zipFolder(repo, VAULT))).leak, OUTSIDE_SECRET, 'the copy the user chose to make');
   });
+});
+
+// --- Files past the bound on kept bytes: hashed while read, read again (and checked) when zipped ---------------
+//
+// The read keeps the bytes of small files only (folder-snapshot.ts, KEPT_BYTES; `keptBytes` lowers the bound
+// for a test); a larger file keeps its hash and identity and is streamed into the zip from the disk, one open
+// at a time, checked to be the file that was hashed.
+
+/** The digest as tree-digest.ts has always computed it, from the bytes: what machines keep in their state. */
+function digestTheOldWay(files: Record<string, Buffer>): string {
+  const names = Object.keys(files).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+  const outer = createHash('sha256');
+  for (const name of names) outer.update(name, 'utf8').update('\0').update(createHash('sha256').update(files[name]!).digest()).update('\n');
+  return outer.digest('hex');
+}
+
+/** The zip as archiver builds it from Buffers (FORMAT.md §6: byte order, 1980, 0600, deflate where it pays, level 6). */
+async function zipFromMemory(files: Record<string, Buffer>): Promise<Buffer> {
+  const { ZipArchive } = await import('archiver');
+  const archive = new ZipArchive({ zlib: { level: 6 } });
+  const bytes = buffer(archive);
+  for (const name of Object.keys(files).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)))) {
+    const data = files[name]!;
+    archive.append(data, { name: `${VAULT}/${name}`, date: new Date(Date.UTC(1980, 0, 1)), mode: 0o600, store: !deflatePays(data) });
+  }
+  const [zip] = await Promise.all([bytes, archive.finalize()]);
+  return zip;
+}
+
+/** Where two zips first differ, -1 for nowhere: a failure then names an offset instead of printing a MiB. */
+function firstDifference(a: Buffer, b: Buffer): number {
+  const common = Math.min(a.length, b.length);
+  for (let i = 0; i < common; i++) if (a[i] !== b[i]) return i;
+  return a.length === b.length ? -1 : common;
+}
+
+const envText = (lines: number) =>
+  Buffer.from(Array.from({ length: lines }, (_, i) => `SERVICE_${i}_TOKEN=${'t'.repeat(i % 37)}-${i * 7919}\n`).join(''));
+
+/** A vault of small files and big ones, text (deflated) and random (stored), some at the 64 KiB chunk edges. */
+function mixedVault(t: TestContext) {
+  const files: Record<string, Buffer> = {
+    '.env.dev': Buffer.from('API_KEY=first\n'),
+    empty: Buffer.alloc(0),
+    'big.env': envText(12_000), // ~ 500 KiB of text: deflated
+    'certs/big.bin': randomBytes(300_000), // stored
+    'edge-64k.bin': randomBytes(64 * 1024),
+    'edge-64k+1.txt': envText(3000).subarray(0, 64 * 1024 + 1),
+    // The first 64 KiB decide: text then noise is deflated, noise then text stored.
+    'text-then-noise': Buffer.concat([envText(3000).subarray(0, 64 * 1024), randomBytes(100_000)]),
+    'noise-then-text': Buffer.concat([randomBytes(64 * 1024), envText(3000)]),
+  };
+  const base = t.testdir({ repo: { infra: { vault: { dev: { certs: {} } } } }, outside: {} });
+  const repo = join(base, 'repo');
+  for (const [name, data] of Object.entries(files)) writeFileSync(join(repo, VAULT, name), data);
+  return { repo, dev: join(repo, VAULT), outside: join(base, 'outside'), files };
+}
+
+/** A sink that keeps what it is given. */
+const collect = (into: Buffer[]) =>
+  new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      into.push(chunk);
+      done();
+    },
+  });
+
+/** Descriptors this process holds now (Linux); the listing's own descriptor is counted every time alike. */
+const openFds = () => readdirSync('/proc/self/fd').length;
+const noProc = existsSync('/proc/self/fd') ? false : 'needs /proc/self/fd';
+
+t.test('the digest is the value it always was, whichever files keep their bytes', async (t) => {
+  const { repo, files } = mixedVault(t);
+  const expected = digestTheOldWay(files);
+  for (const keptBytes of [undefined, 0, 100_000, 1024 * 1024 * 1024]) {
+    const read = await readFolder(repo, VAULT, keptBytes === undefined ? {} : { keptBytes });
+    t.equal(read.digest, expected, `keptBytes ${keptBytes ?? 'default'}`);
+    t.equal(read.files, Object.keys(files).length);
+  }
+  t.equal(treeDigest(Object.entries(files).map(([name, data]) => ({ name, data }))), expected, 'treeDigest still takes the bytes');
+  t.equal(treeDigest(Object.entries(files).map(([name, data]) => ({ name, sha256: fileSha256(data) }))), expected, 'or their SHA-256');
+  t.equal((await folderDigest(repo, VAULT)).digest, expected, 'folderDigest too');
+});
+
+t.test('a zip with files read again is byte for byte the zip built from memory', async (t) => {
+  const { repo, files } = mixedVault(t);
+  const reference = await zipFromMemory(files);
+  t.ok(KEPT_BYTES > 2 * 1024 * 1024, 'the default bound keeps every byte of this vault');
+  t.equal(firstDifference(await zipFolder(repo, VAULT), reference), -1, 'every file kept (the default bound)');
+  t.equal(firstDifference(await zipFolder(repo, VAULT, { keptBytes: 0 }), reference), -1, 'every file read again (bound 0)');
+  t.equal(firstDifference(await zipFolder(repo, VAULT, { keptBytes: 200_000 }), reference), -1, 'some kept, some read again');
+  const read = await readFolder(repo, VAULT, { keptBytes: 0 });
+  t.equal(firstDifference(await buffer(read.zip()), reference), -1, 'readFolder().zip() streams the same bytes');
+  t.equal(firstDifference(await buffer(read.zip()), reference), -1, 'and again on a second call');
+
+  const entries = (await unzipper.Open.buffer(reference)).files;
+  const method = (name: string) => entries.find((f) => f.path === `${VAULT}/${name}`)!.compressionMethod;
+  t.same(
+    [method('big.env'), method('certs/big.bin'), method('text-then-noise'), method('noise-then-text')],
+    [8, 0, 8, 0],
+    'both methods are covered, decided on the first 64 KiB',
+  );
+  for (const f of entries) t.ok((await f.buffer()).equals(files[f.path.slice(VAULT.length + 1)]!), `${f.path}: its bytes`);
+});
+
+t.test('a big file that changed between the read and the zip fails the zip stream', async (t) => {
+  // The same bytes under another inode or a new ctime: caught by the checks at open (fstat), before any of its
+  // bytes. Other bytes: caught there too, or else by the hash at the end of the file (the next test).
+  const changes: Array<[string, (file: string, outside: string) => Promise<void>]> = [
+    ['written in place, same size, other bytes', (file) => writeFile(file, randomBytes(300_000))],
+    [
+      'written in place with the very same bytes (a new ctime)',
+      async (file) => {
+        // A kernel with coarse timestamps may give a write in the same tick the old ctime: write until it moves.
+        const { ctimeNs } = await stat(file, { bigint: true });
+        const data = await readFile(file);
+        do await writeFile(file, data);
+        while ((await stat(file, { bigint: true })).ctimeNs === ctimeNs);
+      },
+    ],
+    [
+      'replaced by a copy of itself (rename: another inode, the same bytes)',
+      async (file) => {
+        await copyFile(file, `${file}.new`);
+        await rename(`${file}.new`, file);
+      },
+    ],
+    [
+      'replaced by another file of the same size (rename)',
+      async (file) => {
+        await writeFile(`${file}.new`, randomBytes(300_000));
+        await rename(`${file}.new`, file);
+      },
+    ],
+    [
+      'replaced by a symlink to a file with the same bytes',
+      async (file, outside) => {
+        await rename(file, join(outside, 'parked'));
+        await symlink(join(outside, 'parked'), file);
+      },
+    ],
+    ['removed', (file) => unlink(file)],
+    ['given a second name outside the folder', (file, outside) => link(file, join(outside, 'second-name'))],
+  ];
+  for (const [what, change] of changes) {
+    await t.test(what, async (t) => {
+      const { repo, dev, outside } = mixedVault(t);
+      const read = await readFolder(repo, VAULT, { keptBytes: 0 });
+      await change(join(dev, 'certs', 'big.bin'), outside);
+      const before = noProc ? 0 : openFds();
+      const taken: Buffer[] = [];
+      await t.rejects(pipeline(read.zip(), collect(taken)), {
+        code: 'VAULT_CHANGED_DURING_PUSH',
+        message: /"infra\/vault\/dev\/certs\/big\.bin" changed while it was zipped$/,
+      });
+      await t.rejects(unzipper.Open.buffer(Buffer.concat(taken)), 'what was taken is no archive');
+      if (!noProc) t.equal(openFds(), before, 'nothing left open');
+    });
+  }
+});
+
+t.test('a big file written to while it streams into the zip: its bytes no longer hash, the stream fails', async (t) => {
+  const repo = t.testdir({ infra: { vault: { dev: {} } } });
+  const path = join(repo, VAULT, 'large.bin');
+  writeFileSync(path, randomBytes(8 * 1024 * 1024));
+  const read = await readFolder(repo, VAULT, { keptBytes: 0 });
+  t.equal(read.files, 1, 'one file, past the bound: read again when zipped');
+  let written = false;
+  const taken: Buffer[] = [];
+  // The zip holds the file open (it passed the checks at open) when the first bytes come out; its last byte
+  // is then changed, same size, long before the read reaches it (the buffers between hold a few MiB at most).
+  const writeAtFirstChunk = new Transform({
+    transform(chunk: Buffer, _, done) {
+      if (!written) {
+        written = true;
+        const fd = openSync(path, 'r+');
+        writeSync(fd, Buffer.from([0xff ^ readFileSync(path).at(-1)!]), 0, 1, 8 * 1024 * 1024 - 1);
+        closeSync(fd);
+      }
+      taken.push(chunk);
+      done();
+    },
+  });
+  await t.rejects(pipeline(read.zip(), writeAtFirstChunk, new Writable({ write: (_c, _e, done) => done() })), {
+    code: 'VAULT_CHANGED_DURING_PUSH',
+    message: /"infra\/vault\/dev\/large\.bin" changed while it was zipped$/,
+  });
+  t.ok(written, 'the file was changed mid-stream');
+  await t.rejects(unzipper.Open.buffer(Buffer.concat(taken)), 'what was taken is no archive');
+});
+
+t.test('a small file edited after the read: the zip holds the bytes read, the ones the digest describes', async (t) => {
+  const { repo, dev, files } = mixedVault(t);
+  const read = await readFolder(repo, VAULT, { keptBytes: 1024 });
+  await writeFile(join(dev, '.env.dev'), 'API_KEY=edited\n');
+  t.equal(firstDifference(await buffer(read.zip()), await zipFromMemory(files)), -1);
+});
+
+t.test('one file open at a time while zipping', { skip: noProc }, async (t) => {
+  const repo = t.testdir({ infra: { vault: { dev: {} } } });
+  const files: Record<string, Buffer> = {};
+  for (let i = 0; i < 50; i++) files[`f${String(i).padStart(2, '0')}`] = i % 2 ? randomBytes(100_000) : envText(2500);
+  for (const [name, data] of Object.entries(files)) writeFileSync(join(repo, VAULT, name), data);
+  const read = await readFolder(repo, VAULT, { keptBytes: 0 });
+  const baseline = openFds();
+  let most = baseline;
+  let samples = 0;
+  const chunks: Buffer[] = [];
+  await pipeline(
+    read.zip(),
+    new Transform({
+      transform(chunk: Buffer, _, done) {
+        most = Math.max(most, openFds());
+        samples++;
+        done(null, chunk);
+      },
+    }),
+    collect(chunks),
+  );
+  t.ok(samples >= 50, `${samples} samples`);
+  t.ok(most > baseline, 'a file was seen open (the sampling sees them)');
+  t.ok(most - baseline <= 2, `at most 2 more descriptors than before the zip (${most - baseline})`);
+  t.equal(firstDifference(Buffer.concat(chunks), await zipFromMemory(files)), -1, 'and the zip is the one from memory');
+  t.equal(openFds(), baseline, 'none left open');
+});
+
+t.test('destroying the zip stream part way closes what it had open, and raises nothing', { skip: noProc }, async (t) => {
+  const repo = t.testdir({ infra: { vault: { dev: {} } } });
+  // The first file is far larger than the buffers between it and the consumer: open at the first chunk.
+  const files: Record<string, Buffer> = {
+    'a-large.bin': randomBytes(8 * 1024 * 1024),
+    'b.env': envText(3000),
+    'c.bin': randomBytes(100_000),
+  };
+  for (const [name, data] of Object.entries(files)) writeFileSync(join(repo, VAULT, name), data);
+  const read = await readFolder(repo, VAULT, { keptBytes: 0 });
+  const problems: unknown[] = [];
+  const record = (err: unknown) => void problems.push(err);
+  process.on('unhandledRejection', record);
+  process.on('uncaughtException', record);
+  t.teardown(() => {
+    process.off('unhandledRejection', record);
+    process.off('uncaughtException', record);
+  });
+  const baseline = openFds();
+
+  await t.test('by the consumer, at its first chunk', async (t) => {
+    const zip = read.zip();
+    let openAtDestroy = 0;
+    zip.once('data', () => {
+      openAtDestroy = openFds();
+      zip.destroy();
+    });
+    await once(zip, 'close');
+    t.equal(openAtDestroy, baseline + 1, 'a file was open when it was destroyed');
+    t.equal(openFds(), baseline, 'and is closed once the zip stream is');
+  });
+
+  await t.test('by a pipeline whose consumer fails', async (t) => {
+    const boom = new Error('the upload failed');
+    const zip = read.zip();
+    await t.rejects(pipeline(zip, new Writable({ write: (_chunk, _e, done) => done(boom) })), boom, "the consumer's error");
+    // pipeline settles on its consumer's failure, and destroys the zip with it: the zip closes (and reports
+    // that same error, to pipeline's listener) once its file is closed.
+    if (!zip.closed) await new Promise((resolve) => zip.once('close', resolve));
+    t.equal(openFds(), baseline, 'the file is closed once the zip stream is');
+  });
+
+  await t.test('before it was read at all: nothing was opened', async (t) => {
+    const zip = read.zip();
+    zip.destroy();
+    await once(zip, 'close');
+    t.equal(openFds(), baseline);
+  });
+
+  // Let what is left (a read in flight, archiver's queue) run before looking for stray errors.
+  for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
+  t.same(problems, [], 'no unhandled error or rejection');
+  t.equal(firstDifference(await buffer(read.zip()), await zipFromMemory(files)), -1, 'the same read still zips whole');
 });

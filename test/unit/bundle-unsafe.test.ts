@@ -1,15 +1,21 @@
 // Hostile and broken archives against unzipToStaging. Each is built by hand (a tiny zip writer below), because
 // an honest zip library will not write `../evil`, a symlink or a lying header. For every refusal we check the
 // error code, that nothing changed outside the staging folder, and that the staging folder is empty again.
+// Each archive is given both ways a pull may hand it over: as bytes and as a file.
 
-import { lstat, readdir, readFile, stat, symlink } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { lstat, readdir, readFile, readlink, stat, symlink, truncate, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { crc32, deflateRawSync } from 'node:zlib';
 import { ZipArchive } from 'archiver';
 import { buffer } from 'node:stream/consumers';
 import t from 'tap';
 import { unzipToStaging } from '../../daemon/bundle/unzip-to-staging.js';
-import type { BundleLimits } from '../../daemon/bundle/limits.js';
+import { readCentralDirectory } from '../../daemon/bundle/central-directory.js';
+import { resolveBundleLimits, type BundleLimits } from '../../daemon/bundle/limits.js';
+import { openZipSource, type ZipInput } from '../../daemon/bundle/zip-source.js';
 
 const VAULT = 'infra/vault/dev';
 
@@ -160,10 +166,59 @@ async function arena(t: Test) {
   };
 }
 
+// ---- the two forms of an archive: bytes, and a file as a pull leaves it (0600, in a 0700 folder) ----------
+
+const archives = mkdtempSync(join(tmpdir(), 'vsync-zips-'));
+t.teardown(() => rmSync(archives, { recursive: true, force: true }));
+let zipFiles = 0;
+
+async function asFile(zip: Buffer): Promise<{ path: string }> {
+  const path = join(archives, `${++zipFiles}.zip`);
+  await writeFile(path, zip, { mode: 0o600, flag: 'wx' });
+  return { path };
+}
+
+const forms = ['bytes', 'file'] as const;
+
+async function inForm(form: (typeof forms)[number], zip: Buffer): Promise<ZipInput> {
+  return form === 'file' ? asFile(zip) : zip;
+}
+
+/** This process's descriptors open on `path`; none where /proc/self/fd is missing (not Linux). */
+async function descriptorsOn(path: string): Promise<string[]> {
+  const fds = await readdir('/proc/self/fd').catch(() => []);
+  const targets = await Promise.all(fds.map(async (fd) => ((await readlink(`/proc/self/fd/${fd}`).catch(() => '')) === path ? fd : '')));
+  return targets.filter((fd) => fd !== '');
+}
+
+/** Asserts that extracting `input` left no descriptor open on it. */
+async function closed(t: Test, input: ZipInput): Promise<void> {
+  if (!Buffer.isBuffer(input)) t.same(await descriptorsOn(input.path), [], 'the archive file was closed');
+}
+
 async function refused(t: Test, zip: Buffer, code: string, message?: RegExp, limits?: Partial<BundleLimits>): Promise<void> {
   const a = await arena(t);
-  await t.rejects(unzipToStaging(zip, a.staging, VAULT, limits), message ? { code, message } : { code });
-  await a.untouched(t);
+  for (const form of forms) {
+    const input = await inForm(form, zip);
+    await t.rejects(unzipToStaging(input, a.staging, VAULT, limits), message ? { code, message } : { code }, `as ${form}`);
+    await a.untouched(t);
+    await closed(t, input);
+  }
+}
+
+/** Runs `check` on the archive as bytes and as a file, each in a subtest with its own arena. */
+async function eachForm(
+  t: Test,
+  zip: Buffer,
+  check: (t: Test, input: ZipInput, a: Awaited<ReturnType<typeof arena>>) => Promise<void>,
+): Promise<void> {
+  for (const form of forms) {
+    await t.test(`as ${form}`, async (t) => {
+      const input = await inForm(form, zip);
+      await check(t, input, await arena(t));
+      await closed(t, input);
+    });
+  }
 }
 
 // ---- names ---------------------------------------------------------------------------------------------
@@ -262,11 +317,12 @@ t.test('too many entries', async (t) => {
   await t.test('folder entries count too', async (t) =>
     refused(t, makeZip([...entries(2), { name: `${VAULT}/d/`, mode: 0o040700 }]), 'BUNDLE_TOO_LARGE', /3 entries/, { maxEntries: 2 }),
   );
-  await t.test('exactly at the cap is fine', async (t) => {
-    const a = await arena(t);
-    const { files } = await unzipToStaging(makeZip(entries(3)), a.staging, VAULT, { maxEntries: 3 });
-    t.equal(files.length, 3);
-  });
+  await t.test('exactly at the cap is fine', async (t) =>
+    eachForm(t, makeZip(entries(3)), async (t, zip, a) => {
+      const { files } = await unzipToStaging(zip, a.staging, VAULT, { maxEntries: 3 });
+      t.equal(files.length, 3);
+    }),
+  );
 });
 
 t.test('declared sizes over the caps', async (t) => {
@@ -340,10 +396,11 @@ t.test('headers that lie about sizes', async (t) => {
   await t.test('stored entry: both headers say 10 bytes, 1 MiB follows', async (t) => {
     // What unzipper does with a consistent lie: it reads the 10 declared bytes and never looks further, so
     // the rest is dead space. With the checksum of those 10 bytes it is a valid (if odd) archive.
-    const a = await arena(t);
     const zip = makeZip([{ name: `${VAULT}/lie`, data: mib, compressedSize: 10, uncompressedSize: 10, crc: crc32(mib.subarray(0, 10)) }]);
-    t.same(await unzipToStaging(zip, a.staging, VAULT), { files: ['lie'] });
-    t.equal((await stat(join(a.staging, 'lie'))).size, 10, 'only the declared 10 bytes are written');
+    await eachForm(t, zip, async (t, zip, a) => {
+      t.same(await unzipToStaging(zip, a.staging, VAULT), { files: ['lie'] });
+      t.equal((await stat(join(a.staging, 'lie'))).size, 10, 'only the declared 10 bytes are written');
+    });
   });
 
   await t.test('stored entry: both headers say 10 bytes, checksum of the whole MiB', async (t) => {
@@ -369,10 +426,11 @@ t.test('headers that lie about sizes', async (t) => {
 
   await t.test('central sizes 0, local sizes 0 behind a data-descriptor flag, 1 MiB follows', async (t) => {
     // Asked to read this, unzipper would scan for a descriptor signature; we write an empty file instead.
-    const a = await arena(t);
     const zip = makeZip([{ name: `${VAULT}/zero`, data: mib, flags: 0x08, compressedSize: 0, uncompressedSize: 0, crc: 0 }]);
-    t.same(await unzipToStaging(zip, a.staging, VAULT), { files: ['zero'] });
-    t.equal((await stat(join(a.staging, 'zero'))).size, 0);
+    await eachForm(t, zip, async (t, zip, a) => {
+      t.same(await unzipToStaging(zip, a.staging, VAULT), { files: ['zero'] });
+      t.equal((await stat(join(a.staging, 'zero'))).size, 0);
+    });
   });
 
   await t.test('stored entry whose sizes differ', async (t) =>
@@ -419,8 +477,9 @@ t.test('headers that lie about sizes', async (t) => {
 
 // ---- not a usable zip ----------------------------------------------------------------------------------
 
-t.test('buffers that are not a usable zip', async (t) => {
+t.test('archives that are not a usable zip', async (t) => {
   const good = makeZip([file(`${VAULT}/a`), file(`${VAULT}/b`)]);
+  const centralStart = good.readUInt32LE(good.length - 22 + 16);
   const moreRecords = Buffer.from(good);
   moreRecords.writeUInt16LE(5, good.length - 22 + 8);
   moreRecords.writeUInt16LE(5, good.length - 22 + 10);
@@ -428,6 +487,9 @@ t.test('buffers that are not a usable zip', async (t) => {
     ['garbage', Buffer.from('this is not a zip file, just some text. '.repeat(20)), /not a readable zip/],
     ['empty', Buffer.alloc(0), /not a readable zip/],
     ['truncated', good.subarray(0, good.length - 30), /not a readable zip/],
+    ['truncated by one byte', good.subarray(0, good.length - 1), /not a readable zip/],
+    ['truncated inside the central directory', good.subarray(0, centralStart + 10), /not a readable zip/],
+    ['truncated inside the first entry', good.subarray(0, 40), /not a readable zip/],
     ['end record lists more entries than exist', moreRecords, /not a readable zip/],
     ['encrypted entry', makeZip([file(`${VAULT}/a`, 'x', { flags: 1 })]), /encrypted/],
     ['unknown compression method', makeZip([file(`${VAULT}/a`, 'x', { method: 12 })]), /compression method 12/],
@@ -440,6 +502,38 @@ t.test('buffers that are not a usable zip', async (t) => {
   for (const [label, zip, message] of cases) {
     await t.test(label, async (t) => refused(t, zip, 'BUNDLE_CORRUPT', message));
   }
+});
+
+// ---- the archive file ----------------------------------------------------------------------------------
+
+t.test('an archive file missing, not a file, or cut short under us: INTERNAL, not a damaged bundle', async (t) => {
+  // The agent wrote the file itself a moment before: its absence is no fault of the bundle.
+  await t.test('missing', async (t) => {
+    const a = await arena(t);
+    await t.rejects(unzipToStaging({ path: join(archives, 'missing.zip') }, a.staging, VAULT), {
+      code: 'INTERNAL',
+      message: /missing\.zip cannot be opened \(ENOENT/,
+    });
+    await a.untouched(t);
+  });
+  await t.test('a folder', async (t) => {
+    const a = await arena(t);
+    await t.rejects(unzipToStaging({ path: archives }, a.staging, VAULT), { code: 'INTERNAL', message: /is not a regular file/ });
+    await a.untouched(t);
+    t.same(await descriptorsOn(archives), [], 'the folder was closed');
+  });
+  await t.test('cut short after it was opened', async (t) => {
+    // Not a damaged bundle but a file changed under us: the size it had when opened is what is read.
+    const zip = makeZip([file(`${VAULT}/a`)]);
+    const { path } = await asFile(zip);
+    const source = await openZipSource({ path });
+    t.teardown(() => source.close());
+    t.equal(source.size, zip.length, 'the size when opened');
+    await truncate(path, 10);
+    await t.rejects(readCentralDirectory(source, resolveBundleLimits()), { code: 'INTERNAL', message: /became shorter than its/ });
+    t.same(await buffer(source.stream(0)), zip.subarray(0, 10), 'a stream ends where the file does, without an error event');
+    t.match(source.failure, { code: 'INTERNAL', message: /became shorter than its/ }, 'and keeps why for the caller');
+  });
 });
 
 // ---- the staging folder --------------------------------------------------------------------------------
@@ -472,7 +566,6 @@ t.test('the staging folder must be an existing empty folder, and is left alone o
 // ---- what is accepted ----------------------------------------------------------------------------------
 
 t.test('accepted: folder entries, parents of the vault folder, archives from other tools', async (t) => {
-  const a = await arena(t);
   const zip = makeZip([
     { name: 'infra/', mode: 0o040755 },
     { name: 'infra/vault/', mode: 0o040755 },
@@ -485,19 +578,20 @@ t.test('accepted: folder entries, parents of the vault folder, archives from oth
     file(`${VAULT}/empty.txt`, ''),
     file(`${VAULT}/implied/parent/file`, 'x'),
   ]);
-  const { files } = await unzipToStaging(zip, a.staging, VAULT);
-  t.same(files, ['deflated', 'dos.txt', 'empty.txt', 'implied/parent/file', 'sub/.env.extra']);
-  t.equal(await readFile(join(a.staging, 'deflated'), 'utf8'), 'D=4\n'.repeat(100));
-  t.equal(await readFile(join(a.staging, 'sub/.env.extra'), 'utf8'), 'B=2\n');
-  t.equal(((await stat(join(a.staging, 'sub/.env.extra'))).mode & 0o777).toString(8), '600', 'mode 0600, not 0755');
-  for (const folder of ['empty', 'sub', 'implied', 'implied/parent']) {
-    t.equal(((await stat(join(a.staging, folder))).mode & 0o777).toString(8), '700', `${folder}/ is 0700`);
-  }
-  t.notOk(await stat(join(a.staging, 'infra')).catch(() => undefined), 'parent folder entries are not created');
+  await eachForm(t, zip, async (t, zip, a) => {
+    const { files } = await unzipToStaging(zip, a.staging, VAULT);
+    t.same(files, ['deflated', 'dos.txt', 'empty.txt', 'implied/parent/file', 'sub/.env.extra']);
+    t.equal(await readFile(join(a.staging, 'deflated'), 'utf8'), 'D=4\n'.repeat(100));
+    t.equal(await readFile(join(a.staging, 'sub/.env.extra'), 'utf8'), 'B=2\n');
+    t.equal(((await stat(join(a.staging, 'sub/.env.extra'))).mode & 0o777).toString(8), '600', 'mode 0600, not 0755');
+    for (const folder of ['empty', 'sub', 'implied', 'implied/parent']) {
+      t.equal(((await stat(join(a.staging, folder))).mode & 0o777).toString(8), '700', `${folder}/ is 0700`);
+    }
+    t.notOk(await stat(join(a.staging, 'infra')).catch(() => undefined), 'parent folder entries are not created');
+  });
 });
 
 t.test('accepted: a deflated archive with data descriptors, as archiver writes by default', async (t) => {
-  const a = await arena(t);
   const archive = new ZipArchive({});
   const bytes = buffer(archive);
   archive.append(Buffer.from('A=1\n'.repeat(50)), { name: `${VAULT}/.env.dev` });
@@ -505,14 +599,29 @@ t.test('accepted: a deflated archive with data descriptors, as archiver writes b
   archive.append(Buffer.from('nested'), { name: `${VAULT}/n/e/s/t` });
   const [zip] = await Promise.all([bytes, archive.finalize()]);
   t.equal(zip.readUInt16LE(6) & 0x08, 0x08, 'the first entry uses a data descriptor');
-  const { files } = await unzipToStaging(zip, a.staging, VAULT);
-  t.same(files, ['.env.dev', 'empty', 'n/e/s/t']);
-  t.equal(await readFile(join(a.staging, '.env.dev'), 'utf8'), 'A=1\n'.repeat(50));
-  t.equal(await readFile(join(a.staging, 'empty'), 'utf8'), '');
+  await eachForm(t, zip, async (t, zip, a) => {
+    const { files } = await unzipToStaging(zip, a.staging, VAULT);
+    t.same(files, ['.env.dev', 'empty', 'n/e/s/t']);
+    t.equal(await readFile(join(a.staging, '.env.dev'), 'utf8'), 'A=1\n'.repeat(50));
+    t.equal(await readFile(join(a.staging, 'empty'), 'utf8'), '');
+  });
 });
 
-t.test('a vault folder given as ./infra/vault/dev/ reads the same entries', async (t) => {
+t.test('a vault folder given as ./infra/vault/dev/ reads the same entries', async (t) =>
+  eachForm(t, makeZip([file(`${VAULT}/a`)]), async (t, zip, a) => {
+    const { files } = await unzipToStaging(zip, a.staging, `./${VAULT}/`);
+    t.same(files, ['a']);
+  }),
+);
+
+t.test('accepted: a large archive, from a file read in pieces', async (t) => {
+  // One stored 48 MiB entry, under raised caps: the file is never read whole, but in chunks unzipper passes
+  // on one by one, and the guard counts and checksums each.
+  const data = randomBytes(48 * 1024 * 1024);
+  const zip = await asFile(makeZip([{ name: `${VAULT}/big.bin`, data }]));
   const a = await arena(t);
-  const { files } = await unzipToStaging(makeZip([file(`${VAULT}/a`)]), a.staging, `./${VAULT}/`);
-  t.same(files, ['a']);
+  t.same(await unzipToStaging(zip, a.staging, VAULT, { maxEntryBytes: data.length }), { files: ['big.bin'] });
+  const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
+  t.equal(sha256(await readFile(join(a.staging, 'big.bin'))), sha256(data), 'the same bytes');
+  await closed(t, zip);
 });

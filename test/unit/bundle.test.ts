@@ -1,7 +1,7 @@
 // zipFolder and the round trip through unzipToStaging. Hostile archives are in bundle-unsafe.test.ts.
 
 import { execFileSync } from 'node:child_process';
-import { chmod, mkdir, mkdtemp, readFile, rename, stat, symlink, utimes, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rename, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -41,6 +41,15 @@ function repoWithVault(t: Test) {
 }
 
 type Test = Parameters<Parameters<typeof t.test>[0]>[0];
+
+/** `zip` as a pull leaves it: a 0600 file in a 0700 folder of its own, outside the test's folders. */
+async function asFile(t: Test, zip: Buffer): Promise<{ path: string }> {
+  const folder = await mkdtemp(join(tmpdir(), 'vsync-zip-'));
+  t.teardown(() => rm(folder, { recursive: true, force: true }));
+  const path = join(folder, 'bundle.zip');
+  await writeFile(path, zip, { mode: 0o600, flag: 'wx' });
+  return { path };
+}
 
 const expectedNames = [
   'infra/vault/dev/.env.dev',
@@ -86,27 +95,31 @@ t.test("editors' scratch files are left out, whatever their type; look-alikes ar
   t.ok(names.includes(`${VAULT}/swp.txt`) && names.includes(`${VAULT}/49130`), 'names that only look alike are bundled');
 });
 
-t.test('round trip through unzipToStaging', async (t) => {
-  const repo = repoWithVault(t);
-  const zip = await zipFolder(repo, VAULT);
-  const staging = await mkdtemp(join(repo, 'infra', 'vault', '.stage-'));
-  const { files } = await unzipToStaging(zip, staging, VAULT);
-  t.same(
-    files,
-    expectedNames.map((n) => n.slice(VAULT.length + 1)),
-  );
-  for (const file of files) {
-    t.same(await readFile(join(staging, file)), await readFile(join(repo, VAULT, file)), `${file}: same bytes`);
-    t.equal((await stat(join(staging, file))).mode & 0o777, 0o600, `${file}: 0600`);
-  }
-  t.equal((await stat(join(staging, 'certs', 'nested'))).mode & 0o777, 0o700, 'folders are 0700');
-  t.notOk(await stat(join(staging, 'empty-folder')).catch(() => undefined), 'empty folders are not represented');
+t.test('round trip through unzipToStaging, from bytes and from a file', async (t) => {
+  for (const form of ['bytes', 'file'] as const) {
+    await t.test(form, async (t) => {
+      const repo = repoWithVault(t);
+      const zip = await zipFolder(repo, VAULT);
+      const staging = await mkdtemp(join(repo, 'infra', 'vault', '.stage-'));
+      const { files } = await unzipToStaging(form === 'file' ? await asFile(t, zip) : zip, staging, VAULT);
+      t.same(
+        files,
+        expectedNames.map((n) => n.slice(VAULT.length + 1)),
+      );
+      for (const file of files) {
+        t.same(await readFile(join(staging, file)), await readFile(join(repo, VAULT, file)), `${file}: same bytes`);
+        t.equal((await stat(join(staging, file))).mode & 0o777, 0o600, `${file}: 0600`);
+      }
+      t.equal((await stat(join(staging, 'certs', 'nested'))).mode & 0o777, 0o700, 'folders are 0700');
+      t.notOk(await stat(join(staging, 'empty-folder')).catch(() => undefined), 'empty folders are not represented');
 
-  // And zipping the staging folder as if it were the vault folder gives the very same bytes.
-  const again = join(repo, 'copy-of-repo');
-  await mkdir(join(again, 'infra', 'vault'), { recursive: true });
-  await rename(staging, join(again, VAULT));
-  t.same(await zipFolder(again, VAULT), zip, 'zip → unzip → zip is the identity');
+      // And zipping the staging folder as if it were the vault folder gives the very same bytes.
+      const again = join(repo, 'copy-of-repo');
+      await mkdir(join(again, 'infra', 'vault'), { recursive: true });
+      await rename(staging, join(again, VAULT));
+      t.same(await zipFolder(again, VAULT), zip, 'zip → unzip → zip is the identity');
+    });
+  }
 });
 
 t.test('deterministic: same content, same bytes, whatever the mtimes, modes and order of creation', async (t) => {

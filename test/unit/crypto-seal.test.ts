@@ -1,5 +1,9 @@
 import t from 'tap';
+import { randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { SEAL_HEADER_BYTES, seal, unseal } from '../../daemon/crypto/seal.js';
+import { UnsealingStream } from '../../daemon/crypto/seal-stream.js';
 
 const zip = Buffer.from('PK\x05\x06' + '\0'.repeat(18), 'latin1');
 
@@ -33,4 +37,31 @@ t.test('a newer seal version says to upgrade', async (t) => {
 
 t.test('sealing refuses a bad timestamp', async (t) => {
   t.throws(() => seal('2026-05-16', zip), { code: 'TIMESTAMP_INVALID' });
+});
+
+t.test('a streamed unseal takes the header off whatever the chunking, and refuses what unseal refuses', async (t) => {
+  const payload = randomBytes(5_000);
+  const sealed = seal('20260516-113304', payload);
+  for (const size of [1, 5, 23, 24, 4096]) {
+    const unsealing = new UnsealingStream();
+    const chunks: Buffer[] = [];
+    for (let at = 0; at < sealed.length; at += size) chunks.push(sealed.subarray(at, at + size));
+    const out: Buffer[] = [];
+    await pipeline(Readable.from(chunks), unsealing, async (source: AsyncIterable<Buffer>) => {
+      for await (const chunk of source) out.push(chunk);
+    });
+    t.equal(unsealing.ts, '20260516-113304', `chunks of ${size}: the sealed timestamp`);
+    t.same(Buffer.concat(out), payload, `chunks of ${size}: the payload`);
+  }
+  const codeOf = async (bytes: Buffer) =>
+    pipeline(Readable.from([bytes]), new UnsealingStream(), async (source: AsyncIterable<Buffer>) => {
+      for await (const _ of source);
+    }).then(
+      () => 'no error',
+      (err) => (err as { code?: string }).code,
+    );
+  t.equal(await codeOf(sealed.subarray(0, SEAL_HEADER_BYTES - 1)), 'SEAL_INVALID', 'shorter than a header');
+  t.equal(await codeOf(Buffer.concat([Buffer.from('RQEM0002'), sealed.subarray(8)])), 'SEAL_INVALID', 'a newer seal');
+  t.equal(await codeOf(Buffer.from('RQEM000120261399-000000rest')), 'SEAL_INVALID', 'a bad timestamp');
+  t.equal(await codeOf(sealed.subarray(0, SEAL_HEADER_BYTES)), 'no error', 'an empty payload');
 });

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { ZipArchive } from 'archiver';
 import { buffer } from 'node:stream/consumers';
 import { MemoryStorage } from '../fakes/memory-storage.js';
-import type { ReadOptions, StoredObject } from '../../daemon/storage/storage.js';
+import type { Consumer, ReadOptions, StoredObject } from '../../daemon/storage/storage.js';
 import { pull } from '../../daemon/vault/pull.js';
 import { push } from '../../daemon/vault/push.js';
 import { versions } from '../../daemon/vault/versions.js';
@@ -28,12 +28,17 @@ const write = (m: Machine, text: string) => writeFileSync(envFile(m), text);
 const read = (m: Machine) => readFileSync(envFile(m), 'utf8');
 const state = (m: Machine) => readFileSync(stateFile('vsync', 'dev', m.deps.environment), 'utf8');
 
-/** A MemoryStorage that records which keys were read with get. */
+/** A MemoryStorage that records which keys were read (get, download). */
 class RecordingStorage extends MemoryStorage {
   gets: string[] = [];
   override get(key: string, limit?: ReadOptions): Promise<StoredObject> {
     this.gets.push(key);
     return super.get(key, limit);
+  }
+
+  override download<T>(key: string, consume: Consumer<T>, limit?: ReadOptions): Promise<T> {
+    this.gets.push(key);
+    return super.download(key, consume, limit);
   }
 }
 
@@ -238,4 +243,60 @@ t.test('names the file system cannot hold are refused before anything is written
   await push(b.deps, b.ref, {}, () => undefined);
   await pull(a.deps, a.ref, { force: true }, () => undefined);
   t.equal(read(a), 'v=5\n');
+});
+
+t.test(
+  'a version that fails its tag at the very last byte: DECRYPT_FAILED, and nothing reaches the vault or stays beside it',
+  async (t) => {
+    const { cleanup, storage, b, plant } = await inStep();
+    t.teardown(cleanup);
+    // A genuine version of ~1 MiB, so that almost all of it is decrypted into the temp file before the tag is read.
+    await plant('20260516-113305', [['infra/vault/dev/.env.dev', `v=2\n${'x'.repeat(1 << 20)}\n`]]);
+    const key = 'vsync/dev/versions/20260516-113305.enc';
+    const genuine = (await storage.get(key)).body;
+    const bad = Buffer.from(genuine);
+    bad[bad.length - 1] = bad[bad.length - 1]! ^ 0x01;
+    await storage.put(key, bad);
+    const bobState = state(b);
+    const before = readdirSync(join(b.ref.root, 'infra', 'vault'));
+    const steps: string[] = [];
+    await t.rejects(
+      pull(b.deps, b.ref, {}, (p) => {
+        if (p.kind === 'step') steps.push(`${p.n} ${p.text}`);
+      }),
+      { code: 'DECRYPT_FAILED' },
+    );
+    t.equal(read(b), 'v=1\n', 'the folder is as it was');
+    t.equal(state(b), bobState, 'the sync state is as it was');
+    t.same(readdirSync(join(b.ref.root, 'infra', 'vault')), before, 'no temp file or staging folder left beside it');
+    t.match(steps.at(-1), /^4 decrypting$/, 'the failure comes at the step that names it');
+
+    // Put right, the same pull goes through.
+    await storage.put(key, genuine);
+    await pull(b.deps, b.ref, {}, () => undefined);
+    t.match(read(b), /^v=2\n/);
+    t.same(readdirSync(join(b.ref.root, 'infra', 'vault')), before, 'and leaves nothing beside it either');
+  },
+);
+
+t.test('a version exactly at the size cap is pulled; one byte more is refused before a byte is written', async (t) => {
+  const { cleanup, storage, b, plant } = await inStep();
+  t.teardown(cleanup);
+  await plant('20260516-113305', [['infra/vault/dev/.env.dev', 'v=2\n']]);
+  const size = (await storage.head('vsync/dev/versions/20260516-113305.enc')).size;
+  const atCap = { ...b.deps, maxVersionBytes: size };
+  await pull(atCap, b.ref, {}, () => undefined);
+  t.equal(read(b), 'v=2\n', 'at the cap: pulled');
+
+  await plant('20260516-113306', [['infra/vault/dev/.env.dev', 'v=3\n']]);
+  const bobState = state(b);
+  await t.rejects(
+    pull({ ...b.deps, maxVersionBytes: size - 1 }, b.ref, {}, () => undefined),
+    {
+      code: 'VAULT_VERSION_TOO_LARGE',
+      message: new RegExp(`holds ${size} bytes, over the cap of ${size - 1}`),
+    },
+  );
+  t.equal(read(b), 'v=2\n', 'over the cap: the folder is as it was');
+  t.equal(state(b), bobState);
 });

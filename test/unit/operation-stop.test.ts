@@ -10,7 +10,7 @@ import { LockFile } from '../../daemon/fs/lock-file.js';
 import { MemoryStorage } from '../fakes/memory-storage.js';
 import { RetryingStorage } from '../../daemon/storage/retrying-storage.js';
 import { withSignal } from '../../daemon/storage/signal-storage.js';
-import type { ReadOptions, StoredObject } from '../../daemon/storage/storage.js';
+import type { Consumer, ReadOptions, StoredObject } from '../../daemon/storage/storage.js';
 import { readLocalState, stateFile, writeLocalState } from '../../daemon/vault/local-state.js';
 import { pull } from '../../daemon/vault/pull.js';
 import { push } from '../../daemon/vault/push.js';
@@ -40,6 +40,16 @@ class HeldDownloads extends MemoryStorage {
   private listeners: Array<() => void> = [];
 
   override async get(key: string, options?: ReadOptions): Promise<StoredObject> {
+    await this.maybeHold(key);
+    return super.get(key, options);
+  }
+
+  override async download<T>(key: string, consume: Consumer<T>, options?: ReadOptions): Promise<T> {
+    await this.maybeHold(key);
+    return super.download(key, consume, options);
+  }
+
+  private async maybeHold(key: string): Promise<void> {
     this.calls++;
     if (this.hold && key.includes('/versions/')) {
       await new Promise<void>((resolve) => {
@@ -47,7 +57,6 @@ class HeldDownloads extends MemoryStorage {
         for (const told of this.listeners.splice(0)) told();
       });
     }
-    return super.get(key, options);
   }
 
   /** Resolves once a download is held (at once if one is). */

@@ -1,6 +1,7 @@
 // Startup repair (daemon/vault/startup-repair.ts): the checkouts named in the local state files and the
 // watch list have a cut swap put back, each on its own; whatever cannot be repaired is logged, never thrown.
 import t from 'tap';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MemoryKeychain } from '../fakes/memory-keychain.js';
@@ -11,7 +12,7 @@ import { stateFile } from '../../daemon/vault/local-state.js';
 import { folderExists } from '../../daemon/vault/vault-folder.js';
 import { knownCheckouts, repairCheckouts } from '../../daemon/vault/startup-repair.js';
 import { watchListFile, writeWatchList } from '../../daemon/watch/watch-list.js';
-import { stateRoot } from '../../shared/paths.js';
+import { outgoingFolder, stateRoot } from '../../shared/paths.js';
 import { caught } from '../helpers/caught.js';
 import type { TestContext } from '../helpers/tap-types.js';
 import { Clock, machine, tempBase, type Machine } from '../helpers/vault-fixture.js';
@@ -102,4 +103,27 @@ t.test('a vault folder that cannot be looked at is refused, never taken for miss
   t.equal(await folderExists(join(base, 'missing')), false);
   writeFileSync(join(base, 'file'), '');
   t.equal(await folderExists(join(base, 'file', 'below')), false, 'ENOTDIR: not there');
+});
+
+t.test('a version a killed agent was pushing is removed from the outgoing folder; one a running process writes stays', async (t) => {
+  const { m } = await pushed(t);
+  const folder = outgoingFolder(m.deps.environment);
+  t.same(readdirSync(folder), [], 'a push leaves nothing in the outgoing folder');
+  // A pid that no longer runs: a child that has exited.
+  const gone = spawnSync(process.execPath, ['-e', '0']).pid!;
+  const live = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 600000)'], { stdio: 'ignore' });
+  t.teardown(() => live.kill());
+  const names = [
+    `${gone}-0a1b2c3d4e5f-20260516-113305.enc`,
+    `${process.pid}-0a1b2c3d4e5f-20260516-113306.enc`,
+    `${live.pid}-0a1b-20260516-113307.enc`,
+  ];
+  for (const name of names) writeFileSync(join(folder, name), 'ciphertext');
+  const { lines, log } = logs();
+  await repairCheckouts(m.deps.environment, log);
+  t.same(readdirSync(folder).sort(), names.slice(1).sort(), "the dead agent's file is removed; this process's and a live one's stay");
+  t.match(
+    lines.join('\n'),
+    new RegExp(`info startup repair: removed .*${gone}-0a1b2c3d4e5f-20260516-113305\\.enc, left by a push cut short`),
+  );
 });
