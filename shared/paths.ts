@@ -30,11 +30,13 @@ export function stateRoot(env: Env = process.env): string {
 }
 
 /**
- * `<state>/.outgoing`: versions being pushed, sealed and encrypted, until their upload ends (a dot name, so
- * no repo's state folder can be it). Never beside the vault folder: a push writes nothing in the checkout.
+ * `<state>/.work`: private folders for versions on their way (a push's sealed file, a pull's decrypted zip),
+ * one per operation (daemon/vault/work-folder.ts). A dot name, so no repo's state folder can be it; never
+ * beside the vault folder, so a version being pushed or pulled is never in the checkout, where `git add -A`
+ * could take it.
  */
-export function outgoingFolder(env: Env = process.env): string {
-  return join(stateRoot(env), '.outgoing');
+export function workFolder(env: Env = process.env): string {
+  return join(stateRoot(env), '.work');
 }
 
 /** Encrypted pre-pull backups of one repo (docs/FORMAT.md §10). */

@@ -1,5 +1,12 @@
-// Unsealing as a stream (seal.ts): the header is taken off the front and judged as unseal judges it, and
-// the payload (the zip) passes on. For pulls too large to hold in memory.
+// Unsealing as a stream (seal.ts): the header is taken off the front and the payload (the zip) passes on.
+// For pulls too large to hold in memory.
+//
+// The header is judged only when the input ends, not when its 23 bytes arrive: this stream reads the output
+// of DecryptingStream, whose bytes are unverified until its own end, where the GCM tag is checked. GCM is a
+// counter mode, so someone who can write the bucket can flip known plaintext bytes without the key, and the
+// header (`RQEM0001` and the version's own name) is known. Judged early, such a forgery would be reported as
+// a seal from a newer vsync ("upgrade vsync") instead of DECRYPT_FAILED; judged at the end, the tag fails
+// first, and only a header that really was sealed so is SEAL_INVALID.
 import { Transform, type TransformCallback } from 'node:stream';
 import { SEAL_HEADER_BYTES, unseal } from './seal.js';
 
@@ -7,39 +14,25 @@ export class UnsealingStream extends Transform {
   private head: Buffer = Buffer.alloc(0);
   private sealed: string | undefined;
 
-  /** The sealed timestamp, once the header has passed (and been found valid). */
+  /** The sealed timestamp, once the stream has ended and the header was found valid. */
   get ts(): string | undefined {
     return this.sealed;
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    if (this.sealed !== undefined) {
+    if (this.head.length >= SEAL_HEADER_BYTES) {
       callback(null, chunk);
       return;
     }
-    this.head = Buffer.concat([this.head, chunk]);
-    if (this.head.length < SEAL_HEADER_BYTES) {
-      callback();
-      return;
-    }
-    try {
-      this.sealed = unseal(this.head.subarray(0, SEAL_HEADER_BYTES)).ts;
-    } catch (err) {
-      callback(err as Error);
-      return;
-    }
-    const payload = this.head.subarray(SEAL_HEADER_BYTES);
-    this.head = Buffer.alloc(0);
+    const needed = SEAL_HEADER_BYTES - this.head.length;
+    this.head = Buffer.concat([this.head, chunk.subarray(0, needed)]);
+    const payload = chunk.subarray(needed);
     callback(null, payload.length > 0 ? payload : undefined);
   }
 
   override _flush(callback: TransformCallback): void {
-    if (this.sealed !== undefined) {
-      callback();
-      return;
-    }
     try {
-      unseal(this.head); // too short: SEAL_INVALID, worded as for a buffer
+      this.sealed = unseal(this.head).ts; // too short: SEAL_INVALID, worded as for a buffer
       callback();
     } catch (err) {
       callback(err as Error);

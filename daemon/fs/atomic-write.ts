@@ -11,6 +11,14 @@ export function tempPathFor(target: string): string {
   return join(dirname(target), `.${basename(target)}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
 }
 
+/** The pid in a tempPathFor name for `target`'s base name, or undefined when `name` is not one. */
+export function tempOwner(name: string, targetName: string): number | undefined {
+  const prefix = `.${targetName}.tmp-`;
+  if (!name.startsWith(prefix)) return undefined;
+  const pid = /^(\d+)-[0-9a-f]{12}$/.exec(name.slice(prefix.length))?.[1];
+  return pid === undefined ? undefined : Number(pid);
+}
+
 /** Writes `data` to a new file at `path` (which must not exist) and fsyncs it. */
 export async function writeNewFileSynced(path: string, data: Buffer | string, mode = 0o600): Promise<void> {
   const handle = await open(path, 'wx', mode);

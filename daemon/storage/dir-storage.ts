@@ -267,6 +267,7 @@ export class DirStorage implements Storage {
     try {
       const max = options.maxBytes;
       if (max !== undefined && info.size > max) throw tooLarge(key, max, info.size);
+      options.onSize?.(info.size); // before the hash pass, which reads the whole file
       const hash = createHash('md5');
       let length = 0;
       for await (const chunk of chunksOf(key, handle, info.size, max, options.signal)) {

@@ -214,11 +214,18 @@ export class RetryingStorage implements Storage {
    */
   async download<T>(key: string, consume: Consumer<T>, options?: ReadOptions): Promise<T> {
     try {
-      return await this.retry(`download ${key}`, options, (o, transfer) =>
-        this.inner.download(
+      return await this.retry(`download ${key}`, options, (o, transfer) => {
+        // The allowance is claimed once an attempt: when the store declares the size, or at the latest when
+        // the consumer is called (an adapter that does not call onSize).
+        let claimed = false;
+        const claim = (size: number) => {
+          if (!claimed) transfer(size);
+          claimed = true;
+        };
+        return this.inner.download(
           key,
           async (body, info) => {
-            transfer(info.size);
+            claim(info.size);
             const fromBody = new Set<unknown>();
             try {
               return await consume(rethrowing(body, fromBody), info);
@@ -226,9 +233,9 @@ export class RetryingStorage implements Storage {
               throw fromBody.has(err) ? err : new ConsumerFailure(err);
             }
           },
-          { ...options, ...o },
-        ),
-      );
+          { ...options, ...o, onSize: claim },
+        );
+      });
     } catch (err) {
       throw err instanceof ConsumerFailure ? err.error : err;
     }

@@ -49,6 +49,12 @@ export interface ListedObject {
 export interface ReadOptions extends CallOptions {
   /** Most bytes the object may hold; a larger one is STORAGE_OBJECT_TOO_LARGE. */
   readonly maxBytes?: number;
+  /**
+   * download only: told the object's size as soon as the store declares it, before any long work (the
+   * directory store hashes the whole file for its ETag before the consumer is called). RetryingStorage
+   * starts a transfer's time allowance from it.
+   */
+  readonly onSize?: (size: number) => void;
 }
 
 export interface WriteResult {

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { backupFolder, type Env } from '../../shared/paths.js';
 import { formatTimestamp, nextTimestamp } from '../crypto/timestamp.js';
-import { syncFolder, tempPathFor } from '../fs/atomic-write.js';
+import { syncFolder, tempOwner, tempPathFor } from '../fs/atomic-write.js';
+import { isRunning } from '../fs/process-alive.js';
 import { isErrno } from '../fs/errno.js';
 import { encryptToFile, envelopeDigest, sameZip, type ZipDigest } from './version-file.js';
 import type { BackupsResult } from '../../shared/api.js';
@@ -89,10 +90,18 @@ export async function writeBackup(
   }
 }
 
-/** Removes all but the BACKUPS_KEPT newest backups of (repo, env), never `spare`. */
+/**
+ * Removes all but the BACKUPS_KEPT newest backups of (repo, env), never `spare`, and the temp files of
+ * backups a killed agent was writing (ciphertext, as large as a vault: a disk leak, not a secret leak).
+ */
 export async function pruneBackups(repo: string, env: string, environment: Env, spare?: string): Promise<void> {
   for (const old of (await listBackups(repo, env, environment)).slice(BACKUPS_KEPT)) {
     if (old.path !== spare) await unlink(old.path).catch(() => undefined);
+  }
+  const folder = backupFolder(repo, environment);
+  for (const name of await readdir(folder).catch(() => [])) {
+    const pid = tempOwner(name, `${env}.zip.enc`);
+    if (pid !== undefined && pid !== process.pid && !isRunning(pid)) await unlink(join(folder, name)).catch(() => undefined);
   }
 }
 

@@ -22,7 +22,8 @@ import { openVault, readPointer, type OpenVault, type VaultDeps, type VaultRef }
 import { DEFAULT_MAX_VERSION_BYTES, VERSION_CAP_VARIABLE } from './version-cap.js';
 import { folderExists, makeStaging, recoverSwap, stagingDigest, swapIn, type FolderCheck } from './vault-folder.js';
 import { asSeen, assertAsSeen } from './folder-as-seen.js';
-import { decryptToFile, sameZip, withScratch, type ZipDigest } from './version-file.js';
+import { decryptToFile, sameZip, type ZipDigest } from './version-file.js';
+import { withWorkFolder } from './work-folder.js';
 import type { PullResult } from '../../shared/api.js';
 
 export interface PullOptions {
@@ -36,14 +37,23 @@ export async function pull(deps: VaultDeps & OperationGuard, ref: VaultRef, opti
   if (options.at !== undefined) parseTimestamp(options.at);
   const vault = await openVault(deps, ref);
   await recoverSwap(vault.folder);
-  // The download is decrypted into a file in a scratch folder beside the vault folder (version-file.ts).
-  return withScratch(vault.folder, (scratch) => pullInto(deps, vault, scratch, options, progress));
+  // The download is decrypted into a file in a work folder (work-folder.ts, version-file.ts). A pull that
+  // ends before its download does (refused at step 2, a failed backup) stops the download too.
+  return withWorkFolder(deps.environment, async (work) => {
+    const downloading = new AbortController();
+    try {
+      return await pullInto(deps, vault, work, downloading.signal, options, progress);
+    } finally {
+      downloading.abort(new VsyncError('AGENT_OPERATION_CANCELLED', 'the pull this download was for has ended'));
+    }
+  });
 }
 
 async function pullInto(
   deps: VaultDeps & OperationGuard,
   vault: OpenVault,
-  scratch: () => Promise<string>,
+  work: () => Promise<string>,
+  signal: AbortSignal,
   options: PullOptions,
   progress: Progress,
 ): Promise<PullResult> {
@@ -57,8 +67,8 @@ async function pullInto(
   // step 1); nothing is judged or extracted before the backup is done, and a local failure is reported
   // first. A `latest` from the future is not even downloaded: step 2 refuses it. The download is capped by
   // the size the store declares, and cut off if it sends more (storage.ts ReadOptions). It is decrypted as
-  // it arrives into a private file, which holds the zip once the GCM tag verified (version-file.ts); each
-  // attempt (a transfer the store cut short is retried) writes its own file.
+  // it arrives into a private file outside the checkout, which holds the zip once the GCM tag verified
+  // (version-file.ts); each attempt (a transfer the store cut short is retried) writes its own file.
   const pointerRead = settleLater(readPointer(vault));
   const keyRead = settleLater(vault.aesKey());
   let attempts = 0;
@@ -71,10 +81,10 @@ async function pullInto(
         return vault.storage.download(
           versionKey(repo, env, ts),
           async (body) => {
-            const path = join(await scratch(), `version-${++attempts}.zip`);
+            const path = join(await work(), `version-${++attempts}.zip`);
             return { path, ...(await decryptToFile(aesKey, body, path, true)) };
           },
-          { maxBytes },
+          { maxBytes, signal },
         );
       }),
   );

@@ -1,6 +1,7 @@
 // push <env>: the product page's five steps. The version is written put-if-absent; `latest` moves only if
 // it is still where this machine last synced it (put-if-match), so two teammates can never silently
 // overwrite each other's push.
+import { join } from 'node:path';
 import { VsyncError, isVsyncError } from '../../shared/errors.js';
 import type { Progress } from '../../shared/progress.js';
 import { readFolder, type FolderRead } from '../bundle/zip-folder.js';
@@ -12,7 +13,8 @@ import { pointerKey, versionKey } from './remote-layout.js';
 import { settleLater } from './settle-later.js';
 import { openVault, readPointer, type OpenVault, type VaultDeps, type VaultRef } from './vault.js';
 import { recoverSwap } from './vault-folder.js';
-import { checkSealedFile, encryptToFile, withOutgoingFile } from './version-file.js';
+import { checkSealedFile, encryptToFile } from './version-file.js';
+import { withWorkFolder } from './work-folder.js';
 import type { PushResult } from '../../shared/api.js';
 
 export interface PushOptions {
@@ -79,9 +81,10 @@ export async function pushFolder(
   let ts = nextTimestamp(newer(future ? undefined : pointer?.ts, floorOf(state, now)), now);
   while (await exists(vault.storage, versionKey(repo, env, ts))) ts = nextTimestamp(ts, deps.now());
 
-  // The zip is streamed through the seal and the encryption into a file in the outgoing folder, read back
+  // The zip is streamed through the seal and the encryption into a file in a work folder (work-folder.ts), read back
   // through decryption, and uploaded from that file: memory stays bounded whatever the vault's size.
-  return withOutgoingFile(deps.environment, `${ts}.enc`, async (file) => {
+  return withWorkFolder(deps.environment, async (work) => {
+    const file = join(await work(), `${ts}.enc`);
     step(2, `sealing manifest ts=${ts}`);
     step(3, 'encrypting');
     const sealed = await encryptToFile(aesKey, folder.zip(), file, ts);

@@ -1,7 +1,7 @@
 // backups <env> and backups restore <env> [<ts>]: this machine's pre-pull backups (backups.ts), listed, and
 // one put back in place of the vault folder.
 //
-// Restore decrypts the chosen backup into a private file first, so a damaged, tampered or foreign backup is
+// Restore decrypts the chosen backup into a private file first (work-folder.ts), so a damaged, tampered or foreign backup is
 // refused with nothing written at all: no new backup either, which (two are kept) could otherwise prune the
 // one the user came for. Then the folder as it is now is backed up (writeBackup, sparing the chosen backup
 // from the pruning until it is in place), and the backup is extracted into a staging folder and swapped in
@@ -27,7 +27,8 @@ import { checkMayReplaceFolder, checkNotCancelled, type OperationGuard } from '.
 import { assertRef, openVault, type OpenVault, type VaultDeps, type VaultRef } from './vault.js';
 import { folderExists, makeStaging, recoverSwap, stagingDigest, swapIn, type FolderCheck } from './vault-folder.js';
 import { asSeen, assertAsSeen } from './folder-as-seen.js';
-import { decryptToFile, sameZip, withScratch, type ZipDigest } from './version-file.js';
+import { decryptToFile, sameZip, type ZipDigest } from './version-file.js';
+import { withWorkFolder } from './work-folder.js';
 import type { BackupsResult, RestoreResult } from '../../shared/api.js';
 
 /** The backups of this repo and env on this machine. Needs neither the config nor the key. */
@@ -63,9 +64,9 @@ export async function restore(
 
   const chosen = await chooseBackup(deps, ref, options.ts);
   const aesKey = await vault.aesKey();
-  return withScratch(vault.folder, async (scratch) => {
+  return withWorkFolder(deps.environment, async (work) => {
     step(1, `decrypting ${chosen.path}`);
-    const zip = await readBackup(aesKey, chosen, env, vault.limits, join(await scratch(), 'backup.zip'));
+    const zip = await readBackup(aesKey, chosen, env, vault.limits, join(await work(), 'backup.zip'));
 
     checkNotCancelled(deps);
     step(2, `backing up local ${vault.vaultFolder}/`);

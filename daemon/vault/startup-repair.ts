@@ -1,5 +1,5 @@
-// At agent start, before the socket answers: versions a killed agent was pushing are removed from the
-// outgoing folder (version-file.ts), and every checkout this machine knows has its vault folder's
+// At agent start, before the socket answers: versions a killed agent was pushing or pulling are removed
+// from the work folder (work-folder.ts), and every checkout this machine knows has its vault folder's
 // swap repaired (vault-folder.ts recoverSwap). A pull cut short between its two renames (SIGKILL, power
 // loss) left the folder under `.vsync-old-…`; the user's editor, build or `git status` should find it back
 // as soon as the agent is up again, not only at the next vsync command on that vault.
@@ -21,7 +21,7 @@ import { readLocalState } from './local-state.js';
 import { resolveRepoIdentity } from './repo-identity.js';
 import { assertVaultPathSafe } from './vault-path.js';
 import { recoverSwap } from './vault-folder.js';
-import { clearOutgoing } from './version-file.js';
+import { clearWorkFolders } from './work-folder.js';
 
 export interface Checkout {
   readonly repo: string;
@@ -37,9 +37,11 @@ export interface RepairLog {
 /** Repairs every known checkout; resolves when all were tried. Never throws. */
 export async function repairCheckouts(environment: Env, log: RepairLog): Promise<void> {
   try {
-    for (const path of await clearOutgoing(environment)) log.info(`startup repair: removed ${path}, left by a push cut short`);
+    const { cleared, stuck } = await clearWorkFolders(environment);
+    for (const path of cleared) log.info(`startup repair: removed ${path}, left by a push or pull cut short`);
+    for (const { path, error } of stuck) log.warn(`startup repair: could not remove ${path}: ${describe(error)}`);
   } catch (err) {
-    log.warn(`startup repair: could not clear the outgoing folder: ${describe(err)}`);
+    log.warn(`startup repair: could not clear the work folder: ${describe(err)}`);
   }
   let checkouts: Checkout[];
   try {

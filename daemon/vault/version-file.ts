@@ -1,26 +1,16 @@
-// A version on its way to or from the store, as a file, so that memory stays bounded whatever the vault's
-// size. Never in a tmpfs /tmp, which would hold a 4 GiB version in RAM.
-// - push seals and encrypts the zip stream into a file in this machine's outgoing folder (withOutgoingFile:
-//   ciphertext only, and nothing written in the checkout), reads it back to check it, and uploads the file;
-//   a file an agent killed midway left there is removed when the next agent starts (clearOutgoing).
-// - pull decrypts the download into a zip file in a scratch folder beside the vault folder (withScratch),
-//   and extracts from it only once the GCM tag and the seal verified. The scratch folder is named like a
-//   staging folder, so one a killed pull left is removed by the next operation on the vault, or the
-//   agent's start (vault-folder.ts recoverSwap).
-import { randomBytes } from 'node:crypto';
+// A version on its way to or from the store, as a file in a work folder (work-folder.ts), so that memory
+// stays bounded whatever the vault's size: push seals and encrypts the zip stream into a file, reads it back
+// to check it, and uploads the file; pull decrypts the download into a zip file and extracts from it only
+// once the GCM tag and the seal verified.
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, readdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { VsyncError } from '../../shared/errors.js';
-import { outgoingFolder, type Env } from '../../shared/paths.js';
-import { isErrno } from '../fs/errno.js';
 import { DigestTap } from '../crypto/digest-tap.js';
 import { DecryptingStream, encryptingStream } from '../crypto/envelope-stream.js';
 import { sealHeader } from '../crypto/seal.js';
 import { UnsealingStream } from '../crypto/seal-stream.js';
-import { makeStaging } from './vault-folder.js';
 
 /** A zip that went through a stream: its SHA-256 (hex) and length. Bundles are deterministic: equal hashes, equal folders. */
 export interface ZipDigest {
@@ -31,72 +21,6 @@ export interface ZipDigest {
 /** Whether two streamed zips are the same bytes. */
 export function sameZip(a: ZipDigest, b: ZipDigest): boolean {
   return a.sha256 === b.sha256 && a.bytes === b.bytes;
-}
-
-/**
- * Runs `use` with a private folder (0700) beside `vaultFolder`, made on the first call of `dir` (an
- * operation that fails before it needs one creates nothing), and removed afterwards, whatever happened. A
- * folder that cannot be removed does not fail the operation: recoverSwap tries again.
- */
-export async function withScratch<T>(vaultFolder: string, use: (dir: () => Promise<string>) => Promise<T>): Promise<T> {
-  let made: Promise<string> | undefined;
-  let done = false;
-  const dir = () => {
-    // A download still running after its operation failed must not make a folder nobody removes.
-    if (done) return Promise.reject(new VsyncError('AGENT_OPERATION_CANCELLED', 'the operation this scratch folder was for has ended'));
-    made ??= makeStaging(vaultFolder);
-    return made;
-  };
-  try {
-    return await use(dir);
-  } finally {
-    done = true;
-    const folder = await made?.catch(() => undefined);
-    if (folder !== undefined) await rm(folder, { recursive: true, force: true }).catch(() => undefined);
-  }
-}
-
-/**
- * Runs `use` with the path of a new file-to-be in this machine's outgoing folder (a version being pushed:
- * ciphertext only), and removes the file afterwards, whatever happened. The name starts with this process's
- * pid, so the agent's start can tell a leftover of a killed agent from a file another one is writing
- * (clearOutgoing).
- */
-export async function withOutgoingFile<T>(environment: Env, name: string, use: (path: string) => Promise<T>): Promise<T> {
-  const folder = outgoingFolder(environment);
-  await mkdir(folder, { recursive: true, mode: 0o700 });
-  const path = join(folder, `${process.pid}-${randomBytes(6).toString('hex')}-${name}`);
-  try {
-    return await use(path);
-  } finally {
-    await rm(path, { force: true }).catch(() => undefined);
-  }
-}
-
-/** Removes what agents that no longer run left in the outgoing folder; returns the paths removed. */
-export async function clearOutgoing(environment: Env): Promise<string[]> {
-  const folder = outgoingFolder(environment);
-  const names = await readdir(folder).catch((err: unknown) => {
-    if (isErrno(err, 'ENOENT', 'ENOTDIR')) return [];
-    throw err;
-  });
-  const cleared: string[] = [];
-  for (const name of names) {
-    const pid = Number(/^(\d+)-/.exec(name)?.[1]);
-    if (Number.isSafeInteger(pid) && pid > 0 && (pid === process.pid || isRunning(pid))) continue;
-    await rm(join(folder, name), { recursive: true, force: true });
-    cleared.push(join(folder, name));
-  }
-  return cleared;
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return isErrno(err, 'EPERM'); // alive, another user's: not ours to judge
-  }
 }
 
 /**

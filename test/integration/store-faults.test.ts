@@ -9,7 +9,7 @@ import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { S3Storage } from '../../daemon/storage/s3-storage.js';
 import { exitCodes } from '../../shared/errors.js';
-import { outgoingFolder } from '../../shared/paths.js';
+import { workFolder } from '../../shared/paths.js';
 import { startAgent } from '../helpers/agent.js';
 import { followEvents } from '../helpers/event-follower.js';
 import { faultyProxy, type FaultRule } from '../helpers/faulty-proxy.js';
@@ -163,10 +163,10 @@ function suite(): void {
 
   t.test('an agent killed while a version is in its temp file leaves nothing that blocks the next push or pull', async (t) => {
     const r = await rig(t);
-    // The scratch folders beside the vault folder (infra/vault/.vsync-staging-dev-*), and the files in them.
-    const scratch = (u: User) => readdirSync(dirname(dirname(u.envFile()))).filter((name) => name.startsWith('.vsync-staging-dev-'));
-    const scratchFiles = (u: User) =>
-      scratch(u).flatMap((dir) => readdirSync(join(dirname(dirname(u.envFile())), dir)).map((f) => `${dir}/${f}`));
+    // What a push or pull writes while a version is on its way: its work folder (never beside the vault folder).
+    const work = (u: User): string[] => readdirSync(workFolder({ HOME: u.home }));
+    const workFiles = (u: User): string[] => work(u).flatMap((dir) => readdirSync(join(workFolder({ HOME: u.home }), dir)));
+    const beside = (u: User): string[] => readdirSync(dirname(dirname(u.envFile()))).filter((name) => name.startsWith('.vsync-'));
     writeFileSync(r.a.envFile(), `V=1\n${'x'.repeat(256 * 1024)}\n`);
     t.equal((await r.a.cli(['push', 'dev'])).code, 0);
     t.equal((await r.b.cli(['pull', 'dev'])).code, 0);
@@ -177,14 +177,15 @@ function suite(): void {
     // Pull: half the version arrives and is decrypted into the temp file, then the store goes silent.
     r.rule((m, p) => (onVersions('GET')(m, p) ? 'stall-midway' : undefined));
     const pulling = r.b.cli(['pull', 'dev']);
-    await waitUntil(() => scratchFiles(r.b).some((f) => /\/version-1\.zip$/.test(f)), 'the pull writing its temp file');
+    await waitUntil(() => workFiles(r.b).includes('version-1.zip'), 'the pull writing its temp file');
+    t.same(beside(r.b), [], 'nothing of it is in the checkout');
     await r.b.agent.stop('SIGKILL');
     t.not((await pulling).code, 0, 'the pull did not finish');
-    t.equal(scratch(r.b).length, 1, 'the kill left the scratch folder behind');
+    t.equal(work(r.b).length, 1, 'the kill left its work folder behind');
     t.equal(readFileSync(r.b.envFile(), 'utf8'), before, 'and the vault folder as it was');
     r.rule(undefined);
     await r.restart(r.b);
-    t.same(scratch(r.b), [], 'the agent cleared it as it started');
+    t.same(work(r.b), [], 'the agent cleared it as it started');
     const pulled = await r.b.cli(['pull', 'dev']);
     t.equal(pulled.code, 0, pulled.stderr);
     t.match(readFileSync(r.b.envFile(), 'utf8'), /^V=2\n/, 'the next pull brings the version');
@@ -195,20 +196,22 @@ function suite(): void {
     r.rule((m, p) => (onVersions('PUT')(m, p) ? 'stall' : undefined));
     const pushing = r.a.cli(['push', 'dev']);
     await waitUntil(() => r.held() > 0, 'the upload reaching the store');
-    const outgoing = () => readdirSync(outgoingFolder({ HOME: r.a.home })).filter((f) => /-\d{8}-\d{6}\.enc$/.test(f));
-    t.equal(outgoing().length, 1, 'the sealed version is in its file in the outgoing folder');
-    t.same(scratch(r.a), [], 'and nothing is written beside the vault folder');
+    t.ok(
+      workFiles(r.a).some((f) => /^\d{8}-\d{6}\.enc$/.test(f)),
+      'the sealed version is in its work folder',
+    );
+    t.same(beside(r.a), [], 'and nothing is written beside the vault folder');
     await r.a.agent.stop('SIGKILL');
     t.not((await pushing).code, 0, 'the push did not finish');
     t.equal(await r.latest(), latest, 'latest did not move');
-    t.equal(outgoing().length, 1, 'the kill left the file behind');
+    t.equal(work(r.a).length, 1, 'the kill left its work folder behind');
     r.rule(undefined);
     await r.restart(r.a);
-    t.same(outgoing(), [], 'the agent removed it as it started');
+    t.same(work(r.a), [], 'the agent removed it as it started');
     const pushed = await r.a.cli(['push', 'dev']);
     t.equal(pushed.code, 0, pushed.stderr);
     await latestIsWhole(t, r, `V=3\n${'z'.repeat(256 * 1024)}\n`);
-    t.same(outgoing(), [], 'and the push left nothing in it');
+    t.same(work(r.a), [], 'and the push left nothing in it');
   });
 
   t.test('a hung store does not hold the vault: a second command on it ends too, and the agent answers meanwhile', async (t) => {

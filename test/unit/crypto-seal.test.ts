@@ -4,6 +4,8 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { SEAL_HEADER_BYTES, seal, unseal } from '../../daemon/crypto/seal.js';
 import { UnsealingStream } from '../../daemon/crypto/seal-stream.js';
+import { encryptEnvelope } from '../../daemon/crypto/envelope.js';
+import { DecryptingStream } from '../../daemon/crypto/envelope-stream.js';
 
 const zip = Buffer.from('PK\x05\x06' + '\0'.repeat(18), 'latin1');
 
@@ -64,4 +66,27 @@ t.test('a streamed unseal takes the header off whatever the chunking, and refuse
   t.equal(await codeOf(Buffer.concat([Buffer.from('RQEM0002'), sealed.subarray(8)])), 'SEAL_INVALID', 'a newer seal');
   t.equal(await codeOf(Buffer.from('RQEM000120261399-000000rest')), 'SEAL_INVALID', 'a bad timestamp');
   t.equal(await codeOf(sealed.subarray(0, SEAL_HEADER_BYTES)), 'no error', 'an empty payload');
+});
+
+t.test('a streamed unseal judges the header only at the end, after the GCM tag: a forged header is DECRYPT_FAILED', async (t) => {
+  const aesKey = randomBytes(32);
+  const sealed = seal('20260516-113304', randomBytes(20_000));
+  const envelope = encryptEnvelope(aesKey, sealed);
+  // Without the key: the seal's version digit is known plaintext, so XOR turns RQEM0001 into RQEM0002.
+  const forged = Buffer.from(envelope);
+  forged[16 + 7] = forged[16 + 7]! ^ ('1'.charCodeAt(0) ^ '2'.charCodeAt(0));
+  const chunks: Buffer[] = [];
+  for (let at = 0; at < forged.length; at += 1024) chunks.push(forged.subarray(at, at + 1024));
+  const code = await pipeline(
+    Readable.from(chunks),
+    new DecryptingStream(aesKey),
+    new UnsealingStream(),
+    async (source: AsyncIterable<Buffer>) => {
+      for await (const _ of source);
+    },
+  ).then(
+    () => 'no error',
+    (err) => (err as { code?: string }).code,
+  );
+  t.equal(code, 'DECRYPT_FAILED', 'the tag fails before the forged header is read as a newer seal');
 });

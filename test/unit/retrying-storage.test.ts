@@ -434,3 +434,34 @@ t.test('a download no longer waited for that reaches its consumer later arms no 
   await consumerReached;
   t.equal(timers(), before, 'no timer left behind');
 });
+
+t.test('a download whose store declares the size before long work (onSize) has its allowance from then', async (t) => {
+  const policy = { attempts: 1, baseDelayMs: 1, maxDelayMs: 2, budgetMs: 200, minBytesPerSecond: 1024 };
+  const size = 3_600 * 1024;
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  // As the directory store does: the size from fstat, then a whole-file pass, only then the consumer.
+  const store = {
+    describe: (key: string) => `slow:///${key}`,
+    download: async (_key: string, consume: Consumer<number>, options?: ReadOptions) => {
+      options?.onSize?.(size);
+      await new Promise<void>((resolve, reject) => {
+        void released.then(resolve);
+        options?.signal?.addEventListener('abort', () => reject(options.signal!.reason));
+      });
+      return consume((async function* () {})(), { size, etag: 'e' });
+    },
+  } as unknown as Storage;
+  const transfer = new RetryingStorage(store, policy).download('a/v.enc', async () => 1);
+  const consume: Consumer<number> = async (body) => {
+    for await (const _ of body);
+    return 0;
+  };
+  await t.rejects(
+    new RetryingStorage(slow(0).store, policy).download('a/v.enc', consume),
+    { code: 'STORAGE_TRANSIENT' },
+    'the budget alone has passed',
+  );
+  release();
+  t.equal(await transfer, 1, 'the download, told its size before its long pass, was still allowed to go on');
+});

@@ -12,7 +12,7 @@ import { stateFile } from '../../daemon/vault/local-state.js';
 import { folderExists } from '../../daemon/vault/vault-folder.js';
 import { knownCheckouts, repairCheckouts } from '../../daemon/vault/startup-repair.js';
 import { watchListFile, writeWatchList } from '../../daemon/watch/watch-list.js';
-import { outgoingFolder, stateRoot } from '../../shared/paths.js';
+import { stateRoot, workFolder } from '../../shared/paths.js';
 import { caught } from '../helpers/caught.js';
 import type { TestContext } from '../helpers/tap-types.js';
 import { Clock, machine, tempBase, type Machine } from '../helpers/vault-fixture.js';
@@ -105,25 +105,21 @@ t.test('a vault folder that cannot be looked at is refused, never taken for miss
   t.equal(await folderExists(join(base, 'file', 'below')), false, 'ENOTDIR: not there');
 });
 
-t.test('a version a killed agent was pushing is removed from the outgoing folder; one a running process writes stays', async (t) => {
+t.test("the work folder of a killed agent is removed at start; this process's and a live process's stay", async (t) => {
   const { m } = await pushed(t);
-  const folder = outgoingFolder(m.deps.environment);
-  t.same(readdirSync(folder), [], 'a push leaves nothing in the outgoing folder');
+  const folder = workFolder(m.deps.environment);
+  t.same(readdirSync(folder), [], 'a push leaves nothing in the work folder');
   // A pid that no longer runs: a child that has exited.
   const gone = spawnSync(process.execPath, ['-e', '0']).pid!;
   const live = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 600000)'], { stdio: 'ignore' });
   t.teardown(() => live.kill());
-  const names = [
-    `${gone}-0a1b2c3d4e5f-20260516-113305.enc`,
-    `${process.pid}-0a1b2c3d4e5f-20260516-113306.enc`,
-    `${live.pid}-0a1b-20260516-113307.enc`,
-  ];
-  for (const name of names) writeFileSync(join(folder, name), 'ciphertext');
+  const names = [`${gone}-AbC123`, `${process.pid}-DeF456`, `${live.pid}-GhI789`];
+  for (const name of names) {
+    mkdirSync(join(folder, name));
+    writeFileSync(join(folder, name, '20260516-113305.enc'), 'ciphertext');
+  }
   const { lines, log } = logs();
   await repairCheckouts(m.deps.environment, log);
-  t.same(readdirSync(folder).sort(), names.slice(1).sort(), "the dead agent's file is removed; this process's and a live one's stay");
-  t.match(
-    lines.join('\n'),
-    new RegExp(`info startup repair: removed .*${gone}-0a1b2c3d4e5f-20260516-113305\\.enc, left by a push cut short`),
-  );
+  t.same(readdirSync(folder).sort(), names.slice(1).sort(), "the dead agent's folder is removed; this process's and a live one's stay");
+  t.match(lines.join('\n'), new RegExp(`info startup repair: removed .*${gone}-AbC123, left by a push or pull cut short`));
 });

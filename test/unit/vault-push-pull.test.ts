@@ -1,6 +1,7 @@
 // The domain's push, pull and versions over the in-memory store (held to the storage contract) and real
 // folders: the product page's day, and every way the remote can be wrong.
 import t from 'tap';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync, mkdirSync } from 'node:fs';
 import { VsyncError } from '../../shared/errors.js';
 import { dirname, join } from 'node:path';
@@ -191,6 +192,20 @@ t.test('unpushed local edits: refused, backed up, folder untouched; --force repl
     ['dev-20260516-113308.zip.enc', 'dev-20260516-113311.zip.enc'],
     'two newest kept',
   );
+
+  // What a killed agent left mid-backup is removed at the next backup; a running process's temp file stays.
+  const folder = join(b.home, '.config', 'vsync', 'backups', 'vsync');
+  const gone = spawnSync(process.execPath, ['-e', '0']).pid!;
+  const dead = `.dev.zip.enc.tmp-${gone}-0123456789ab`;
+  const ours = `.dev.zip.enc.tmp-${process.pid}-0123456789ab`;
+  writeFileSync(join(folder, dead), 'ciphertext');
+  writeFileSync(join(folder, ours), 'ciphertext');
+  write(b, 'a third edit\n');
+  clock.advance(1);
+  await pull(b.deps, b.ref, { force: true }, () => undefined);
+  const left = readdirSync(folder);
+  t.notOk(left.includes(dead), "a dead agent's temp file is removed");
+  t.ok(left.includes(ours), "a running process's is not");
 });
 
 t.test('a pull into a folder that already holds the version swaps nothing and records nothing new', async (t) => {
