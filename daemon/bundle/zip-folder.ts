@@ -152,8 +152,12 @@ function zipStream(files: readonly SnapshotFile[]): Readable {
       } else {
         current = reopenHashedFile(file, SAMPLE_BYTES);
         const source = await current;
+        // Listened to before anything else: halted meanwhile, halt destroys it, and a failure to close it
+        // must not be an 'error' nobody hears (that would end the agent).
+        source.on('error', (err) => {
+          if (!stop.signal.aborted) fail(err);
+        });
         if (stop.signal.aborted) return; // halt closes it
-        source.on('error', fail);
         const store = !deflatePays(source.sample);
         if (store) storedStream.next = { size: file.size, crc32: file.crc32 };
         zip.append(source, { ...entry, store });
