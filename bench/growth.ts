@@ -1,7 +1,8 @@
 // `npm run bench -- --growth`: how push and pull grow with the vault, on the directory store: whole-process
-// wall time of `vsync push` and of `vsync pull` of another version (the CLI included, the agent warm), and
-// the agent's peak resident memory, at 16 KB, 1 MB, 24 MB and 256 MB (3 files) and at 3, 400 and 20,000
-// files (1.5 KB each), with the slope per MB and per 1,000 files. Each point gets a fresh agent, started
+// wall time of `vsync push` and of `vsync pull` of another version (the CLI included, the agent warm), the
+// agent's peak resident memory during each of the two and its RSS right after the pull, at 16 KB, 1 MB,
+// 24 MB and 256 MB (3 files) and at 3, 400 and 20,000 files (1.5 KB each), with the slope per MB and per
+// 1,000 files. Each point gets a fresh agent, started
 // with the bundle caps raised (they would refuse the larger points), so its peak is that point's own.
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -55,6 +56,9 @@ function fill(folder: string, point: Point, salt: string): void {
   }
 }
 
+/** Sets the process's VmHWM back to its RSS now (proc(5), clear_refs): the next peak is the next operation's own. */
+const resetPeak = (pid: number): void => writeFileSync(`/proc/${pid}/clear_refs`, '5');
+
 const peakMiB = (pid: number): number => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
 
 interface Measured {
@@ -62,7 +66,11 @@ interface Measured {
   readonly pushMs: number;
   readonly pullMs: number;
   readonly idleMiB: number;
-  readonly peakMiB: number;
+  /** The agent's peak RSS during the timed push, and during the timed pull (VmHWM, reset before each). */
+  readonly pushPeakMiB: number;
+  readonly pullPeakMiB: number;
+  /** RSS right after the pull. */
+  readonly afterMiB: number;
 }
 
 async function measure(point: Point): Promise<Measured> {
@@ -82,17 +90,23 @@ async function measure(point: Point): Promise<Measured> {
     const idleMiB = agent.rssMiB();
     await call(agent.socket, 'POST', '/v1/init', { cwd: repo, env: 'dev' });
     fill(join(repo, 'infra', 'vault', 'dev'), point, 'one');
+    const pid = agent.child.pid!;
+    resetPeak(pid);
     const pushMs = await timedCli(['push', 'dev'], agent.env, repo);
+    const pushPeakMiB = peakMiB(pid);
     await call(agent.socket, 'POST', '/v1/pull', { cwd: mate, env: 'dev' });
     fill(join(mate, 'infra', 'vault', 'dev'), point, 'two');
     await call(agent.socket, 'POST', '/v1/push', { cwd: mate, env: 'dev' });
+    resetPeak(pid);
     const pullMs = await timedCli(['pull', 'dev'], agent.env, repo);
-    return { point, pushMs, pullMs, idleMiB, peakMiB: peakMiB(agent.child.pid!) };
+    return { point, pushMs, pullMs, idleMiB, pushPeakMiB, pullPeakMiB: peakMiB(pid), afterMiB: agent.rssMiB() };
   } finally {
     agent.stop();
     rmSync(base, { recursive: true, force: true });
   }
 }
+
+const peakOf = (m: Measured): number => Math.max(m.pushPeakMiB, m.pullPeakMiB);
 
 /** The slope between the first and the last of `series`, per `unit` of what `x` measures. */
 function slope(series: Measured[], x: (m: Measured) => number, y: (m: Measured) => number): number {
@@ -105,18 +119,26 @@ export async function benchGrowth(): Promise<void> {
   const results: Measured[] = [];
   for (const point of POINTS) results.push(await measure(point));
   table(
-    'Growth on the directory store: one push, one pull of another version (whole process, warm agent), agent peak RSS (VmHWM)',
-    ['vault', 'push ms', 'pull ms', 'agent idle MiB', 'agent peak MiB'],
-    results.map((m) => [m.point.label, ms(m.pushMs), ms(m.pullMs), m.idleMiB.toFixed(1), m.peakMiB.toFixed(1)]),
+    "Growth on the directory store: one push, one pull of another version (whole process, warm agent); the agent's RSS idle, its peak during each (VmHWM), and right after the pull",
+    ['vault', 'push ms', 'pull ms', 'idle MiB', 'push peak MiB', 'pull peak MiB', 'after MiB'],
+    results.map((m) => [
+      m.point.label,
+      ms(m.pushMs),
+      ms(m.pullMs),
+      m.idleMiB.toFixed(1),
+      m.pushPeakMiB.toFixed(1),
+      m.pullPeakMiB.toFixed(1),
+      m.afterMiB.toFixed(1),
+    ]),
   );
   const bySize = results.slice(0, 4);
   const byFiles = [results[0]!, ...results.slice(4)];
   const mb = (m: Measured) => (m.point.files * m.point.bytesPerFile) / MiB;
   const kfiles = (m: Measured) => m.point.files / 1000;
   console.log(
-    `slope per MB (16 KB → 256 MB): push ${slope(bySize, mb, (m) => m.pushMs).toFixed(1)} ms, pull ${slope(bySize, mb, (m) => m.pullMs).toFixed(1)} ms, peak RSS ${slope(bySize, mb, (m) => m.peakMiB).toFixed(2)} MiB`,
+    `slope per MB (16 KB → 256 MB): push ${slope(bySize, mb, (m) => m.pushMs).toFixed(1)} ms, pull ${slope(bySize, mb, (m) => m.pullMs).toFixed(1)} ms, peak RSS ${slope(bySize, mb, peakOf).toFixed(2)} MiB`,
   );
   console.log(
-    `slope per 1,000 files (3 → 20,000): push ${slope(byFiles, kfiles, (m) => m.pushMs).toFixed(0)} ms, pull ${slope(byFiles, kfiles, (m) => m.pullMs).toFixed(0)} ms, peak RSS ${slope(byFiles, kfiles, (m) => m.peakMiB).toFixed(1)} MiB`,
+    `slope per 1,000 files (3 → 20,000): push ${slope(byFiles, kfiles, (m) => m.pushMs).toFixed(0)} ms, pull ${slope(byFiles, kfiles, (m) => m.pullMs).toFixed(0)} ms, peak RSS ${slope(byFiles, kfiles, peakOf).toFixed(1)} MiB`,
   );
 }
