@@ -48,6 +48,8 @@ const FLAG_ENCRYPTED = 0x0001;
 const FLAG_DATA_DESCRIPTOR = 0x0008;
 const LOCAL_HEADER_SIGNATURE = 0x04034b50;
 const END_RECORD_SIGNATURE = 0x06054b50;
+const ZIP64_LOCATOR_SIGNATURE = 0x07064b50;
+const ZIP64_END_RECORD_SIGNATURE = 0x06064b50;
 const ZIP64_MARK = 0xffffffff;
 
 const S_IFMT = 0o170000;
@@ -88,7 +90,7 @@ export async function readCentralDirectory(zip: ZipSource, limits: BundleLimits)
     if (zip.failure !== undefined) throw zip.failure;
     throw new VsyncError('BUNDLE_CORRUPT', `not a readable zip (${errorText(err)})`, { cause: err });
   }
-  // The end record may be zip64, which the early check above leaves to this one.
+  // The early check read the count the archive declares; this one counts what unzipper found.
   if (directory.files.length > limits.maxEntries) {
     throw new VsyncError(
       'BUNDLE_TOO_LARGE',
@@ -121,7 +123,10 @@ export async function readCentralDirectory(zip: ZipSource, limits: BundleLimits)
 
 /**
  * The entry count the end record declares, read the way unzipper finds that record (first signature in the
- * last 80 bytes), or undefined when it is not there or is a zip64 record (unzipper then decides).
+ * last 80 bytes); for a zip64 archive (unzipper's test: a count, disk or offset field at its all-ones mark),
+ * the count of the zip64 end record its locator points to. Judged before unzipper parses a single record, so
+ * an archive declaring millions of them is refused by its count, not after unzipper built every one.
+ * Undefined when a record is not where it should be (unzipper then fails on it: BUNDLE_CORRUPT).
  */
 async function declaredEntryCount(zip: ZipSource): Promise<number | undefined> {
   const signature = Buffer.alloc(4);
@@ -131,7 +136,20 @@ async function declaredEntryCount(zip: ZipSource): Promise<number | undefined> {
   const at = tail.indexOf(signature);
   if (at < 0 || at + 22 > tail.length) return undefined;
   const count = tail.readUInt16LE(at + 10);
-  return count === 0xffff ? undefined : count;
+  const zip64 = tail.readUInt16LE(at + 4) === 0xffff || count === 0xffff || tail.readUInt32LE(at + 16) === ZIP64_MARK;
+  if (!zip64) return count;
+  // The zip64 locator is the 20 bytes before the end record; it gives the offset of the zip64 end record,
+  // whose total entry count is the 8 bytes at 32.
+  const locatorAt = tailStart + at - 20;
+  if (locatorAt < 0) return undefined;
+  const locator = await zip.read(locatorAt, 20);
+  if (locator.readUInt32LE(0) !== ZIP64_LOCATOR_SIGNATURE) return undefined;
+  const recordAt = locator.readBigUInt64LE(8);
+  if (recordAt + 56n > BigInt(locatorAt)) return undefined;
+  const record = await zip.read(Number(recordAt), 56);
+  if (record.readUInt32LE(0) !== ZIP64_END_RECORD_SIGNATURE) return undefined;
+  const total = record.readBigUInt64LE(32);
+  return total > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(total);
 }
 
 function checkMethod(file: unzipper.File): void {

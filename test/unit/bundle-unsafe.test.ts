@@ -317,6 +317,25 @@ t.test('too many entries', async (t) => {
   await t.test('folder entries count too', async (t) =>
     refused(t, makeZip([...entries(2), { name: `${VAULT}/d/`, mode: 0o040700 }]), 'BUNDLE_TOO_LARGE', /3 entries/, { maxEntries: 2 }),
   );
+  await t.test('a zip64 end record declaring millions: refused by its count, before a record is parsed', async (t) => {
+    // A zip64 end record (56 bytes) declaring 2,000,000 entries, its locator (20), and a classic end record
+    // (22) whose count is the zip64 mark. No central directory at all: nothing is read but these three.
+    const record = Buffer.alloc(56);
+    record.writeUInt32LE(0x06064b50, 0);
+    record.writeBigUInt64LE(44n, 4);
+    record.writeBigUInt64LE(2_000_000n, 24);
+    record.writeBigUInt64LE(2_000_000n, 32);
+    const locator = Buffer.alloc(20);
+    locator.writeUInt32LE(0x07064b50, 0);
+    locator.writeBigUInt64LE(0n, 8); // the zip64 end record starts the archive
+    locator.writeUInt32LE(1, 16);
+    const end = Buffer.alloc(22);
+    end.writeUInt32LE(0x06054b50, 0);
+    end.writeUInt16LE(0xffff, 8);
+    end.writeUInt16LE(0xffff, 10);
+    end.writeUInt32LE(0xffffffff, 16);
+    await refused(t, Buffer.concat([record, locator, end]), 'BUNDLE_TOO_LARGE', /lists 2000000 entries \(at most 1000/);
+  });
   await t.test('exactly at the cap is fine', async (t) =>
     eachForm(t, makeZip(entries(3)), async (t, zip, a) => {
       const { files } = await unzipToStaging(zip, a.staging, VAULT, { maxEntries: 3 });
