@@ -5,6 +5,7 @@
 // a pull need not hold it in memory: it is read in bounded pieces, through one descriptor from the first check
 // to the last byte written, so the bytes written are the bytes checked.
 
+import { createHash } from 'node:crypto';
 import { createWriteStream, type Stats } from 'node:fs';
 import { lstat, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
@@ -18,6 +19,7 @@ import { EntrySet } from './entry-set.js';
 import { capText, resolveBundleLimits, type BundleLimits } from './limits.js';
 import { openZipSource, type ZipInput, type ZipSource } from './zip-source.js';
 import { isErrno } from '../fs/errno.js';
+import { fileSha256, treeDigest, type HashedTreeFile } from './tree-digest.js';
 import { syncFolder } from '../fs/atomic-write.js';
 
 const FILE_MODE = 0o600;
@@ -67,6 +69,20 @@ export async function unzipToStaging(
   vaultFolder: string,
   limits?: Partial<BundleLimits>,
 ): Promise<{ files: string[] }> {
+  const { files } = await unzipWithDigest(zip, stagingDir, vaultFolder, limits);
+  return { files };
+}
+
+/**
+ * unzipToStaging, with the staging folder's treeDigest (tree-digest.ts) taken from the bytes as they were
+ * written: what a pull or restore records, without reading the folder back.
+ */
+export async function unzipWithDigest(
+  zip: ZipInput,
+  stagingDir: string,
+  vaultFolder: string,
+  limits?: Partial<BundleLimits>,
+): Promise<{ files: string[]; digest: string }> {
   const caps = resolveBundleLimits(limits);
   const prefix = vaultFolderPrefix(vaultFolder);
   const staging = resolve(stagingDir);
@@ -86,12 +102,15 @@ export async function unzipToStaging(
       if (write.kind === 'file') files.push({ path: write.path, target, entry: write.entry });
     }
     // Several at once: each write ends in an fsync, and the file system commits concurrent ones together.
-    await eachAtMost(WRITERS, files, (file) => writeEntry(file.entry, file.target));
+    const hashed: HashedTreeFile[] = [];
+    await eachAtMost(WRITERS, files, async (file) => {
+      hashed.push({ name: file.path, sha256: await writeEntry(file.entry, file.target) });
+    });
     // The caller renames this folder into place; its files and names must be on disk before that rename
     // is, or a power cut could leave the new vault folder holding empty files (each file was flushed).
     const written = files.map((file) => file.path);
     await Promise.all([...foldersOf(written)].map((folder) => syncFolder(join(staging, ...folder.split('/')))));
-    return { files: written.sort((a, b) => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'))) };
+    return { files: written.sort((a, b) => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'))), digest: treeDigest(hashed) };
   } catch (err) {
     await emptyFolder(staging);
     // A failed read of the file surfaces as whatever unzipper made of the missing bytes; report the cause.
@@ -164,7 +183,8 @@ function shortened(name: string): string {
   return name.length > 80 ? `${name.slice(0, 80)}…` : name;
 }
 
-async function writeEntry(entry: ArchiveEntry, target: string): Promise<void> {
+/** Writes one file entry; returns the SHA-256 of the bytes written (tree-digest.ts). */
+async function writeEntry(entry: ArchiveEntry, target: string): Promise<Buffer> {
   // `wx`: create only. An existing name (a clash the checks missed, or a symlink planted in the staging
   // folder) fails instead of being overwritten or followed.
   if (entry.compressedSize === 0) {
@@ -172,17 +192,16 @@ async function writeEntry(entry: ArchiveEntry, target: string): Promise<void> {
     // local header's sizes, the one place a forged local header could still steer it.
     if (entry.crc32 !== 0) throw new VsyncError('BUNDLE_CORRUPT', `${showName(entry.name)} does not match its checksum`);
     await writeExclusive(() => writeFile(target, Buffer.alloc(0), { flag: 'wx', mode: FILE_MODE, flush: true }), entry);
-    return;
+    return fileSha256(Buffer.alloc(0));
   }
   const source = entry.open();
   // unzipper forwards its inner streams' failures with a bare entry.emit('error'), which can come after the
   // pipeline has torn down (when the guard stops a too-long entry early). A lasting listener keeps such a
   // late error from becoming an uncaught exception; the pipeline still sees every error raised in time.
   source.on('error', () => {});
-  await writeExclusive(
-    () => pipeline(source, new EntryGuard(entry), createWriteStream(target, { flags: 'wx', mode: FILE_MODE, flush: true })),
-    entry,
-  );
+  const guard = new EntryGuard(entry);
+  await writeExclusive(() => pipeline(source, guard, createWriteStream(target, { flags: 'wx', mode: FILE_MODE, flush: true })), entry);
+  return guard.sha256;
 }
 
 async function writeExclusive(write: () => Promise<void>, entry: ArchiveEntry): Promise<void> {
@@ -202,11 +221,13 @@ async function writeExclusive(write: () => Promise<void>, entry: ArchiveEntry): 
 /**
  * Passes an entry's bytes through while counting them against the size the central directory declared
  * (already checked against the caps) and checksumming them. It fails on the first byte past the declared
- * size, so a lying header cannot make us write more than the caps allow.
+ * size, so a lying header cannot make us write more than the caps allow. It also takes their SHA-256, so
+ * the staging folder's digest comes from the one pass that wrote it, not from reading it back.
  */
 class EntryGuard extends Transform {
   private count = 0;
   private crc = 0;
+  private readonly hash = createHash('sha256');
 
   constructor(private readonly entry: ArchiveEntry) {
     super();
@@ -219,6 +240,7 @@ class EntryGuard extends Transform {
       return;
     }
     this.crc = crc32(chunk, this.crc);
+    this.hash.update(chunk);
     callback(null, chunk);
   }
 
@@ -230,6 +252,11 @@ class EntryGuard extends Transform {
     } else {
       callback();
     }
+  }
+
+  /** SHA-256 of the bytes that passed; read once the pipeline has finished. */
+  get sha256(): Buffer {
+    return this.hash.copy().digest();
   }
 
   private corrupt(why: string): VsyncError {

@@ -10,7 +10,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { VsyncError, isVsyncError } from '../../shared/errors.js';
 import type { Progress } from '../../shared/progress.js';
-import { unzipToStaging } from '../bundle/unzip-to-staging.js';
+import { unzipWithDigest } from '../bundle/unzip-to-staging.js';
 import { readFolder } from '../bundle/zip-folder.js';
 import { FUTURE_SKEW_MS, isFromFuture, parseTimestamp } from '../crypto/timestamp.js';
 import { writeBackup } from './backups.js';
@@ -20,7 +20,7 @@ import { pointerKey, versionKey } from './remote-layout.js';
 import { settleLater } from './settle-later.js';
 import { openVault, readPointer, type OpenVault, type VaultDeps, type VaultRef } from './vault.js';
 import { DEFAULT_MAX_VERSION_BYTES, VERSION_CAP_VARIABLE } from './version-cap.js';
-import { folderExists, makeStaging, recoverSwap, stagingDigest, swapIn, type FolderCheck } from './vault-folder.js';
+import { folderExists, makeStaging, recoverSwap, swapIn, type FolderCheck } from './vault-folder.js';
 import { asSeen, assertAsSeen } from './folder-as-seen.js';
 import { decryptToFile, sameZip, type ZipDigest } from './version-file.js';
 import { withWorkFolder } from './work-folder.js';
@@ -192,8 +192,7 @@ async function replaceFolder(
 ): Promise<string> {
   const staging = await makeStaging(vault.folder);
   try {
-    await unzipToStaging({ path: zip }, staging, vault.vaultFolder, vault.limits);
-    const digest = await stagingDigest(staging);
+    const { digest } = await unzipWithDigest({ path: zip }, staging, vault.vaultFolder, vault.limits);
     // The extraction took a while: the last word before anything the user sees changes.
     await checkMayReplaceFolder(guard, vault.folder);
     await assertAsSeen(vault.folder, unchanged);

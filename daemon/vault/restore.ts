@@ -16,7 +16,7 @@ import { VsyncError, isVsyncError } from '../../shared/errors.js';
 import { backupFolder } from '../../shared/paths.js';
 import type { Progress } from '../../shared/progress.js';
 import { capText, maxArchiveBytes, type BundleLimits } from '../bundle/limits.js';
-import { unzipToStaging } from '../bundle/unzip-to-staging.js';
+import { unzipWithDigest } from '../bundle/unzip-to-staging.js';
 import { readFolder } from '../bundle/zip-folder.js';
 import { ENVELOPE_OVERHEAD } from '../crypto/envelope.js';
 import { parseTimestamp } from '../crypto/timestamp.js';
@@ -25,7 +25,7 @@ import { listBackups, pruneBackups, writeBackup, type Backup } from './backups.j
 import { readLocalState, syncedHere } from './local-state.js';
 import { checkMayReplaceFolder, checkNotCancelled, type OperationGuard } from './operation-guard.js';
 import { assertRef, openVault, type OpenVault, type VaultDeps, type VaultRef } from './vault.js';
-import { folderExists, makeStaging, recoverSwap, stagingDigest, swapIn, type FolderCheck } from './vault-folder.js';
+import { folderExists, makeStaging, recoverSwap, swapIn, type FolderCheck } from './vault-folder.js';
 import { asSeen, assertAsSeen } from './folder-as-seen.js';
 import { decryptToFile, sameZip, type ZipDigest } from './version-file.js';
 import { withWorkFolder } from './work-folder.js';
@@ -162,8 +162,7 @@ async function readBackup(
 async function replaceFolder(guard: OperationGuard, vault: OpenVault, zip: string, unchanged: FolderCheck): Promise<{ digest: string }> {
   const staging = await makeStaging(vault.folder);
   try {
-    await unzipToStaging({ path: zip }, staging, vault.vaultFolder, vault.limits);
-    const digest = await stagingDigest(staging);
+    const { digest } = await unzipWithDigest({ path: zip }, staging, vault.vaultFolder, vault.limits);
     await checkMayReplaceFolder(guard, vault.folder); // a cancelled restore, or a replaced agent, changes nothing
     await assertAsSeen(vault.folder, unchanged); // an edit made since step 2 is in no backup
     await swapIn(vault.folder, staging, unchanged);

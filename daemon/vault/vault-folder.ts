@@ -6,35 +6,12 @@
 // Leftovers (`.vsync-old-…` once the swap is done, `.vsync-staging-…` of a pull that failed) hold nothing
 // the folder needs, so failing to remove one (a folder inside it the user made read only) never fails the
 // operation: it is reported to the caller, to log, and tried again next time.
-import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { treeDigest, type HashedTreeFile } from '../bundle/tree-digest.js';
 import { syncFolder } from '../fs/atomic-write.js';
 import { isErrno } from '../fs/errno.js';
 import { VsyncError } from '../../shared/errors.js';
-
-/**
- * treeDigest of a staging folder this process just filled (private to it: nothing else writes there). Each
- * file is hashed as it streams by, so a large file costs no more memory than a small one.
- */
-export async function stagingDigest(staging: string): Promise<string> {
-  const files: HashedTreeFile[] = [];
-  const walk = async (dir: string, rel: string): Promise<void> => {
-    for (const entry of await readdir(dir, { withFileTypes: true })) {
-      const name = rel ? `${rel}/${entry.name}` : entry.name;
-      if (entry.isDirectory()) await walk(join(dir, entry.name), name);
-      else {
-        const hash = createHash('sha256');
-        for await (const chunk of createReadStream(join(dir, entry.name))) hash.update(chunk as Buffer);
-        files.push({ name, sha256: hash.digest() });
-      }
-    }
-  };
-  await walk(staging, '');
-  return treeDigest(files);
-}
 
 /**
  * Whether `path` is a folder. Only "not there" is false: a folder that cannot be looked at (EACCES, a name
