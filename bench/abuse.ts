@@ -12,7 +12,7 @@ import { performance } from 'node:perf_hooks';
 import { call, dist, startBenchAgent } from './bench-agent.js';
 import { ms, sample, table } from './measure.js';
 
-const clientMain = join(dist, 'client', 'vsync.mjs');
+const clientMain = join(dist, 'client', 'vsync.cjs');
 const IDLE = 500;
 const IN_FLIGHT = 200;
 const ROUNDS = 20;

@@ -14,7 +14,7 @@ import { configFile } from '../shared/paths.js';
 import { call, dist, startBenchAgent } from './bench-agent.js';
 import { ms, sample, table, type Stats } from './measure.js';
 
-const clientMain = join(dist, 'client', 'vsync.mjs'); // the bundled CLI users run
+const clientMain = join(dist, 'client', 'vsync.cjs'); // the bundled CLI users run
 const oneShot = join(dist, 'bench', 'one-shot.js');
 
 async function spawnWall(args: string[], env: NodeJS.ProcessEnv, cwd?: string): Promise<number> {

@@ -13,7 +13,7 @@ import { performance } from 'node:perf_hooks';
 import { call, dist, startBenchAgent } from './bench-agent.js';
 import { ms, table } from './measure.js';
 
-const clientMain = join(dist, 'client', 'vsync.mjs');
+const clientMain = join(dist, 'client', 'vsync.cjs');
 const MiB = 1024 * 1024;
 const RAISED_CAPS = {
   VSYNC_MAX_BUNDLE_ENTRIES: '100000',

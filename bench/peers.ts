@@ -13,7 +13,7 @@ import { baseEnv, call, dist, startBenchAgent, type BenchAgent } from './bench-a
 import { ms, table } from './measure.js';
 
 const ROUNDS = 11;
-const clientMain = join(dist, 'client', 'vsync.mjs');
+const clientMain = join(dist, 'client', 'vsync.cjs');
 
 interface Vault {
   readonly label: string;

@@ -7,7 +7,6 @@
 // others exit with AGENT_ALREADY_RUNNING at once. A client whose agent lost that race waits for the winner,
 // however long a busy machine makes it take to start, rather than giving up; the time limit only guards
 // against an agent that hangs.
-import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, watch, type FSWatcher } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
@@ -86,8 +85,9 @@ interface Spawned {
   readonly exited: Promise<void>;
 }
 
-/** `vsyncd` detached, its output appended to its log. */
-function spawnAgent(client: AgentClient): Spawned {
+/** `vsyncd` detached, its output appended to its log. node:child_process is loaded here, not at start-up: few commands start an agent. */
+async function spawnAgent(client: AgentClient): Promise<Spawned> {
+  const { spawn } = await import('node:child_process');
   const log = agentLogFile(client.env);
   mkdirSync(dirname(log), { recursive: true, mode: 0o700 });
   const fd = openSync(log, 'a', 0o600);
@@ -172,7 +172,7 @@ export async function startAgent(client: AgentClient): Promise<StatusResult> {
   checkSocket(client.socket);
   const folder = dirname(client.socket);
   const deadline = Date.now() + START_TIMEOUT_MS;
-  let agent = spawnAgent(client);
+  let agent = await spawnAgent(client);
   let spawns = 1;
   for (;;) {
     const change = nextChange(folder, agent);
@@ -200,7 +200,7 @@ export async function startAgent(client: AgentClient): Promise<StatusResult> {
       if (!lockHolderAlive(client.socket)) {
         change.cancel();
         if (spawns >= MAX_SPAWNS) throw agentUnreachable(client.socket, `${gone.why}, and the agent it gave way to is gone`, client.env);
-        agent = spawnAgent(client);
+        agent = await spawnAgent(client);
         spawns++;
         continue;
       }

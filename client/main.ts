@@ -15,14 +15,19 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   process.exit(process.exitCode ?? 0);
 });
 
-const argv = process.argv.slice(2);
-// Known before parsing, so even a usage error comes out as JSON when asked.
-const json = argv.includes('--json');
-try {
-  const invocation = parseArgs(argv);
-  if (invocation.name === 'version') process.stdout.write(`vsync ${VERSION}\n`);
-  else if (invocation.name === 'help') process.stdout.write(helpText(invocation.topic));
-  else await runCommand(invocation.command, processContext(invocation.json));
-} catch (err) {
-  await printFailure(err, json);
+// A function, not top-level await: the bundle is CommonJS (see package.json's bundle script), which Node
+// loads faster than an ES module.
+async function main(argv: string[]): Promise<void> {
+  // Known before parsing, so even a usage error comes out as JSON when asked.
+  const json = argv.includes('--json');
+  try {
+    const invocation = parseArgs(argv);
+    if (invocation.name === 'version') process.stdout.write(`vsync ${VERSION}\n`);
+    else if (invocation.name === 'help') process.stdout.write(helpText(invocation.topic));
+    else await runCommand(invocation.command, processContext(invocation.json));
+  } catch (err) {
+    await printFailure(err, json);
+  }
 }
+
+void main(process.argv.slice(2));

@@ -5,7 +5,6 @@
 // and the vault folders it watches push on save before any command is typed. On macOS a launchd agent,
 // which binds its socket itself. Steps are planned first (pure, tested as data), then run in order, each
 // line printed before it runs; --dry-run prints them and runs only read-only probes.
-import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join } from 'node:path';
@@ -167,7 +166,8 @@ interface Ran {
   readonly stderr: string;
 }
 
-function run(argv: readonly string[], env: Env): Promise<Ran> {
+async function run(argv: readonly string[], env: Env): Promise<Ran> {
+  const { execFile } = await import('node:child_process'); // loaded by the commands that run a program, not by every start
   return new Promise((resolve) => {
     execFile(argv[0]!, argv.slice(1), { env: { ...env }, timeout: 120_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
       if (!err) return resolve({ code: 0, stdout, stderr });
@@ -223,7 +223,7 @@ function ours(path: string): boolean {
   });
 }
 
-/** The folder holding this vsync's package.json and the templates: from dist/client/vsync.mjs (or the unbundled build), up. */
+/** The folder holding this vsync's package.json and the templates: from dist/client/vsync.cjs (or the unbundled build), up. */
 function packageRoot(): string {
   const start = dirname(fileURLToPath(import.meta.url));
   for (let dir = start; ; dir = dirname(dir)) {

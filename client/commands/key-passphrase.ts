@@ -1,6 +1,5 @@
 // The passphrase of a share file, from where the user keeps it: a file given with --passphrase-file, or the
 // terminal, with echo off. Never from argv (other users see it in `ps`) or the environment.
-import { readFile } from 'node:fs/promises';
 import type { ReadStream } from 'node:tty';
 import { VsyncError } from '../../shared/errors.js';
 
@@ -11,6 +10,7 @@ const fileHint = 'the file must hold the passphrase alone, on one line (a line e
 
 /** The passphrase in `path`: its one line, without the line end editors and `echo` add. */
 export async function readPassphraseFile(path: string): Promise<string> {
+  const { readFile } = await import('node:fs/promises'); // not loaded by the commands that never read one
   let bytes: Buffer;
   try {
     bytes = await readFile(path);

@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 /** The CLI as users run it: one bundled file (package.json bin, bin/vsync). */
-export const CLI = 'client/vsync.mjs';
+export const CLI = 'client/vsync.cjs';
 
 /** The checkout: the nearest folder above this file with a package.json (this file also runs from dist/test/). */
 export const projectRoot = findRoot(import.meta.dirname);
@@ -19,10 +19,10 @@ function findRoot(from: string): string {
 
 /**
  * The file URL of a built module, e.g. built('daemon/storage/dir-storage'), or of a built file named with
- * its extension (built('client/vsync.mjs'), the bundled CLI). Throws when not built.
+ * its extension (built('client/vsync.cjs'), the bundled CLI). Throws when not built.
  */
 export function built(modulePath: string): string {
-  const file = join(projectRoot, 'dist', /\.m?js$/.test(modulePath) ? modulePath : `${modulePath}.js`);
+  const file = join(projectRoot, 'dist', /\.[cm]?js$/.test(modulePath) ? modulePath : `${modulePath}.js`);
   if (!existsSync(file)) throw new Error(`${file} is missing: run \`npm run build\` before this test`);
   return pathToFileURL(file).href;
 }

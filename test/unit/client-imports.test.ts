@@ -108,3 +108,45 @@ t.test('each of them is still reached, through import()', async (t) => {
   const all = packagesReached(true);
   for (const name of ON_DEMAND) t.ok(all.has(name), `${name} is loaded when first needed (${all.get(name) ?? 'not reached at all'})`);
 });
+
+// Node modules outside its start-up snapshot cost start-up time when loaded (node:http with node:net ~2 % of
+// `node -e 0`, node:child_process about as much): the client loads each only on the path that uses it.
+t.test('vsync --version loads none of the Node modules a command loads on demand', async (t) => {
+  const { mkdtempSync, readFileSync, rmSync, writeFileSync } = await import('node:fs');
+  const { createServer } = await import('node:net');
+  const { tmpdir } = await import('node:os');
+  const { built, CLI, childEnv } = await import('../helpers/built.js');
+  const dir = mkdtempSync(join(tmpdir(), 'vsync-imports-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  // Read when the process exits, after the command has run; into a file, as a pipe for output would load node:net itself.
+  const preload = join(dir, 'report.cjs');
+  writeFileSync(
+    preload,
+    "process.on('exit', () => require('node:fs').writeFileSync(process.env.LOAD_LIST, JSON.stringify(process.moduleLoadList)));\n",
+  );
+  // Something listening on the socket, so that `status` gets as far as a request (it is answered by a hang-up).
+  const socket = join(dir, 'vsyncd.sock');
+  const server = createServer((conn) => conn.destroy());
+  await new Promise<void>((resolve) => server.listen(socket, resolve));
+  t.teardown(() => server.close());
+  let runs = 0;
+  const loaded = async (args: string[]): Promise<string[]> => {
+    const { spawn } = await import('node:child_process');
+    const list = join(dir, `loaded-${++runs}.json`);
+    // Through env(1): tap puts its own --import back into NODE_OPTIONS of whatever a test spawns, and that loads
+    // more than the client does.
+    const argv = ['-u', 'NODE_OPTIONS', process.execPath, '--require', preload, fileURLToPath(built(CLI)), ...args];
+    const child = spawn('env', argv, {
+      env: childEnv({ VSYNC_NO_AUTOSTART: '1', VSYNC_SOCKET: socket, LOAD_LIST: list }),
+      stdio: 'ignore',
+    });
+    await new Promise((resolve) => child.on('close', resolve));
+    return JSON.parse(readFileSync(list, 'utf8')) as string[];
+  };
+  const onDemand = ['NativeModule http', 'NativeModule net', 'NativeModule child_process', 'NativeModule fs/promises'];
+  const atVersion = await loaded(['--version']);
+  for (const name of onDemand) t.notOk(atVersion.includes(name), `${name} is not loaded by --version`);
+  // The same list from a command that asks the agent shows the check can fail.
+  const atStatus = await loaded(['status']);
+  t.ok(atStatus.includes('NativeModule http') && atStatus.includes('NativeModule net'), 'status, which asks the agent, loads them');
+});
