@@ -1,6 +1,6 @@
 // HTTP/1.1 to the agent over its Unix socket, with node:http alone: the client must start in about Node's
 // own time, so it neither validates with zod nor loads a framework, and it loads node:http and node:net
-// (~3 % of Node's start-up, not in its snapshot) only when a request is made: `vsync --version` never does. The agent is this user's, of this build
+// only when a request is made (on-demand.ts). The agent is this user's, of this build
 // (every call first checks that the socket and its folder are this user's alone: shared/socket-folder.ts);
 // its answers are trusted, and anything of an unexpected shape becomes INTERNAL.
 import type { IncomingMessage } from 'node:http';
@@ -12,6 +12,7 @@ import { VsyncError } from '../shared/errors.js';
 import { fromWire, internal } from './failure.js';
 import { isRecord } from './result-shape.js';
 import { agentUnreachable } from './agent-log.js';
+import { onDemand } from './on-demand.js';
 import { LineReader } from './line-reader.js';
 import { SseReader, type SseMessage } from './sse-reader.js';
 
@@ -99,8 +100,9 @@ export class AgentClient {
     return agentUnreachable(this.socket, why, this.env);
   }
 
-  async #open(req: AgentRequest): Promise<IncomingMessage> {
-    const [{ request }, { createConnection }] = await Promise.all([import('node:http'), import('node:net')]);
+  #open(req: AgentRequest): Promise<IncomingMessage> {
+    const { request } = onDemand.http();
+    const { createConnection } = onDemand.net();
     return new Promise((resolve, reject) => {
       const payload = req.body === undefined ? undefined : Buffer.from(JSON.stringify(req.body));
       const headers: Record<string, string | number> = { accept: req.onEvent ? SSE : req.onProgress ? NDJSON : 'application/json' };

@@ -18,6 +18,7 @@ import { agentLockFile, agentLogFile } from '../shared/socket-path.js';
 import { type AgentClient, AgentTimeout, isNoAgent, type AgentRequest } from './agent-client.js';
 import { route } from './command.js';
 import { agentUnreachable } from './agent-log.js';
+import { onDemand } from './on-demand.js';
 import { expectStatus } from './result-shape.js';
 
 /** The agent's status: what every probe asks for, and what `vsync status` prints. */
@@ -85,9 +86,9 @@ interface Spawned {
   readonly exited: Promise<void>;
 }
 
-/** `vsyncd` detached, its output appended to its log. node:child_process is loaded here, not at start-up: few commands start an agent. */
-async function spawnAgent(client: AgentClient): Promise<Spawned> {
-  const { spawn } = await import('node:child_process');
+/** `vsyncd` detached, its output appended to its log. */
+function spawnAgent(client: AgentClient): Spawned {
+  const { spawn } = onDemand.childProcess();
   const log = agentLogFile(client.env);
   mkdirSync(dirname(log), { recursive: true, mode: 0o700 });
   const fd = openSync(log, 'a', 0o600);
@@ -172,7 +173,7 @@ export async function startAgent(client: AgentClient): Promise<StatusResult> {
   checkSocket(client.socket);
   const folder = dirname(client.socket);
   const deadline = Date.now() + START_TIMEOUT_MS;
-  let agent = await spawnAgent(client);
+  let agent = spawnAgent(client);
   let spawns = 1;
   for (;;) {
     const change = nextChange(folder, agent);
@@ -200,7 +201,7 @@ export async function startAgent(client: AgentClient): Promise<StatusResult> {
       if (!lockHolderAlive(client.socket)) {
         change.cancel();
         if (spawns >= MAX_SPAWNS) throw agentUnreachable(client.socket, `${gone.why}, and the agent it gave way to is gone`, client.env);
-        agent = await spawnAgent(client);
+        agent = spawnAgent(client);
         spawns++;
         continue;
       }

@@ -18,6 +18,7 @@ import type { Context } from '../context.js';
 import { expectStatus } from '../result-shape.js';
 import { stopAgent } from '../stop-agent.js';
 import { LAUNCHD_LABEL, WRITTEN_BY, renderPlist, renderSystemdUnit } from './daemon-units.js';
+import { onDemand } from '../on-demand.js';
 
 export type Manager = 'systemd' | 'launchd';
 
@@ -166,8 +167,8 @@ interface Ran {
   readonly stderr: string;
 }
 
-async function run(argv: readonly string[], env: Env): Promise<Ran> {
-  const { execFile } = await import('node:child_process'); // loaded by the commands that run a program, not by every start
+function run(argv: readonly string[], env: Env): Promise<Ran> {
+  const { execFile } = onDemand.childProcess();
   return new Promise((resolve) => {
     execFile(argv[0]!, argv.slice(1), { env: { ...env }, timeout: 120_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
       if (!err) return resolve({ code: 0, stdout, stderr });

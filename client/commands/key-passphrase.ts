@@ -2,6 +2,7 @@
 // terminal, with echo off. Never from argv (other users see it in `ps`) or the environment.
 import type { ReadStream } from 'node:tty';
 import { VsyncError } from '../../shared/errors.js';
+import { onDemand } from '../on-demand.js';
 
 // A passphrase is at most 1,024 characters; anything much larger is not a passphrase file.
 const MAX_FILE_BYTES = 8 * 1024;
@@ -10,7 +11,7 @@ const fileHint = 'the file must hold the passphrase alone, on one line (a line e
 
 /** The passphrase in `path`: its one line, without the line end editors and `echo` add. */
 export async function readPassphraseFile(path: string): Promise<string> {
-  const { readFile } = await import('node:fs/promises'); // not loaded by the commands that never read one
+  const { readFile } = onDemand.fsPromises();
   let bytes: Buffer;
   try {
     bytes = await readFile(path);
