@@ -12,6 +12,7 @@ import { readConfig } from '../daemon/vault/config.js';
 import { pointerKey, versionKey } from '../daemon/vault/remote-layout.js';
 import { configFile } from '../shared/paths.js';
 import { call, dist, startBenchAgent } from './bench-agent.js';
+import { medianSteps, traceMark, tracedOperations } from './breakdown.js';
 import { ms, sample, table, type Stats } from './measure.js';
 
 const clientMain = join(dist, 'client', 'vsync.cjs'); // the bundled CLI users run
@@ -28,7 +29,8 @@ async function spawnWall(args: string[], env: NodeJS.ProcessEnv, cwd?: string): 
 
 export async function benchAgent(s3Endpoint: string | undefined, makeBucket: () => Promise<string>): Promise<void> {
   const base = mkdtempSync(join(tmpdir(), 'vsync-bench-agent-'));
-  const agent = await startBenchAgent(join(base, 'home'));
+  const traceFile = join(base, 'trace');
+  const agent = await startBenchAgent(join(base, 'home'), { VSYNC_TRACE_FILE: traceFile });
   const { socket, env } = agent;
   try {
     // Interleaved, so that a machine slowing down or speeding up part-way affects all three alike.
@@ -52,6 +54,7 @@ export async function benchAgent(s3Endpoint: string | undefined, makeBucket: () 
     if (s3Endpoint)
       stores.push(['S3 (Ceph RGW)', { bucket: await makeBucket(), endpoint: s3Endpoint, region: 'us-east-1', forcePathStyle: true }]);
     const rows: string[][] = [];
+    const breakdowns: Array<{ label: string; push: Map<string, number>; pull: Map<string, number>; floor: [number, number] }> = [];
     for (const [label, initOptions] of stores) {
       const repoName = `bench_${randomBytes(3).toString('hex')}`;
       const repo = join(base, repoName);
@@ -64,7 +67,9 @@ export async function benchAgent(s3Endpoint: string | undefined, makeBucket: () 
       writeFileSync(join(folder, 'service-account.json'), JSON.stringify({ key: randomBytes(600).toString('base64') }));
       writeFileSync(join(folder, 'tls.key'), randomBytes(900).toString('base64'));
 
+      const pushMark = traceMark(traceFile);
       const push = await sample(20, () => call(socket, 'POST', '/v1/push', { cwd: repo, env: 'dev' }));
+      const pushSteps = medianSteps(tracedOperations(traceFile, pushMark, 20));
       const pull = await sample(20, () => call(socket, 'POST', '/v1/pull', { cwd: repo, env: 'dev' }));
       // A pull that brings something: before each, a second checkout of the repo (a teammate) pushes a change.
       const teammate = join(base, `${repoName}-teammate`);
@@ -72,9 +77,15 @@ export async function benchAgent(s3Endpoint: string | undefined, makeBucket: () 
       execFileSync('git', ['init', '-q', teammate]);
       writeFileSync(join(teammate, '.vsync'), `repo=${repoName}\n`);
       await call(socket, 'POST', '/v1/pull', { cwd: teammate, env: 'dev' });
+      // The teammate's pushes are traced too: only the pulls' operations are kept.
+      const pulls: Array<Map<string, number>> = [];
       const pullNew = await sample(
         20,
-        () => call(socket, 'POST', '/v1/pull', { cwd: repo, env: 'dev' }),
+        async () => {
+          const mark = traceMark(traceFile);
+          await call(socket, 'POST', '/v1/pull', { cwd: repo, env: 'dev' });
+          pulls.push(...tracedOperations(traceFile, mark, 1));
+        },
         5,
         async () => {
           writeFileSync(join(teammate, 'infra', 'vault', 'dev', '.env.dev'), `API_KEY=${randomBytes(24).toString('hex')}\n`);
@@ -101,6 +112,12 @@ export async function benchAgent(s3Endpoint: string | undefined, makeBucket: () 
         await storage.get(versionKey(repoName, 'dev', ts));
       });
 
+      breakdowns.push({
+        label,
+        push: new Map([...pushSteps, ['(round trip on the socket)', push.medianMs]]),
+        pull: new Map([...medianSteps(pulls.slice(-20)), ['(round trip on the socket)', pullNew.medianMs]]),
+        floor: [floorPush.medianMs, floorPull.medianMs],
+      });
       const coldEnv = { ...env };
       const coldPush = await collect(5, () => spawnWall([oneShot, 'push', repo, 'dev'], coldEnv, repo));
       const coldPull = await collect(5, () => spawnWall([oneShot, 'pull', repo, 'dev'], coldEnv, repo));
@@ -133,10 +150,32 @@ export async function benchAgent(s3Endpoint: string | undefined, makeBucket: () 
       ['operation', 'agent ms', 'floor ms', 'agent/floor', 'one-shot ms'],
       rows,
     );
+    printBreakdown(breakdowns);
   } finally {
     agent.stop();
     rmSync(base, { recursive: true, force: true });
   }
+}
+
+/**
+ * Each step of the warm push and pull above as the agent traced it (daemon/trace, VSYNC_TRACE_FILE),
+ * medians per step; steps can overlap (the pointer is read while the folder is), so they need not add up
+ * to the operation. Then the operation inside the agent, the round trip on the socket, and the floor.
+ */
+function printBreakdown(
+  stores: Array<{ label: string; push: Map<string, number>; pull: Map<string, number>; floor: [number, number] }>,
+): void {
+  const names = [...new Set(stores.flatMap((s) => [...s.push.keys(), ...s.pull.keys()]))];
+  const order = (name: string) => (name.startsWith('operation.') ? 2 : name.startsWith('(') ? 3 : name.startsWith('store.') ? 1 : 0);
+  names.sort((a, b) => order(a) - order(b));
+  const cell = (steps: Map<string, number>, name: string) => (steps.has(name) ? ms(steps.get(name)!) : '');
+  const rows = names.map((name) => [name, ...stores.flatMap((s) => [cell(s.push, name), cell(s.pull, name)])]);
+  rows.push(['(floor: the same store requests, one warm process)', ...stores.flatMap((s) => s.floor.map(ms))]);
+  table(
+    'Agent-side breakdown of the small vault above (ms, medians of 20 traced runs; steps may overlap)',
+    ['step', ...stores.flatMap((s) => [`push, ${s.label}`, `pull (new), ${s.label}`])],
+    rows,
+  );
 }
 
 /**

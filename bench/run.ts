@@ -1,7 +1,8 @@
 // `npm run bench`: every benchmark, printed as tables. bench/run.sh starts Ceph RGW when it can; without
 // it (VSYNC_TEST_S3_ENDPOINT unset) the S3 rows are left out and the reason is printed.
 // `npm run bench -- --peers`: only vsync beside restic and rclone (bench/peers.ts); `-- --growth`: only how
-// push, pull and the agent's memory grow with the vault (bench/growth.ts).
+// push, pull and the agent's memory grow with the vault (bench/growth.ts); `-- --agent`: only the CLI and
+// the warm agent beside the floor, with the agent-side breakdown (bench/agent.ts).
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -20,6 +21,10 @@ const endpoint = process.env.VSYNC_TEST_S3_ENDPOINT;
 if (process.argv.includes('--peers') || process.argv.includes('--growth')) {
   if (process.argv.includes('--peers')) await benchPeers(endpoint, makeBucket);
   if (process.argv.includes('--growth')) await benchGrowth();
+  process.exit(0);
+}
+if (process.argv.includes('--agent')) {
+  await benchAgent(endpoint, makeBucket);
   process.exit(0);
 }
 await benchCrypto();

@@ -10,6 +10,7 @@ import { DEFAULT_RETRY, RetryingStorage, type RetryPolicy } from './storage/retr
 import { LazyStorage } from './storage/lazy-storage.js';
 import { type S3Settings, s3Location } from './storage/s3-settings.js';
 import type { Storage } from './storage/storage.js';
+import { TracedStorage } from './storage/traced-storage.js';
 
 /** Any VSYNC_KEY variable means a headless machine: keys come from the environment and nowhere else. */
 export function keychainFor(env: NodeJS.ProcessEnv): Keychain {
@@ -18,7 +19,7 @@ export function keychainFor(env: NodeJS.ProcessEnv): Keychain {
 
 /**
  * One store per distinct setting, reused across operations (S3 clients keep their connections warm), each
- * behind RetryingStorage with `retry` (what differs from DEFAULT_RETRY).
+ * behind RetryingStorage with `retry` (what differs from DEFAULT_RETRY), each request a span (TracedStorage).
  */
 export function storageFactory(retry: Partial<RetryPolicy> = {}): (config: Config) => Storage {
   const stores = new Map<string, Storage>();
@@ -29,7 +30,7 @@ export function storageFactory(retry: Partial<RetryPolicy> = {}): (config: Confi
     let store = stores.get(id);
     if (!store) {
       const adapter = config.s3 ? lazyS3({ ...config.s3, requestTimeoutMs }) : new DirStorage(config.store!.root);
-      store = new RetryingStorage(adapter, retry);
+      store = new RetryingStorage(new TracedStorage(adapter), retry);
       stores.set(id, store);
     }
     return store;

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // `vsyncd`: the per-user agent. The one place that wires the adapters (chosen in adapters.ts) into the
 // vault domain and puts the API on the socket.
+import { isAbsolute } from 'node:path';
 import { z } from 'zod';
 import { VsyncError } from '../shared/errors.js';
 import { reportError } from '../shared/error-output.js';
@@ -32,6 +33,7 @@ import {
 } from './server/lifecycle.js';
 import { listenOnInheritedSocket, takeListenFds } from './server/listen-fds.js';
 import { toVsyncError } from '../shared/error-conversion.js';
+import { traceToFile } from './trace/trace-file.js';
 
 const USAGE = `usage: vsyncd [--version | --help]
 
@@ -61,6 +63,8 @@ Environment:
                             config's "limits" overrides them for that vault
   VSYNC_KEY, VSYNC_KEY_<REPO>_<ENV>
                             keys from the environment instead of the OS keychain (headless machines)
+  VSYNC_TRACE_FILE          append how long each part of every operation took (store requests, zipping,
+                            local state, …) to this file, one JSON line each: for measuring, not everyday use
   LISTEN_PID, LISTEN_FDS    socket activation (sd_listen_fds): serve the socket passed as fd 3, bound at
                             the path above, instead of binding one
 
@@ -82,6 +86,7 @@ const Settings = z.object({
   [CAP_SETTINGS.maxEntries]: z.coerce.number().pipe(capSetting).optional(),
   [CAP_SETTINGS.maxEntryBytes]: z.coerce.number().pipe(capSetting).optional(),
   [CAP_SETTINGS.maxTotalBytes]: z.coerce.number().pipe(capSetting).optional(),
+  VSYNC_TRACE_FILE: z.string().refine(isAbsolute, 'must be an absolute path').optional(),
 });
 
 /** The bundle caps the environment sets (limits.ts has the defaults, a vault config may override them). */
@@ -102,6 +107,15 @@ function serverLimits(settings: z.infer<typeof Settings>): Partial<ServerLimits>
     ...(settings.VSYNC_MAX_CONNECTIONS !== undefined ? { maxConnections: settings.VSYNC_MAX_CONNECTIONS } : {}),
     ...(settings.VSYNC_EVENT_BUFFER_KIB !== undefined ? { eventBufferBytes: settings.VSYNC_EVENT_BUFFER_KIB * 1024 } : {}),
   };
+}
+
+/** VSYNC_TRACE_FILE: a file that cannot be opened is a setting the agent cannot use, said before it starts. */
+function traceSpans(path: string): void {
+  try {
+    traceToFile(path);
+  } catch (err) {
+    throw new VsyncError('AGENT_SETTINGS_INVALID', `VSYNC_TRACE_FILE: cannot open ${path} (${(err as NodeJS.ErrnoException).code ?? err})`);
+  }
 }
 
 /** Whether `work` settled within `ms` (its outcome is not looked at: closing reports its own failures). */
@@ -127,6 +141,7 @@ async function main(): Promise<void> {
   const settingsParsed = Settings.safeParse(process.env);
   if (!settingsParsed.success) throw new VsyncError('AGENT_SETTINGS_INVALID', describeIssues(settingsParsed.error));
   const settings = settingsParsed.data;
+  if (settings.VSYNC_TRACE_FILE !== undefined) traceSpans(settings.VSYNC_TRACE_FILE);
   const socket = socketPath(process.env);
   const keychain = keychainFor(process.env);
   const keys = new KeyRing(keychain, (settings.VSYNC_IDLE_TTL_SECONDS ?? DEFAULT_KEY_IDLE_MS / 1000) * 1000);

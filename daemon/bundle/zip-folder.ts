@@ -69,6 +69,8 @@ export async function bundleFolder(repoRoot: string, vaultFolder: string, option
  * when asked. A push on save reads the folder once to decide whether it changed and pushes that same read.
  */
 export interface FolderRead extends Omit<FolderBundle, 'zip'> {
+  /** The files' bytes in all. */
+  readonly bytes: number;
   /**
    * The zip, built as it is read (nothing is opened before the first read). Small files come from memory;
    * larger ones (past the bound on kept bytes, folder-snapshot.ts) are read again, one open at a time, and
@@ -82,7 +84,8 @@ export interface FolderRead extends Omit<FolderBundle, 'zip'> {
 /** The folder read as one snapshot (the refusals of zipFolder), its zip left for later. */
 export async function readFolder(repoRoot: string, vaultFolder: string, options: ZipOptions = {}): Promise<FolderRead> {
   const { files, prefix } = await snapshot(repoRoot, vaultFolder, options);
-  return { digest: digestOf(files, prefix), files: files.length, zip: () => zipStream(files) };
+  const bytes = files.reduce((sum, file) => sum + file.size, 0);
+  return { digest: digestOf(files, prefix), files: files.length, bytes, zip: () => zipStream(files) };
 }
 
 /**

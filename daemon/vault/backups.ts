@@ -67,7 +67,7 @@ export async function writeBackup(
   await mkdir(folder, { recursive: true, mode: 0o700 });
   const temp = tempPathFor(join(folder, `${env}.zip.enc`));
   try {
-    const written = await encryptToFile(aesKey, zip, temp);
+    const written = await encryptToFile(aesKey, zip, temp, { durable: true });
     const newest = (await listBackups(repo, env, environment))[0];
     // Equal zips make equal-sized envelopes: a backup of another size is not decrypted to be compared.
     if (newest && newest.size === written.size && (await holds(newest.path, aesKey, written.zip))) {

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { VsyncError, isVsyncError } from '../../shared/errors.js';
 import type { Progress } from '../../shared/progress.js';
 import { unzipWithDigest } from '../bundle/unzip-to-staging.js';
+import type { ZipInput } from '../bundle/zip-source.js';
 import { readFolder } from '../bundle/zip-folder.js';
 import { FUTURE_SKEW_MS, isFromFuture, parseTimestamp } from '../crypto/timestamp.js';
 import { writeBackup } from './backups.js';
@@ -22,9 +23,17 @@ import { openVault, readPointer, type OpenVault, type VaultDeps, type VaultRef }
 import { DEFAULT_MAX_VERSION_BYTES, VERSION_CAP_VARIABLE } from './version-cap.js';
 import { folderExists, makeStaging, recoverSwap, swapIn, type FolderCheck } from './vault-folder.js';
 import { asSeen, assertAsSeen } from './folder-as-seen.js';
-import { decryptToFile, sameZip, type ZipDigest } from './version-file.js';
+import { IN_MEMORY_BYTES, decryptToFile, decryptToMemory, sameZip, type ZipDigest } from './version-file.js';
 import { withWorkFolder } from './work-folder.js';
+import { span } from '../trace/span.js';
 import type { PullResult } from '../../shared/api.js';
+
+/** A downloaded version once its tag verified: the zip (in memory when small, else a work file), its seal, its digest. */
+interface Pulled {
+  readonly source: ZipInput;
+  readonly ts: string | undefined;
+  readonly zip: ZipDigest;
+}
 
 export interface PullOptions {
   /** A version by name: also how to go back to an older version on purpose. */
@@ -35,9 +44,9 @@ export interface PullOptions {
 
 export async function pull(deps: VaultDeps & OperationGuard, ref: VaultRef, options: PullOptions, progress: Progress): Promise<PullResult> {
   if (options.at !== undefined) parseTimestamp(options.at);
-  const vault = await openVault(deps, ref);
+  const vault = await span('vault.open', () => openVault(deps, ref));
   await recoverSwap(vault.folder);
-  // The download is decrypted into a file in a work folder (work-folder.ts, version-file.ts). A pull that
+  // A large download is decrypted into a file in a work folder (work-folder.ts, version-file.ts). A pull that
   // ends before its download does (refused at step 2, a failed backup) stops the download too.
   return withWorkFolder(deps.environment, async (work) => {
     const downloading = new AbortController();
@@ -67,8 +76,9 @@ async function pullInto(
   // step 1); nothing is judged or extracted before the backup is done, and a local failure is reported
   // first. A `latest` from the future is not even downloaded: step 2 refuses it. The download is capped by
   // the size the store declares, and cut off if it sends more (storage.ts ReadOptions). It is decrypted as
-  // it arrives into a private file outside the checkout, which holds the zip once the GCM tag verified
-  // (version-file.ts); each attempt (a transfer the store cut short is retried) writes its own file.
+  // it arrives, into memory when small, else into a private file outside the checkout, which holds the zip
+  // once the GCM tag verified (version-file.ts); each attempt (a transfer the store cut short is retried)
+  // starts again from nothing, in its own file.
   const pointerRead = settleLater(readPointer(vault));
   const keyRead = settleLater(vault.aesKey());
   let attempts = 0;
@@ -80,26 +90,30 @@ async function pullInto(
         const aesKey = await keyRead;
         return vault.storage.download(
           versionKey(repo, env, ts),
-          async (body) => {
+          async (body, info): Promise<Pulled> => {
+            if (info.size <= IN_MEMORY_BYTES) {
+              const { bytes, ...opened } = await decryptToMemory(aesKey, body, true);
+              return { source: bytes, ...opened };
+            }
             const path = join(await work(), `version-${++attempts}.zip`);
-            return { path, ...(await decryptToFile(aesKey, body, path, true)) };
+            return { source: { path }, ...(await decryptToFile(aesKey, body, path, true)) };
           },
           { maxBytes, signal },
         );
       }),
   );
   const aesKey = await keyRead;
-  const state = await readLocalState(vault.stateFile);
+  const state = await span('state.read', () => readLocalState(vault.stateFile));
 
   checkNotCancelled(deps);
   step(1, `backing up local ${vault.vaultFolder}/ (if any)`);
   let local: { zip: ZipDigest; digest: string; backup: string } | undefined;
   let seen: string | undefined; // the folder's digest as judged and backed up; undefined: there was none
   if (await folderExists(vault.folder)) {
-    const current = await readFolder(ref.root, vault.vaultFolder, vault.limits);
+    const current = await span('folder.read', () => readFolder(ref.root, vault.vaultFolder, vault.limits));
     seen = current.digest;
     if (current.files > 0) {
-      const backup = await writeBackup(aesKey, current.zip(), repo, env, deps.environment, deps.now());
+      const backup = await span('backup.write', () => writeBackup(aesKey, current.zip(), repo, env, deps.environment, deps.now()));
       progress({ kind: 'detail', text: `→ ${backup.path}` });
       local = { zip: backup.zip, digest: current.digest, backup: backup.path };
     }
@@ -124,7 +138,7 @@ async function pullInto(
 
   const key = versionKey(repo, env, ts);
   step(3, `downloading version ${ts} (${key})`);
-  let pulled: { path: string; ts: string | undefined; zip: ZipDigest };
+  let pulled: Pulled;
   try {
     pulled = (await download)!;
   } catch (err) {
@@ -162,7 +176,7 @@ async function pullInto(
   step(6, `unzipping into ${ref.root}`);
   await checkMayReplaceFolder(deps, vault.folder);
   // Read again, not the state read before the download: another pull may have raised the floor since.
-  const past = options.at === undefined ? await floorPast(vault.stateFile, ts, now) : undefined;
+  const past = options.at === undefined ? await span('state.read', () => floorPast(vault.stateFile, ts, now)) : undefined;
   if (past !== undefined) {
     throw new VsyncError(
       'VAULT_ROLLBACK',
@@ -174,17 +188,17 @@ async function pullInto(
   const digest =
     local && sameZip(local.zip, pulled.zip)
       ? local.digest
-      : await replaceFolder(deps, vault, pulled.path, state, { ts, etag: pointer.etag }, now, asSeen(ref.root, seen, vault.limits));
+      : await replaceFolder(deps, vault, pulled.source, state, { ts, etag: pointer.etag }, now, asSeen(ref.root, seen, vault.limits));
   const next = afterSync(state, ref.root, { ts, etag: pointer.etag, digest }, newerPlausible(pointer.ts, ts, now), now);
-  if (JSON.stringify(next) !== JSON.stringify(state)) await writeLocalState(vault.stateFile, next, now);
+  if (JSON.stringify(next) !== JSON.stringify(state)) await span('state.write', () => writeLocalState(vault.stateFile, next, now));
   return { repo, env, version: ts, ...(local ? { backup: local.backup } : {}), folder: ref.root };
 }
 
-/** Extracts the zip file beside the vault folder and swaps it in, with a pending record first; returns its digest. */
+/** Extracts the zip into a staging folder beside the vault folder and swaps it in, with a pending record first; returns its digest. */
 async function replaceFolder(
   guard: OperationGuard,
   vault: OpenVault,
-  zip: string,
+  zip: ZipInput,
   state: LocalState,
   sync: { ts: string; etag: string },
   now: Date,
@@ -192,12 +206,12 @@ async function replaceFolder(
 ): Promise<string> {
   const staging = await makeStaging(vault.folder);
   try {
-    const { digest } = await unzipWithDigest({ path: zip }, staging, vault.vaultFolder, vault.limits);
+    const { digest } = await span('version.unzip', () => unzipWithDigest(zip, staging, vault.vaultFolder, vault.limits));
     // The extraction took a while: the last word before anything the user sees changes.
     await checkMayReplaceFolder(guard, vault.folder);
     await assertAsSeen(vault.folder, unchanged);
-    await writeLocalState(vault.stateFile, beginSync(state, vault.ref.root, { ...sync, digest }), now);
-    await swapIn(vault.folder, staging, unchanged);
+    await span('state.write', () => writeLocalState(vault.stateFile, beginSync(state, vault.ref.root, { ...sync, digest }), now));
+    await span('folder.swap', () => swapIn(vault.folder, staging, unchanged));
     return digest;
   } finally {
     // A staging folder that cannot be removed must not turn a done swap into a failure, nor hide the error that

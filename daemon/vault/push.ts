@@ -13,8 +13,9 @@ import { pointerKey, versionKey } from './remote-layout.js';
 import { settleLater } from './settle-later.js';
 import { openVault, readPointer, type OpenVault, type VaultDeps, type VaultRef } from './vault.js';
 import { recoverSwap } from './vault-folder.js';
-import { checkSealedFile, encryptToFile } from './version-file.js';
+import { IN_MEMORY_BYTES, checkSealed, encryptToFile, encryptToMemory } from './version-file.js';
 import { withWorkFolder } from './work-folder.js';
+import { span } from '../trace/span.js';
 import type { PushResult } from '../../shared/api.js';
 
 export interface PushOptions {
@@ -25,7 +26,7 @@ export interface PushOptions {
 }
 
 export async function push(deps: VaultDeps & OperationGuard, ref: VaultRef, options: PushOptions, progress: Progress): Promise<PushResult> {
-  return pushFolder(deps, await openVault(deps, ref), undefined, options, progress);
+  return pushFolder(deps, await span('vault.open', () => openVault(deps, ref)), undefined, options, progress);
 }
 
 /**
@@ -47,10 +48,13 @@ export async function pushFolder(
   step(1, `zipping ${vault.vaultFolder}/`);
   // The pointer read goes out while the folder is read; a local failure is still the one reported.
   const remote = settleLater(readPointer(vault));
-  const folder = read && recovered.restored === undefined ? read : await readFolder(ref.root, vault.vaultFolder, vault.limits);
+  const folder =
+    read && recovered.restored === undefined
+      ? read
+      : await span('folder.read', () => readFolder(ref.root, vault.vaultFolder, vault.limits));
   const { digest } = folder;
-  const aesKey = await vault.aesKey();
-  const state = await readLocalState(vault.stateFile);
+  const aesKey = await span('key.unlock', () => vault.aesKey());
+  const state = await span('state.read', () => readLocalState(vault.stateFile));
   const pointer = await remote;
   const synced = syncedHere(state, ref.root, { pointer });
   const now = deps.now();
@@ -81,15 +85,22 @@ export async function pushFolder(
   let ts = nextTimestamp(newer(future ? undefined : pointer?.ts, floorOf(state, now)), now);
   while (await exists(vault.storage, versionKey(repo, env, ts))) ts = nextTimestamp(ts, deps.now());
 
-  // The zip is streamed through the seal and the encryption into a file in a work folder (work-folder.ts), read back
-  // through decryption, and uploaded from that file: memory stays bounded whatever the vault's size.
+  // The zip is streamed through the seal and the encryption, into memory for a small vault, else into a file
+  // in a work folder (work-folder.ts) uploaded from there: memory stays bounded whatever the vault's size.
   return withWorkFolder(deps.environment, async (work) => {
-    const file = join(await work(), `${ts}.enc`);
     step(2, `sealing manifest ts=${ts}`);
     step(3, 'encrypting');
-    const sealed = await encryptToFile(aesKey, folder.zip(), file, ts);
+    const sealed = await span('version.write', async () => {
+      if (folder.bytes <= IN_MEMORY_BYTES) {
+        const { body, zip } = await encryptToMemory(aesKey, folder.zip(), ts);
+        return { body, size: body.length, zip };
+      }
+      const path = join(await work(), `${ts}.enc`);
+      const { size, zip } = await encryptToFile(aesKey, folder.zip(), path, { ts });
+      return { body: { path, size }, size, zip };
+    });
     // Decrypt and compare before anything leaves the machine: a fault here must never reach the bucket.
-    await checkSealedFile(aesKey, file, ts, sealed.zip);
+    await span('version.check', () => checkSealed(aesKey, sealed.body, ts, sealed.zip));
 
     const warning = await options.storeWarning?.(vault.storage, ref);
     if (warning) progress({ kind: 'warning', text: warning });
@@ -98,7 +109,7 @@ export async function pushFolder(
     checkNotCancelled(deps);
     step(4, `uploading ${sealed.size} bytes → ${vault.storage.describe(key)}`);
     try {
-      await vault.storage.putIfAbsent(key, { path: file, size: sealed.size });
+      await vault.storage.putIfAbsent(key, sealed.body);
     } catch (err) {
       if (isVsyncError(err, 'STORAGE_PRECONDITION_FAILED')) {
         throw new VsyncError('VAULT_CONFLICT', `another push wrote version ${ts} at the same moment`, { cause: err });
@@ -110,7 +121,7 @@ export async function pushFolder(
     step(5, `updating pointer → ${vault.storage.describe(latest)}`);
     // A cancelled push stops here: its version is uploaded but latest still names the one before.
     checkNotCancelled(deps);
-    await writeLocalState(vault.stateFile, beginSync(state, ref.root, { ts, digest }), now);
+    await span('state.write', () => writeLocalState(vault.stateFile, beginSync(state, ref.root, { ts, digest }), now));
     let etag: string;
     try {
       const body = Buffer.from(ts, 'latin1');
@@ -127,7 +138,7 @@ export async function pushFolder(
       throw err;
     }
 
-    await writeLocalState(vault.stateFile, afterSync(state, ref.root, { ts, etag, digest }, ts, now), now);
+    await span('state.write', () => writeLocalState(vault.stateFile, afterSync(state, ref.root, { ts, etag, digest }, ts, now), now));
     return { repo, env, version: ts, bytes: sealed.size, url: vault.storage.describe(key) };
   });
 }

@@ -23,6 +23,7 @@ import { exportKey, importShare, readShare, type KeyExportResult, type KeyImport
 import { readLocalState } from './local-state.js';
 import { pull, type PullOptions } from './pull.js';
 import { push, pushFolder, type PushOptions } from './push.js';
+import { span } from '../trace/span.js';
 import { RepoIdentityCache } from './repo-identity-cache.js';
 import { doctor, type DoctorReport } from './doctor/doctor.js';
 import { WriteSafety } from './doctor/write-safety.js';
@@ -78,7 +79,7 @@ export class VaultService {
   /** The vault `env` of the repo that holds `cwd`. */
   async locate(cwd: string, env: string): Promise<VaultRef> {
     assertEnvName(env);
-    const identity = await this.identities.resolve(cwd);
+    const identity = await span('repo.identity', () => this.identities.resolve(cwd));
     return { repo: identity.repo, env, root: identity.root };
   }
 
@@ -274,8 +275,10 @@ export class VaultService {
     op: (ref: VaultRef, deps: OperationDeps) => Promise<T>,
     how: QueueOptions = {},
   ): Promise<T> {
-    const ref = await this.locate(cwd, env);
-    return this.queued(operation, ref.repo, ref.env, (deps) => op(ref, deps), how);
+    return span(`operation.${operation}`, async () => {
+      const ref = await this.locate(cwd, env);
+      return this.queued(operation, ref.repo, ref.env, (deps) => op(ref, deps), how);
+    });
   }
 
   /** The dependencies one operation runs with: its store calls end when `signal` fires. */

@@ -1,16 +1,26 @@
-// A version on its way to or from the store, as a file in a work folder (work-folder.ts), so that memory
-// stays bounded whatever the vault's size: push seals and encrypts the zip stream into a file, reads it back
-// to check it, and uploads the file; pull decrypts the download into a zip file and extracts from it only
-// once the GCM tag and the seal verified.
+// A version on its way to or from the store. A small one (at most IN_MEMORY_BYTES) is sealed, encrypted,
+// checked and opened in memory: no work file, no descriptor, no fsync for a vault of a few KB. A larger one
+// goes through a file in a work folder (work-folder.ts), so that memory stays bounded whatever the vault's
+// size: push seals and encrypts the zip stream into a file, reads it back to check it, and uploads the
+// file; pull decrypts the download into a zip file and extracts from it only once the GCM tag and the seal
+// verified. Either way the bytes are the same and nothing is used before the tag verified.
 import { createReadStream, createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { VsyncError } from '../../shared/errors.js';
 import { DigestTap } from '../crypto/digest-tap.js';
 import { DecryptingStream, encryptingStream } from '../crypto/envelope-stream.js';
 import { sealHeader } from '../crypto/seal.js';
 import { UnsealingStream } from '../crypto/seal-stream.js';
+import type { FileBody } from '../storage/storage.js';
+
+/**
+ * The largest version (a push: the vault's file bytes; a pull: the object's declared size) handled in
+ * memory. The same bound as the bytes a folder read keeps (folder-snapshot.ts KEPT_BYTES): such a vault's
+ * files are in memory already.
+ */
+export const IN_MEMORY_BYTES = 8 * 1024 * 1024;
 
 /** A zip that went through a stream: its SHA-256 (hex) and length. Bundles are deterministic: equal hashes, equal folders. */
 export interface ZipDigest {
@@ -23,36 +33,56 @@ export function sameZip(a: ZipDigest, b: ZipDigest): boolean {
   return a.sha256 === b.sha256 && a.bytes === b.bytes;
 }
 
+type Sink = NodeJS.WritableStream | ((source: AsyncIterable<Buffer>) => Promise<void>);
+
 /**
- * Writes `zip` encrypted into an RQE1 envelope at the new file `path` (0600, flushed to disk), sealed as
- * `ts` first when given (a version; a backup is not sealed). Returns the envelope's size and the zip's digest.
+ * Writes `zip` encrypted into an RQE1 envelope at the new file `path` (0600), sealed as `ts` first when
+ * given (a version; a backup is not sealed). Returns the envelope's size and the zip's digest. `durable`
+ * (a backup, which is kept) flushes it to disk; a work file is gone after the operation either way.
  */
-export async function encryptToFile(aesKey: Buffer, zip: Readable, path: string, ts?: string): Promise<{ size: number; zip: ZipDigest }> {
+export async function encryptToFile(
+  aesKey: Buffer,
+  zip: Readable,
+  path: string,
+  options: { readonly ts?: string; readonly durable?: boolean } = {},
+): Promise<{ size: number; zip: ZipDigest }> {
+  const file = createWriteStream(path, { flags: 'wx', mode: 0o600, flush: options.durable === true });
+  return removeOnFailure(path, () => encryptInto(aesKey, zip, file, options.ts));
+}
+
+/** encryptToFile into memory, for a version of at most IN_MEMORY_BYTES: the envelope itself. */
+export async function encryptToMemory(aesKey: Buffer, zip: Readable, ts: string): Promise<{ body: Buffer; zip: ZipDigest }> {
+  const chunks: Buffer[] = [];
+  const written = await encryptInto(aesKey, zip, collect(chunks), ts);
+  return { body: Buffer.concat(chunks, written.size), zip: written.zip };
+}
+
+async function encryptInto(aesKey: Buffer, zip: Readable, sink: Sink, ts: string | undefined): Promise<{ size: number; zip: ZipDigest }> {
   const header = ts === undefined ? undefined : sealHeader(ts);
   const tap = new DigestTap();
   const out = new DigestTap();
-  await removeOnFailure(path, () =>
-    pipeline(
-      zip,
-      tap,
-      async function* (payload: AsyncIterable<Buffer>) {
-        if (header) yield header;
-        yield* payload;
-      },
-      encryptingStream(aesKey),
-      out,
-      createWriteStream(path, { flags: 'wx', mode: 0o600, flush: true }),
-    ),
+  await pipeline(
+    zip,
+    tap,
+    async function* (payload: AsyncIterable<Buffer>) {
+      if (header) yield header;
+      yield* payload;
+    },
+    encryptingStream(aesKey),
+    out,
+    sink,
   );
   return { size: out.bytes, zip: { sha256: tap.sha256, bytes: tap.bytes } };
 }
 
 /**
- * Reads a sealed file back through decryption before it leaves the machine: it must unseal to `ts` and to
- * exactly the zip that was written (`zip`), or nothing is uploaded (INTERNAL: a fault here is ours).
+ * Reads a sealed version back through decryption before it leaves the machine (the envelope in memory, or
+ * its file): it must unseal to `ts` and to exactly the zip that was written (`zip`), or nothing is
+ * uploaded (INTERNAL: a fault here is ours).
  */
-export async function checkSealedFile(aesKey: Buffer, path: string, ts: string, zip: ZipDigest): Promise<void> {
-  const opened = await openEnvelope(aesKey, createReadStream(path), discard, true);
+export async function checkSealed(aesKey: Buffer, body: Buffer | FileBody, ts: string, zip: ZipDigest): Promise<void> {
+  const source = Buffer.isBuffer(body) ? Readable.from([body]) : createReadStream(body.path);
+  const opened = await openEnvelope(aesKey, source, discard, true);
   if (opened.ts !== ts || !sameZip(opened.zip, zip)) {
     throw new VsyncError('INTERNAL', 'the sealed bundle did not decrypt to what was sealed');
   }
@@ -70,8 +100,20 @@ export async function decryptToFile(
   path: string,
   sealed: boolean,
 ): Promise<{ ts: string | undefined; zip: ZipDigest }> {
-  const file = createWriteStream(path, { flags: 'wx', mode: 0o600, flush: true });
+  // Not flushed: the file is a step on the way (extracted, or copied into place, then removed).
+  const file = createWriteStream(path, { flags: 'wx', mode: 0o600 });
   return removeOnFailure(path, () => openEnvelope(aesKey, envelope, file, sealed));
+}
+
+/** decryptToFile into memory, for a version of at most IN_MEMORY_BYTES: the zip, once the tag verified. */
+export async function decryptToMemory(
+  aesKey: Buffer,
+  envelope: AsyncIterable<Buffer> | Readable,
+  sealed: boolean,
+): Promise<{ ts: string | undefined; zip: ZipDigest; bytes: Buffer }> {
+  const chunks: Buffer[] = [];
+  const opened = await openEnvelope(aesKey, envelope, collect(chunks), sealed);
+  return { ...opened, bytes: Buffer.concat(chunks, opened.zip.bytes) };
 }
 
 /** The digest of the zip inside the envelope file at `path`, decrypted but written nowhere; throws as decryptToFile. */
@@ -83,10 +125,16 @@ async function discard(source: AsyncIterable<Buffer>): Promise<void> {
   for await (const _ of source); // only the digest is wanted
 }
 
+function collect(chunks: Buffer[]): (source: AsyncIterable<Buffer>) => Promise<void> {
+  return async (source) => {
+    for await (const chunk of source) chunks.push(chunk);
+  };
+}
+
 async function openEnvelope(
   aesKey: Buffer,
   envelope: AsyncIterable<Buffer> | Readable,
-  sink: NodeJS.WritableStream | ((source: AsyncIterable<Buffer>) => Promise<void>),
+  sink: Sink,
   sealed: boolean,
 ): Promise<{ ts: string | undefined; zip: ZipDigest }> {
   const unsealing = sealed ? new UnsealingStream() : undefined;

@@ -10,6 +10,7 @@ import { VsyncError } from '../../shared/errors.js';
 import { workFolder, type Env } from '../../shared/paths.js';
 import { isErrno } from '../fs/errno.js';
 import { isRunning } from '../fs/process-alive.js';
+import { span } from '../trace/span.js';
 
 /**
  * Runs `use` with a new private folder (0700), made on the first call of `dir` (an operation that fails
@@ -22,9 +23,10 @@ export async function withWorkFolder<T>(environment: Env, use: (dir: () => Promi
   const dir = () => {
     // A download still running after its operation ended must not make a folder nobody removes.
     if (done) return Promise.reject(new VsyncError('AGENT_OPERATION_CANCELLED', 'the operation this work folder was for has ended'));
-    made ??= mkdir(workFolder(environment), { recursive: true, mode: 0o700 }).then(() =>
-      mkdtemp(join(workFolder(environment), `${process.pid}-`)),
-    );
+    made ??= span('work.make', async () => {
+      await mkdir(workFolder(environment), { recursive: true, mode: 0o700 });
+      return mkdtemp(join(workFolder(environment), `${process.pid}-`));
+    });
     return made;
   };
   try {
@@ -32,7 +34,7 @@ export async function withWorkFolder<T>(environment: Env, use: (dir: () => Promi
   } finally {
     done = true;
     const folder = await made?.catch(() => undefined);
-    if (folder !== undefined) await rm(folder, { recursive: true, force: true }).catch(() => undefined);
+    if (folder !== undefined) await span('work.remove', () => rm(folder, { recursive: true, force: true })).catch(() => undefined);
   }
 }
 

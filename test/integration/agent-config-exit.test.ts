@@ -23,6 +23,8 @@ t.test('a VSYNC_* setting the agent cannot use: exit 3, naming the variable', as
     [{ VSYNC_SHUTDOWN_SECONDS: '-1', VSYNC_RETRY_SECONDS: '0' }, /VSYNC_SHUTDOWN_SECONDS: .*; VSYNC_RETRY_SECONDS: /],
     [{ VSYNC_MAX_BUNDLE_ENTRIES: '0', VSYNC_MAX_FILE_BYTES: '1.5' }, /VSYNC_MAX_BUNDLE_ENTRIES: .*; VSYNC_MAX_FILE_BYTES: /],
     [{ VSYNC_MAX_BUNDLE_BYTES: 'lots' }, /VSYNC_MAX_BUNDLE_BYTES: /],
+    [{ VSYNC_TRACE_FILE: 'relative/trace' }, /VSYNC_TRACE_FILE: must be an absolute path/],
+    [{ VSYNC_TRACE_FILE: '/nonexistent-folder/trace' }, /VSYNC_TRACE_FILE: cannot open \/nonexistent-folder\/trace \(ENOENT\)/],
   ];
   for (const [env, names] of cases) {
     const socket = freshSocket();
