@@ -67,9 +67,10 @@ export class DecryptingStream extends Transform {
       }
       // Everything but the last TAG_BYTES seen so far is ciphertext.
       if (data.length >= TAG_BYTES) {
-        const out = [this.decipher.update(this.tail), this.decipher.update(data.subarray(0, data.length - TAG_BYTES))];
+        // Pushed as they come, not concatenated: a copy of every chunk less (this runs once per 64 KiB).
+        if (this.tail.length > 0) this.push(this.decipher.update(this.tail));
         this.tail = Buffer.from(data.subarray(data.length - TAG_BYTES));
-        callback(null, Buffer.concat(out));
+        callback(null, this.decipher.update(data.subarray(0, data.length - TAG_BYTES)));
       } else {
         const held = Buffer.concat([this.tail, data]);
         const spill = held.length - TAG_BYTES;

@@ -10,6 +10,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { VsyncError } from '../../shared/errors.js';
 import { DigestTap } from '../crypto/digest-tap.js';
+import { ENVELOPE_OVERHEAD } from '../crypto/envelope.js';
 import { DecryptingStream, encryptingStream } from '../crypto/envelope-stream.js';
 import { sealHeader } from '../crypto/seal.js';
 import { UnsealingStream } from '../crypto/seal-stream.js';
@@ -60,7 +61,6 @@ export async function encryptToMemory(aesKey: Buffer, zip: Readable, ts: string)
 async function encryptInto(aesKey: Buffer, zip: Readable, sink: Sink, ts: string | undefined): Promise<{ size: number; zip: ZipDigest }> {
   const header = ts === undefined ? undefined : sealHeader(ts);
   const tap = new DigestTap();
-  const out = new DigestTap();
   await pipeline(
     zip,
     tap,
@@ -69,10 +69,10 @@ async function encryptInto(aesKey: Buffer, zip: Readable, sink: Sink, ts: string
       yield* payload;
     },
     encryptingStream(aesKey),
-    out,
     sink,
   );
-  return { size: out.bytes, zip: { sha256: tap.sha256, bytes: tap.bytes } };
+  // GCM's ciphertext is as long as its plaintext: the envelope's size is known without counting it.
+  return { size: ENVELOPE_OVERHEAD + (header?.length ?? 0) + tap.bytes, zip: { sha256: tap.sha256, bytes: tap.bytes } };
 }
 
 /**
