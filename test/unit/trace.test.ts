@@ -13,6 +13,7 @@ import { push } from '../../daemon/vault/push.js';
 import { openVault } from '../../daemon/vault/vault.js';
 import { IN_MEMORY_BYTES } from '../../daemon/vault/version-file.js';
 import { workFolder } from '../../shared/paths.js';
+import type { TestContext } from '../helpers/tap-types.js';
 import { twoMachines } from '../helpers/vault-fixture.js';
 
 interface Line {
@@ -28,6 +29,29 @@ const lines = (file: string): Line[] =>
         .filter((l) => l !== '')
         .map((l) => JSON.parse(l) as Line)
     : [];
+
+/**
+ * Alice writes `files` into her vault folder, pushes, and Bob pulls, on a real directory store with every
+ * request traced as the agent wires it; the span names of the push and of the pull, and the trace file.
+ */
+async function pushThenPull(t: TestContext, files: Record<string, string | Buffer>) {
+  const dir = t.testdir();
+  const storage = new TracedStorage(new DirStorage(join(dir, 'store')));
+  const { a, b, cleanup } = await twoMachines('vsync-trace-', storage);
+  t.teardown(cleanup);
+  const folder = (await openVault(a.deps, a.ref)).folder;
+  for (const [name, bytes] of Object.entries(files)) writeFileSync(join(folder, name), bytes);
+  const file = join(dir, 'trace');
+  const stop = traceToFile(file);
+  await push(a.deps, a.ref, {}, a.progress);
+  const pushed = lines(file).map((l) => l.span);
+  await pull(b.deps, b.ref, {}, b.progress);
+  stop();
+  const pulled = lines(file)
+    .slice(pushed.length)
+    .map((l) => l.span);
+  return { dir, file, a, b, pushed, pulled };
+}
 
 t.test('with nobody listening a span only runs its work', async (t) => {
   t.equal(spans.hasSubscribers, false);
@@ -67,20 +91,8 @@ t.test('each span is one line when it ends, a failure marked as one; stopping st
 });
 
 t.test('a push and a pull, taken apart: every local step and store request, and nothing of the vault', async (t) => {
-  const dir = t.testdir();
-  const storage = new TracedStorage(new DirStorage(join(dir, 'store')));
-  const { a, b, cleanup } = await twoMachines('vsync-trace-', storage);
-  t.teardown(cleanup);
-  const folder = (await openVault(a.deps, a.ref)).folder;
-  writeFileSync(join(folder, '.env.dev'), 'API_TOKEN=s3cr3t-value\n');
-  const file = join(dir, 'trace');
-  const stop = traceToFile(file);
-  await push(a.deps, a.ref, {}, a.progress);
-  const pushed = lines(file).map((l) => l.span);
-  await pull(b.deps, b.ref, {}, b.progress);
-  stop();
+  const { dir, file, pushed, pulled } = await pushThenPull(t, { '.env.dev': 'API_TOKEN=s3cr3t-value\n' });
   const all = lines(file);
-  const pulled = all.slice(pushed.length).map((l) => l.span);
   for (const name of [
     'vault.open',
     'folder.read',
@@ -113,22 +125,8 @@ t.test('a push and a pull, taken apart: every local step and store request, and 
 });
 
 t.test('a vault past IN_MEMORY_BYTES goes through work files both ways, and arrives whole', async (t) => {
-  const dir = t.testdir();
-  const storage = new TracedStorage(new DirStorage(join(dir, 'store')));
-  const { a, b, cleanup } = await twoMachines('vsync-trace-large-', storage);
-  t.teardown(cleanup);
-  const folder = (await openVault(a.deps, a.ref)).folder;
   const blob = randomBytes(IN_MEMORY_BYTES + 1024); // incompressible: the object is past the bound too
-  writeFileSync(join(folder, 'blob.bin'), blob);
-  const file = join(dir, 'trace');
-  const stop = traceToFile(file);
-  await push(a.deps, a.ref, {}, a.progress);
-  const pushed = lines(file).map((l) => l.span);
-  await pull(b.deps, b.ref, {}, b.progress);
-  stop();
-  const pulled = lines(file)
-    .slice(pushed.length)
-    .map((l) => l.span);
+  const { a, b, pushed, pulled } = await pushThenPull(t, { 'blob.bin': blob });
   t.ok(pushed.includes('work.make') && pushed.includes('work.remove'), 'push: sealed in a work file');
   t.ok(pulled.includes('work.make') && pulled.includes('work.remove'), 'pull: decrypted into a work file');
   t.ok(readFileSync(join((await openVault(b.deps, b.ref)).folder, 'blob.bin')).equals(blob), "Bob has Alice's bytes");
