@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { AGENT_ENVIRONMENT } from '../shared/agent-environment.js';
 import { SseReader } from '../client/sse-reader.js';
 import type { AgentEvent } from '../shared/events.js';
 
@@ -55,6 +56,7 @@ export async function startBenchAgent(home: string, extra: Record<string, string
     VSYNC_SOCKET: socket,
     VSYNC_KEY: randomBytes(32).toString('base64'),
     VSYNC_NO_AUTOSTART: '1',
+    ...AGENT_ENVIRONMENT, // as the client's autostart and the unit start it
     ...extra,
   });
   const child = spawn(process.execPath, [daemonMain], { env, stdio: 'ignore' });

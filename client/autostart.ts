@@ -11,6 +11,7 @@ import { closeSync, mkdirSync, openSync, readFileSync, watch, type FSWatcher } f
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { AGENT_ENVIRONMENT } from '../shared/agent-environment.js';
 import type { StatusResult } from '../shared/api.js';
 import { VsyncError, exitCodes } from '../shared/errors.js';
 import { checkSocket } from '../shared/socket-folder.js';
@@ -98,7 +99,11 @@ function spawnAgent(client: AgentClient): Spawned {
   let markExited: () => void = () => undefined;
   const exited = new Promise<void>((resolve) => (markExited = resolve));
   try {
-    const child = spawn(process.execPath, [main], { detached: true, stdio: ['ignore', fd, fd], env: { ...client.env } });
+    const child = spawn(process.execPath, [main], {
+      detached: true,
+      stdio: ['ignore', fd, fd],
+      env: { ...AGENT_ENVIRONMENT, ...client.env },
+    });
     const pid = child.pid;
     child.on('error', (err) => {
       ended = { why: `could not start ${main}: ${err.message}`, lostRace: false };

@@ -3,6 +3,7 @@
 // one that won. With the CPU kept busy meanwhile (stress-ng), so that starting takes as long as it does on
 // a loaded machine, not as on a quiet one.
 import t from 'tap';
+import { AGENT_ENVIRONMENT } from '../../shared/agent-environment.js';
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -73,5 +74,8 @@ t.test(
     const deadline = Date.now() + 60_000;
     while (serving().length > 1 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
     t.same(serving(), [state.pid], 'one vsyncd process runs for this socket, the one that answered');
+    const environment = readFileSync(`/proc/${state.pid}/environ`, 'utf8').split('\0');
+    for (const [name, value] of Object.entries(AGENT_ENVIRONMENT))
+      t.ok(environment.includes(`${name}=${value}`), `the client started it with ${name}=${value} (shared/agent-environment.ts)`);
   },
 );

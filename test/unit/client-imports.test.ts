@@ -18,6 +18,7 @@ const ALLOWED_SHARED = new Set([
   'shared/socket-folder',
   'shared/paths',
   'shared/version',
+  'shared/agent-environment',
 ]);
 
 function check(t: TestContext, files: string[], external: Map<string, string>): void {

@@ -3,6 +3,7 @@
 // plistlib, the install and uninstall plans of both managers, and their command lines. Rendering for this
 // machine and systemd-analyze verify are in test/integration/systemd-units.test.ts.
 import t from 'tap';
+import { AGENT_ENVIRONMENT } from '../../shared/agent-environment.js';
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -82,6 +83,8 @@ t.test('the socket unit listens where vsync looks for the agent by default', asy
   t.equal(listen?.replace('%t', '/run/user/1000'), socketPath({ XDG_RUNTIME_DIR: '/run/user/1000' }));
   const service = template('systemd/vsyncd.service');
   t.equal(/^Environment=VSYNC_SOCKET=(.*)$/m.exec(service)?.[1], listen, 'and the service names the same path');
+  for (const [name, value] of Object.entries(AGENT_ENVIRONMENT))
+    t.match(service, new RegExp(`^Environment=${name}=${value}$`, 'm'), `the service starts the agent as autostart does: ${name}`);
   t.match(unit, /^SocketMode=0600$/m);
   t.match(unit, /^DirectoryMode=0700$/m);
   t.match(unit, /^WantedBy=sockets\.target$/m);
