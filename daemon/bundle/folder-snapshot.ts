@@ -22,6 +22,7 @@ import { isEditorScratch } from './editor-files.js';
 import { nameProblem, showName } from './entry-names.js';
 import { EntrySet } from './entry-set.js';
 import { capText, type BundleLimits } from './limits.js';
+import { mapAtMost } from './at-most.js';
 
 // O_NOFOLLOW: a file swapped for a symlink after we listed it is not followed out of the folder.
 // O_NONBLOCK: a file swapped for a fifo cannot hang the open; the fstat check then sees it.
@@ -32,6 +33,10 @@ const MOVED = ['ENOENT', 'ENOTDIR', 'ELOOP', 'ENXIO', 'EISDIR'];
 
 // Files are read, hashed and zipped in chunks of this size.
 const CHUNK_BYTES = 64 * 1024;
+/** Files read at once: enough to keep libuv's four threads and the disk busy, each with one 64 KiB buffer. */
+const READERS = 8;
+/** A folder's children lstat-ed before any of them is judged. */
+const STAT_BATCH = 64;
 
 /**
  * How many bytes of file contents one read keeps, in all, for the zip. Most vaults are a few KiB: keeping
@@ -137,28 +142,26 @@ async function readOnce(repoRoot: string, prefix: string, caps: BundleLimits, ho
   if (!sameInode(listing.root, start.stats)) throw new FolderChanged(`${prefix}/ was replaced`);
   await hooks.onListed?.(attempt);
 
-  const files: SnapshotFile[] = [];
+  // Each file's allowances, in bundle order, from its listed size: a file read with another size was written
+  // to since the listing (its ctime moved), which readListedFile refuses as a change. So the files can be
+  // read several at a time and still be judged exactly as one after the other would judge them.
+  const reads: Array<{ entry: ListedEntry; name: string; keep: number; cap: number; over: string }> = [];
   let totalBytes = 0;
   let kept = 0;
   for (const entry of listing.entries) {
     if (entry.kind !== 'file') continue;
-    const name = `${prefix}/${entry.rel}`;
+    const size = Number(entry.stats.size);
     const left = caps.maxTotalBytes - totalBytes;
     const keep = keptBytes - kept;
-    const file =
+    const [cap, over] =
       caps.maxEntryBytes <= left
-        ? await readListedFile(
-            entry,
-            name,
-            keep,
-            caps.maxEntryBytes,
-            `is larger than the cap of ${capText(caps, 'maxEntryBytes')} bytes a file`,
-          )
-        : await readListedFile(entry, name, keep, left, `would take the bundle over its cap of ${capText(caps, 'maxTotalBytes')} bytes`);
-    totalBytes += file.size;
-    if (file.data !== undefined) kept += file.size;
-    files.push(file);
+        ? [caps.maxEntryBytes, `is larger than the cap of ${capText(caps, 'maxEntryBytes')} bytes a file`]
+        : [left, `would take the bundle over its cap of ${capText(caps, 'maxTotalBytes')} bytes`];
+    reads.push({ entry, name: `${prefix}/${entry.rel}`, keep, cap, over });
+    totalBytes += size;
+    if (size <= keep) kept += size;
   }
+  const files = await mapAtMost(READERS, reads, (read) => readListedFile(read.entry, read.name, read.keep, read.cap, read.over));
   await hooks.onRead?.(attempt);
 
   const again = await listTree(start.path, prefix, caps);
@@ -225,12 +228,23 @@ async function listTree(folder: string, prefix: string, caps: BundleLimits): Pro
       throw new FolderChanged(`${prefix}/${relDir} was replaced`);
     }
     children.sort((a, b) => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8')));
-    for (const child of children) {
+    // The children's lstats are taken a batch at a time, several at once, and each is judged in order
+    // (mapAtMost reports the earliest error). A batch, not the whole folder: a folder of a million files is
+    // refused after the file cap plus one batch of lstats, as it was one lstat at a time.
+    let batch: Array<BigIntStats | undefined> = [];
+    for (const [i, child] of children.entries()) {
+      if (i % STAT_BATCH === 0) {
+        batch = await mapAtMost(READERS, children.slice(i, i + STAT_BATCH), (next) => {
+          const path = join(dir, next);
+          // Editors' scratch files come and go as they please; one gone since readdir is not a change we bundle.
+          if (isEditorScratch(next)) return lstat(path, { bigint: true }).catch(() => undefined);
+          return lstatListed(path, `${prefix}/${relDir === '' ? next : `${relDir}/${next}`}`);
+        });
+      }
       const rel = relDir === '' ? child : `${relDir}/${child}`;
       const name = `${prefix}/${rel}`;
       const path = join(dir, child);
-      // Editors' scratch files come and go as they please; one gone since readdir is not a change we bundle.
-      const stats = isEditorScratch(child) ? await lstat(path, { bigint: true }).catch(() => undefined) : await lstatListed(path, name);
+      const stats = batch[i % STAT_BATCH];
       if (stats === undefined || (!stats.isDirectory() && isEditorScratch(child))) continue;
       const problem = nameProblem(name);
       if (problem !== undefined) {

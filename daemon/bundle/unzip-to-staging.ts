@@ -21,6 +21,7 @@ import { openZipSource, type ZipInput, type ZipSource } from './zip-source.js';
 import { isErrno } from '../fs/errno.js';
 import { fileSha256, treeDigest, type HashedTreeFile } from './tree-digest.js';
 import { syncFolder } from '../fs/atomic-write.js';
+import { mapAtMost } from './at-most.js';
 
 const FILE_MODE = 0o600;
 const FOLDER_MODE = 0o700;
@@ -103,7 +104,7 @@ export async function unzipWithDigest(
     }
     // Several at once: each write ends in an fsync, and the file system commits concurrent ones together.
     const hashed: HashedTreeFile[] = [];
-    await eachAtMost(WRITERS, files, async (file) => {
+    await mapAtMost(WRITERS, files, async (file) => {
       hashed.push({ name: file.path, sha256: await writeEntry(file.entry, file.target) });
     });
     // The caller renames this folder into place; its files and names must be on disk before that rename
@@ -262,27 +263,6 @@ class EntryGuard extends Transform {
   private corrupt(why: string): VsyncError {
     return new VsyncError('BUNDLE_CORRUPT', `${showName(this.entry.name)} ${why}`);
   }
-}
-
-/**
- * Runs `work` on every item, at most `limit` at a time. On the first failure it starts nothing new, waits
- * for what is running (the caller cleans up after it), and throws that failure.
- */
-async function eachAtMost<T>(limit: number, items: readonly T[], work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failure: { error: unknown } | undefined;
-  const worker = async (): Promise<void> => {
-    while (failure === undefined && next < items.length) {
-      const item = items[next++]!;
-      try {
-        await work(item);
-      } catch (error) {
-        failure ??= { error };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  if (failure !== undefined) throw failure.error;
 }
 
 /** Every folder that holds one of `files` (relative paths), the staging folder itself as ''. */
