@@ -46,17 +46,46 @@ export interface WrittenBackup {
   readonly zip: ZipDigest;
 }
 
+/** A folder to back up: its zip, built when asked, and the digest of what it holds (tree-digest.ts). */
+export interface BackupSource {
+  zip(): Readable;
+  readonly digest: string;
+}
+
 /**
- * Writes the backup of `zip` (a stream) and prunes older ones; returns its path and the zip's digest. Never
+ * What this agent knows of the backups it wrote or compared, by path: the file as it then was (device, inode,
+ * size, mtime), the zip it holds and the digest of the folder it was made from. A backup that is no longer
+ * that file (changed by anyone since) is decrypted to be compared, as one never seen is.
+ */
+const known = new Map<string, { identity: string; zip: ZipDigest; folder: string }>();
+
+async function identityOf(path: string): Promise<string | undefined> {
+  const info = await stat(path, { bigint: true }).catch(() => undefined);
+  return info && `${info.dev}:${info.ino}:${info.size}:${info.mtimeNs}`;
+}
+
+async function knownAs(path: string): Promise<{ zip: ZipDigest; folder: string } | undefined> {
+  const entry = known.get(path);
+  return entry && entry.identity === (await identityOf(path)) ? entry : undefined;
+}
+
+async function remember(path: string, zip: ZipDigest, folder: string): Promise<void> {
+  const identity = await identityOf(path);
+  if (identity !== undefined) known.set(path, { identity, zip, folder });
+}
+
+/**
+ * Writes the backup of `source` and prunes older ones; returns its path and the zip's digest. Never
  * overwrites an earlier backup. The envelope is streamed into a temp file beside the backups (nothing is
  * held in memory) and linked into place under its name, so a backup is never seen half-written. When the
- * newest backup already holds exactly that zip, the temp file is dropped and that one returned instead of
- * a copy. `spare` names a backup the pruning must keep for now: the one a restore is about to put back
- * (restore.ts prunes once it is in place).
+ * newest backup already holds exactly that folder, that one is returned instead of a copy: known to this
+ * agent (it wrote or compared that very file, for that folder digest), nothing is even zipped; otherwise
+ * the temp file is written, compared with it, and dropped. `spare` names a backup the pruning must keep
+ * for now: the one a restore is about to put back (restore.ts prunes once it is in place).
  */
 export async function writeBackup(
   aesKey: Buffer,
-  zip: Readable,
+  source: BackupSource,
   repo: string,
   env: string,
   environment: Env,
@@ -65,13 +94,20 @@ export async function writeBackup(
 ): Promise<WrittenBackup> {
   const folder = backupFolder(repo, environment);
   await mkdir(folder, { recursive: true, mode: 0o700 });
+  const newestBefore = (await listBackups(repo, env, environment))[0];
+  const seen = newestBefore && (await knownAs(newestBefore.path));
+  if (newestBefore && seen?.folder === source.digest) return { path: newestBefore.path, zip: seen.zip };
   const temp = tempPathFor(join(folder, `${env}.zip.enc`));
   try {
-    const written = await encryptToFile(aesKey, zip, temp, { durable: true });
+    const written = await encryptToFile(aesKey, source.zip(), temp, { durable: true });
     const newest = (await listBackups(repo, env, environment))[0];
     // Equal zips make equal-sized envelopes: a backup of another size is not decrypted to be compared.
-    if (newest && newest.size === written.size && (await holds(newest.path, aesKey, written.zip))) {
-      return { path: newest.path, zip: written.zip };
+    if (newest && newest.size === written.size) {
+      const same = (await knownAs(newest.path))?.zip;
+      if (same ? sameZip(same, written.zip) : await holds(newest.path, aesKey, written.zip)) {
+        await remember(newest.path, written.zip, source.digest);
+        return { path: newest.path, zip: written.zip };
+      }
     }
     let ts = formatTimestamp(now);
     for (; ; ts = nextTimestamp(ts, now) /* two pulls in one second */) {
@@ -83,8 +119,10 @@ export async function writeBackup(
       }
     }
     await syncFolder(folder);
+    const path = join(folder, `${env}-${ts}.zip.enc`);
+    await remember(path, written.zip, source.digest);
     await pruneBackups(repo, env, environment, options.spare);
-    return { path: join(folder, `${env}-${ts}.zip.enc`), zip: written.zip };
+    return { path, zip: written.zip };
   } finally {
     await unlink(temp).catch(() => undefined);
   }
@@ -96,7 +134,9 @@ export async function writeBackup(
  */
 export async function pruneBackups(repo: string, env: string, environment: Env, spare?: string): Promise<void> {
   for (const old of (await listBackups(repo, env, environment)).slice(BACKUPS_KEPT)) {
-    if (old.path !== spare) await unlink(old.path).catch(() => undefined);
+    if (old.path === spare) continue;
+    known.delete(old.path);
+    await unlink(old.path).catch(() => undefined);
   }
   const folder = backupFolder(repo, environment);
   for (const name of await readdir(folder).catch(() => [])) {

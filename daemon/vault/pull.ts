@@ -113,7 +113,7 @@ async function pullInto(
     const current = await span('folder.read', () => readFolder(ref.root, vault.vaultFolder, vault.limits));
     seen = current.digest;
     if (current.files > 0) {
-      const backup = await span('backup.write', () => writeBackup(aesKey, current.zip(), repo, env, deps.environment, deps.now()));
+      const backup = await span('backup.write', () => writeBackup(aesKey, current, repo, env, deps.environment, deps.now()));
       progress({ kind: 'detail', text: `→ ${backup.path}` });
       local = { zip: backup.zip, digest: current.digest, backup: backup.path };
     }

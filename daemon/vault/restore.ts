@@ -76,7 +76,7 @@ export async function restore(
     if (await folderExists(vault.folder)) {
       const read = await readFolder(ref.root, vault.vaultFolder, vault.limits);
       if (read.files > 0) {
-        const written = await writeBackup(aesKey, read.zip(), repo, env, deps.environment, deps.now(), { spare: chosen.path });
+        const written = await writeBackup(aesKey, read, repo, env, deps.environment, deps.now(), { spare: chosen.path });
         backup = written.path;
         current = { zip: written.zip, digest: read.digest };
       } else {
