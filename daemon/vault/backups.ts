@@ -13,6 +13,10 @@ import { isRunning } from '../fs/process-alive.js';
 import { isErrno } from '../fs/errno.js';
 import { encryptToFile, envelopeDigest, sameZip, type ZipDigest } from './version-file.js';
 import type { BackupsResult } from '../../shared/api.js';
+import { readFolder } from '../bundle/zip-folder.js';
+import { span } from '../trace/span.js';
+import type { OpenVault } from './vault.js';
+import { folderExists } from './vault-folder.js';
 
 export const BACKUPS_KEPT = 2;
 
@@ -44,6 +48,28 @@ export interface WrittenBackup {
   readonly path: string;
   /** The zip the backup holds, as it streamed by: bundles are deterministic, so equal digests, equal folders. */
   readonly zip: ZipDigest;
+}
+
+/** The vault folder as a pull or a restore found it: what it held (its digest), and its backup unless it held no file. */
+export interface FolderBackedUp {
+  readonly digest: string;
+  readonly backup?: WrittenBackup;
+}
+
+/** The vault folder as it is now, read once and backed up (writeBackup); undefined when there is no folder. */
+export async function backUpFolder(
+  aesKey: Buffer,
+  vault: OpenVault,
+  environment: Env,
+  now: Date,
+  options: { readonly spare?: string } = {},
+): Promise<FolderBackedUp | undefined> {
+  if (!(await folderExists(vault.folder))) return undefined;
+  const { ref } = vault;
+  const read = await span('folder.read', () => readFolder(ref.root, vault.vaultFolder, vault.limits));
+  if (read.files === 0) return { digest: read.digest };
+  const backup = await span('backup.write', () => writeBackup(aesKey, read, ref.repo, ref.env, environment, now, options));
+  return { digest: read.digest, backup };
 }
 
 /** A folder to back up: its zip, built when asked, and the digest of what it holds (tree-digest.ts). */
@@ -94,17 +120,17 @@ export async function writeBackup(
 ): Promise<WrittenBackup> {
   const folder = backupFolder(repo, environment);
   await mkdir(folder, { recursive: true, mode: 0o700 });
-  const newestBefore = (await listBackups(repo, env, environment))[0];
-  const seen = newestBefore && (await knownAs(newestBefore.path));
-  if (newestBefore && seen?.folder === source.digest) return { path: newestBefore.path, zip: seen.zip };
+  // Operations on one vault never overlap in the agent (vault-service.ts), so the newest backup read here
+  // is still the newest once the temp file is written.
+  const newest = (await listBackups(repo, env, environment))[0];
+  const seen = newest && (await knownAs(newest.path));
+  if (newest && seen?.folder === source.digest) return { path: newest.path, zip: seen.zip };
   const temp = tempPathFor(join(folder, `${env}.zip.enc`));
   try {
     const written = await encryptToFile(aesKey, source.zip(), temp, { durable: true });
-    const newest = (await listBackups(repo, env, environment))[0];
     // Equal zips make equal-sized envelopes: a backup of another size is not decrypted to be compared.
     if (newest && newest.size === written.size) {
-      const same = (await knownAs(newest.path))?.zip;
-      if (same ? sameZip(same, written.zip) : await holds(newest.path, aesKey, written.zip)) {
+      if (seen ? sameZip(seen.zip, written.zip) : await holds(newest.path, aesKey, written.zip)) {
         await remember(newest.path, written.zip, source.digest);
         return { path: newest.path, zip: written.zip };
       }

@@ -12,16 +12,15 @@ import { VsyncError, isVsyncError } from '../../shared/errors.js';
 import type { Progress } from '../../shared/progress.js';
 import { unzipWithDigest } from '../bundle/unzip-to-staging.js';
 import type { ZipInput } from '../bundle/zip-source.js';
-import { readFolder } from '../bundle/zip-folder.js';
 import { FUTURE_SKEW_MS, isFromFuture, parseTimestamp } from '../crypto/timestamp.js';
-import { writeBackup } from './backups.js';
+import { backUpFolder } from './backups.js';
 import { afterSync, beginSync, floorOf, floorPast, readLocalState, syncedHere, writeLocalState, type LocalState } from './local-state.js';
 import { checkMayReplaceFolder, checkNotCancelled, type OperationGuard } from './operation-guard.js';
 import { pointerKey, versionKey } from './remote-layout.js';
 import { settleLater } from './settle-later.js';
 import { openVault, readPointer, type OpenVault, type VaultDeps, type VaultRef } from './vault.js';
 import { DEFAULT_MAX_VERSION_BYTES, VERSION_CAP_VARIABLE } from './version-cap.js';
-import { folderExists, makeStaging, recoverSwap, swapIn, type FolderCheck } from './vault-folder.js';
+import { makeStaging, recoverSwap, swapIn, type FolderCheck } from './vault-folder.js';
 import { asSeen, assertAsSeen } from './folder-as-seen.js';
 import { IN_MEMORY_BYTES, decryptToFile, decryptToMemory, sameZip, type ZipDigest } from './version-file.js';
 import { withWorkFolder } from './work-folder.js';
@@ -107,17 +106,10 @@ async function pullInto(
 
   checkNotCancelled(deps);
   step(1, `backing up local ${vault.vaultFolder}/ (if any)`);
-  let local: { zip: ZipDigest; digest: string; backup: string } | undefined;
-  let seen: string | undefined; // the folder's digest as judged and backed up; undefined: there was none
-  if (await folderExists(vault.folder)) {
-    const current = await span('folder.read', () => readFolder(ref.root, vault.vaultFolder, vault.limits));
-    seen = current.digest;
-    if (current.files > 0) {
-      const backup = await span('backup.write', () => writeBackup(aesKey, current, repo, env, deps.environment, deps.now()));
-      progress({ kind: 'detail', text: `→ ${backup.path}` });
-      local = { zip: backup.zip, digest: current.digest, backup: backup.path };
-    }
-  }
+  const found = await backUpFolder(aesKey, vault, deps.environment, deps.now());
+  const seen = found?.digest; // the folder's digest as judged and backed up; undefined: there was none
+  const local = found?.backup && { zip: found.backup.zip, digest: found.digest, backup: found.backup.path };
+  if (local) progress({ kind: 'detail', text: `→ ${local.backup}` });
 
   checkNotCancelled(deps);
   step(2, `reading pointer ${vault.storage.describe(latest)}`);

@@ -3,7 +3,7 @@
 //
 // Restore decrypts the chosen backup into a private file first (work-folder.ts), so a damaged, tampered or foreign backup is
 // refused with nothing written at all: no new backup either, which (two are kept) could otherwise prune the
-// one the user came for. Then the folder as it is now is backed up (writeBackup, sparing the chosen backup
+// one the user came for. Then the folder as it is now is backed up (backUpFolder, sparing the chosen backup
 // from the pruning until it is in place), and the backup is extracted into a staging folder and swapped in
 // as pull does (vault-folder.ts), so a crash leaves the old folder or the restored one, never a mix.
 //
@@ -17,15 +17,14 @@ import { backupFolder } from '../../shared/paths.js';
 import type { Progress } from '../../shared/progress.js';
 import { capText, maxArchiveBytes, type BundleLimits } from '../bundle/limits.js';
 import { unzipWithDigest } from '../bundle/unzip-to-staging.js';
-import { readFolder } from '../bundle/zip-folder.js';
 import { ENVELOPE_OVERHEAD } from '../crypto/envelope.js';
 import { parseTimestamp } from '../crypto/timestamp.js';
 import { isErrno } from '../fs/errno.js';
-import { listBackups, pruneBackups, writeBackup, type Backup } from './backups.js';
+import { backUpFolder, listBackups, pruneBackups, type Backup } from './backups.js';
 import { readLocalState, syncedHere } from './local-state.js';
 import { checkMayReplaceFolder, checkNotCancelled, type OperationGuard } from './operation-guard.js';
 import { assertRef, openVault, type OpenVault, type VaultDeps, type VaultRef } from './vault.js';
-import { folderExists, makeStaging, recoverSwap, swapIn, type FolderCheck } from './vault-folder.js';
+import { makeStaging, recoverSwap, swapIn, type FolderCheck } from './vault-folder.js';
 import { asSeen, assertAsSeen } from './folder-as-seen.js';
 import { decryptToFile, sameZip, type ZipDigest } from './version-file.js';
 import { withWorkFolder } from './work-folder.js';
@@ -71,25 +70,17 @@ export async function restore(
     checkNotCancelled(deps);
     step(2, `backing up local ${vault.vaultFolder}/`);
     // An empty folder has no backup, and no backup is of an empty folder: its zip is never compared.
-    let current: { zip?: ZipDigest; digest: string } | undefined;
-    let backup: string | undefined;
-    if (await folderExists(vault.folder)) {
-      const read = await readFolder(ref.root, vault.vaultFolder, vault.limits);
-      if (read.files > 0) {
-        const written = await writeBackup(aesKey, read, repo, env, deps.environment, deps.now(), { spare: chosen.path });
-        backup = written.path;
-        current = { zip: written.zip, digest: read.digest };
-      } else {
-        current = { digest: read.digest };
-      }
-    }
+    const current = await backUpFolder(aesKey, vault, deps.environment, deps.now(), { spare: chosen.path });
+    const backup = current?.backup?.path;
     progress({ kind: 'detail', text: backup ? `→ ${backup}` : `(nothing to back up: no file in ${vault.vaultFolder}/)` });
 
     step(3, `unzipping into ${ref.root}`);
     // Bundles are deterministic: a folder that zips to exactly these bytes already holds the backup.
     const unchanged = asSeen(ref.root, current?.digest, vault.limits);
     const restored =
-      current?.zip && sameZip(current.zip, zip.digest) ? { digest: current.digest } : await replaceFolder(deps, vault, zip.path, unchanged);
+      current?.backup && sameZip(current.backup.zip, zip.digest)
+        ? { digest: current.digest }
+        : await replaceFolder(deps, vault, zip.path, unchanged);
     await pruneBackups(repo, env, deps.environment);
 
     const synced = syncedHere(await readLocalState(vault.stateFile), ref.root, { folderDigest: restored.digest });
