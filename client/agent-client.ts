@@ -1,9 +1,8 @@
-// HTTP/1.1 to the agent over its Unix socket, with node:http alone: the client must start in about Node's
-// own time, so it neither validates with zod nor loads a framework, and it loads node:http and node:net
-// only when a request is made (on-demand.ts). The agent is this user's, of this build
+// HTTP/1.1 to the agent over its Unix socket: the client must start in about Node's own time, so it neither
+// validates with zod nor loads a framework or node:http (http-exchange.ts speaks the little HTTP it needs on
+// node:net, loaded only when a request is made). The agent is this user's, of this build
 // (every call first checks that the socket and its folder are this user's alone: shared/socket-folder.ts);
 // its answers are trusted, and anything of an unexpected shape becomes INTERNAL.
-import type { IncomingMessage } from 'node:http';
 import type { ProgressEvent } from '../shared/progress.js';
 import type { Env } from '../shared/paths.js';
 import { checkSocket } from '../shared/socket-folder.js';
@@ -12,7 +11,7 @@ import { VsyncError } from '../shared/errors.js';
 import { fromWire, internal } from './failure.js';
 import { isRecord } from './result-shape.js';
 import { agentUnreachable } from './agent-log.js';
-import { onDemand } from './on-demand.js';
+import { type Answer, exchange } from './http-exchange.js';
 import { LineReader } from './line-reader.js';
 import { SseReader, type SseMessage } from './sse-reader.js';
 
@@ -68,7 +67,7 @@ export class AgentClient {
    */
   async call(req: AgentRequest): Promise<unknown> {
     if (Buffer.byteLength(this.socket) > MAX_SOCKET_PATH_BYTES) throw new VsyncError('AGENT_SOCKET_PATH_TOO_LONG', this.socket);
-    let res: IncomingMessage;
+    let res: Answer;
     try {
       // Before a single byte goes out: the socket and its folder are this user's alone (AGENT_SOCKET_UNSAFE
       // otherwise). With nothing there, no connect() either: a listener someone else put there between this
@@ -81,10 +80,10 @@ export class AgentClient {
       throw await this.#unreachable(`connecting failed: ${(err as Error).message}`);
     }
     try {
-      const type = res.headers['content-type'] ?? '';
+      const type = res.headers.get('content-type') ?? '';
       if (req.onProgress && type.startsWith(NDJSON)) return await this.#readStream(res, req.onProgress);
       if (req.onEvent && type.startsWith(SSE)) return await this.#readEvents(res, req.onEvent, req.signal);
-      const answer = answerOf(res.statusCode ?? 0, await readAll(res));
+      const answer = answerOf(res.status, await readAll(res.body));
       // An error before the stream starts comes as plain JSON (thrown above); a result never does.
       if (req.onEvent) throw internal(`the agent answered ${req.path} with ${type || 'no content type'} instead of an event stream`);
       return answer;
@@ -100,35 +99,23 @@ export class AgentClient {
     return agentUnreachable(this.socket, why, this.env);
   }
 
-  #open(req: AgentRequest): Promise<IncomingMessage> {
-    const { request } = onDemand.http();
-    const { createConnection } = onDemand.net();
-    return new Promise((resolve, reject) => {
-      const payload = req.body === undefined ? undefined : Buffer.from(JSON.stringify(req.body));
-      const headers: Record<string, string | number> = { accept: req.onEvent ? SSE : req.onProgress ? NDJSON : 'application/json' };
-      if (payload) {
-        headers['content-type'] = 'application/json';
-        headers['content-length'] = payload.length;
-      }
-      // Our own connection and no http.Agent: one connection per request, closed after it, so nothing keeps
-      // the process alive; and an Agent works out a TLS server name for every request, which compiles
-      // node's IPv6 regular expression: ~5 ms of start-up for nothing on a Unix socket.
-      const socket = this.socket;
-      const outgoing = request(
-        { path: req.path, method: req.method, headers, signal: req.signal, createConnection: () => createConnection(socket) },
-        resolve,
-      );
-      outgoing.on('error', reject);
-      if (req.timeoutMs !== undefined) {
-        const ms = req.timeoutMs;
-        outgoing.setTimeout(ms, () => outgoing.destroy(new AgentTimeout(`no answer within ${ms} ms`)));
-      }
-      outgoing.end(payload);
+  #open(req: AgentRequest): Promise<Answer> {
+    const headers: Record<string, string> = { accept: req.onEvent ? SSE : req.onProgress ? NDJSON : 'application/json' };
+    const body = req.body === undefined ? undefined : Buffer.from(JSON.stringify(req.body));
+    if (body) headers['content-type'] = 'application/json';
+    const ms = req.timeoutMs;
+    return exchange(this.socket, {
+      method: req.method,
+      path: req.path,
+      headers,
+      body,
+      signal: req.signal,
+      idle: ms === undefined ? undefined : { ms, error: () => new AgentTimeout(`no answer within ${ms} ms`) },
     });
   }
 
   /** Progress lines go to onProgress as they arrive; then exactly one result or error line ends the stream. */
-  async #readStream(res: IncomingMessage, onProgress: (event: ProgressEvent) => void): Promise<unknown> {
+  async #readStream(res: Answer, onProgress: (event: ProgressEvent) => void): Promise<unknown> {
     const reader = new LineReader();
     let outcome: { ok: true; result: unknown } | { ok: false; error: VsyncError } | undefined;
     const handle = (line: string): void => {
@@ -140,7 +127,7 @@ export class AgentClient {
       else if (message.type === 'error') outcome = { ok: false, error: fromWire(message.error) };
       else throw internal(`the agent sent a stream line of no known shape: ${line.slice(0, 200)}`);
     };
-    for await (const chunk of res) for (const line of reader.push(chunk as Buffer)) handle(line);
+    for await (const chunk of res.body) for (const line of reader.push(chunk)) handle(line);
     for (const line of reader.end()) handle(line);
     if (!outcome) throw await this.#unreachable('the agent ended the stream before the operation finished');
     if (!outcome.ok) throw outcome.error;
@@ -148,10 +135,10 @@ export class AgentClient {
   }
 
   /** Each message to onEvent as it arrives, until `signal` ends the call or the agent ends the stream. */
-  async #readEvents(res: IncomingMessage, onEvent: (message: SseMessage) => void, signal: AbortSignal | undefined): Promise<undefined> {
+  async #readEvents(res: Answer, onEvent: (message: SseMessage) => void, signal: AbortSignal | undefined): Promise<undefined> {
     const reader = new SseReader();
     try {
-      for await (const chunk of res) for (const message of reader.push(chunk as Buffer)) onEvent(message);
+      for await (const chunk of res.body) for (const message of reader.push(chunk)) onEvent(message);
     } catch (err) {
       if (signal?.aborted) return undefined;
       // Thrown by onEvent: an event of no known shape.
@@ -163,9 +150,9 @@ export class AgentClient {
   }
 }
 
-async function readAll(res: IncomingMessage): Promise<string> {
+async function readAll(body: AsyncIterable<Buffer>): Promise<string> {
   const chunks: Buffer[] = [];
-  for await (const chunk of res) chunks.push(chunk as Buffer);
+  for await (const chunk of body) chunks.push(chunk);
   return Buffer.concat(chunks).toString('utf8');
 }
 
