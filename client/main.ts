@@ -1,5 +1,4 @@
-#!/usr/bin/env node
-// `vsync`: turns argv into one call to the agent and prints the answer. Kept to Node's own modules and the
+// The CLI (started by launcher.ts): turns argv into one call to the agent and prints the answer. Kept to Node's own modules and the
 // zod-free parts of shared/, so a command starts in about Node's own start-up time.
 import { VERSION } from '../shared/version.js';
 import { parseArgs } from './args.js';
