@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // `vsyncd`: the per-user agent. The one place that wires the adapters (chosen in adapters.ts) into the
 // vault domain and puts the API on the socket.
+import './memory/young-generation.js'; // first: before the modules below allocate
 import { isAbsolute } from 'node:path';
 import { z } from 'zod';
 import { VsyncError } from '../shared/errors.js';
@@ -34,6 +35,8 @@ import {
 import { listenOnInheritedSocket, takeListenFds } from './server/listen-fds.js';
 import { toVsyncError } from '../shared/error-conversion.js';
 import { traceToFile } from './trace/trace-file.js';
+import { collectWhenIdle } from './memory/idle-collector.js';
+import { fullCollection } from './memory/v8-heap.js';
 
 const USAGE = `usage: vsyncd [--version | --help]
 
@@ -142,6 +145,7 @@ async function main(): Promise<void> {
   if (!settingsParsed.success) throw new VsyncError('AGENT_SETTINGS_INVALID', describeIssues(settingsParsed.error));
   const settings = settingsParsed.data;
   if (settings.VSYNC_TRACE_FILE !== undefined) traceSpans(settings.VSYNC_TRACE_FILE);
+  collectWhenIdle(fullCollection());
   const socket = socketPath(process.env);
   const keychain = keychainFor(process.env);
   const keys = new KeyRing(keychain, (settings.VSYNC_IDLE_TTL_SECONDS ?? DEFAULT_KEY_IDLE_MS / 1000) * 1000);
