@@ -28,6 +28,8 @@ export function tracedOperations(file: string, mark: number, n: number): Array<M
   for (const line of text.split('\n')) {
     if (line === '') continue;
     const { span, ms } = JSON.parse(line) as SpanLine;
+    // The agent's collection when it is idle (daemon/memory) is no operation's step.
+    if (span === 'memory.collect') continue;
     current.set(span, (current.get(span) ?? 0) + ms);
     if (span.startsWith('operation.')) {
       groups.push(current);

@@ -1,6 +1,7 @@
 // `npm run bench -- --growth`: how push and pull grow with the vault, on the directory store: whole-process
 // wall time of `vsync push` and of `vsync pull` of another version (the CLI included, the agent warm), the
-// agent's peak resident memory during each of the two and its RSS right after the pull, at 16 KB, 1 MB,
+// agent's peak resident memory during each of the two, its RSS right after the pull and once it has collected
+// (daemon/memory: a full collection after 2 s without an operation), at 16 KB, 1 MB,
 // 24 MB and 256 MB (3 files) and at 3, 400 and 20,000 files (1.5 KB each), with the slope per MB and per
 // 1,000 files. Each point gets a fresh agent, started
 // with the bundle caps raised (they would refuse the larger points), so its peak is that point's own.
@@ -10,6 +11,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { call, dist, startBenchAgent } from './bench-agent.js';
 import { ms, table } from './measure.js';
 
@@ -71,11 +73,14 @@ interface Measured {
   readonly pullPeakMiB: number;
   /** RSS right after the pull. */
   readonly afterMiB: number;
+  /** RSS once the agent ran its idle collection after the pull (its trace says when). */
+  readonly collectedMiB: number;
 }
 
 async function measure(point: Point): Promise<Measured> {
   const base = mkdtempSync(join(tmpdir(), 'vsync-bench-growth-'));
-  const agent = await startBenchAgent(join(base, 'home'), RAISED_CAPS);
+  const trace = join(base, 'trace');
+  const agent = await startBenchAgent(join(base, 'home'), { ...RAISED_CAPS, VSYNC_TRACE_FILE: trace });
   try {
     const repoName = `growth_${randomBytes(3).toString('hex')}`;
     const checkout = (name: string) => {
@@ -99,10 +104,23 @@ async function measure(point: Point): Promise<Measured> {
     await call(agent.socket, 'POST', '/v1/push', { cwd: mate, env: 'dev' });
     resetPeak(pid);
     const pullMs = await timedCli(['pull', 'dev'], agent.env, repo);
-    return { point, pushMs, pullMs, idleMiB, pushPeakMiB, pullPeakMiB: peakMiB(pid), afterMiB: agent.rssMiB() };
+    const pullPeakMiB = peakMiB(pid);
+    const afterMiB = agent.rssMiB();
+    await collected(trace);
+    return { point, pushMs, pullMs, idleMiB, pushPeakMiB, pullPeakMiB, afterMiB, collectedMiB: agent.rssMiB() };
   } finally {
     agent.stop();
     rmSync(base, { recursive: true, force: true });
+  }
+}
+
+/** Resolves once the trace's last span is the agent's idle collection, after the last operation. */
+async function collected(trace: string): Promise<void> {
+  for (let waited = 0; ; waited += 100) {
+    const spans = readFileSync(trace, 'utf8').trimEnd().split('\n');
+    if (spans.at(-1)?.includes('"memory.collect"')) return;
+    if (waited > 60_000) throw new Error('the agent did not collect within 60 s of the pull');
+    await sleep(100);
   }
 }
 
@@ -119,8 +137,8 @@ export async function benchGrowth(): Promise<void> {
   const results: Measured[] = [];
   for (const point of POINTS) results.push(await measure(point));
   table(
-    "Growth on the directory store: one push, one pull of another version (whole process, warm agent); the agent's RSS idle, its peak during each (VmHWM), and right after the pull",
-    ['vault', 'push ms', 'pull ms', 'idle MiB', 'push peak MiB', 'pull peak MiB', 'after MiB'],
+    "Growth on the directory store: one push, one pull of another version (whole process, warm agent); the agent's RSS idle, its peak during each (VmHWM), right after the pull, and once it collected (2 s later)",
+    ['vault', 'push ms', 'pull ms', 'idle MiB', 'push peak MiB', 'pull peak MiB', 'after MiB', 'collected MiB', 'vs idle'],
     results.map((m) => [
       m.point.label,
       ms(m.pushMs),
@@ -129,6 +147,8 @@ export async function benchGrowth(): Promise<void> {
       m.pushPeakMiB.toFixed(1),
       m.pullPeakMiB.toFixed(1),
       m.afterMiB.toFixed(1),
+      m.collectedMiB.toFixed(1),
+      `${m.collectedMiB >= m.idleMiB ? '+' : ''}${(((m.collectedMiB - m.idleMiB) / m.idleMiB) * 100).toFixed(0)} %`,
     ]),
   );
   const bySize = results.slice(0, 4);
