@@ -488,7 +488,7 @@ t.test('a small file edited after the read: the zip holds the bytes read, the on
   t.equal(firstDifference(await buffer(read.zip()), await zipFromMemory(files)), -1);
 });
 
-t.test('one file open at a time while zipping', { skip: noProc }, async (t) => {
+t.test('two files open at a time while zipping: the one zipped and the next', { skip: noProc }, async (t) => {
   const repo = t.testdir({ infra: { vault: { dev: {} } } });
   const files: Record<string, Buffer> = {};
   for (let i = 0; i < 50; i++) files[`f${String(i).padStart(2, '0')}`] = i % 2 ? randomBytes(100_000) : envText(2500);
@@ -512,6 +512,7 @@ t.test('one file open at a time while zipping', { skip: noProc }, async (t) => {
   t.ok(samples >= 50, `${samples} samples`);
   t.ok(most > baseline, 'a file was seen open (the sampling sees them)');
   t.ok(most - baseline <= 2, `at most 2 more descriptors than before the zip (${most - baseline})`);
+  t.ok(most - baseline >= 2, 'the next file is opened while one is zipped (the sampling sees both)');
   t.equal(firstDifference(Buffer.concat(chunks), await zipFromMemory(files)), -1, 'and the zip is the one from memory');
   t.equal(openFds(), baseline, 'none left open');
 });
@@ -544,7 +545,8 @@ t.test('destroying the zip stream part way closes what it had open, and raises n
       zip.destroy();
     });
     await once(zip, 'close');
-    t.equal(openAtDestroy, baseline + 1, 'a file was open when it was destroyed');
+    // The file being zipped, and the next one if its open has finished by then.
+    t.ok(openAtDestroy > baseline && openAtDestroy <= baseline + 2, `files were open when it was destroyed (${openAtDestroy - baseline})`);
     t.equal(openFds(), baseline, 'and is closed once the zip stream is');
   });
 
