@@ -118,7 +118,7 @@ export async function benchAbuse(): Promise<void> {
     console.log(`idle connections still open at the end: ${open} of ${IDLE} (closed after VSYNC_CONNECTION_IDLE_SECONDS, default 60)`);
   } finally {
     for (const s of idle) s.destroy();
-    agent.stop();
+    await agent.stop();
     rmSync(base, { recursive: true, force: true });
   }
 }

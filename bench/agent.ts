@@ -152,7 +152,7 @@ export async function benchAgent(s3Endpoint: string | undefined, makeBucket: () 
     );
     printBreakdown(breakdowns);
   } finally {
-    agent.stop();
+    await agent.stop();
     rmSync(base, { recursive: true, force: true });
   }
 }

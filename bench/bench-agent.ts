@@ -2,10 +2,10 @@
 // the socket, its events followed, its CPU time and memory read from /proc.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { AGENT_ENVIRONMENT } from '../shared/agent-environment.js';
@@ -18,9 +18,9 @@ const clockTicks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8
 
 /** The benchmark's environment for child processes, without tap's or anyone's NODE_OPTIONS. */
 export function baseEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, ...extra };
-  delete env.NODE_OPTIONS;
-  return env;
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  delete env.NODE_OPTIONS; // the inherited one; one the caller passes in `extra` is meant
+  return { ...env, ...extra };
 }
 
 export function call(socket: string, method: string, path: string, body?: unknown): Promise<unknown> {
@@ -46,7 +46,8 @@ export interface BenchAgent {
   cpuMs(): number;
   /** Resident set size now, in MiB (/proc/<pid>/status). */
   rssMiB(): number;
-  stop(): void;
+  /** Stops the agent; resolves once it has exited and its socket's folder is gone. */
+  stop(): Promise<void>;
 }
 
 export async function startBenchAgent(home: string, extra: Record<string, string> = {}): Promise<BenchAgent> {
@@ -95,6 +96,14 @@ export async function startBenchAgent(home: string, extra: Record<string, string
       return ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicks;
     },
     rssMiB: () => Number(/VmRSS:\s+(\d+) kB/.exec(proc('status'))?.[1] ?? NaN) / 1024,
-    stop: () => void child.kill('SIGTERM'),
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        child.kill('SIGTERM');
+        await exited;
+      }
+      // The agent removes its socket, not the folder made for it here.
+      rmSync(dirname(socket), { recursive: true, force: true });
+    },
   };
 }

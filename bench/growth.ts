@@ -109,7 +109,7 @@ async function measure(point: Point): Promise<Measured> {
     await collected(trace);
     return { point, pushMs, pullMs, idleMiB, pushPeakMiB, pullPeakMiB, afterMiB, collectedMiB: agent.rssMiB() };
   } finally {
-    agent.stop();
+    await agent.stop();
     rmSync(base, { recursive: true, force: true });
   }
 }

@@ -232,7 +232,7 @@ export async function benchPeers(endpoint: string | undefined, makeBucket: () =>
     );
     console.log(`agent resident memory after the runs: ${agent.rssMiB().toFixed(1)} MiB`);
   } finally {
-    agent.stop();
+    await agent.stop();
     rmSync(base, { recursive: true, force: true });
   }
 }

@@ -64,7 +64,7 @@ async function saveLatency(label: string, initOptions: Record<string, unknown>):
     const at = (q: number) => times[Math.min(times.length - 1, Math.floor(q * times.length))]!;
     return [label, String(DEBOUNCE_MS), ms(at(0.5)), ms(at(0.95)), ms(at(0.5) - DEBOUNCE_MS)];
   } finally {
-    agent.stop();
+    await agent.stop();
     rmSync(base, { recursive: true, force: true });
   }
 }
@@ -99,7 +99,7 @@ async function idleCost(): Promise<void> {
       ],
     );
   } finally {
-    agent.stop();
+    await agent.stop();
     rmSync(base, { recursive: true, force: true });
   }
 }
