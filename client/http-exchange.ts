@@ -15,7 +15,7 @@ export interface Exchange {
   readonly body?: Buffer;
   /** Aborting it destroys the connection; the pending read then throws. */
   readonly signal?: AbortSignal;
-  /** With no byte in either direction for this long, the connection is destroyed with `timeout()`'s error. */
+  /** With no byte in either direction for this long, the connection is destroyed with `error()`'s error. */
   readonly idle?: { readonly ms: number; readonly error: () => Error };
 }
 

@@ -322,9 +322,8 @@ async function readListedFile(entry: ListedEntry, name: string, keep: number, ca
     const keeping = before.size <= BigInt(keep);
     // Read to the end rather than trusting the size: the file may grow while we read, and must not grow
     // past the cap. One buffer a file, sized by the listing: a kept file is read into exactly its size and
-    // one byte more (so growth shows), and a file only hashed reuses one chunk. A fresh 64 KiB buffer for
-    // every file (or every chunk) was garbage V8 collects late, and holes in the C heap that are never
-    // given back: at 20,000 files of 1.5 KB it took the agent's peak past 500 MiB.
+    // one byte more (so growth shows), and a file only hashed reuses one chunk, not a fresh 64 KiB buffer
+    // for every file (or every chunk) for V8 to collect late.
     const hash = createHash('sha256');
     let crc = 0;
     let total = 0;

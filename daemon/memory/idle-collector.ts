@@ -4,20 +4,10 @@
 // the agent asks V8 for one full collection. Operations are the `operation.*` spans (daemon/trace/span.ts):
 // pushes on save count as much as requests, and status polls by editors do not wake it.
 import { type SpanContext, span, spans } from '../trace/span.js';
+import { type IdleTimers, nodeIdleTimers } from '../vault/idle-timers.js';
 
 /** The quiet after the last operation before collecting: past the next save of a burst, short of a user's wait. */
 export const IDLE_COLLECT_MS = 2_000;
-
-export interface Timers {
-  set(run: () => void, ms: number): unknown;
-  clear(handle: unknown): void;
-}
-
-const nodeTimers: Timers = {
-  // unref: a pending collection never keeps the agent alive.
-  set: (run, ms) => setTimeout(run, ms).unref(),
-  clear: (handle) => clearTimeout(handle as NodeJS.Timeout | undefined),
-};
 
 const isOperation = (context: SpanContext): boolean => context.name.startsWith('operation.');
 
@@ -25,11 +15,11 @@ const isOperation = (context: SpanContext): boolean => context.name.startsWith('
  * Runs `collect` (as the span `memory.collect`) once `idleMs` have passed with no operation running, after
  * each operation or overlapping run of them; returns the function that stops.
  */
-export function collectWhenIdle(collect: () => void, idleMs = IDLE_COLLECT_MS, timers: Timers = nodeTimers): () => void {
+export function collectWhenIdle(collect: () => void, idleMs = IDLE_COLLECT_MS, timers: IdleTimers = nodeIdleTimers): () => void {
   let running = 0;
   let pending: unknown;
   const cancel = (): void => {
-    if (pending !== undefined) timers.clear(pending);
+    if (pending !== undefined) timers.clearTimeout(pending);
     pending = undefined;
   };
   const subscribers = {
@@ -44,7 +34,7 @@ export function collectWhenIdle(collect: () => void, idleMs = IDLE_COLLECT_MS, t
     asyncEnd: (context: SpanContext) => {
       if (!isOperation(context) || --running > 0) return;
       cancel();
-      pending = timers.set(() => {
+      pending = timers.setTimeout(() => {
         pending = undefined;
         void span('memory.collect', async () => collect());
       }, idleMs);

@@ -5,20 +5,9 @@ import { VsyncError } from '../../shared/errors.js';
 import { keychainAccount, type Keychain } from '../keychain/keychain.js';
 import { deriveKey } from '../crypto/kdf.js';
 import { assertKeyMatchesCheck } from '../crypto/key-check.js';
+import { type IdleTimers, nodeIdleTimers } from './idle-timers.js';
 
 export const DEFAULT_KEY_IDLE_MS = 8 * 60 * 60 * 1000;
-
-/** The one clock the ring reads: Node's timers in the agent, a hand-turned one in tests. */
-export interface IdleTimers {
-  setTimeout(callback: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-const nodeTimers: IdleTimers = {
-  // unref: an idle timer must not keep a process alive on its own.
-  setTimeout: (callback, ms) => setTimeout(callback, ms).unref(),
-  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
-};
 
 interface Held {
   readonly key: Buffer;
@@ -50,7 +39,7 @@ export class KeyRing implements KeySource {
   constructor(
     private readonly keychain: Keychain,
     private readonly idleMs: number = DEFAULT_KEY_IDLE_MS,
-    private readonly timers: IdleTimers = nodeTimers,
+    private readonly timers: IdleTimers = nodeIdleTimers,
   ) {}
 
   /** The vault's AES key; KEY_MISMATCH when the config's keyCheck says the keychain holds another key. */

@@ -1,6 +1,6 @@
 // Timers that move only when the test says so: an idle TTL is tested by turning the clock, not by sleeping
 // and hoping the machine kept up.
-import type { IdleTimers } from '../../daemon/vault/key-ring.js';
+import type { IdleTimers } from '../../daemon/vault/idle-timers.js';
 
 export class ManualTimers implements IdleTimers {
   private now = 0;
@@ -15,6 +15,11 @@ export class ManualTimers implements IdleTimers {
 
   clearTimeout(handle: unknown): void {
     this.due.delete(handle as number);
+  }
+
+  /** How long each pending timer still has to run, soonest first. */
+  pending(): number[] {
+    return [...this.due.values()].map((t) => t.at - this.now).sort((a, b) => a - b);
   }
 
   /** Moves the clock on by `ms`, firing every timer that falls due, in order. */

@@ -2,31 +2,10 @@
 // the collection it runs is V8's, freeing what nothing holds.
 import t from 'tap';
 import { setImmediate as tick } from 'node:timers/promises';
-import { collectWhenIdle, type Timers } from '../../daemon/memory/idle-collector.js';
+import { collectWhenIdle } from '../../daemon/memory/idle-collector.js';
 import { fullCollection } from '../../daemon/memory/v8-heap.js';
 import { span, spans } from '../../daemon/trace/span.js';
-
-/** Timers that fire only when the test says so. */
-function manualTimers() {
-  const pending = new Map<number, { run: () => void; ms: number }>();
-  let next = 0;
-  const timers: Timers = {
-    set: (run, ms) => {
-      pending.set(++next, { run, ms });
-      return next;
-    },
-    clear: (handle) => pending.delete(handle as number),
-  };
-  return {
-    timers,
-    pending: () => [...pending.values()].map((p) => p.ms),
-    fire: () => {
-      const all = [...pending.values()];
-      pending.clear();
-      for (const p of all) p.run();
-    },
-  };
-}
+import { ManualTimers } from '../helpers/manual-timers.js';
 
 /** An operation span (as vault-service.ts names them) that ends when `finish` is called. */
 function operation(name = 'operation.push') {
@@ -41,25 +20,25 @@ function operation(name = 'operation.push') {
 }
 
 t.test('one collection, the idle time after an operation ends, and not before', async (t) => {
-  const clock = manualTimers();
+  const clock = new ManualTimers();
   let collected = 0;
-  const stop = collectWhenIdle(() => collected++, 2000, clock.timers);
+  const stop = collectWhenIdle(() => collected++, 2000, clock);
   t.teardown(stop);
   const op = operation();
   t.same(clock.pending(), [], 'nothing is armed while the operation runs');
   await op.finish();
   t.same(clock.pending(), [2000], 'armed for the idle time when it ends');
   t.equal(collected, 0);
-  clock.fire();
+  clock.advance(2000);
   await tick();
   t.equal(collected, 1);
   t.same(clock.pending(), [], 'and not again without another operation');
 });
 
 t.test('an operation that starts in the quiet time postpones the collection to after it', async (t) => {
-  const clock = manualTimers();
+  const clock = new ManualTimers();
   let collected = 0;
-  const stop = collectWhenIdle(() => collected++, 2000, clock.timers);
+  const stop = collectWhenIdle(() => collected++, 2000, clock);
   t.teardown(stop);
   await operation().finish();
   const second = operation('operation.pull');
@@ -69,15 +48,15 @@ t.test('an operation that starts in the quiet time postpones the collection to a
   t.same(clock.pending(), [], 'nothing armed while another operation still runs');
   await third.finish();
   t.same(clock.pending(), [2000]);
-  clock.fire();
+  clock.advance(2000);
   await tick();
   t.equal(collected, 1, 'one collection for the run of operations');
 });
 
 t.test('spans that are not operations (store requests, status) arm nothing; a failed operation does', async (t) => {
-  const clock = manualTimers();
+  const clock = new ManualTimers();
   let collected = 0;
-  const stop = collectWhenIdle(() => collected++, 2000, clock.timers);
+  const stop = collectWhenIdle(() => collected++, 2000, clock);
   t.teardown(stop);
   await span('store.get', async () => undefined);
   await span('memory.collect', async () => undefined);
@@ -87,15 +66,15 @@ t.test('spans that are not operations (store requests, status) arm nothing; a fa
 });
 
 t.test('the collection is itself a span; stopping unsubscribes and cancels', async (t) => {
-  const clock = manualTimers();
+  const clock = new ManualTimers();
   let collected = 0;
   const names: string[] = [];
   const listen = { start: (c: { name: string }) => names.push(c.name), end() {}, asyncStart() {}, asyncEnd() {}, error() {} };
   spans.subscribe(listen);
   t.teardown(() => spans.unsubscribe(listen));
-  const stop = collectWhenIdle(() => collected++, 2000, clock.timers);
+  const stop = collectWhenIdle(() => collected++, 2000, clock);
   await operation().finish();
-  clock.fire();
+  clock.advance(2000);
   await tick();
   t.ok(names.includes('memory.collect'));
   await operation().finish();
