@@ -107,6 +107,12 @@ interface Listing {
   readonly entries: readonly ListedEntry[];
 }
 
+/** A snapshot: its files, and the stamp of the listing that ended it (stillAsListed). */
+export interface FolderSnapshot {
+  readonly files: SnapshotFile[];
+  readonly stamp: string;
+}
+
 /**
  * The regular files of `prefix` (the vault folder, relative to `repoRoot`), in no particular order, every one
  * read from the folder as it stood at one moment. Throws BUNDLE_SOURCE_INVALID and BUNDLE_TOO_LARGE as
@@ -117,7 +123,7 @@ export async function readFolderSnapshot(
   prefix: string,
   caps: BundleLimits,
   options: SnapshotOptions = {},
-): Promise<SnapshotFile[]> {
+): Promise<FolderSnapshot> {
   const { keptBytes = KEPT_BYTES, ...hooks } = options;
   if (!Number.isSafeInteger(keptBytes) || keptBytes < 0) {
     throw new VsyncError('INTERNAL', `keptBytes must be a non-negative integer, got ${String(keptBytes)}`);
@@ -136,7 +142,14 @@ export async function readFolderSnapshot(
   }
 }
 
-async function readOnce(repoRoot: string, prefix: string, caps: BundleLimits, hooks: SnapshotHooks, keptBytes: number, attempt: number) {
+async function readOnce(
+  repoRoot: string,
+  prefix: string,
+  caps: BundleLimits,
+  hooks: SnapshotHooks,
+  keptBytes: number,
+  attempt: number,
+): Promise<FolderSnapshot> {
   const start = await checkedFolder(repoRoot, prefix);
   const listing = await listTree(start.path, prefix, caps);
   if (!sameInode(listing.root, start.stats)) throw new FolderChanged(`${prefix}/ was replaced`);
@@ -173,7 +186,38 @@ async function readOnce(repoRoot: string, prefix: string, caps: BundleLimits, ho
     throw new FolderChanged(`${prefix}/ was moved`);
   });
   if (!sameInode(end.stats, start.stats)) throw new FolderChanged(`${prefix}/ was replaced`);
-  return files;
+  return { files, stamp: stampOf(again) };
+}
+
+/**
+ * Whether the folder, listed again without reading a byte, is as the snapshot that gave `stamp` left it: the
+ * same folder inside the repo, the same files and folders, each the same inode, and no file written to
+ * since (its ctime, size or mtime moved). This trusts ctime as the snapshot itself does. A file written
+ * within the same tick of the kernel's clock as the snapshot's last look, to the same size, is the one
+ * change it can miss: a caller that must not miss one reads the folder again (folder-as-seen.ts).
+ * A folder that cannot be listed, or holds what no snapshot takes, has changed.
+ */
+export async function stillAsListed(repoRoot: string, prefix: string, caps: BundleLimits, stamp: string): Promise<boolean> {
+  try {
+    const start = await checkedFolder(repoRoot, prefix);
+    const listing = await listTree(start.path, prefix, caps);
+    return sameInode(listing.root, start.stats) && stampOf(listing) === stamp;
+  } catch {
+    return false;
+  }
+}
+
+/** A SHA-256 over what stillAsListed compares: the root's inode, and each entry's kind, name, inode and (files) ctime, size, mtime. */
+function stampOf(listing: Listing): string {
+  const hash = createHash('sha256');
+  const inode = (s: BigIntStats) => `${s.dev}:${s.ino}`;
+  hash.update(`${inode(listing.root)}\n`);
+  for (const { kind, rel, stats } of listing.entries) {
+    const written = kind === 'file' ? ` ${stats.ctimeNs} ${stats.size} ${stats.mtimeNs}` : '';
+    // The name last, with its length: names may hold spaces, never a newline (entry-names.ts).
+    hash.update(`${kind} ${inode(stats)}${written} ${Buffer.byteLength(rel)} ${rel}\n`);
+  }
+  return hash.digest('hex');
 }
 
 /** The vault folder's absolute path and lstat, once it is known to be a real folder inside the repo. */

@@ -15,6 +15,7 @@ import { vaultFolderPrefix } from './entry-names.js';
 import {
   readFolderSnapshot,
   reopenHashedFile,
+  stillAsListed,
   type HashedFile,
   type HashedFileStream,
   type SnapshotFile,
@@ -86,13 +87,25 @@ export interface FolderRead extends Omit<FolderBundle, 'zip'> {
    * Destroying the stream closes what it had open. Each call builds the zip again from the same read.
    */
   zip(): Readable;
+  /**
+   * Whether the folder is still as this read left it, judged by listing it again and reading no byte (the
+   * same files, inodes and ctimes: folder-snapshot.ts stillAsListed, with what it can miss).
+   */
+  stillAsRead(): Promise<boolean>;
 }
 
 /** The folder read as one snapshot (the refusals of zipFolder), its zip left for later. */
 export async function readFolder(repoRoot: string, vaultFolder: string, options: ZipOptions = {}): Promise<FolderRead> {
-  const { files, prefix } = await snapshot(repoRoot, vaultFolder, options);
+  const { files, prefix, stamp, caps } = await snapshot(repoRoot, vaultFolder, options);
   const bytes = files.reduce((sum, file) => sum + file.size, 0);
-  return { digest: digestOf(files, prefix), files: files.length, bytes, zip: () => zipStream(files) };
+  const root = resolve(repoRoot);
+  return {
+    digest: digestOf(files, prefix),
+    files: files.length,
+    bytes,
+    zip: () => zipStream(files),
+    stillAsRead: () => stillAsListed(root, prefix, caps, stamp),
+  };
 }
 
 /**
@@ -333,9 +346,9 @@ async function snapshot(repoRoot: string, vaultFolder: string, options: ZipOptio
     ...(onRead ? { onRead } : {}),
     ...(keptBytes !== undefined ? { keptBytes } : {}),
   };
-  const files = await readFolderSnapshot(resolve(repoRoot), prefix, caps, read);
+  const { files, stamp } = await readFolderSnapshot(resolve(repoRoot), prefix, caps, read);
   files.sort((a, b) => Buffer.compare(Buffer.from(a.name, 'utf8'), Buffer.from(b.name, 'utf8')));
-  return { files, prefix };
+  return { files, prefix, stamp, caps };
 }
 
 /** treeDigest of the files by their names inside the vault folder. */

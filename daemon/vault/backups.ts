@@ -13,7 +13,7 @@ import { isRunning } from '../fs/process-alive.js';
 import { isErrno } from '../fs/errno.js';
 import { encryptToFile, envelopeDigest, sameZip, type ZipDigest } from './version-file.js';
 import type { BackupsResult } from '../../shared/api.js';
-import { readFolder } from '../bundle/zip-folder.js';
+import { readFolder, type FolderRead } from '../bundle/zip-folder.js';
 import { span } from '../trace/span.js';
 import type { OpenVault } from './vault.js';
 import { folderExists } from './vault-folder.js';
@@ -50,26 +50,24 @@ export interface WrittenBackup {
   readonly zip: ZipDigest;
 }
 
-/** The vault folder as a pull or a restore found it: what it held (its digest), and its backup unless it held no file. */
-export interface FolderBackedUp {
-  readonly digest: string;
-  readonly backup?: WrittenBackup;
+/** The vault folder as a pull or a restore finds it, read once (readFolder); undefined when there is no folder. */
+export async function readVaultFolder(vault: OpenVault): Promise<FolderRead | undefined> {
+  if (!(await folderExists(vault.folder))) return undefined;
+  return span('folder.read', () => readFolder(vault.ref.root, vault.vaultFolder, vault.limits));
 }
 
-/** The vault folder as it is now, read once and backed up (writeBackup); undefined when there is no folder. */
-export async function backUpFolder(
+/** The backup of that read (writeBackup); undefined when it holds no file: an empty folder has no backup. */
+export async function backUpRead(
   aesKey: Buffer,
   vault: OpenVault,
+  read: FolderRead,
   environment: Env,
   now: Date,
   options: { readonly spare?: string } = {},
-): Promise<FolderBackedUp | undefined> {
-  if (!(await folderExists(vault.folder))) return undefined;
-  const { ref } = vault;
-  const read = await span('folder.read', () => readFolder(ref.root, vault.vaultFolder, vault.limits));
-  if (read.files === 0) return { digest: read.digest };
-  const backup = await span('backup.write', () => writeBackup(aesKey, read, ref.repo, ref.env, environment, now, options));
-  return { digest: read.digest, backup };
+): Promise<WrittenBackup | undefined> {
+  if (read.files === 0) return undefined;
+  const { repo, env } = vault.ref;
+  return span('backup.write', () => writeBackup(aesKey, read, repo, env, environment, now, options));
 }
 
 /** A folder to back up: its zip, built when asked, and the digest of what it holds (tree-digest.ts). */

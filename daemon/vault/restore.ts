@@ -3,29 +3,29 @@
 //
 // Restore decrypts the chosen backup into a private file first (work-folder.ts), so a damaged, tampered or foreign backup is
 // refused with nothing written at all: no new backup either, which (two are kept) could otherwise prune the
-// one the user came for. Then the folder as it is now is backed up (backUpFolder, sparing the chosen backup
+// one the user came for. Then the folder as it is now is backed up (backUpRead, sparing the chosen backup
 // from the pruning until it is in place), and the backup is extracted into a staging folder and swapped in
-// as pull does (vault-folder.ts), so a crash leaves the old folder or the restored one, never a mix.
+// as pull does (staged-folder.ts), so a crash leaves the old folder or the restored one, never a mix.
 //
 // The sync record (local-state.ts) is left alone: a restored folder is the user's edit, not a version. Its
 // digest differs from the last synced one unless it holds exactly that version, so a later pull asks for
 // --force and a push pushes it, like any edit; a restore of the synced version is simply in step again.
-import { open, rm, type FileHandle } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { VsyncError, isVsyncError } from '../../shared/errors.js';
 import { backupFolder } from '../../shared/paths.js';
 import type { Progress } from '../../shared/progress.js';
 import { capText, maxArchiveBytes, type BundleLimits } from '../bundle/limits.js';
-import { unzipWithDigest } from '../bundle/unzip-to-staging.js';
 import { ENVELOPE_OVERHEAD } from '../crypto/envelope.js';
 import { parseTimestamp } from '../crypto/timestamp.js';
 import { isErrno } from '../fs/errno.js';
-import { backUpFolder, listBackups, pruneBackups, type Backup } from './backups.js';
+import { backUpRead, listBackups, readVaultFolder, pruneBackups, type Backup } from './backups.js';
 import { readLocalState, syncedHere } from './local-state.js';
-import { checkMayReplaceFolder, checkNotCancelled, type OperationGuard } from './operation-guard.js';
+import { checkNotCancelled, type OperationGuard } from './operation-guard.js';
 import { assertRef, openVault, type OpenVault, type VaultDeps, type VaultRef } from './vault.js';
-import { makeStaging, recoverSwap, swapIn, type FolderCheck } from './vault-folder.js';
-import { asSeen, assertAsSeen } from './folder-as-seen.js';
+import { recoverSwap } from './vault-folder.js';
+import { seenAs, type Seen } from './folder-as-seen.js';
+import { discardStaged, installStaged, stageFolder } from './staged-folder.js';
 import { decryptToFile, sameZip, type ZipDigest } from './version-file.js';
 import { withWorkFolder } from './work-folder.js';
 import type { BackupsResult, RestoreResult } from '../../shared/api.js';
@@ -70,17 +70,16 @@ export async function restore(
     checkNotCancelled(deps);
     step(2, `backing up local ${vault.vaultFolder}/`);
     // An empty folder has no backup, and no backup is of an empty folder: its zip is never compared.
-    const current = await backUpFolder(aesKey, vault, deps.environment, deps.now(), { spare: chosen.path });
-    const backup = current?.backup?.path;
+    const read = await readVaultFolder(vault);
+    const written = read && (await backUpRead(aesKey, vault, read, deps.environment, deps.now(), { spare: chosen.path }));
+    const backup = written?.path;
     progress({ kind: 'detail', text: backup ? `→ ${backup}` : `(nothing to back up: no file in ${vault.vaultFolder}/)` });
 
     step(3, `unzipping into ${ref.root}`);
     // Bundles are deterministic: a folder that zips to exactly these bytes already holds the backup.
-    const unchanged = asSeen(ref.root, current?.digest, vault.limits);
+    const seen = seenAs(ref.root, read, vault.limits);
     const restored =
-      current?.backup && sameZip(current.backup.zip, zip.digest)
-        ? { digest: current.digest }
-        : await replaceFolder(deps, vault, zip.path, unchanged);
+      read && written && sameZip(written.zip, zip.digest) ? { digest: read.digest } : await replaceFolder(deps, vault, zip.path, seen);
     await pruneBackups(repo, env, deps.environment);
 
     const synced = syncedHere(await readLocalState(vault.stateFile), ref.root, { folderDigest: restored.digest });
@@ -150,17 +149,13 @@ async function readBackup(
 }
 
 /** Extracts the zip file beside the vault folder and swaps it in; returns the new folder's digest. */
-async function replaceFolder(guard: OperationGuard, vault: OpenVault, zip: string, unchanged: FolderCheck): Promise<{ digest: string }> {
-  const staging = await makeStaging(vault.folder);
+async function replaceFolder(guard: OperationGuard, vault: OpenVault, zip: string, seen: Seen): Promise<{ digest: string }> {
+  const staged = await stageFolder(vault, { path: zip });
   try {
-    const { digest } = await unzipWithDigest({ path: zip }, staging, vault.vaultFolder, vault.limits);
-    await checkMayReplaceFolder(guard, vault.folder); // a cancelled restore, or a replaced agent, changes nothing
-    await assertAsSeen(vault.folder, unchanged); // an edit made since step 2 is in no backup
-    await swapIn(vault.folder, staging, unchanged);
-    return { digest };
+    // A cancelled restore, or a replaced agent, changes nothing; an edit made since step 2 is in no backup.
+    await installStaged(guard, vault, staged, seen);
+    return { digest: staged.digest };
   } finally {
-    // A staging folder that cannot be removed must not turn a done swap into a failure, nor hide the error that
-    // brought us here: the next operation on this vault, or the agent's start, clears what is left.
-    await rm(staging, { recursive: true, force: true }).catch(() => undefined);
+    await discardStaged(staged);
   }
 }

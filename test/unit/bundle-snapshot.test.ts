@@ -572,3 +572,61 @@ t.test('destroying the zip stream part way closes what it had open, and raises n
   t.same(problems, [], 'no unhandled error or rejection');
   t.equal(firstDifference(await buffer(read.zip()), await zipFromMemory(files)), -1, 'the same read still zips whole');
 });
+
+// FolderRead.stillAsRead: what a pull checks just before its swap, by listing the folder again (no byte read).
+// It judges writes by ctime, which the kernel takes from a clock that ticks every few ms: a write within the
+// tick that made the file can leave ctime as it was. So each case first waits until that clock has moved
+// past the files' ctimes (a probe written until its ctime is later): the change is then always visible.
+async function untilFileClockPasses(base: string, file: string): Promise<void> {
+  const probe = join(base, 'clock-probe');
+  const made = (await stat(file, { bigint: true })).ctimeNs;
+  for (;;) {
+    await writeFile(probe, '');
+    if ((await stat(probe, { bigint: true })).ctimeNs > made) return;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+t.test('stillAsRead: true for a quiet folder; false for every change a listing can see', async (t) => {
+  const changes: Array<[string, (dev: string, other: string) => Promise<unknown>]> = [
+    ['a file written to (another size)', (dev) => appendFile(join(dev, 'b.txt'), 'more\n')],
+    ['a file written to (the same size)', (dev) => writeFile(join(dev, 'b.txt'), 'b-fixed\n')],
+    ['a file touched, its bytes the same (ctime moves)', (dev) => writeFile(join(dev, 'b.txt'), 'b-first\n')],
+    ['a file added', (dev) => writeFile(join(dev, 'new.txt'), 'new\n')],
+    ['a file added in a subfolder', (dev) => writeFile(join(dev, 'certs', 'new.pem'), 'new\n')],
+    ['an empty folder added', (dev) => mkdir(join(dev, 'empty'))],
+    ['a file removed', (dev) => unlink(join(dev, 'b.txt'))],
+    [
+      'a file replaced by a copy (a new inode)',
+      (dev) => copyFile(join(dev, 'b.txt'), join(dev, 'b.tmp')).then(() => rename(join(dev, 'b.tmp'), join(dev, 'b.txt'))),
+    ],
+    ['a symlink added', (dev) => symlink('/etc/passwd', join(dev, 'passwd'))],
+    ['the folder swapped for another', (dev, other) => swapFolders(dev, other)],
+    ['the folder removed', (dev) => rm(dev, { recursive: true })],
+  ];
+  for (const [what, change] of changes) {
+    await t.test(what, async (t) => {
+      const { base, repo, dev, other } = rig(t);
+      await untilFileClockPasses(base, join(dev, 'b.txt'));
+      const read = await readFolder(repo, VAULT);
+      t.equal(await read.stillAsRead(), true, 'untouched: as read');
+      t.equal(await read.stillAsRead(), true, 'and asking again changes nothing');
+      await change(dev, other);
+      t.equal(await read.stillAsRead(), false, 'changed');
+    });
+  }
+  await t.test('an editor scratch file comes and goes: not a change (no digest counts one)', async (t) => {
+    const { repo, dev } = rig(t);
+    const read = await readFolder(repo, VAULT);
+    await writeFile(join(dev, '.env.dev.swp'), 'scratch');
+    t.equal(await read.stillAsRead(), true);
+    t.equal((await folderDigest(repo, VAULT)).digest, read.digest, 'as the digest agrees');
+  });
+  await t.test('a file only read (its atime moves) is not a change', async (t) => {
+    const { repo, dev } = rig(t);
+    const read = await readFolder(repo, VAULT);
+    await readFile(join(dev, 'b.txt'));
+    await readFolder(repo, VAULT);
+    t.equal(await read.stillAsRead(), true);
+  });
+});
