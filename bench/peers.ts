@@ -3,12 +3,22 @@
 // paired: each round runs the three tools in turn on the same operation, so a machine that slows down
 // part-way slows all three alike. Prints medians and vsync's ratio to each. Installs nothing: restic and
 // rclone come from Debian (`apt-get install restic rclone`); a missing one leaves its column out.
+//
+// Beside them, the floor of any tool that moves the whole version as one object, as vsync's format does
+// (docs/FORMAT.md): `node -e 0`, plus one PUT (push) or GET (pull) of an object the version's size from a warm
+// process, plus for a pull the vault's files written each with an fsync, as a crash-safe extraction must.
+// No zip, hash, cipher or backup: a lower bound. Where the floor's ratio to a peer is already past a target,
+// no pipeline of that format reaches it.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { open, readdir, readFile } from 'node:fs/promises';
+import { mapAtMost } from '../daemon/bundle/at-most.js';
+import { S3Storage } from '../daemon/storage/s3-storage.js';
+import { ENVELOPE_OVERHEAD } from '../daemon/crypto/envelope.js';
 import { baseEnv, call, dist, startBenchAgent, type BenchAgent } from './bench-agent.js';
 import { ms, table } from './measure.js';
 
@@ -174,6 +184,54 @@ async function rcloneTool(base: string, endpoint: string, bucket: string, vault:
   };
 }
 
+/** The floor of a whole-version tool (see the top of this file), measured with the same folders and RGW. */
+async function floorTool(base: string, endpoint: string, bucket: string, vault: Vault): Promise<Tool & { close(): void }> {
+  const folder = join(base, 'floor', 'vault');
+  mkdirSync(folder, { recursive: true });
+  vault.fill(folder);
+  const names = await readdir(folder);
+  const files = await Promise.all(names.map((name) => readFile(join(folder, name))));
+  const store = new S3Storage({ bucket, endpoint, region: 'us-east-1', forcePathStyle: true });
+  const version = randomBytes(files.reduce((sum, f) => sum + f.length, 0) + ENVELOPE_OVERHEAD);
+  await store.put('floor/version', version); // warms the client's connection
+  const nodeStart = () => timed(process.execPath, ['-e', '0'], baseEnv({}));
+  let round = 0;
+  return {
+    name: 'floor',
+    folder,
+    teammate: folder,
+    push: async () => {
+      const started = await nodeStart();
+      const t0 = performance.now();
+      await store.put('floor/version', version);
+      return started + performance.now() - t0;
+    },
+    pull: async () => {
+      const started = await nodeStart();
+      const into = join(base, 'floor', `pulled-${round++}`);
+      mkdirSync(into);
+      const t0 = performance.now();
+      await store.download('floor/version', async (body) => {
+        for await (const _ of body); // the bytes arrive; nothing is done with them
+      });
+      await mapAtMost(8, names, async (name, k) => {
+        const file = await open(join(into, name), 'wx', 0o600);
+        try {
+          await file.writeFile(files[k]!);
+          await file.datasync();
+        } finally {
+          await file.close();
+        }
+      });
+      const took = started + performance.now() - t0;
+      rmSync(into, { recursive: true, force: true });
+      return took;
+    },
+    teammatePush: async () => undefined,
+    close: () => store.destroy(),
+  };
+}
+
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 export async function benchPeers(endpoint: string | undefined, makeBucket: () => Promise<string>): Promise<void> {
@@ -195,6 +253,8 @@ export async function benchPeers(endpoint: string | undefined, makeBucket: () =>
       const tools = [await vsyncTool(dir, agent, endpoint, bucket, vault)];
       if (peers.includes('restic')) tools.push(await resticTool(dir, endpoint, bucket, vault));
       if (peers.includes('rclone')) tools.push(await rcloneTool(dir, endpoint, bucket, vault));
+      const floor = await floorTool(dir, endpoint, bucket, vault);
+      tools.push(floor);
 
       const push = tools.map(() => [] as number[]);
       const pull = tools.map(() => [] as number[]);
@@ -217,17 +277,22 @@ export async function benchPeers(endpoint: string | undefined, makeBucket: () =>
         ['pull of another version', pull],
       ] as const) {
         const own = median(times[0]!);
+        const lowest = median(times[tools.indexOf(floor)]!);
         const cells = [`${vault.label}: ${op}`, ms(own)];
         for (const peer of ['restic', 'rclone']) {
           const k = tools.findIndex((tool) => tool.name === peer);
-          cells.push(k < 0 ? '' : ms(median(times[k]!)), k < 0 ? '' : `${(own / median(times[k]!)).toFixed(2)}x`);
+          const theirs = k < 0 ? undefined : median(times[k]!);
+          cells.push(theirs === undefined ? '' : ms(theirs), theirs === undefined ? '' : `${(own / theirs).toFixed(2)}x`);
         }
+        const rclone = tools.findIndex((tool) => tool.name === 'rclone');
+        cells.push(ms(lowest), rclone < 0 ? '' : `${(lowest / median(times[rclone]!)).toFixed(2)}x`);
         rows.push(cells);
       }
+      floor.close();
     }
     table(
       `vsync beside restic and rclone on Ceph RGW: whole-process wall time, medians of ${ROUNDS} paired rounds after 2 warm-ups`,
-      ['work', 'vsync ms', 'restic ms', 'vsync/restic', 'rclone crypt ms', 'vsync/rclone'],
+      ['work', 'vsync ms', 'restic ms', 'vsync/restic', 'rclone crypt ms', 'vsync/rclone', 'floor ms', 'floor/rclone'],
       rows,
     );
     console.log(`agent resident memory after the runs: ${agent.rssMiB().toFixed(1)} MiB`);
