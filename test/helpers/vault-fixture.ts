@@ -6,7 +6,10 @@ import { join } from 'node:path';
 import type { Keychain } from '../../daemon/keychain/keychain.js';
 import { MemoryKeychain } from '../fakes/memory-keychain.js';
 import type { Storage } from '../../daemon/storage/storage.js';
+import { writeFileSync } from 'node:fs';
 import { init } from '../../daemon/vault/init.js';
+import { pull } from '../../daemon/vault/pull.js';
+import { push } from '../../daemon/vault/push.js';
 import { KeyRing } from '../../daemon/vault/key-ring.js';
 import type { VaultDeps, VaultRef } from '../../daemon/vault/vault.js';
 import { configRoot } from '../../shared/paths.js';
@@ -72,4 +75,21 @@ export async function twoMachines<S extends Storage>(prefix: string, storage: S)
   await init(a.deps, a.ref, { store: join(base, 'unused-store') });
   shareConfig(a, b);
   return { base, cleanup, storage, keychain, clock, a, b };
+}
+
+/** A machine's `.env.dev` in its checkout's vault folder. */
+export const envFileOf = (m: Machine): string => join(m.ref.root, 'infra', 'vault', 'dev', '.env.dev');
+
+/** twoMachines, then Alice pushes v=1, Bob pulls it, Alice pushes v=2: Bob's next pull has a version to swap in. */
+export async function bobOneBehind<S extends Storage>(prefix: string, storage: S) {
+  const day = await twoMachines(prefix, storage);
+  const { clock, a, b } = day;
+  writeFileSync(envFileOf(a), 'v=1\n');
+  await push(a.deps, a.ref, {}, () => undefined);
+  await pull(b.deps, b.ref, {}, () => undefined);
+  clock.advance(1);
+  writeFileSync(envFileOf(a), 'v=2\n');
+  await push(a.deps, a.ref, {}, () => undefined);
+  clock.advance(1);
+  return day;
 }

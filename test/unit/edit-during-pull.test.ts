@@ -6,17 +6,16 @@ import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { MemoryStorage } from '../fakes/memory-storage.js';
 import { pull } from '../../daemon/vault/pull.js';
-import { push } from '../../daemon/vault/push.js';
 import { restore } from '../../daemon/vault/restore.js';
 import { asSeen } from '../../daemon/vault/folder-as-seen.js';
 import { makeStaging, swapIn } from '../../daemon/vault/vault-folder.js';
 import { defaultBundleLimits } from '../../daemon/bundle/limits.js';
 import { bundleFolder } from '../../daemon/bundle/zip-folder.js';
 import type { ProgressEvent } from '../../shared/progress.js';
-import { twoMachines, type Machine } from '../helpers/vault-fixture.js';
+import { bobOneBehind, envFileOf, type Machine } from '../helpers/vault-fixture.js';
 import { tempBase } from '../helpers/vault-fixture.js';
 
-const envFile = (m: Machine) => join(m.ref.root, 'infra', 'vault', 'dev', '.env.dev');
+const envFile = envFileOf;
 const write = (m: Machine, text: string) => writeFileSync(envFile(m), text);
 const read = (m: Machine) => readFileSync(envFile(m), 'utf8');
 const beside = (m: Machine) => readdirSync(dirname(dirname(envFile(m))));
@@ -26,19 +25,7 @@ const editAt = (m: Machine, n: number, text: string) => (event: ProgressEvent) =
   if (event.kind === 'step' && event.n === n) write(m, text);
 };
 
-/** Alice pushes v=1, Bob pulls it, Alice pushes v=2: Bob's next pull has something to swap in. */
-async function bobBehind() {
-  const day = await twoMachines('vsync-edit-pull-', new MemoryStorage());
-  const { clock, a, b } = day;
-  write(a, 'v=1\n');
-  await push(a.deps, a.ref, {}, () => undefined);
-  await pull(b.deps, b.ref, {}, () => undefined);
-  clock.advance(1);
-  write(a, 'v=2\n');
-  await push(a.deps, a.ref, {}, () => undefined);
-  clock.advance(1);
-  return day;
-}
+const bobBehind = () => bobOneBehind('vsync-edit-pull-', new MemoryStorage());
 
 for (const [n, when] of [
   [3, 'while the version downloads'],

@@ -11,33 +11,20 @@ import type { ReadOptions } from '../../daemon/storage/storage.js';
 import { readFolder } from '../../daemon/bundle/zip-folder.js';
 import { asSeen } from '../../daemon/vault/folder-as-seen.js';
 import { pull } from '../../daemon/vault/pull.js';
-import { push } from '../../daemon/vault/push.js';
 import { installStaged, stageFolder } from '../../daemon/vault/staged-folder.js';
 import { openVault } from '../../daemon/vault/vault.js';
 import { spans, type SpanContext } from '../../daemon/trace/span.js';
 import { zipFolder } from '../../daemon/bundle/zip-folder.js';
 import { MemoryStorage } from '../fakes/memory-storage.js';
-import { twoMachines, type Machine } from '../helpers/vault-fixture.js';
+import { bobOneBehind, envFileOf, type Machine } from '../helpers/vault-fixture.js';
 
 const vaultDir = (m: Machine) => join(m.ref.root, 'infra', 'vault', 'dev');
-const envFile = (m: Machine) => join(vaultDir(m), '.env.dev');
+const envFile = envFileOf;
 const write = (m: Machine, text: string) => writeFileSync(envFile(m), text);
 const read = (m: Machine) => readFileSync(envFile(m), 'utf8');
 const beside = (m: Machine) => readdirSync(dirname(vaultDir(m)));
 
-/** Alice pushes v=1, Bob pulls it, Alice pushes v=2: Bob's next pull has something to extract and swap in. */
-async function bobBehind(storage = new MemoryStorage()) {
-  const day = await twoMachines('vsync-pull-staging-', storage);
-  const { clock, a, b } = day;
-  write(a, 'v=1\n');
-  await push(a.deps, a.ref, {}, () => undefined);
-  await pull(b.deps, b.ref, {}, () => undefined);
-  clock.advance(1);
-  write(a, 'v=2\n');
-  await push(a.deps, a.ref, {}, () => undefined);
-  clock.advance(1);
-  return day;
-}
+const bobBehind = (storage = new MemoryStorage()) => bobOneBehind('vsync-pull-staging-', storage);
 
 /** Makes Bob's backups folder a file: the backup, step 1, fails (ENOTDIR/EEXIST) after the download began. */
 function breakBackups(b: Machine): void {
