@@ -38,6 +38,10 @@ export interface ArchiveEntry {
   /** Declared by the central directory; the extractor must check the real count against it. */
   readonly uncompressedSize: number;
   readonly crc32: number;
+  /** 0 (stored) or 8 (deflate): nothing else passes the checks. */
+  readonly method: number;
+  /** Where its compressed bytes start in the archive (checked: they lie inside it, overlapping no other entry's). */
+  readonly dataStart: number;
   /** The decompressed bytes, unbounded and unchecked: the caller counts and checksums them. */
   open(): Readable;
 }
@@ -106,7 +110,8 @@ export async function readCentralDirectory(zip: ZipSource, limits: BundleLimits)
   const entries: ArchiveEntry[] = [];
   for (const file of directory.files) {
     checkMethod(file);
-    ranges.push(await checkLocalHeader(zip, file, centralStart));
+    const range = await checkLocalHeader(zip, file, centralStart);
+    ranges.push(range);
     entries.push({
       name: file.path,
       nameBytes: file.pathBuffer,
@@ -114,6 +119,8 @@ export async function readCentralDirectory(zip: ZipSource, limits: BundleLimits)
       compressedSize: file.compressedSize,
       uncompressedSize: file.uncompressedSize,
       crc32: file.crc32,
+      method: file.compressionMethod,
+      dataStart: range.end - file.compressedSize,
       open: () => file.stream(),
     });
   }

@@ -391,6 +391,42 @@ t.test('headers that lie about sizes', async (t) => {
     await refused(t, zip, 'BUNDLE_CORRUPT', /holds more than the 10 bytes its header declares/);
   });
 
+  // Entries up to 1 MiB are extracted in one piece, larger ones as a stream (unzip-to-staging.ts writeWhole):
+  // both ways a lie about the size is caught, and an honest entry of either size arrives whole.
+  for (const [way, declared] of [
+    ['in one piece', 1000],
+    ['as a stream', 2 * 1024 * 1024],
+  ] as const) {
+    await t.test(`${way}: an entry that inflates past its declared size, or short of it, or to other bytes`, async (t) => {
+      const honest = Buffer.alloc(declared, 0x62);
+      const longer = Buffer.concat([honest, Buffer.from('more')]);
+      await refused(
+        t,
+        makeZip([{ name: `${VAULT}/long`, data: longer, method: 8, uncompressedSize: declared, crc: crc32(honest) }]),
+        'BUNDLE_CORRUPT',
+        new RegExp(`holds more than the ${declared} bytes its header declares`),
+      );
+      const shorter = honest.subarray(0, declared - 1);
+      await refused(
+        t,
+        makeZip([{ name: `${VAULT}/short`, data: shorter, method: 8, uncompressedSize: declared, crc: crc32(honest) }]),
+        'BUNDLE_CORRUPT',
+        new RegExp(`holds ${declared - 1} bytes, not the ${declared}`),
+      );
+      const other = Buffer.alloc(declared, 0x63);
+      await refused(
+        t,
+        makeZip([{ name: `${VAULT}/other`, data: other, method: 8, uncompressedSize: declared, crc: crc32(honest) }]),
+        'BUNDLE_CORRUPT',
+        /does not match its checksum/,
+      );
+      await eachForm(t, makeZip([{ name: `${VAULT}/ok`, data: honest, method: 8 }]), async (t, zip, a) => {
+        t.same(await unzipToStaging(zip, a.staging, VAULT), { files: ['ok'] });
+        t.ok((await readFile(join(a.staging, 'ok'))).equals(honest), 'the bytes, whole');
+      });
+    });
+  }
+
   await t.test('deflated entry declared larger than it inflates', async (t) => {
     const zip = makeZip([{ name: `${VAULT}/short`, data: Buffer.from('tiny'), method: 8, uncompressedSize: 1000 }]);
     await refused(t, zip, 'BUNDLE_CORRUPT', /holds 4 bytes, not the 1000/);
