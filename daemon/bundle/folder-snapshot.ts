@@ -107,10 +107,15 @@ interface Listing {
   readonly entries: readonly ListedEntry[];
 }
 
-/** A snapshot: its files, and the stamp of the listing that ended it (stillAsListed). */
+/** A snapshot: its files, and the listing that ended it. */
 export interface FolderSnapshot {
   readonly files: SnapshotFile[];
+  /** What stillAsListed compares. */
   readonly stamp: string;
+  /** This machine's clock (ms since the epoch) as that listing began. */
+  readonly listedAtMs: number;
+  /** The newest ctime among the files it listed (ms, by the file system's clock); -Infinity when it listed none. */
+  readonly newestChangeMs: number;
 }
 
 /**
@@ -177,6 +182,7 @@ async function readOnce(
   const files = await mapAtMost(READERS, reads, (read) => readListedFile(read.entry, read.name, read.keep, read.cap, read.over));
   await hooks.onRead?.(attempt);
 
+  const listedAtMs = Date.now();
   const again = await listTree(start.path, prefix, caps);
   const moved = firstDifference(listing, again, prefix);
   if (moved !== undefined) throw new FolderChanged(moved);
@@ -186,13 +192,16 @@ async function readOnce(
     throw new FolderChanged(`${prefix}/ was moved`);
   });
   if (!sameInode(end.stats, start.stats)) throw new FolderChanged(`${prefix}/ was replaced`);
-  return { files, stamp: stampOf(again) };
+  let newestChangeMs = Number.NEGATIVE_INFINITY;
+  for (const entry of again.entries) if (entry.kind === 'file') newestChangeMs = Math.max(newestChangeMs, Number(entry.stats.ctimeMs));
+  return { files, stamp: stampOf(again), listedAtMs, newestChangeMs };
 }
 
 /**
- * Whether the folder, listed again without reading a byte, is as the snapshot that gave `stamp` left it: the
- * same folder inside the repo, the same files and folders, each the same inode, and no file written to
- * since (its ctime, size or mtime moved). This trusts ctime as the snapshot itself does. A file written
+ * Whether the folder `prefix` (relative to `repoRoot`: the snapshot's folder, or that folder renamed within
+ * the repo), listed again without reading a byte, is as the snapshot that gave `stamp` left it: the same
+ * folder inside the repo, the same files and folders, each the same inode, and no file written to since
+ * (its ctime, size or mtime moved). This trusts ctime as the snapshot itself does. A file written
  * within the same tick of the kernel's clock as the snapshot's last look, to the same size, is the one
  * change it can miss: a caller that must not miss one reads the folder again (folder-as-seen.ts).
  * A folder that cannot be listed, or holds what no snapshot takes, has changed.

@@ -89,14 +89,19 @@ export interface FolderRead extends Omit<FolderBundle, 'zip'> {
   zip(): Readable;
   /**
    * Whether the folder is still as this read left it, judged by listing it again and reading no byte (the
-   * same files, inodes and ctimes: folder-snapshot.ts stillAsListed, with what it can miss).
+   * same files, inodes and ctimes: folder-snapshot.ts stillAsListed, with what it can miss). `folder`, relative
+   * to the repo root, names where it is now when it was renamed since (a swap moves it out of the way).
    */
-  stillAsRead(): Promise<boolean>;
+  stillAsRead(folder?: string): Promise<boolean>;
+  /** This machine's clock (ms) as the read's last listing began. */
+  readonly listedAtMs: number;
+  /** The newest ctime among the files read (ms, by the file system's clock); -Infinity for no file. */
+  readonly newestChangeMs: number;
 }
 
 /** The folder read as one snapshot (the refusals of zipFolder), its zip left for later. */
 export async function readFolder(repoRoot: string, vaultFolder: string, options: ZipOptions = {}): Promise<FolderRead> {
-  const { files, prefix, stamp, caps } = await snapshot(repoRoot, vaultFolder, options);
+  const { files, prefix, stamp, listedAtMs, newestChangeMs, caps } = await snapshot(repoRoot, vaultFolder, options);
   const bytes = files.reduce((sum, file) => sum + file.size, 0);
   const root = resolve(repoRoot);
   return {
@@ -104,7 +109,9 @@ export async function readFolder(repoRoot: string, vaultFolder: string, options:
     files: files.length,
     bytes,
     zip: () => zipStream(files),
-    stillAsRead: () => stillAsListed(root, prefix, caps, stamp),
+    stillAsRead: (folder = prefix) => stillAsListed(root, folder, caps, stamp),
+    listedAtMs,
+    newestChangeMs,
   };
 }
 
@@ -348,9 +355,9 @@ async function snapshot(repoRoot: string, vaultFolder: string, options: ZipOptio
     ...(onRead ? { onRead } : {}),
     ...(keptBytes !== undefined ? { keptBytes } : {}),
   };
-  const { files, stamp } = await readFolderSnapshot(resolve(repoRoot), prefix, caps, read);
+  const { files, ...listed } = await readFolderSnapshot(resolve(repoRoot), prefix, caps, read);
   files.sort((a, b) => Buffer.compare(Buffer.from(a.name, 'utf8'), Buffer.from(b.name, 'utf8')));
-  return { files, prefix, stamp, caps };
+  return { files, prefix, caps, ...listed };
 }
 
 /** treeDigest of the files by their names inside the vault folder. */

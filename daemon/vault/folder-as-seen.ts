@@ -2,9 +2,17 @@
 // or decrypted is in neither the backup nor the new folder, and a swap would drop it without a trace. Two
 // checks, in layers. Just before the swap, the folder is listed again and compared with the read that was
 // backed up (inodes and ctimes, no byte read: assertAsSeen). Once the old folder is renamed out of the way,
-// it is read again in full and its digest compared (asSeen, which swapIn runs): that catches a write through
-// a file still open at the rename, and the one write a listing can miss (same size, same clock tick), and
-// undoes the swap. Both use the snapshot reader push uses (no symlink followed, no fifo opened).
+// it is checked again (Seen.unchanged, which swapIn runs, and which undoes the swap when it fails): that
+// catches a write through a file still open at the rename.
+//
+// The second check lists the folder too, and reads it in full only when a listing could miss a write. A write
+// moves the file's ctime to the kernel's clock, which ticks every few ms (every second on some file
+// systems): a write within the tick of the file's last change leaves its ctime as it was. That can only
+// happen to a file changed within a tick of the read's last listing. So when every file had last changed
+// SETTLED_MS before that listing, by a file-system clock that agrees with ours (the rename has just set the
+// folder's ctime to that clock's now), any later write shows; otherwise the folder is read again and its
+// digest compared. Both use the snapshot reader push uses (no symlink followed, no fifo opened).
+import { lstat } from 'node:fs/promises';
 import { posix, relative, sep } from 'node:path';
 import { VsyncError } from '../../shared/errors.js';
 import type { BundleLimits } from '../bundle/limits.js';
@@ -32,12 +40,31 @@ export function asSeen(root: string, seen: string | undefined, limits: BundleLim
 export interface Seen {
   /** The read the operation backed up and judged; undefined when there was no folder. */
   readonly read: FolderRead | undefined;
-  /** The same judged on any path by its digest (asSeen): run on the swapped-out folder. */
+  /** The same judged on the swapped-out folder: by a listing when that cannot miss a write, else by its digest. */
   readonly unchanged: FolderCheck;
 }
 
-export function seenAs(root: string, read: FolderRead | undefined, limits: BundleLimits): Seen {
-  return { read, unchanged: asSeen(root, read?.digest, limits) };
+/** Files changed this long before the read's last listing cannot hide a later write from a listing. */
+const SETTLED_MS = 3000;
+/** How far the file system's clock may be from ours for the listing to be trusted. */
+const SKEW_MS = 1000;
+
+/** What was seen; `now` is this machine's clock (injected by tests). */
+export function seenAs(root: string, read: FolderRead | undefined, limits: BundleLimits, now: () => number = Date.now): Seen {
+  const byDigest = asSeen(root, read?.digest, limits);
+  const unchanged: FolderCheck = async (path) => {
+    if (read === undefined) return byDigest(path);
+    try {
+      const folder = relative(root, path).split(sep).join(posix.sep);
+      if (!(await read.stillAsRead(folder))) return false;
+      const settled = read.newestChangeMs < read.listedAtMs - SETTLED_MS;
+      if (settled && Math.abs((await lstat(path)).ctimeMs - now()) <= SKEW_MS) return true;
+    } catch {
+      return false;
+    }
+    return byDigest(path);
+  };
+  return { read, unchanged };
 }
 
 /**

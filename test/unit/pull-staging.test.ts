@@ -3,13 +3,13 @@
 // staging folder is left beside the vault folder, the folder is as it was, and the error reported is the
 // first step's. And the checks before the swap come in two layers (folder-as-seen.ts): a change the quick
 // listing misses is still caught on the swapped-out folder, and the swap undone.
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import t from 'tap';
 import { backupFolder } from '../../shared/paths.js';
 import type { ReadOptions } from '../../daemon/storage/storage.js';
 import { readFolder } from '../../daemon/bundle/zip-folder.js';
-import { asSeen } from '../../daemon/vault/folder-as-seen.js';
+import { asSeen, seenAs } from '../../daemon/vault/folder-as-seen.js';
 import { pull } from '../../daemon/vault/pull.js';
 import { installStaged, stageFolder } from '../../daemon/vault/staged-folder.js';
 import { openVault } from '../../daemon/vault/vault.js';
@@ -146,4 +146,37 @@ t.test('the listing that sees a change refuses before anything is renamed', asyn
   await t.rejects(installStaged({}, vault, staged, { read: seenRead, unchanged }), { code: 'VAULT_CHANGED_DURING_PULL' });
   t.equal(fullChecks, 0, 'refused by the listing: the folder was never renamed, nor read again');
   t.equal(readFileSync(join(vaultDir(b), 'new.txt'), 'utf8'), 'added after the read\n');
+});
+
+t.test('the swapped-out folder is judged by a listing when no write could hide from one, else by its digest', async (t) => {
+  const { cleanup, b } = await bobBehind();
+  t.teardown(cleanup);
+  const vault = await openVault(b.deps, b.ref);
+  const real = await readFolder(b.ref.root, vault.vaultFolder, vault.limits);
+  // The swap's first rename: the folder moves aside, keeping its inodes; the rename sets its ctime to now.
+  const old = join(dirname(vaultDir(b)), '.vsync-old-dev-0123abcd');
+  renameSync(vaultDir(b), old);
+  // A read whose digest is wrong: the check answers "unchanged" only if it trusted the listing.
+  const wrongDigest = 'f'.repeat(64);
+  const settled = { ...real, digest: wrongDigest, newestChangeMs: real.listedAtMs - 10_000 };
+  const fresh = { ...real, digest: wrongDigest, newestChangeMs: real.listedAtMs };
+  t.equal(
+    await seenAs(b.ref.root, settled, vault.limits).unchanged(old),
+    true,
+    'every file settled, the clocks agree: the listing decides',
+  );
+  t.equal(await seenAs(b.ref.root, fresh, vault.limits).unchanged(old), false, 'a file changed just before the read: the digest decides');
+  const skewed = () => Date.now() + 5000;
+  t.equal(
+    await seenAs(b.ref.root, settled, vault.limits, skewed).unchanged(old),
+    false,
+    "the file system's clock is off: the digest decides",
+  );
+  t.equal(
+    await seenAs(b.ref.root, { ...real, newestChangeMs: real.listedAtMs }, vault.limits).unchanged(old),
+    true,
+    'and the right digest passes',
+  );
+  writeFileSync(join(old, 'late.txt'), 'written through the old path\n');
+  t.equal(await seenAs(b.ref.root, settled, vault.limits).unchanged(old), false, 'a file added after the read: the listing sees it');
 });
