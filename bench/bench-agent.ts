@@ -107,3 +107,13 @@ export async function startBenchAgent(home: string, extra: Record<string, string
     },
   };
 }
+
+/** Resolves once the last span in the agent's trace (VSYNC_TRACE_FILE) is its idle collection, after the last operation. */
+export async function untilCollected(trace: string): Promise<void> {
+  for (let waited = 0; ; waited += 100) {
+    const spans = readFileSync(trace, 'utf8').trimEnd().split('\n');
+    if (spans.at(-1)?.includes('"memory.collect"')) return;
+    if (waited > 60_000) throw new Error('the agent did not collect within 60 s of its last operation');
+    await sleep(100);
+  }
+}

@@ -11,8 +11,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { call, dist, startBenchAgent } from './bench-agent.js';
+import { call, dist, startBenchAgent, untilCollected } from './bench-agent.js';
 import { ms, table } from './measure.js';
 
 const clientMain = join(dist, 'client', 'vsync.cjs');
@@ -106,21 +105,11 @@ async function measure(point: Point): Promise<Measured> {
     const pullMs = await timedCli(['pull', 'dev'], agent.env, repo);
     const pullPeakMiB = peakMiB(pid);
     const afterMiB = agent.rssMiB();
-    await collected(trace);
+    await untilCollected(trace);
     return { point, pushMs, pullMs, idleMiB, pushPeakMiB, pullPeakMiB, afterMiB, collectedMiB: agent.rssMiB() };
   } finally {
     await agent.stop();
     rmSync(base, { recursive: true, force: true });
-  }
-}
-
-/** Resolves once the trace's last span is the agent's idle collection, after the last operation. */
-async function collected(trace: string): Promise<void> {
-  for (let waited = 0; ; waited += 100) {
-    const spans = readFileSync(trace, 'utf8').trimEnd().split('\n');
-    if (spans.at(-1)?.includes('"memory.collect"')) return;
-    if (waited > 60_000) throw new Error('the agent did not collect within 60 s of the pull');
-    await sleep(100);
   }
 }
 

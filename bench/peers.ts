@@ -19,7 +19,7 @@ import { open, readdir, readFile } from 'node:fs/promises';
 import { mapAtMost } from '../daemon/bundle/at-most.js';
 import { S3Storage } from '../daemon/storage/s3-storage.js';
 import { ENVELOPE_OVERHEAD } from '../daemon/crypto/envelope.js';
-import { baseEnv, call, dist, startBenchAgent, type BenchAgent } from './bench-agent.js';
+import { baseEnv, call, dist, startBenchAgent, untilCollected, type BenchAgent } from './bench-agent.js';
 import { ms, table } from './measure.js';
 
 const ROUNDS = 11;
@@ -244,7 +244,8 @@ export async function benchPeers(endpoint: string | undefined, makeBucket: () =>
     console.log(`\n${missing} is not installed (apt-get install ${missing}): its column is left out`);
   }
   const base = mkdtempSync(join(tmpdir(), 'vsync-bench-peers-'));
-  const agent = await startBenchAgent(join(base, 'home'));
+  const trace = join(base, 'trace');
+  const agent = await startBenchAgent(join(base, 'home'), { VSYNC_TRACE_FILE: trace });
   const rows: string[][] = [];
   try {
     for (const vault of [SMALL, MEDIUM]) {
@@ -295,7 +296,11 @@ export async function benchPeers(endpoint: string | undefined, makeBucket: () =>
       ['work', 'vsync ms', 'restic ms', 'vsync/restic', 'rclone crypt ms', 'vsync/rclone', 'floor ms', 'floor/rclone'],
       rows,
     );
-    console.log(`agent resident memory after the runs: ${agent.rssMiB().toFixed(1)} MiB`);
+    const after = agent.rssMiB();
+    await untilCollected(trace);
+    console.log(
+      `agent resident memory after the runs: ${after.toFixed(1)} MiB; once it collected (2 s idle): ${agent.rssMiB().toFixed(1)} MiB`,
+    );
   } finally {
     await agent.stop();
     rmSync(base, { recursive: true, force: true });
