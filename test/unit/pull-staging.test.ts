@@ -180,3 +180,37 @@ t.test('the swapped-out folder is judged by a listing when no write could hide f
   writeFileSync(join(old, 'late.txt'), 'written through the old path\n');
   t.equal(await seenAs(b.ref.root, settled, vault.limits).unchanged(old), false, 'a file added after the read: the listing sees it');
 });
+
+t.test("a latest moved back behind this machine's floor is refused before its version is downloaded", async (t) => {
+  const storage = new MemoryStorage();
+  const { cleanup, b } = await bobBehind(storage);
+  t.teardown(cleanup);
+  const { version: newest } = await pull(b.deps, b.ref, {}, () => undefined); // v=2: the floor
+  const older = (await storage.list('vsync/dev/versions/'))
+    .map((o) =>
+      o.key
+        .split('/')
+        .pop()!
+        .replace(/\.enc$/, ''),
+    )
+    .find((ts) => ts !== newest)!;
+  await storage.put('vsync/dev/latest', Buffer.from(older));
+  const downloaded: string[] = [];
+  const counting = Object.assign(Object.create(storage) as MemoryStorage, {
+    download: ((key, consume, options) => {
+      downloaded.push(key);
+      return storage.download(key, consume, options);
+    }) as MemoryStorage['download'],
+  });
+  const deps = { ...b.deps, storageFor: () => counting };
+  await t.rejects(
+    pull(deps, b.ref, {}, () => undefined),
+    { code: 'VAULT_ROLLBACK' },
+  );
+  t.same(downloaded, [], 'nothing was downloaded');
+  t.equal(read(b), 'v=2\n');
+  t.same(beside(b), ['dev']);
+  await pull(deps, b.ref, { at: older }, () => undefined);
+  t.same(downloaded, [`vsync/dev/versions/${older}.enc`], 'asked for by name, it is downloaded (so the count can see one)');
+  t.equal(read(b), 'v=1\n');
+});
