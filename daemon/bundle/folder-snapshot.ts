@@ -112,10 +112,11 @@ export interface FolderSnapshot {
   readonly files: SnapshotFile[];
   /** What stillAsListed compares. */
   readonly stamp: string;
-  /** This machine's clock (ms since the epoch) as that listing began. */
-  readonly listedAtMs: number;
-  /** The newest ctime among the files it listed (ms, by the file system's clock); -Infinity when it listed none. */
-  readonly newestChangeMs: number;
+  /**
+   * How long (ms) its newest file had been unchanged when that listing began: this machine's clock against the
+   * file's ctime (the file system's); Infinity when it listed no file.
+   */
+  readonly quietMs: number;
 }
 
 /**
@@ -194,7 +195,7 @@ async function readOnce(
   if (!sameInode(end.stats, start.stats)) throw new FolderChanged(`${prefix}/ was replaced`);
   let newestChangeMs = Number.NEGATIVE_INFINITY;
   for (const entry of again.entries) if (entry.kind === 'file') newestChangeMs = Math.max(newestChangeMs, Number(entry.stats.ctimeMs));
-  return { files, stamp: stampOf(again), listedAtMs, newestChangeMs };
+  return { files, stamp: stampOf(again), quietMs: listedAtMs - newestChangeMs };
 }
 
 /**

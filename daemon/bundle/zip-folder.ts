@@ -93,15 +93,13 @@ export interface FolderRead extends Omit<FolderBundle, 'zip'> {
    * to the repo root, names where it is now when it was renamed since (a swap moves it out of the way).
    */
   stillAsRead(folder?: string): Promise<boolean>;
-  /** This machine's clock (ms) as the read's last listing began. */
-  readonly listedAtMs: number;
-  /** The newest ctime among the files read (ms, by the file system's clock); -Infinity for no file. */
-  readonly newestChangeMs: number;
+  /** How long its newest file had been unchanged when the read's last listing began (folder-snapshot.ts FolderSnapshot). */
+  readonly quietMs: number;
 }
 
 /** The folder read as one snapshot (the refusals of zipFolder), its zip left for later. */
 export async function readFolder(repoRoot: string, vaultFolder: string, options: ZipOptions = {}): Promise<FolderRead> {
-  const { files, prefix, stamp, listedAtMs, newestChangeMs, caps } = await snapshot(repoRoot, vaultFolder, options);
+  const { files, prefix, stamp, quietMs, caps } = await snapshot(repoRoot, vaultFolder, options);
   const bytes = files.reduce((sum, file) => sum + file.size, 0);
   const root = resolve(repoRoot);
   return {
@@ -110,8 +108,7 @@ export async function readFolder(repoRoot: string, vaultFolder: string, options:
     bytes,
     zip: () => zipStream(files),
     stillAsRead: (folder = prefix) => stillAsListed(root, folder, caps, stamp),
-    listedAtMs,
-    newestChangeMs,
+    quietMs,
   };
 }
 

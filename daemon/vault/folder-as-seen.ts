@@ -57,8 +57,7 @@ export function seenAs(root: string, read: FolderRead | undefined, limits: Bundl
     try {
       const folder = relative(root, path).split(sep).join(posix.sep);
       if (!(await read.stillAsRead(folder))) return false;
-      const settled = read.newestChangeMs < read.listedAtMs - SETTLED_MS;
-      if (settled && Math.abs((await lstat(path)).ctimeMs - now()) <= SKEW_MS) return true;
+      if (read.quietMs > SETTLED_MS && Math.abs((await lstat(path)).ctimeMs - now()) <= SKEW_MS) return true;
     } catch {
       return false;
     }

@@ -72,8 +72,7 @@ async function pullInto(
   const now = deps.now();
   const maxBytes = deps.maxVersionBytes ?? DEFAULT_MAX_VERSION_BYTES;
   const pointerRead = settleLater(readPointer(vault));
-  const keyRead = settleLater(vault.aesKey());
-  const aesKey = await keyRead;
+  const aesKey = await vault.aesKey();
   const state = await span('state.read', () => readLocalState(vault.stateFile));
   // The pointer is judged, and the version it names fetched, while the folder is backed up (steps 2 and 3
   // overlap step 1), but a local failure is reported first. A `latest` from the future, or behind this

@@ -24,7 +24,7 @@ export async function stageFolder(vault: OpenVault, zip: ZipInput): Promise<Stag
     const { digest } = await span('version.unzip', () => unzipWithDigest(zip, path, vault.vaultFolder, vault.limits));
     return { path, digest };
   } catch (err) {
-    await discardStaged({ path, digest: '' });
+    await removeStaging(path);
     throw err;
   }
 }
@@ -54,5 +54,7 @@ export async function installStaged(
  * clears it (vault-folder.ts recoverSwap).
  */
 export async function discardStaged(staged: StagedFolder | undefined): Promise<void> {
-  if (staged) await rm(staged.path, { recursive: true, force: true }).catch(() => undefined);
+  if (staged) await removeStaging(staged.path);
 }
+
+const removeStaging = (path: string): Promise<void> => rm(path, { recursive: true, force: true }).catch(() => undefined);
