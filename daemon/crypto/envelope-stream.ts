@@ -4,12 +4,10 @@
 // GCM authenticates only at the end: until the decrypting stream has finished without an error, what it has
 // passed on is UNVERIFIED plaintext. Its only consumer may be a private temp file (pull.ts, restore.ts) that
 // nothing reads before the whole pipeline resolved; an error leaves that file to be deleted unread.
-import { createCipheriv, createDecipheriv, randomBytes, type DecipherGCM } from 'node:crypto';
+import { createCipheriv, randomBytes } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
-import { VsyncError } from '../../shared/errors.js';
-import { ENVELOPE_MAGIC, ENVELOPE_OVERHEAD, IV_BYTES, TAG_BYTES, assertAesKey, assertEnvelopeMagic } from './envelope.js';
-
-const HEAD_BYTES = ENVELOPE_MAGIC.length + IV_BYTES;
+import { ENVELOPE_MAGIC, IV_BYTES, assertAesKey } from './envelope.js';
+import { EnvelopeOpener } from './envelope-opener.js';
 
 /** Encrypts what is written to it into one envelope: magic and a fresh IV first, the tag at the end. */
 export function encryptingStream(aesKey: Buffer): Transform {
@@ -35,65 +33,32 @@ export function encryptingStream(aesKey: Buffer): Transform {
 }
 
 /**
- * Decrypts one envelope written to it. Refuses a foreign or newer format as soon as its first four bytes
- * are in; holds the last TAG_BYTES back, since any chunk may be the last; verifies the tag when the input
- * ends, and fails with DECRYPT_FAILED (or ENVELOPE_TRUNCATED) instead of finishing when it does not hold.
+ * Decrypts one envelope written to it (EnvelopeOpener as a stream): refuses a foreign or newer format as
+ * soon as its first four bytes are in, and fails with DECRYPT_FAILED (or ENVELOPE_TRUNCATED) instead of
+ * finishing when the tag does not verify at the end.
  */
 export class DecryptingStream extends Transform {
-  private head: Buffer = Buffer.alloc(0);
-  private decipher: DecipherGCM | undefined;
-  private tail: Buffer = Buffer.alloc(0);
-  private total = 0;
+  readonly #opener: EnvelopeOpener;
 
-  constructor(private readonly aesKey: Buffer) {
+  constructor(aesKey: Buffer) {
     super();
-    assertAesKey(aesKey);
+    this.#opener = new EnvelopeOpener(aesKey);
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     try {
-      this.total += chunk.length;
-      let data = chunk;
-      if (!this.decipher) {
-        this.head = Buffer.concat([this.head, data]);
-        if (this.head.length >= ENVELOPE_MAGIC.length) assertEnvelopeMagic(this.head.subarray(0, ENVELOPE_MAGIC.length));
-        if (this.head.length < HEAD_BYTES) {
-          callback();
-          return;
-        }
-        this.decipher = createDecipheriv('aes-256-gcm', this.aesKey, this.head.subarray(ENVELOPE_MAGIC.length, HEAD_BYTES));
-        data = this.head.subarray(HEAD_BYTES);
-        this.head = Buffer.alloc(0);
-      }
-      // Everything but the last TAG_BYTES seen so far is ciphertext.
-      if (data.length >= TAG_BYTES) {
-        // Pushed as they come, not concatenated: a copy of every chunk less (this runs once per 64 KiB).
-        if (this.tail.length > 0) this.push(this.decipher.update(this.tail));
-        this.tail = Buffer.from(data.subarray(data.length - TAG_BYTES));
-        callback(null, this.decipher.update(data.subarray(0, data.length - TAG_BYTES)));
-      } else {
-        const held = Buffer.concat([this.tail, data]);
-        const spill = held.length - TAG_BYTES;
-        this.tail = spill > 0 ? held.subarray(spill) : held;
-        callback(null, spill > 0 ? this.decipher.update(held.subarray(0, spill)) : undefined);
-      }
+      for (const plain of this.#opener.update(chunk)) this.push(plain);
+      callback();
     } catch (err) {
       callback(err as Error);
     }
   }
 
   override _flush(callback: TransformCallback): void {
-    if (!this.decipher || this.tail.length < TAG_BYTES) {
-      // As decryptEnvelope says it: the bound is named once the magic showed this is an envelope.
-      const bound = this.total >= ENVELOPE_MAGIC.length ? `, at least ${ENVELOPE_OVERHEAD} needed` : '';
-      callback(new VsyncError('ENVELOPE_TRUNCATED', `${this.total} bytes${bound}`));
-      return;
-    }
-    this.decipher.setAuthTag(this.tail);
     try {
-      callback(null, this.decipher.final());
-    } catch (cause) {
-      callback(new VsyncError('DECRYPT_FAILED', undefined, { cause }));
+      callback(null, this.#opener.final());
+    } catch (err) {
+      callback(err as Error);
     }
   }
 }

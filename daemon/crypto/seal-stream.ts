@@ -10,29 +10,41 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import { SEAL_HEADER_BYTES, unseal } from './seal.js';
 
+/** The seal's header taken off the front of a plaintext that arrives in pieces, and judged only at its end. */
+export class SealSplitter {
+  #head: Buffer = Buffer.alloc(0);
+
+  /** The part of `chunk` after the header: the payload (possibly empty). */
+  take(chunk: Buffer): Buffer {
+    if (this.#head.length >= SEAL_HEADER_BYTES) return chunk;
+    const needed = SEAL_HEADER_BYTES - this.#head.length;
+    this.#head = Buffer.concat([this.#head, chunk.subarray(0, needed)]);
+    return chunk.subarray(needed);
+  }
+
+  /** The sealed timestamp, once everything was taken: SEAL_INVALID for a header too short or not a seal. */
+  ts(): string {
+    return unseal(this.#head).ts; // too short: SEAL_INVALID, worded as for a buffer
+  }
+}
+
 export class UnsealingStream extends Transform {
-  private head: Buffer = Buffer.alloc(0);
-  private sealed: string | undefined;
+  readonly #splitter = new SealSplitter();
+  #sealed: string | undefined;
 
   /** The sealed timestamp, once the stream has ended and the header was found valid. */
   get ts(): string | undefined {
-    return this.sealed;
+    return this.#sealed;
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    if (this.head.length >= SEAL_HEADER_BYTES) {
-      callback(null, chunk);
-      return;
-    }
-    const needed = SEAL_HEADER_BYTES - this.head.length;
-    this.head = Buffer.concat([this.head, chunk.subarray(0, needed)]);
-    const payload = chunk.subarray(needed);
+    const payload = this.#splitter.take(chunk);
     callback(null, payload.length > 0 ? payload : undefined);
   }
 
   override _flush(callback: TransformCallback): void {
     try {
-      this.sealed = unseal(this.head).ts; // too short: SEAL_INVALID, worded as for a buffer
+      this.#sealed = this.#splitter.ts();
       callback();
     } catch (err) {
       callback(err as Error);

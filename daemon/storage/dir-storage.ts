@@ -21,7 +21,8 @@ import { VsyncError, isVsyncError } from '../../shared/errors.js';
 import { fillFileExclusive, syncFolder, writeFileAtomic, writeFileExclusive } from '../fs/atomic-write.js';
 import { errnoOf, isErrno } from '../fs/errno.js';
 import { LockFile, type LockFileOptions } from '../fs/lock-file.js';
-import { assertValidKey, assertValidPrefix, byKey, isValidKey, md5Etag, tooLarge } from './storage.js';
+import { assertValidKey, assertValidPrefix, byKey, cancelled, isValidKey, md5Etag, tooLarge } from './storage.js';
+import { fileBodyChunks } from './file-body.js';
 import type {
   Body,
   CallOptions,
@@ -79,13 +80,6 @@ async function hashFile(handle: FileHandle): Promise<{ size: number; etag: strin
   return { size, etag: hash.digest('hex') };
 }
 
-/** A call's signal, once aborted, as the error the call ends with: its reason when that is ours. */
-function cancelled(what: string, signal: AbortSignal): VsyncError {
-  return signal.reason instanceof VsyncError
-    ? signal.reason
-    : new VsyncError('STORAGE_TRANSIENT', `${what}: cancelled`, { cause: signal.reason });
-}
-
 /**
  * The file's bytes from its start, in fresh buffers of up to 1 MiB, read by position so that one handle can
  * be read through twice. With a cap, a file that has grown past it is cut off at the first byte over.
@@ -135,48 +129,14 @@ async function writeAll(into: FileHandle, chunk: Buffer): Promise<void> {
   for (let at = 0; at < chunk.length; ) at += (await into.write(chunk, at, chunk.length - at)).bytesWritten;
 }
 
-/** The refusal of a FileBody whose file is not the size it was said to be: something changed it meanwhile. */
-function fileChanged(file: FileBody): VsyncError {
-  return new VsyncError('STORAGE_PERMANENT', `${file.path} is not the ${file.size} bytes it was: the file changed while it was uploaded`, {
-    hint: 'something else wrote to the file vsync was uploading; try again',
-  });
-}
-
-/**
- * Copies `body`'s file into `into` and returns the MD5 of what it copied. The file must hold exactly
- * body.size bytes from start to end; one that does not changed after its size was taken, and is refused
- * before anything is linked into place (reading stops one byte past the size).
- */
+/** Copies `body`'s file (file-body.ts: exactly its size, and past its inspector) into `into`; returns the MD5 of the copy. */
 async function copyFile(key: string, body: FileBody, into: FileHandle, signal: AbortSignal | undefined): Promise<string> {
-  let source: FileHandle;
-  try {
-    source = await open(body.path, 'r');
-  } catch (err) {
-    throw fsError(err, `reading ${body.path}`);
+  const hash = createHash('md5');
+  for await (const chunk of fileBodyChunks(body, `writing ${key}`, signal)) {
+    hash.update(chunk);
+    await writeAll(into, chunk);
   }
-  try {
-    const hash = createHash('md5');
-    const chunk = Buffer.allocUnsafe(Math.min(STREAM_CHUNK_BYTES, body.size + 1));
-    for (let copied = 0; ; ) {
-      if (signal?.aborted) throw cancelled(`writing ${key}`, signal);
-      let bytesRead: number;
-      try {
-        ({ bytesRead } = await source.read(chunk, 0, Math.min(chunk.length, body.size + 1 - copied), copied));
-      } catch (err) {
-        throw fsError(err, `reading ${body.path}`);
-      }
-      if (bytesRead === 0) {
-        if (copied !== body.size) throw fileChanged(body);
-        return hash.digest('hex');
-      }
-      copied += bytesRead;
-      if (copied > body.size) throw fileChanged(body);
-      hash.update(chunk.subarray(0, bytesRead));
-      await writeAll(into, chunk.subarray(0, bytesRead));
-    }
-  } finally {
-    await source.close();
-  }
+  return hash.digest('hex');
 }
 
 // A key that names a folder (`acme/dev` while `acme/dev/latest` exists) is no object, as on S3.

@@ -11,11 +11,11 @@ import {
   S3Client,
   type ListObjectsV2CommandOutput,
 } from '@aws-sdk/client-s3';
-import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { VsyncError, isVsyncError } from '../../shared/errors.js';
 import { type S3Settings, s3Location } from './s3-settings.js';
-import { assertValidKey, assertValidPrefix, byKey, isValidKey, tooLarge } from './storage.js';
+import { assertValidKey, assertValidPrefix, byKey, cancelled, isValidKey, tooLarge } from './storage.js';
+import { fileBodyChunks } from './file-body.js';
 import type {
   Body,
   CallOptions,
@@ -117,13 +117,6 @@ function abortable(options: CallOptions): { abortSignal?: AbortSignal } {
  */
 function isNotModified(err: unknown): boolean {
   return (err as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode === 304;
-}
-
-/** A call's signal, once aborted, as the error the call ends with: its reason when that is ours. */
-function cancelled(what: string, signal: AbortSignal): VsyncError {
-  return signal.reason instanceof VsyncError
-    ? signal.reason
-    : new VsyncError('STORAGE_TRANSIENT', `${what}: cancelled`, { cause: signal.reason });
 }
 
 /** A GET's body as the SDK gives it in Node: the HTTP response, a Readable. */
@@ -275,7 +268,7 @@ export class S3Storage implements Storage {
     const refused = new AbortController();
     const signal = options.signal ? AbortSignal.any([options.signal, refused.signal]) : refused.signal;
     let failure: VsyncError | undefined;
-    const stream = Readable.from(fileChunks(file));
+    const stream = Readable.from(fileBodyChunks(file, `writing ${key}`));
     stream.once('error', (err) => {
       failure = isVsyncError(err) ? err : new VsyncError('STORAGE_PERMANENT', `reading ${file.path}`, { cause: err });
       refused.abort(failure);
@@ -413,32 +406,4 @@ async function* counted(key: string, body: ResponseBody | undefined, size: numbe
   if (length < size) {
     throw new VsyncError('STORAGE_TRANSIENT', `${key}: the store ended the body after ${length} of its ${size} bytes (truncated)`);
   }
-}
-
-/** The refusal of a FileBody whose file is not the size it was said to be: something changed it meanwhile. */
-function fileChanged(file: FileBody): VsyncError {
-  return new VsyncError('STORAGE_PERMANENT', `${file.path} is not the ${file.size} bytes it was: the file changed while it was uploaded`, {
-    hint: 'something else wrote to the file vsync was uploading; try again',
-  });
-}
-
-/** The file of a FileBody, exactly `size` bytes of it or an error: reading stops one byte past the size. */
-async function* fileChunks(file: FileBody): AsyncGenerator<Buffer> {
-  let length = 0;
-  // `end` is inclusive: at most size + 1 bytes are read, enough to see a file that grew.
-  const source: AsyncIterable<Buffer> = createReadStream(file.path, { end: file.size });
-  try {
-    for await (const chunk of source) {
-      length += chunk.length;
-      if (length > file.size) throw fileChanged(file);
-      yield chunk;
-    }
-  } catch (err) {
-    if (isVsyncError(err)) throw err;
-    throw new VsyncError('STORAGE_PERMANENT', `reading ${file.path}: ${(err as NodeJS.ErrnoException).code ?? 'unknown'}`, {
-      cause: err,
-      hint: 'vsync could not read the file it was uploading; try again',
-    });
-  }
-  if (length !== file.size) throw fileChanged(file);
 }

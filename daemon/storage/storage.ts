@@ -69,6 +69,18 @@ export interface WriteResult {
 export interface FileBody {
   readonly path: string;
   readonly size: number;
+  /**
+   * A check of the very bytes the store takes (file-body.ts): a fresh inspector for each attempt, shown every
+   * chunk as it is read to be sent. The last chunk is held back until `end` returned, so a throw from the
+   * inspector fails the write with that error and the store never holds the object.
+   */
+  readonly inspect?: () => BodyInspector;
+}
+
+/** What FileBody.inspect makes: `update` sees the body's bytes in order, `end` judges them all (throws to refuse). */
+export interface BodyInspector {
+  update(chunk: Buffer): void;
+  end(): void;
 }
 
 /** What a version write takes: bytes in memory, or a file. */
@@ -188,4 +200,11 @@ export function md5Etag(body: Buffer): string {
 export function tooLarge(key: string, maxBytes: number, size?: number): VsyncError {
   const what = size === undefined ? `sent more than the cap of ${maxBytes} bytes` : `holds ${size} bytes, over the cap of ${maxBytes}`;
   return new VsyncError('STORAGE_OBJECT_TOO_LARGE', `${key} ${what}`);
+}
+
+/** A call's signal, once aborted, as the error the call ends with: its reason when that is ours. */
+export function cancelled(what: string, signal: AbortSignal): VsyncError {
+  return signal.reason instanceof VsyncError
+    ? signal.reason
+    : new VsyncError('STORAGE_TRANSIENT', `${what}: cancelled`, { cause: signal.reason });
 }

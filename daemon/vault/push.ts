@@ -13,7 +13,7 @@ import { pointerKey, versionKey } from './remote-layout.js';
 import { settleLater } from './settle-later.js';
 import { openVault, readPointer, type OpenVault, type VaultDeps, type VaultRef } from './vault.js';
 import { recoverSwap } from './vault-folder.js';
-import { IN_MEMORY_BYTES, checkSealed, encryptToFile, encryptToMemory } from './version-file.js';
+import { IN_MEMORY_BYTES, checkSealed, encryptToFile, encryptToMemory, sealedCheck } from './version-file.js';
 import { withWorkFolder } from './work-folder.js';
 import { span } from '../trace/span.js';
 import type { PushResult } from '../../shared/api.js';
@@ -90,17 +90,19 @@ export async function pushFolder(
   return withWorkFolder(deps.environment, async (work) => {
     step(2, `sealing manifest ts=${ts}`);
     step(3, 'encrypting');
+    // Decrypted and compared before the store holds it: a fault here must never reach the bucket. In memory
+    // that is before the upload; from a file, as the store reads it to send, its last chunk held back until
+    // the check passed (file-body.ts), so the check costs no read of its own and sees the bytes sent.
     const sealed = await span('version.write', async () => {
       if (folder.bytes <= IN_MEMORY_BYTES) {
         const { body, zip } = await encryptToMemory(aesKey, folder.zip(), ts);
-        return { body, size: body.length, zip };
+        await span('version.check', async () => checkSealed(aesKey, body, ts, zip));
+        return { body, size: body.length };
       }
       const path = join(await work(), `${ts}.enc`);
       const { size, zip } = await encryptToFile(aesKey, folder.zip(), path, { ts });
-      return { body: { path, size }, size, zip };
+      return { body: { path, size, inspect: () => sealedCheck(aesKey, ts, zip) }, size };
     });
-    // Decrypt and compare before anything leaves the machine: a fault here must never reach the bucket.
-    await span('version.check', () => checkSealed(aesKey, sealed.body, ts, sealed.zip));
 
     const warning = await options.storeWarning?.(vault.storage, ref);
     if (warning) progress({ kind: 'warning', text: warning });

@@ -1,20 +1,22 @@
 // A version on its way to or from the store. A small one (at most IN_MEMORY_BYTES) is sealed, encrypted,
 // checked and opened in memory: no work file, no descriptor, no fsync for a vault of a few KB. A larger one
 // goes through a file in a work folder (work-folder.ts), so that memory stays bounded whatever the vault's
-// size: push seals and encrypts the zip stream into a file, reads it back to check it, and uploads the
-// file; pull decrypts the download into a zip file and extracts from it only once the GCM tag and the seal
+// size: push seals and encrypts the zip stream into a file and uploads it, checked as the store reads it
+// (sealedCheck); pull decrypts the download into a zip file and extracts from it only once the GCM tag and the seal
 // verified. Either way the bytes are the same and nothing is used before the tag verified.
+import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { VsyncError } from '../../shared/errors.js';
+import { VsyncError, isVsyncError } from '../../shared/errors.js';
 import { DigestTap } from '../crypto/digest-tap.js';
 import { ENVELOPE_OVERHEAD } from '../crypto/envelope.js';
 import { DecryptingStream, encryptingStream } from '../crypto/envelope-stream.js';
+import { EnvelopeOpener } from '../crypto/envelope-opener.js';
 import { sealHeader } from '../crypto/seal.js';
-import { UnsealingStream } from '../crypto/seal-stream.js';
-import type { FileBody } from '../storage/storage.js';
+import { SealSplitter, UnsealingStream } from '../crypto/seal-stream.js';
+import type { BodyInspector } from '../storage/storage.js';
 
 /**
  * The largest version (a push: the vault's file bytes; a pull: the object's declared size) handled in
@@ -76,16 +78,52 @@ async function encryptInto(aesKey: Buffer, zip: Readable, sink: Sink, ts: string
 }
 
 /**
- * Reads a sealed version back through decryption before it leaves the machine (the envelope in memory, or
- * its file): it must unseal to `ts` and to exactly the zip that was written (`zip`), or nothing is
- * uploaded (INTERNAL: a fault here is ours).
+ * The check of a sealed version before it may be stored: it must decrypt, and unseal to `ts` and to exactly
+ * the zip that was written (`zip`), or the inspector throws INTERNAL (a fault here is ours), or the
+ * envelope's own error. A version in a file is checked by the store as it reads it to send
+ * (FileBody.inspect: the last chunk waits for the verdict); one in memory by checkSealed.
  */
-export async function checkSealed(aesKey: Buffer, body: Buffer | FileBody, ts: string, zip: ZipDigest): Promise<void> {
-  const source = Buffer.isBuffer(body) ? Readable.from([body]) : createReadStream(body.path);
-  const opened = await openEnvelope(aesKey, source, discard, true);
-  if (opened.ts !== ts || !sameZip(opened.zip, zip)) {
-    throw new VsyncError('INTERNAL', 'the sealed bundle did not decrypt to what was sealed');
-  }
+export function sealedCheck(aesKey: Buffer, ts: string, zip: ZipDigest): BodyInspector {
+  const opener = new EnvelopeOpener(aesKey);
+  const splitter = new SealSplitter();
+  const hash = createHash('sha256');
+  let bytes = 0;
+  const take = (plain: Buffer) => {
+    const payload = splitter.take(plain);
+    hash.update(payload);
+    bytes += payload.length;
+  };
+  // The envelope's own refusals (DECRYPT_FAILED, ...) would blame the store or the key; here the bytes are
+  // this machine's, just written, so any of them is a fault of ours.
+  const ours = (run: () => void) => {
+    try {
+      run();
+    } catch (cause) {
+      if (isVsyncError(cause, 'INTERNAL')) throw cause;
+      const code = isVsyncError(cause) ? cause.code : String(cause);
+      throw new VsyncError('INTERNAL', `the sealed version did not decrypt to what was sealed (${code})`, { cause });
+    }
+  };
+  return {
+    update: (chunk) =>
+      ours(() => {
+        for (const plain of opener.update(chunk)) take(plain);
+      }),
+    end: () =>
+      ours(() => {
+        take(opener.final());
+        if (splitter.ts() !== ts || !sameZip({ sha256: hash.digest('hex'), bytes }, zip)) {
+          throw new VsyncError('INTERNAL', 'the sealed version did not decrypt to what was sealed');
+        }
+      }),
+  };
+}
+
+/** sealedCheck of a version held in memory, before it leaves the machine. */
+export function checkSealed(aesKey: Buffer, body: Buffer, ts: string, zip: ZipDigest): void {
+  const check = sealedCheck(aesKey, ts, zip);
+  check.update(body);
+  check.end();
 }
 
 /**

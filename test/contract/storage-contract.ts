@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { VsyncError } from '../../shared/errors.js';
 import type { DownloadInfo, FileBody, Storage } from '../../daemon/storage/storage.js';
 import type { TestContext } from '../helpers/tap-types.js';
 
@@ -252,6 +253,51 @@ export function runStorageContract(t: TestContext, storage: Storage, options: Co
     const missing = { path: join(tmpdir(), `vsync-no-such-file-${randomBytes(4).toString('hex')}`), size: 10 };
     t.equal(await codeOf(storage.putIfAbsent(`${ns}/x`, missing)), 'STORAGE_PERMANENT', 'a file that does not exist');
     t.equal(await codeOf(storage.get(`${ns}/x`)), 'STORAGE_NOT_FOUND');
+  });
+
+  t.test('putIfAbsent of a FileBody with an inspector: it sees every byte in order, and a refusal stores nothing', async (t) => {
+    const ns = namespace();
+    for (const bytes of [randomBytes(6 * 1024 * 1024 + 3), randomBytes(700)]) {
+      const size = `${bytes.length} bytes`;
+      const seen: Buffer[] = [];
+      let ends = 0;
+      const inspected = {
+        ...fileBody(t, bytes),
+        inspect: () => ({ update: (c: Buffer) => void seen.push(Buffer.from(c)), end: () => void ends++ }),
+      };
+      const key = `${ns}/dev/versions/${bytes.length}.enc`;
+      const written = await storage.putIfAbsent(key, inspected);
+      t.ok(Buffer.concat(seen).equals(bytes), `${size}: the inspector saw exactly the file's bytes, in order`);
+      t.equal(ends, 1, `${size}: and judged them once`);
+      t.equal((await storage.get(key)).etag, written.etag, `${size}: then the object was stored`);
+
+      // Refused at the very end (with every byte but the held-back chunk already handed on), or part-way.
+      for (const [when, failAt] of [
+        ['at the end', Number.POSITIVE_INFINITY],
+        ['at the first chunk', 1],
+      ] as const) {
+        let chunks = 0;
+        const refusing = {
+          ...fileBody(t, bytes),
+          inspect: () => ({
+            update: () => {
+              if (++chunks >= failAt) throw new VsyncError('INTERNAL', 'refused while read');
+            },
+            end: () => {
+              throw new VsyncError('INTERNAL', 'refused at the end');
+            },
+          }),
+        };
+        const refusedKey = `${ns}/dev/versions/${bytes.length}-${failAt}.enc`;
+        t.equal(await codeOf(storage.putIfAbsent(refusedKey, refusing)), 'INTERNAL', `${size}, refused ${when}: the inspector's error`);
+        t.equal(await codeOf(storage.get(refusedKey)), 'STORAGE_NOT_FOUND', `${size}, refused ${when}: nothing stored`);
+      }
+    }
+    t.same(
+      (await storage.list(`${ns}/`)).map((o) => o.key).sort(),
+      [`${ns}/dev/versions/6291459.enc`, `${ns}/dev/versions/700.enc`],
+      'only the two accepted objects are listed',
+    );
   });
 
   t.test('putIfAbsent: creates once, then refuses and keeps the first bytes', async (t) => {

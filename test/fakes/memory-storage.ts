@@ -1,11 +1,12 @@
 // An in-memory Storage for unit tests of domain logic. It passes the same contract suite as the real
 // adapters (test/contract/), so a test that passes against it is not passing against a looser fake.
-import { readFile } from 'node:fs/promises';
 import { VsyncError } from '../../shared/errors.js';
 import { assertValidKey, assertValidPrefix, byKey, md5Etag, tooLarge } from '../../daemon/storage/storage.js';
+import { fileBodyChunks } from '../../daemon/storage/file-body.js';
 import type {
   Body,
   Consumer,
+  FileBody,
   ListedObject,
   ObjectHead,
   ReadOptions,
@@ -88,18 +89,9 @@ export class MemoryStorage implements Storage {
 
   async putIfAbsent(key: string, body: Body): Promise<WriteResult> {
     this.check(key);
-    // A fake may read the file whole; the check and the write below still happen in one turn, with no await between.
-    const bytes = Buffer.isBuffer(body)
-      ? body
-      : await readFile(body.path).catch((err: NodeJS.ErrnoException) => {
-          throw new VsyncError('STORAGE_PERMANENT', `reading ${body.path}: ${err.code}`, { cause: err });
-        });
-    if (!Buffer.isBuffer(body) && bytes.length !== body.size) {
-      throw new VsyncError(
-        'STORAGE_PERMANENT',
-        `${body.path} is not the ${body.size} bytes it was: the file changed while it was uploaded`,
-      );
-    }
+    // The file is read as the real stores read it (its size, its inspector); the check and the write below
+    // still happen in one turn, with no await between.
+    const bytes = Buffer.isBuffer(body) ? body : await readFileBody(body, key);
     if (this.objects.has(key)) throw new VsyncError('STORAGE_PRECONDITION_FAILED', `${key} already exists`);
     return this.store(key, bytes);
   }
@@ -122,4 +114,10 @@ export class MemoryStorage implements Storage {
     this.check(key);
     this.objects.delete(key);
   }
+}
+
+async function readFileBody(body: FileBody, key: string): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of fileBodyChunks(body, `writing ${key}`)) chunks.push(chunk);
+  return Buffer.concat(chunks);
 }
