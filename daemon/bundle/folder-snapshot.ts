@@ -57,6 +57,14 @@ export interface SnapshotHooks {
 export interface SnapshotOptions extends SnapshotHooks {
   /** The bound on kept bytes (KEPT_BYTES unless a test lowers or raises it); 0 keeps only empty files. */
   readonly keptBytes?: number;
+  /** A question put to the first bytes of each file not kept, answered in HashedFile.judged (a zip: deflate it?). */
+  readonly judge?: SampleJudge;
+}
+
+/** `of` is asked of a file's first `bytes` bytes (all of it, if shorter), as they are read. */
+export interface SampleJudge {
+  readonly bytes: number;
+  of(sample: Buffer): boolean;
 }
 
 /** What fstat said of a file while it was read; the zip finds it the same, or fails. */
@@ -88,6 +96,8 @@ export interface HashedFile extends SnapshotFileBase {
   readonly identity: FileIdentity;
   /** CRC-32 of its bytes: a zip entry stored from a stream needs it in its local header, before the bytes. */
   readonly crc32: number;
+  /** What SnapshotOptions.judge said of its first bytes; undefined without a judge. */
+  readonly judged?: boolean;
 }
 
 export type SnapshotFile = KeptFile | HashedFile;
@@ -130,14 +140,14 @@ export async function readFolderSnapshot(
   caps: BundleLimits,
   options: SnapshotOptions = {},
 ): Promise<FolderSnapshot> {
-  const { keptBytes = KEPT_BYTES, ...hooks } = options;
+  const { keptBytes = KEPT_BYTES, judge, ...hooks } = options;
   if (!Number.isSafeInteger(keptBytes) || keptBytes < 0) {
     throw new VsyncError('INTERNAL', `keptBytes must be a non-negative integer, got ${String(keptBytes)}`);
   }
   let first: FolderChanged | undefined;
   for (let attempt = 1; ; attempt++) {
     try {
-      return await readOnce(repoRoot, prefix, caps, hooks, keptBytes, attempt);
+      return await readOnce(repoRoot, prefix, caps, hooks, keptBytes, judge, attempt);
     } catch (err) {
       if (!(err instanceof FolderChanged)) throw err;
       if (first !== undefined) {
@@ -154,6 +164,7 @@ async function readOnce(
   caps: BundleLimits,
   hooks: SnapshotHooks,
   keptBytes: number,
+  judge: SampleJudge | undefined,
   attempt: number,
 ): Promise<FolderSnapshot> {
   const start = await checkedFolder(repoRoot, prefix);
@@ -180,7 +191,7 @@ async function readOnce(
     totalBytes += size;
     if (size <= keep) kept += size;
   }
-  const files = await mapAtMost(READERS, reads, (read) => readListedFile(read.entry, read.name, read.keep, read.cap, read.over));
+  const files = await mapAtMost(READERS, reads, (read) => readListedFile(read.entry, read.name, read.keep, read.cap, read.over, judge));
   await hooks.onRead?.(attempt);
 
   const listedAtMs = Date.now();
@@ -357,7 +368,14 @@ async function lstatListed(path: string, name: string): Promise<BigIntStats> {
  * kept when it holds at most `keep` of them, else only hashed. `cap` is what this file may still add; more
  * than that is BUNDLE_TOO_LARGE, saying that the file `over` (which cap).
  */
-async function readListedFile(entry: ListedEntry, name: string, keep: number, cap: number, over: string): Promise<SnapshotFile> {
+async function readListedFile(
+  entry: ListedEntry,
+  name: string,
+  keep: number,
+  cap: number,
+  over: string,
+  judge: SampleJudge | undefined,
+): Promise<SnapshotFile> {
   let handle: FileHandle;
   try {
     handle = await open(entry.path, OPEN_FLAGS);
@@ -383,6 +401,9 @@ async function readListedFile(entry: ListedEntry, name: string, keep: number, ca
     let total = 0;
     const size = Number(before.size);
     const buffer = Buffer.allocUnsafe(keeping ? size + 1 : Math.min(CHUNK_BYTES, size + 1));
+    // The first bytes of a file not kept, for the judge: gathered across reads, judged once there are enough.
+    const sample = !keeping && judge !== undefined ? Buffer.allocUnsafe(Math.min(judge.bytes, size)) : undefined;
+    let sampled = 0;
     for (;;) {
       const at = keeping ? total : 0;
       const { bytesRead } = await handle.read(buffer, at, buffer.length - at, null);
@@ -393,6 +414,7 @@ async function readListedFile(entry: ListedEntry, name: string, keep: number, ca
       const chunk = buffer.subarray(at, at + bytesRead);
       hash.update(chunk);
       if (!keeping) crc = crc32(chunk, crc);
+      if (sample !== undefined && sampled < sample.length) sampled += chunk.copy(sample, sampled);
     }
     const after = await handle.stat({ bigint: true });
     if (BigInt(total) !== before.size || after.size !== before.size || after.ctimeNs !== before.ctimeNs) {
@@ -401,7 +423,8 @@ async function readListedFile(entry: ListedEntry, name: string, keep: number, ca
     const sha256 = hash.digest();
     if (keeping) return { name, size: total, sha256, data: buffer.subarray(0, total) };
     const identity = { dev: before.dev, ino: before.ino, ctimeNs: before.ctimeNs, size: before.size };
-    return { name, size: total, sha256, path: entry.path, identity, crc32: crc };
+    const judged = sample === undefined || judge === undefined ? {} : { judged: judge.of(sample) };
+    return { name, size: total, sha256, path: entry.path, identity, crc32: crc, ...judged };
   } finally {
     await handle.close();
   }

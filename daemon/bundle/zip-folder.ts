@@ -95,6 +95,12 @@ export interface FolderRead extends Omit<FolderBundle, 'zip'> {
   stillAsRead(folder?: string): Promise<boolean>;
   /** How long its newest file had been unchanged when the read's last listing began (folder-snapshot.ts FolderSnapshot). */
   readonly quietMs: number;
+  /**
+   * The zip's exact length before it is built, so that an upload can declare it and stream the zip as it is
+   * made (zipLength); undefined when that would take a pass of its own (a file to deflate that the read
+   * did not keep) or the zip would need zip64.
+   */
+  zipBytes(): number | undefined;
 }
 
 /** The folder read as one snapshot (the refusals of zipFolder), its zip left for later. */
@@ -109,6 +115,7 @@ export async function readFolder(repoRoot: string, vaultFolder: string, options:
     zip: () => zipStream(files),
     stillAsRead: (folder = prefix) => stillAsListed(root, folder, caps, stamp),
     quietMs,
+    zipBytes: () => zipLength(files),
   };
 }
 
@@ -147,6 +154,44 @@ export function deflatePays(data: Buffer): boolean {
   if (data.length < MIN_DEFLATE_BYTES) return false;
   const sample = data.subarray(0, SAMPLE_BYTES);
   return deflateRawSync(sample, { level: JUDGE_LEVEL }).length <= sample.length * PAYS;
+}
+
+// The zip's records as archiver 8 writes them (compress-commons 7), with no extra fields or comments: a local
+// header of 30 bytes and the name, the data, and for a deflated entry a 16-byte data descriptor; a central
+// header of 46 bytes and the name; the end record of 22 bytes. Past ZIP64_ENTRIES entries or 4 GiB archiver
+// adds zip64 records, which zipLength does not count. Held to archiver's output by bundle-snapshot.test.ts.
+const LOCAL_HEADER_BYTES = 30;
+const DATA_DESCRIPTOR_BYTES = 16;
+const CENTRAL_HEADER_BYTES = 46;
+const END_RECORD_BYTES = 22;
+const ZIP64_ENTRIES = 0xffff;
+const ZIP64_BYTES = 0xffffffff;
+
+/**
+ * The length of zipStream(files), without building it: each entry stored or deflated as zipStream decides
+ * (deflatePays), a deflated one measured by deflating its kept bytes at the zip's level (zlib's output does
+ * not depend on how its input is cut). Undefined for a file to deflate whose bytes were not kept, and for a
+ * zip that would need zip64 records.
+ */
+function zipLength(files: readonly SnapshotFile[]): number | undefined {
+  if (files.length >= ZIP64_ENTRIES) return undefined;
+  let local = 0;
+  let central = 0;
+  for (const file of files) {
+    const name = Buffer.byteLength(file.name, 'utf8');
+    let data = file.size;
+    if (file.data !== undefined) {
+      if (file.data.length > 0 && deflatePays(file.data)) {
+        data = deflateRawSync(file.data, { level: DEFLATE_LEVEL }).length + DATA_DESCRIPTOR_BYTES;
+      }
+    } else if (file.judged !== false) {
+      return undefined; // deflated: its length is known only once it is, from a pass of its own
+    }
+    local += LOCAL_HEADER_BYTES + name + data;
+    central += CENTRAL_HEADER_BYTES + name;
+  }
+  if (local + central > ZIP64_BYTES) return undefined;
+  return local + central + END_RECORD_BYTES;
 }
 
 /**
@@ -215,7 +260,8 @@ function zipStream(files: readonly SnapshotFile[]): Readable {
         const source = await current;
         if (stop.signal.aborted) return; // halt closes it
         openAfter(index);
-        const store = !deflatePays(source.sample);
+        // Judged as it was read (the bytes zipped hash as those did, or the zip fails).
+        const store = !(file.judged ?? deflatePays(source.sample));
         if (store) storedStream.next = { size: file.size, crc32: file.crc32 };
         zip.append(source, { ...entry, store });
       }
@@ -348,6 +394,7 @@ async function snapshot(repoRoot: string, vaultFolder: string, options: ZipOptio
   const caps = resolveBundleLimits(limits);
   const prefix = vaultFolderPrefix(vaultFolder);
   const read: SnapshotOptions = {
+    judge: { bytes: SAMPLE_BYTES, of: deflatePays },
     ...(onListed ? { onListed } : {}),
     ...(onRead ? { onRead } : {}),
     ...(keptBytes !== undefined ? { keptBytes } : {}),

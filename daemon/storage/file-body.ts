@@ -14,8 +14,8 @@ const CHUNK_BYTES = 64 * 1024;
 
 /**
  * The bytes of `body`'s file in order, in chunks of at most 64 KiB, one chunk behind the reads: a chunk is
- * handed on when the next read returned, the last once the file ended at exactly `size` bytes and the
- * inspector's `end` returned. Reading stops one byte past the size. `what` names the write for a cancelled
+ * handed on when the next read returned, the last once the file ended at exactly `size` bytes (a growing
+ * file: once its writer finished) and the inspector's `end` returned. Reading stops one byte past the size. `what` names the write for a cancelled
  * `signal`. Throws STORAGE_PERMANENT for a file it cannot read or that is not `size` bytes (it changed), and
  * the inspector's own error as it is.
  */
@@ -39,7 +39,16 @@ export async function* fileBodyChunks(body: FileBody, what: string, signal?: Abo
       } catch (err) {
         throw unreadable(body, err);
       }
-      if (bytesRead === 0) break;
+      if (bytesRead === 0) {
+        // At the end of a file still being written: wait for its writer (its error is this write's), then read
+        // on from here.
+        if (body.growing !== undefined && position < body.size) {
+          const writing = !body.growing.done;
+          await body.growing.beyond(position);
+          if (writing) continue;
+        }
+        break;
+      }
       position += bytesRead;
       if (position > body.size) throw fileChanged(body);
       const read = chunk.subarray(0, bytesRead);
@@ -48,7 +57,7 @@ export async function* fileBodyChunks(body: FileBody, what: string, signal?: Abo
       held = read;
     }
     if (position !== body.size) throw fileChanged(body);
-    inspector?.end();
+    await inspector?.end();
     if (held !== undefined) yield held;
   } finally {
     await handle.close();

@@ -191,6 +191,7 @@ export class RetryingStorage implements Storage {
   }
 
   private async sameFile(key: string, file: FileBody, caller: CallOptions | undefined): Promise<WriteResult | undefined> {
+    await file.growing?.beyond(Number.POSITIVE_INFINITY); // the whole file: its writer done
     const ours = await digest(createReadStream(file.path));
     return this.download(
       key,

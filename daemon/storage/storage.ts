@@ -75,12 +75,26 @@ export interface FileBody {
    * inspector fails the write with that error and the store never holds the object.
    */
   readonly inspect?: () => BodyInspector;
+  /**
+   * Set when the write starts before the file's writer (in this process) is done, `size` being known ahead
+   * (a push streams its version as it is sealed): a read that reaches the file's current end waits here for
+   * more, and a write ends with the writer's error if the writer fails.
+   */
+  readonly growing?: GrowingFile;
 }
 
-/** What FileBody.inspect makes: `update` sees the body's bytes in order, `end` judges them all (throws to refuse). */
+/** What FileBody.inspect makes: `update` sees the body's bytes in order, `end` judges them all (throws, or rejects, to refuse). */
 export interface BodyInspector {
   update(chunk: Buffer): void;
-  end(): void;
+  end(): void | Promise<void>;
+}
+
+/** A file still being written (FileBody.growing). */
+export interface GrowingFile {
+  /** Whether its writer has finished: what the file holds now is all it will hold. */
+  readonly done: boolean;
+  /** Resolves once the file holds more than `bytes` bytes, or its writer has finished; rejects with the writer's error. */
+  beyond(bytes: number): Promise<void>;
 }
 
 /** What a version write takes: bytes in memory, or a file. */

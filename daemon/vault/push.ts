@@ -13,7 +13,7 @@ import { pointerKey, versionKey } from './remote-layout.js';
 import { settleLater } from './settle-later.js';
 import { openVault, readPointer, type OpenVault, type VaultDeps, type VaultRef } from './vault.js';
 import { recoverSwap } from './vault-folder.js';
-import { IN_MEMORY_BYTES, checkSealed, encryptToFile, encryptToMemory, sealedCheck } from './version-file.js';
+import { sealVersion } from './version-file.js';
 import { withWorkFolder } from './work-folder.js';
 import { span } from '../trace/span.js';
 import type { PushResult } from '../../shared/api.js';
@@ -86,33 +86,23 @@ export async function pushFolder(
   while (await exists(vault.storage, versionKey(repo, env, ts))) ts = nextTimestamp(ts, deps.now());
 
   // The zip is streamed through the seal and the encryption, into memory for a small vault, else into a file
-  // in a work folder (work-folder.ts) uploaded from there: memory stays bounded whatever the vault's size.
+  // in a work folder (work-folder.ts) that the store reads as it is written, or once it is: memory stays
+  // bounded whatever the vault's size (sealVersion).
   return withWorkFolder(deps.environment, async (work) => {
-    step(2, `sealing manifest ts=${ts}`);
-    step(3, 'encrypting');
-    // Decrypted and compared before the store holds it: a fault here must never reach the bucket. In memory
-    // that is before the upload; from a file, as the store reads it to send, its last chunk held back until
-    // the check passed (file-body.ts), so the check costs no read of its own and sees the bytes sent.
-    const sealed = await span('version.write', async () => {
-      if (folder.bytes <= IN_MEMORY_BYTES) {
-        const { body, zip } = await encryptToMemory(aesKey, folder.zip(), ts);
-        await span('version.check', async () => checkSealed(aesKey, body, ts, zip));
-        return { body, size: body.length };
-      }
-      const path = join(await work(), `${ts}.enc`);
-      const { size, zip } = await encryptToFile(aesKey, folder.zip(), path, { ts });
-      return { body: { path, size, inspect: () => sealedCheck(aesKey, ts, zip) }, size };
-    });
-
+    const key = versionKey(repo, env, ts);
     const warning = await options.storeWarning?.(vault.storage, ref);
     if (warning) progress({ kind: 'warning', text: warning });
-
-    const key = versionKey(repo, env, ts);
-    checkNotCancelled(deps);
-    step(4, `uploading ${sealed.size} bytes → ${vault.storage.describe(key)}`);
+    step(2, `sealing manifest ts=${ts}`);
+    step(3, 'encrypting');
+    const sealed = await sealVersion(aesKey, folder, ts, async () => join(await work(), `${ts}.enc`));
     try {
-      await vault.storage.putIfAbsent(key, sealed.body);
+      checkNotCancelled(deps);
+      step(4, `uploading ${sealed.size} bytes → ${vault.storage.describe(key)}`);
+      await Promise.all([vault.storage.putIfAbsent(key, sealed.body), sealed.written]);
     } catch (err) {
+      // The writer, if it is still at work, stops before the work folder goes.
+      sealed.stop();
+      await sealed.written.catch(() => undefined);
       if (isVsyncError(err, 'STORAGE_PRECONDITION_FAILED')) {
         throw new VsyncError('VAULT_CONFLICT', `another push wrote version ${ts} at the same moment`, { cause: err });
       }

@@ -1,12 +1,12 @@
 // A version on its way to or from the store. A small one (at most IN_MEMORY_BYTES) is sealed, encrypted,
 // checked and opened in memory: no work file, no descriptor, no fsync for a vault of a few KB. A larger one
 // goes through a file in a work folder (work-folder.ts), so that memory stays bounded whatever the vault's
-// size: push seals and encrypts the zip stream into a file and uploads it, checked as the store reads it
-// (sealedCheck); pull decrypts the download into a zip file and extracts from it only once the GCM tag and the seal
+// size: push seals and encrypts the zip stream into a file and uploads it (while it is written, when the
+// zip's length is known ahead), checked as the store reads it (sealedCheck); pull decrypts the download into a zip file and extracts from it only once the GCM tag and the seal
 // verified. Either way the bytes are the same and nothing is used before the tag verified.
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { open, rm } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { VsyncError, isVsyncError } from '../../shared/errors.js';
@@ -14,9 +14,12 @@ import { DigestTap } from '../crypto/digest-tap.js';
 import { ENVELOPE_OVERHEAD } from '../crypto/envelope.js';
 import { DecryptingStream, encryptingStream } from '../crypto/envelope-stream.js';
 import { EnvelopeOpener } from '../crypto/envelope-opener.js';
-import { sealHeader } from '../crypto/seal.js';
 import { SealSplitter, UnsealingStream } from '../crypto/seal-stream.js';
-import type { BodyInspector } from '../storage/storage.js';
+import type { Body, BodyInspector, GrowingFile } from '../storage/storage.js';
+import type { FolderRead } from '../bundle/zip-folder.js';
+import { SEAL_HEADER_BYTES, sealHeader } from '../crypto/seal.js';
+import { span } from '../trace/span.js';
+import { FileProgress } from './file-progress.js';
 
 /**
  * The largest version (a push: the vault's file bytes; a pull: the object's declared size) handled in
@@ -38,6 +41,55 @@ export function sameZip(a: ZipDigest, b: ZipDigest): boolean {
 
 type Sink = NodeJS.WritableStream | ((source: AsyncIterable<Buffer>) => Promise<void>);
 
+/** A version sealed for its upload (sealVersion). */
+export interface SealedVersion {
+  readonly body: Body;
+  /** The envelope's length: the bytes the upload declares. */
+  readonly size: number;
+  /** Resolves once the body is whole (at once, but for a file still being written); rejects with its writer's error. */
+  readonly written: Promise<void>;
+  /** Stops a writer still at work (the upload failed). */
+  stop(): void;
+}
+
+/**
+ * `folder`'s zip sealed as `ts` and encrypted, checked before the store may hold it (sealedCheck), and
+ * ready to upload: in memory for a vault of at most IN_MEMORY_BYTES; else in the work file `workFile()`
+ * names. That file is uploaded while it is written when the zip's length is known ahead (FolderRead.zipBytes:
+ * the upload declares its length before the first byte), else once it is whole.
+ */
+export async function sealVersion(aesKey: Buffer, folder: FolderRead, ts: string, workFile: () => Promise<string>): Promise<SealedVersion> {
+  const whole = { written: Promise.resolve(), stop: () => undefined };
+  if (folder.bytes <= IN_MEMORY_BYTES) {
+    const { body, zip } = await span('version.write', () => encryptToMemory(aesKey, folder.zip(), ts));
+    await span('version.check', async () => checkSealed(aesKey, body, ts, zip));
+    return { body, size: body.length, ...whole };
+  }
+  const path = await workFile();
+  const zipBytes = folder.zipBytes();
+  if (zipBytes === undefined) {
+    const { size, zip } = await span('version.write', () => encryptToFile(aesKey, folder.zip(), path, { ts }));
+    return { body: { path, size, inspect: () => sealedCheck(aesKey, ts, zip) }, size, ...whole };
+  }
+  const size = ENVELOPE_OVERHEAD + SEAL_HEADER_BYTES + zipBytes;
+  const stop = new AbortController();
+  const { progress, written } = await encryptToGrowingFile(aesKey, folder.zip(), path, ts, stop.signal);
+  const zip = span('version.write', () => written).then((out) => {
+    if (out.size !== size)
+      throw new VsyncError('INTERNAL', `the sealed version is ${out.size} bytes, not the ${size} its zip was reckoned at`);
+    return out.zip;
+  });
+  zip.catch(() => undefined); // awaited by the upload's check, or through `written`
+  const whenWritten = zip.then(() => undefined);
+  whenWritten.catch(() => undefined);
+  return {
+    body: { path, size, growing: progress, inspect: () => sealedCheck(aesKey, ts, zip) },
+    size,
+    written: whenWritten,
+    stop: () => stop.abort(),
+  };
+}
+
 /**
  * Writes `zip` encrypted into an RQE1 envelope at the new file `path` (0600), sealed as `ts` first when
  * given (a version; a backup is not sealed). Returns the envelope's size and the zip's digest. `durable`
@@ -53,6 +105,45 @@ export async function encryptToFile(
   return removeOnFailure(path, () => encryptInto(aesKey, zip, file, options.ts));
 }
 
+/**
+ * A version sealed as `ts` and encrypted into the new file `path` (0600) while the store reads it: resolves as
+ * soon as the file exists, to its progress (FileBody.growing) and `written`, the promise of what encryptToFile
+ * returns. Aborting `signal` stops the writer. A writer that fails removes the file, and its readers get
+ * its error.
+ */
+export async function encryptToGrowingFile(
+  aesKey: Buffer,
+  zip: Readable,
+  path: string,
+  ts: string,
+  signal: AbortSignal,
+): Promise<{ progress: GrowingFile; written: Promise<{ size: number; zip: ZipDigest }> }> {
+  const handle = await open(path, 'wx', 0o600);
+  const progress = new FileProgress();
+  const sink = async (source: AsyncIterable<Buffer>) => {
+    for await (const chunk of source) {
+      for (let at = 0; at < chunk.length; ) at += (await handle.write(chunk, at)).bytesWritten;
+      progress.advance(chunk.length);
+    }
+  };
+  const written = (async () => {
+    try {
+      const out = await encryptInto(aesKey, zip, sink, ts, signal);
+      await handle.close();
+      progress.finish();
+      return out;
+    } catch (err) {
+      await handle.close().catch(() => undefined);
+      await rm(path, { force: true }).catch(() => undefined);
+      progress.fail(err);
+      throw err;
+    }
+  })();
+  // Awaited by the push once its upload ends; until then a failure must not count as unhandled.
+  written.catch(() => undefined);
+  return { progress, written };
+}
+
 /** encryptToFile into memory, for a version of at most IN_MEMORY_BYTES: the envelope itself. */
 export async function encryptToMemory(aesKey: Buffer, zip: Readable, ts: string): Promise<{ body: Buffer; zip: ZipDigest }> {
   const chunks: Buffer[] = [];
@@ -60,7 +151,13 @@ export async function encryptToMemory(aesKey: Buffer, zip: Readable, ts: string)
   return { body: Buffer.concat(chunks, written.size), zip: written.zip };
 }
 
-async function encryptInto(aesKey: Buffer, zip: Readable, sink: Sink, ts: string | undefined): Promise<{ size: number; zip: ZipDigest }> {
+async function encryptInto(
+  aesKey: Buffer,
+  zip: Readable,
+  sink: Sink,
+  ts: string | undefined,
+  signal?: AbortSignal,
+): Promise<{ size: number; zip: ZipDigest }> {
   const header = ts === undefined ? undefined : sealHeader(ts);
   const tap = new DigestTap();
   await pipeline(
@@ -72,6 +169,7 @@ async function encryptInto(aesKey: Buffer, zip: Readable, sink: Sink, ts: string
     },
     encryptingStream(aesKey),
     sink,
+    ...(signal ? [{ signal }] : []),
   );
   // GCM's ciphertext is as long as its plaintext: the envelope's size is known without counting it.
   return { size: ENVELOPE_OVERHEAD + (header?.length ?? 0) + tap.bytes, zip: { sha256: tap.sha256, bytes: tap.bytes } };
@@ -83,7 +181,7 @@ async function encryptInto(aesKey: Buffer, zip: Readable, sink: Sink, ts: string
  * envelope's own error. A version in a file is checked by the store as it reads it to send
  * (FileBody.inspect: the last chunk waits for the verdict); one in memory by checkSealed.
  */
-export function sealedCheck(aesKey: Buffer, ts: string, zip: ZipDigest): BodyInspector {
+export function sealedCheck(aesKey: Buffer, ts: string, zip: ZipDigest | Promise<ZipDigest>): BodyInspector {
   const opener = new EnvelopeOpener(aesKey);
   const splitter = new SealSplitter();
   const hash = createHash('sha256');
@@ -104,18 +202,20 @@ export function sealedCheck(aesKey: Buffer, ts: string, zip: ZipDigest): BodyIns
       throw new VsyncError('INTERNAL', `the sealed version did not decrypt to what was sealed (${code})`, { cause });
     }
   };
+  const judge = (written: ZipDigest) =>
+    ours(() => {
+      take(opener.final());
+      if (splitter.ts() !== ts || !sameZip({ sha256: hash.digest('hex'), bytes }, written)) {
+        throw new VsyncError('INTERNAL', 'the sealed version did not decrypt to what was sealed');
+      }
+    });
   return {
     update: (chunk) =>
       ours(() => {
         for (const plain of opener.update(chunk)) take(plain);
       }),
-    end: () =>
-      ours(() => {
-        take(opener.final());
-        if (splitter.ts() !== ts || !sameZip({ sha256: hash.digest('hex'), bytes }, zip)) {
-          throw new VsyncError('INTERNAL', 'the sealed version did not decrypt to what was sealed');
-        }
-      }),
+    // The zip's digest of a version still being written is known once its writer is done.
+    end: () => (zip instanceof Promise ? zip.then(judge) : judge(zip)),
   };
 }
 

@@ -5,7 +5,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { open } from 'node:fs/promises';
 import { VsyncError } from '../../shared/errors.js';
+import { FileProgress } from '../../daemon/vault/file-progress.js';
 import type { DownloadInfo, FileBody, Storage } from '../../daemon/storage/storage.js';
 import type { TestContext } from '../helpers/tap-types.js';
 
@@ -299,6 +301,64 @@ export function runStorageContract(t: TestContext, storage: Storage, options: Co
       'only the two accepted objects are listed',
     );
   });
+
+  t.test(
+    'putIfAbsent of a FileBody still being written: read as it grows and stored whole; its writer failing stores nothing',
+    async (t) => {
+      const ns = namespace();
+      const bytes = randomBytes(3 * 1024 * 1024 + 5);
+      const half = 1024 * 1024 + 1;
+      for (const fails of [false, true]) {
+        const what = fails ? 'the writer fails part-way' : 'the writer finishes';
+        const { path } = fileBody(t, Buffer.alloc(0));
+        const handle = await open(path, 'r+');
+        const progress = new FileProgress();
+        let seen = 0;
+        let ended = 0;
+        let firstRead: () => void = () => undefined;
+        const readSome = new Promise<void>((resolve) => (firstRead = resolve));
+        const body = {
+          path,
+          size: bytes.length,
+          growing: progress,
+          inspect: () => ({
+            update: (chunk: Buffer) => {
+              seen += chunk.length;
+              firstRead();
+            },
+            end: () => void ended++,
+          }),
+        };
+        // The writer waits for the store to have read from the first part before it writes the rest.
+        const writer = (async () => {
+          await handle.write(bytes, 0, half, 0);
+          progress.advance(half);
+          await readSome;
+          t.ok(seen > 0 && seen <= half, `${what}: the store read while the file held only its first part`);
+          if (fails) {
+            progress.fail(new VsyncError('VAULT_CHANGED_DURING_PUSH', 'a file changed while it was zipped'));
+          } else {
+            await handle.write(bytes, half, bytes.length - half, half);
+            progress.advance(bytes.length - half);
+            progress.finish();
+          }
+          await handle.close();
+        })();
+        const key = `${ns}/dev/versions/${fails ? 'failed' : 'whole'}.enc`;
+        const outcome = await codeOf(storage.putIfAbsent(key, body));
+        await writer;
+        if (fails) {
+          t.equal(outcome, 'VAULT_CHANGED_DURING_PUSH', `${what}: the writer's error`);
+          t.equal(ended, 0, `${what}: never judged whole`);
+          t.equal(await codeOf(storage.get(key)), 'STORAGE_NOT_FOUND', `${what}: nothing stored`);
+        } else {
+          t.equal(outcome, 'ok', what);
+          t.equal(ended, 1, `${what}: judged whole once`);
+          t.ok((await storage.get(key)).body.equals(bytes), `${what}: every byte stored`);
+        }
+      }
+    },
+  );
 
   t.test('putIfAbsent: creates once, then refuses and keeps the first bytes', async (t) => {
     const key = `${namespace()}/dev/versions/20260516-113304.enc`;

@@ -397,6 +397,34 @@ t.test('a zip with files read again is byte for byte the zip built from memory',
   for (const f of entries) t.ok((await f.buffer()).equals(files[f.path.slice(VAULT.length + 1)]!), `${f.path}: its bytes`);
 });
 
+t.test('zipBytes: the length of the zip before it is built, wherever no file to deflate was left unkept', async (t) => {
+  const { repo, dev, files } = mixedVault(t);
+  writeFileSync(join(dev, 'certs', 'nämé ünïcode.bin'), randomBytes(5000)); // a UTF-8 name: its bytes, not its characters
+  writeFileSync(join(dev, 'tiny-text'), 'A=1\n'.repeat(20)); // below the size worth deflating
+  const built = async (keptBytes?: number) => {
+    const read = await readFolder(repo, VAULT, keptBytes === undefined ? {} : { keptBytes });
+    return { predicted: read.zipBytes(), actual: (await buffer(read.zip())).length };
+  };
+  const all = await built();
+  t.equal(all.predicted, all.actual, `every file kept: ${all.actual} bytes, as predicted`);
+  t.ok(all.actual > 0 && files['big.env']!.length > 0);
+  // Unkept, the deflated files (big.env, text-then-noise, edge-64k+1.txt) leave it unknown; the stored ones do not.
+  t.equal((await built(0)).predicted, undefined, 'a file to deflate not kept: unknown');
+  for (const name of ['big.env', 'text-then-noise', 'edge-64k+1.txt', '.env.dev', 'tiny-text']) await rm(join(dev, name));
+  for (const keptBytes of [0, 100_000, undefined]) {
+    const { predicted, actual } = await built(keptBytes);
+    t.equal(predicted, actual, `only stored files, keptBytes ${keptBytes ?? 'default'}: ${actual} bytes, as predicted`);
+  }
+  writeFileSync(join(dev, '.env.dev'), 'API_KEY=again\n'.repeat(400));
+  const mixed = await built(6000); // .env.dev (5,600 bytes, first in byte order) kept, nothing else
+  t.equal(mixed.predicted, mixed.actual, 'a small text file kept (it fits), the stored ones read again: as predicted');
+
+  const emptyBase = t.testdir({ repo: { infra: { vault: { dev: {} } } } });
+  const none = await readFolder(join(emptyBase, 'repo'), VAULT);
+  t.equal(none.zipBytes(), (await buffer(none.zip())).length, 'an empty folder: the end record alone');
+  t.equal(none.zipBytes(), 22);
+});
+
 t.test('a big file that changed between the read and the zip fails the zip stream', async (t) => {
   // The same bytes under another inode or a new ctime: caught by the checks at open (fstat), before any of its
   // bytes. Other bytes: caught there too, or else by the hash at the end of the file (the next test).

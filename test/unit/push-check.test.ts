@@ -11,7 +11,7 @@ import type { Body, CallOptions, WriteResult } from '../../daemon/storage/storag
 import { push } from '../../daemon/vault/push.js';
 import { IN_MEMORY_BYTES, encryptToMemory, sealedCheck, type ZipDigest } from '../../daemon/vault/version-file.js';
 import { workFolder } from '../../shared/paths.js';
-import { isVsyncError } from '../../shared/errors.js';
+import { VsyncError, isVsyncError } from '../../shared/errors.js';
 import { caught } from '../helpers/caught.js';
 import { envFileOf, twoMachines } from '../helpers/vault-fixture.js';
 
@@ -70,20 +70,24 @@ t.test('sealedCheck passes the version it was made for, whatever the chunks, and
   t.match(checked(aesKey, body, { ...zip, bytes: zip.bytes + 1 }, 65_536), NOT_SEALED, 'another length');
 });
 
-/** The directory store, but a version's file is damaged (one byte at `at` from its end) just before it is stored. */
+/** The directory store, but a version's file is damaged (one byte, at `offset(size)`) just before it is stored. */
 class DamagingStore extends DirStorage {
   damaged = 0;
+  /** Whether the version's file was still being written when the store was handed it. */
+  growing: boolean | undefined;
   constructor(
     root: string,
-    private readonly fromEnd: number,
+    private readonly offset: (size: number) => number,
   ) {
     super(root);
   }
   override async putIfAbsent(key: string, body: Body, options?: CallOptions): Promise<WriteResult> {
     if (!Buffer.isBuffer(body) && key.includes('/versions/')) {
+      this.growing = body.growing !== undefined;
+      await body.growing?.beyond(Number.POSITIVE_INFINITY); // damaged once whole, or its writer would write over it
       const fd = openSync(body.path, 'r+');
       const byte = Buffer.alloc(1);
-      const at = body.size - this.fromEnd;
+      const at = this.offset(body.size);
       readSync(fd, byte, 0, 1, at);
       byte[0]! ^= 0x40;
       writeSync(fd, byte, 0, 1, at);
@@ -95,21 +99,68 @@ class DamagingStore extends DirStorage {
 }
 
 t.test('a large version damaged between its sealing and its upload is refused by the check, and the store gets nothing', async (t) => {
-  for (const [where, fromEnd] of [
-    ['in its tag', 1],
-    ['mid-zip', 4 * 1024 * 1024],
-  ] as const) {
-    const storeRoot = t.testdir();
-    const store = new DamagingStore(join(storeRoot, where.replace(/\W/g, '-')), fromEnd);
+  // Past IN_MEMORY_BYTES, so sealed into a work file. Noise is stored, so the zip's length is known ahead and
+  // the file is uploaded while it is written; text is deflated, its length known only once the file is whole.
+  const shapes = [
+    ['noise', () => randomBytes(IN_MEMORY_BYTES + 4096), true],
+    ['text', () => Buffer.from('SECRET_LINE=some-value-that-repeats\n'.repeat(Math.ceil((IN_MEMORY_BYTES + 4096) / 36))), false],
+  ] as const;
+  for (const [shape, bytes, growing] of shapes) {
+    for (const [where, offset] of [
+      ['in its tag', (size: number) => size - 1],
+      ['mid-zip', (size: number) => Math.floor(size / 2)],
+    ] as const) {
+      const what = `${shape}, damaged ${where}`;
+      const store = new DamagingStore(join(t.testdir(), 'store'), offset);
+      const { cleanup, a } = await twoMachines('vsync-push-check-', store);
+      t.teardown(cleanup);
+      writeFileSync(join(envFileOf(a), '..', 'blob.bin'), bytes());
+      writeFileSync(envFileOf(a), 'v=1\n');
+      const err = await caught(push(a.deps, a.ref, {}, () => undefined));
+      t.equal(store.damaged, 1, `${what}: the version's file was damaged before the store read it`);
+      t.equal(store.growing, growing, `${what}: ${growing ? 'uploaded while written' : 'uploaded once whole'}`);
+      t.match(err, { code: 'INTERNAL', message: /did not decrypt to what was sealed \(DECRYPT_FAILED\)/ }, `${what}: the check's refusal`);
+      t.same(await store.list(''), [], `${what}: no version, no latest in the store`);
+      t.same(readdirSync(workFolder(a.deps.environment)), [], `${what}: the work folder is empty again`);
+    }
+  }
+});
+
+/** The directory store, but a version's upload fails with `code` once it has read `after` bytes of the body. */
+class FailingStore extends DirStorage {
+  constructor(
+    root: string,
+    private readonly after: number,
+  ) {
+    super(root);
+  }
+  override async putIfAbsent(key: string, body: Body, options?: CallOptions): Promise<WriteResult> {
+    if (Buffer.isBuffer(body) || !key.includes('/versions/')) return super.putIfAbsent(key, body, options);
+    let read = 0;
+    const failing = {
+      ...body,
+      inspect: () => ({
+        update: (chunk: Buffer) => {
+          read += chunk.length;
+          if (read >= this.after) throw new VsyncError('STORAGE_PERMANENT', 'the store went away');
+        },
+        end: () => undefined,
+      }),
+    };
+    return super.putIfAbsent(key, failing, options);
+  }
+}
+
+t.test('an upload that fails while its version is still being written stops the writer and leaves nothing behind', async (t) => {
+  for (const after of [1, 4 * 1024 * 1024]) {
+    const store = new FailingStore(join(t.testdir(), 'store'), after);
     const { cleanup, a } = await twoMachines('vsync-push-check-', store);
     t.teardown(cleanup);
-    // Incompressible and past IN_MEMORY_BYTES: sealed into a work file, which the store reads to send.
-    writeFileSync(join(envFileOf(a), '..', 'blob.bin'), randomBytes(IN_MEMORY_BYTES + 4096));
+    writeFileSync(join(envFileOf(a), '..', 'blob.bin'), randomBytes(IN_MEMORY_BYTES + 4 * 1024 * 1024));
     writeFileSync(envFileOf(a), 'v=1\n');
     const err = await caught(push(a.deps, a.ref, {}, () => undefined));
-    t.equal(store.damaged, 1, `${where}: the version's file was damaged before the store read it`);
-    t.match(err, { code: 'INTERNAL', message: /did not decrypt to what was sealed \(DECRYPT_FAILED\)/ }, `${where}: the check's refusal`);
-    t.same(await store.list(''), [], `${where}: no version, no latest in the store`);
-    t.same(readdirSync(workFolder(a.deps.environment)), [], `${where}: the work folder is empty again`);
+    t.match(err, { code: 'STORAGE_PERMANENT', message: /the store went away/ }, `failed after ${after} bytes: the store's error`);
+    t.same(await store.list(''), [], `failed after ${after} bytes: nothing stored`);
+    t.same(readdirSync(workFolder(a.deps.environment)), [], `failed after ${after} bytes: the work folder is empty again`);
   }
 });
