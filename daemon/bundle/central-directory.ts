@@ -18,6 +18,7 @@ import { VsyncError } from '../../shared/errors.js';
 import { showName } from './entry-names.js';
 import { capText, maxArchiveBytes, type BundleLimits } from './limits.js';
 import type { ZipSource } from './zip-source.js';
+import { END_RECORD_BYTES, LOCAL_HEADER_BYTES } from './zip-records.js';
 
 export type EntryType =
   | 'file'
@@ -141,7 +142,7 @@ async function declaredEntryCount(zip: ZipSource): Promise<number | undefined> {
   const tailStart = Math.max(0, zip.size - 80);
   const tail = await zip.read(tailStart, zip.size - tailStart);
   const at = tail.indexOf(signature);
-  if (at < 0 || at + 22 > tail.length) return undefined;
+  if (at < 0 || at + END_RECORD_BYTES > tail.length) return undefined;
   const count = tail.readUInt16LE(at + 10);
   const zip64 = tail.readUInt16LE(at + 4) === 0xffff || count === 0xffff || tail.readUInt32LE(at + 16) === ZIP64_MARK;
   if (!zip64) return count;
@@ -184,19 +185,19 @@ async function checkLocalHeader(
 ): Promise<{ name: string; start: number; end: number }> {
   const corrupt = (why: string) => new VsyncError('BUNDLE_CORRUPT', `${showName(file.path)}: ${why}`);
   const start = file.offsetToLocalFileHeader;
-  if (!Number.isSafeInteger(start) || start + 30 > centralStart) throw corrupt('its local header lies outside the archive');
+  if (!Number.isSafeInteger(start) || start + LOCAL_HEADER_BYTES > centralStart) throw corrupt('its local header lies outside the archive');
   // One read for the header and the name it should carry; what lies past the central directory's start
   // cannot be this entry's, and is not read.
-  const header = await zip.read(start, Math.min(30 + file.pathBuffer.length, centralStart - start));
+  const header = await zip.read(start, Math.min(LOCAL_HEADER_BYTES + file.pathBuffer.length, centralStart - start));
   if (header.readUInt32LE(0) !== LOCAL_HEADER_SIGNATURE) throw corrupt('no local header where the directory points');
   const flags = header.readUInt16LE(6);
   const method = header.readUInt16LE(8);
   const nameLength = header.readUInt16LE(26);
   const extraLength = header.readUInt16LE(28);
-  const dataStart = start + 30 + nameLength + extraLength;
+  const dataStart = start + LOCAL_HEADER_BYTES + nameLength + extraLength;
   const end = dataStart + file.compressedSize;
   if (end > centralStart) throw corrupt('its data runs past the start of the central directory');
-  if (nameLength !== file.pathBuffer.length || !header.subarray(30).equals(file.pathBuffer)) {
+  if (nameLength !== file.pathBuffer.length || !header.subarray(LOCAL_HEADER_BYTES).equals(file.pathBuffer)) {
     throw corrupt('the local header names a different file');
   }
   if (method !== file.compressionMethod) throw corrupt('the local header names a different compression method');

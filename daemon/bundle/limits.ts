@@ -3,6 +3,7 @@
 // zipFolder and unzipToStaging apply the same caps, so we never push an archive we would refuse to pull.
 
 import { VsyncError } from '../../shared/errors.js';
+import { CENTRAL_HEADER_BYTES, END_RECORD_BYTES, LOCAL_HEADER_BYTES } from './zip-records.js';
 
 export interface BundleLimits {
   /** Most entries (files, and folders when an archive lists them) one archive may hold. */
@@ -56,7 +57,7 @@ export const MAX_NAME_BYTES = 4096;
  */
 export function maxArchiveBytes(limits: BundleLimits): number {
   const deflateGrowth = Math.ceil(limits.maxTotalBytes / 1024) + 64 * limits.maxEntries;
-  const perEntryOverhead = 30 + 46 + 2 * MAX_NAME_BYTES + 2 * 64; // local + central headers, names, small extras
-  const endRecords = 22 + 56 + 20 + 0xffff; // end record, zip64 records, longest comment
+  const perEntryOverhead = LOCAL_HEADER_BYTES + CENTRAL_HEADER_BYTES + 2 * MAX_NAME_BYTES + 2 * 64; // names, small extras
+  const endRecords = END_RECORD_BYTES + 56 + 20 + 0xffff; // and zip64 records, the longest comment
   return limits.maxTotalBytes + deflateGrowth + limits.maxEntries * perEntryOverhead + endRecords;
 }

@@ -23,6 +23,7 @@ import {
 } from './folder-snapshot.js';
 import { treeDigest } from './tree-digest.js';
 import { resolveBundleLimits, type BundleLimits } from './limits.js';
+import { CENTRAL_HEADER_BYTES, DATA_DESCRIPTOR_BYTES, END_RECORD_BYTES, LOCAL_HEADER_BYTES } from './zip-records.js';
 
 // Every entry carries the DOS epoch rather than the file's mtime: touching a file without changing it must
 // not change the bundle. archiver writes UTC fields unless told otherwise, so the time zone cannot leak in.
@@ -157,13 +158,9 @@ export function deflatePays(data: Buffer): boolean {
 }
 
 // The zip's records as archiver 8 writes them (compress-commons 7), with no extra fields or comments: a local
-// header of 30 bytes and the name, the data, and for a deflated entry a 16-byte data descriptor; a central
-// header of 46 bytes and the name; the end record of 22 bytes. Past ZIP64_ENTRIES entries or 4 GiB archiver
-// adds zip64 records, which zipLength does not count. Held to archiver's output by bundle-snapshot.test.ts.
-const LOCAL_HEADER_BYTES = 30;
-const DATA_DESCRIPTOR_BYTES = 16;
-const CENTRAL_HEADER_BYTES = 46;
-const END_RECORD_BYTES = 22;
+// header and the name, the data, and for a deflated entry a data descriptor; a central header and the name;
+// the end record (zip-records.ts). Past ZIP64_ENTRIES entries or 4 GiB archiver adds zip64 records, which
+// zipLength does not count. Held to archiver's output by bundle-snapshot.test.ts.
 const ZIP64_ENTRIES = 0xffff;
 const ZIP64_BYTES = 0xffffffff;
 
