@@ -29,10 +29,12 @@ export async function* fileBodyChunks(body: FileBody, what: string, signal?: Abo
   }
   try {
     let held: Buffer | undefined;
+    let unused: Buffer | undefined; // a buffer a read left empty, kept for the read after a wait
     let position = 0;
     for (;;) {
       if (signal?.aborted) throw cancelled(what, signal);
-      const chunk = Buffer.allocUnsafe(Math.max(1, Math.min(CHUNK_BYTES, body.size + 1 - position)));
+      const chunk = unused ?? Buffer.allocUnsafe(Math.max(1, Math.min(CHUNK_BYTES, body.size + 1 - position)));
+      unused = undefined;
       let bytesRead: number;
       try {
         ({ bytesRead } = await handle.read(chunk, 0, chunk.length, position));
@@ -45,6 +47,7 @@ export async function* fileBodyChunks(body: FileBody, what: string, signal?: Abo
         if (body.growing !== undefined && position < body.size) {
           const writing = !body.growing.done;
           await body.growing.beyond(position);
+          unused = chunk;
           if (writing) continue;
         }
         break;

@@ -48,13 +48,22 @@ export async function pushFolder(
   step(1, `zipping ${vault.vaultFolder}/`);
   // The pointer read goes out while the folder is read; a local failure is still the one reported.
   const remote = settleLater(readPointer(vault));
+  const stateRead = settleLater(span('state.read', () => readLocalState(vault.stateFile)));
+  // The new version is usually named for the second after this machine's floor (latest being what it last
+  // pushed or pulled), so whether that name is taken is asked now too, and the answer used if it is the name.
+  const guess = settleLater(
+    stateRead.then((state) => {
+      const ts = nextTimestamp(floorOf(state, deps.now()), deps.now());
+      return { ts, taken: settleLater(exists(vault.storage, versionKey(repo, env, ts))) };
+    }),
+  );
   const folder =
     read && recovered.restored === undefined
       ? read
       : await span('folder.read', () => readFolder(ref.root, vault.vaultFolder, vault.limits));
   const { digest } = folder;
   const aesKey = await span('key.unlock', () => vault.aesKey());
-  const state = await span('state.read', () => readLocalState(vault.stateFile));
+  const state = await stateRead;
   const pointer = await remote;
   const synced = syncedHere(state, ref.root, { pointer });
   const now = deps.now();
@@ -83,7 +92,12 @@ export async function pushFolder(
     });
   }
   let ts = nextTimestamp(newer(future ? undefined : pointer?.ts, floorOf(state, now)), now);
-  while (await exists(vault.storage, versionKey(repo, env, ts))) ts = nextTimestamp(ts, deps.now());
+  const guessed = await guess.catch(() => undefined);
+  let taken = guessed?.ts === ts ? await guessed.taken : await exists(vault.storage, versionKey(repo, env, ts));
+  while (taken) {
+    ts = nextTimestamp(ts, deps.now());
+    taken = await exists(vault.storage, versionKey(repo, env, ts));
+  }
 
   // The zip is streamed through the seal and the encryption, into memory for a small vault, else into a file
   // in a work folder (work-folder.ts) that the store reads as it is written, or once it is: memory stays

@@ -151,6 +151,22 @@ t.test('an orphaned version (a push that died before moving latest) is stepped o
   t.equal((await storage.get('vsync/dev/versions/20260516-113305.enc')).body.toString(), 'orphan', 'never overwritten');
 });
 
+t.test('a push whose version name is not the one guessed from its floor still asks for the right name', async (t) => {
+  // Alice's floor is 113304, so her push asks early whether 113305 is taken (it is not). But latest names
+  // 113308 (pushed from elsewhere), so her (forced) push names 113309, where an orphan sits: that name must
+  // be asked about too, and stepped over, not taken as free on the guess's answer.
+  const { cleanup, storage, a } = await day();
+  t.teardown(cleanup);
+  write(a, 'v=1\n');
+  await push(a.deps, a.ref, {}, () => undefined);
+  await storage.put('vsync/dev/versions/20260516-113308.enc', Buffer.from('from elsewhere'));
+  await storage.put('vsync/dev/latest', Buffer.from('20260516-113308'));
+  await storage.put('vsync/dev/versions/20260516-113309.enc', Buffer.from('orphan'));
+  write(a, 'v=2\n');
+  t.equal((await push(a.deps, a.ref, { force: true }, () => undefined)).version, '20260516-113310');
+  t.equal((await storage.get('vsync/dev/versions/20260516-113309.enc')).body.toString(), 'orphan', 'never overwritten');
+});
+
 t.test('unpushed local edits: refused, backed up, folder untouched; --force replaces them', async (t) => {
   const { cleanup, clock, a, b } = await day();
   t.teardown(cleanup);
