@@ -28,6 +28,9 @@ import { FileProgress } from './file-progress.js';
  */
 export const IN_MEMORY_BYTES = 8 * 1024 * 1024;
 
+/** How much of a version being written for an upload is gathered before one write (encryptToGrowingFile). */
+const WRITE_BATCH_BYTES = 1024 * 1024;
+
 /** A zip that went through a stream: its SHA-256 (hex) and length. Bundles are deterministic: equal hashes, equal folders. */
 export interface ZipDigest {
   readonly sha256: string;
@@ -120,11 +123,26 @@ export async function encryptToGrowingFile(
 ): Promise<{ progress: GrowingFile; written: Promise<{ size: number; zip: ZipDigest }> }> {
   const handle = await open(path, 'wx', 0o600);
   const progress = new FileProgress();
+  // The envelope's chunks (~64 KiB each) are written a batch at a time: one writev, and one wake-up of the
+  // reader, per WRITE_BATCH_BYTES rather than per chunk.
   const sink = async (source: AsyncIterable<Buffer>) => {
+    let batch: Buffer[] = [];
+    let bytes = 0;
+    const flush = async () => {
+      const { bytesWritten } = await handle.writev(batch);
+      // A regular file takes a whole writev but for a full disk or a signal; the rest then goes in order.
+      const rest = bytesWritten < bytes ? Buffer.concat(batch).subarray(bytesWritten) : Buffer.alloc(0);
+      for (let at = 0; at < rest.length; ) at += (await handle.write(rest, at)).bytesWritten;
+      progress.advance(bytes);
+      batch = [];
+      bytes = 0;
+    };
     for await (const chunk of source) {
-      for (let at = 0; at < chunk.length; ) at += (await handle.write(chunk, at)).bytesWritten;
-      progress.advance(chunk.length);
+      batch.push(chunk);
+      bytes += chunk.length;
+      if (bytes >= WRITE_BATCH_BYTES) await flush();
     }
+    if (bytes > 0) await flush();
   };
   const written = (async () => {
     try {
