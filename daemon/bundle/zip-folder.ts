@@ -18,6 +18,7 @@ import {
   stillAsListed,
   type HashedFile,
   type HashedFileStream,
+  type KeptFile,
   type SnapshotFile,
   type SnapshotOptions,
 } from './folder-snapshot.js';
@@ -109,14 +110,15 @@ export async function readFolder(repoRoot: string, vaultFolder: string, options:
   const { files, prefix, stamp, quietMs, caps } = await snapshot(repoRoot, vaultFolder, options);
   const bytes = files.reduce((sum, file) => sum + file.size, 0);
   const root = resolve(repoRoot);
+  const deflates = keptVerdicts();
   return {
     digest: digestOf(files, prefix),
     files: files.length,
     bytes,
-    zip: () => zipStream(files),
+    zip: () => zipStream(files, deflates),
     stillAsRead: (folder = prefix) => stillAsListed(root, folder, caps, stamp),
     quietMs,
-    zipBytes: () => zipLength(files),
+    zipBytes: () => zipLength(files, deflates),
   };
 }
 
@@ -165,12 +167,25 @@ const ZIP64_ENTRIES = 0xffff;
 const ZIP64_BYTES = 0xffffffff;
 
 /**
+ * deflatePays of each kept file's bytes, worked out once for a read however often its zip or the zip's length
+ * asks (a push that streams its upload asks both).
+ */
+function keptVerdicts(): (file: KeptFile) => boolean {
+  const verdicts = new Map<KeptFile, boolean>();
+  return (file) => {
+    let verdict = verdicts.get(file);
+    if (verdict === undefined) verdicts.set(file, (verdict = deflatePays(file.data)));
+    return verdict;
+  };
+}
+
+/**
  * The length of zipStream(files), without building it: each entry stored or deflated as zipStream decides
  * (deflatePays), a deflated one measured by deflating its kept bytes at the zip's level (zlib's output does
  * not depend on how its input is cut). Undefined for a file to deflate whose bytes were not kept, and for a
  * zip that would need zip64 records.
  */
-function zipLength(files: readonly SnapshotFile[]): number | undefined {
+function zipLength(files: readonly SnapshotFile[], deflates: (file: KeptFile) => boolean): number | undefined {
   if (files.length >= ZIP64_ENTRIES) return undefined;
   let local = 0;
   let central = 0;
@@ -178,7 +193,7 @@ function zipLength(files: readonly SnapshotFile[]): number | undefined {
     const name = Buffer.byteLength(file.name, 'utf8');
     let data = file.size;
     if (file.data !== undefined) {
-      if (file.data.length > 0 && deflatePays(file.data)) {
+      if (deflates(file)) {
         data = deflateRawSync(file.data, { level: DEFLATE_LEVEL }).length + DATA_DESCRIPTOR_BYTES;
       }
     } else if (file.judged !== false) {
@@ -198,7 +213,7 @@ function zipLength(files: readonly SnapshotFile[]): number | undefined {
  * such file is opened, checked and sampled while this one is zipped: done in turn, those three system calls
  * a file were most of a 400-file push's time in the zip.
  */
-function zipStream(files: readonly SnapshotFile[]): Readable {
+function zipStream(files: readonly SnapshotFile[], deflates: (file: KeptFile) => boolean): Readable {
   const stop = new AbortController();
   let archive: ZipArchive | undefined;
   // The file being zipped, and the next one being opened: at most these two are open.
@@ -250,7 +265,7 @@ function zipStream(files: readonly SnapshotFile[]): Readable {
       const entry = { name: file.name, date: ENTRY_DATE, mode: ENTRY_MODE };
       if (file.data !== undefined) {
         openAfter(index);
-        zip.append(file.data, { ...entry, store: !deflatePays(file.data) });
+        zip.append(file.data, { ...entry, store: !deflates(file) });
       } else {
         current = upcoming?.index === index ? upcoming.opening : reopen(file);
         upcoming = undefined;

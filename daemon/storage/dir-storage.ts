@@ -7,7 +7,8 @@
 //   folder is fsynced (and so are folders just created): readers see old bytes or new, and a crash leaves
 //   no torn object and loses no object that was reported written;
 // - putIfAbsent links the temp file to the key: link(2) fails with EEXIST when the name is taken, so exactly
-//   one of any number of writers wins, without a lock; a FileBody is copied into the temp file in chunks;
+//   one of any number of writers wins, without a lock; a FileBody is copied into the temp file as
+//   file-body.ts reads it;
 // - put, putIfMatch and delete read, compare and rename under the key's lock (fs/lock-file.ts);
 // - a download reads one open file descriptor: an object is only ever replaced by a rename, so the open file
 //   is a snapshot of it.
@@ -37,7 +38,7 @@ import type {
 } from './storage.js';
 
 const READ_CHUNK_BYTES = 16 * 1024 * 1024;
-// What a download hands its consumer at a time, and what a FileBody is copied in.
+// What a download hands its consumer at a time.
 const STREAM_CHUNK_BYTES = 1024 * 1024;
 
 /** Filesystem failures that a retry can cure (a full disk freed, a busy file released) vs. ones it can't. */

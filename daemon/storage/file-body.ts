@@ -15,8 +15,8 @@ const CHUNK_BYTES = 64 * 1024;
 /**
  * The bytes of `body`'s file in order, in chunks of at most 64 KiB, one chunk behind the reads: a chunk is
  * handed on when the next read returned, the last once the file ended at exactly `size` bytes (a growing
- * file: once its writer finished) and the inspector's `end` returned. Reading stops one byte past the size. `what` names the write for a cancelled
- * `signal`. Throws STORAGE_PERMANENT for a file it cannot read or that is not `size` bytes (it changed), and
+ * file: once its writer finished) and the inspector's `end` returned. Reading stops one byte past the size.
+ * `what` names the write for a cancelled `signal`. Throws STORAGE_PERMANENT for a file it cannot read or that is not `size` bytes (it changed), and
  * the inspector's own error as it is.
  */
 export async function* fileBodyChunks(body: FileBody, what: string, signal?: AbortSignal): AsyncGenerator<Buffer> {

@@ -53,7 +53,8 @@ export async function pushFolder(
   // pushed or pulled), so whether that name is taken is asked now too, and the answer used if it is the name.
   const guess = settleLater(
     stateRead.then((state) => {
-      const ts = nextTimestamp(floorOf(state, deps.now()), deps.now());
+      const now = deps.now();
+      const ts = nextTimestamp(floorOf(state, now), now);
       return { ts, taken: settleLater(exists(vault.storage, versionKey(repo, env, ts))) };
     }),
   );

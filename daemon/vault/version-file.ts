@@ -2,8 +2,9 @@
 // checked and opened in memory: no work file, no descriptor, no fsync for a vault of a few KB. A larger one
 // goes through a file in a work folder (work-folder.ts), so that memory stays bounded whatever the vault's
 // size: push seals and encrypts the zip stream into a file and uploads it (while it is written, when the
-// zip's length is known ahead), checked as the store reads it (sealedCheck); pull decrypts the download into a zip file and extracts from it only once the GCM tag and the seal
-// verified. Either way the bytes are the same and nothing is used before the tag verified.
+// zip's length is known ahead), checked as the store reads it (sealedCheck); pull decrypts the download into
+// a zip file and extracts from it only once the GCM tag and the seal verified. Either way the bytes are the
+// same and nothing is used before the tag verified.
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { open, rm } from 'node:fs/promises';
@@ -20,6 +21,7 @@ import type { FolderRead } from '../bundle/zip-folder.js';
 import { SEAL_HEADER_BYTES, sealHeader } from '../crypto/seal.js';
 import { span } from '../trace/span.js';
 import { FileProgress } from './file-progress.js';
+import { settleLater } from './settle-later.js';
 
 /**
  * The largest version (a push: the vault's file bytes; a pull: the object's declared size) handled in
@@ -77,18 +79,18 @@ export async function sealVersion(aesKey: Buffer, folder: FolderRead, ts: string
   const size = ENVELOPE_OVERHEAD + SEAL_HEADER_BYTES + zipBytes;
   const stop = new AbortController();
   const { progress, written } = await encryptToGrowingFile(aesKey, folder.zip(), path, ts, stop.signal);
-  const zip = span('version.write', () => written).then((out) => {
-    if (out.size !== size)
-      throw new VsyncError('INTERNAL', `the sealed version is ${out.size} bytes, not the ${size} its zip was reckoned at`);
-    return out.zip;
-  });
-  zip.catch(() => undefined); // awaited by the upload's check, or through `written`
-  const whenWritten = zip.then(() => undefined);
-  whenWritten.catch(() => undefined);
+  // Awaited by the upload's check, and by the push through `written`.
+  const zip = settleLater(
+    span('version.write', () => written).then((out) => {
+      if (out.size !== size)
+        throw new VsyncError('INTERNAL', `the sealed version is ${out.size} bytes, not the ${size} its zip was reckoned at`);
+      return out.zip;
+    }),
+  );
   return {
     body: { path, size, growing: progress, inspect: () => sealedCheck(aesKey, ts, zip) },
     size,
-    written: whenWritten,
+    written: settleLater(zip.then(() => undefined)),
     stop: () => stop.abort(),
   };
 }
@@ -144,21 +146,22 @@ export async function encryptToGrowingFile(
     }
     if (bytes > 0) await flush();
   };
-  const written = (async () => {
-    try {
-      const out = await encryptInto(aesKey, zip, sink, ts, signal);
-      await handle.close();
-      progress.finish();
-      return out;
-    } catch (err) {
-      await handle.close().catch(() => undefined);
-      await rm(path, { force: true }).catch(() => undefined);
-      progress.fail(err);
-      throw err;
-    }
-  })();
   // Awaited by the push once its upload ends; until then a failure must not count as unhandled.
-  written.catch(() => undefined);
+  const written = settleLater(
+    (async () => {
+      try {
+        const out = await encryptInto(aesKey, zip, sink, ts, signal);
+        await handle.close();
+        progress.finish();
+        return out;
+      } catch (err) {
+        await handle.close().catch(() => undefined);
+        await rm(path, { force: true }).catch(() => undefined);
+        progress.fail(err);
+        throw err;
+      }
+    })(),
+  );
   return { progress, written };
 }
 
