@@ -31,18 +31,40 @@ export function parseArgs(argv: readonly string[]): Invocation {
   if (word === undefined) return { name: 'help' };
   if (!isCommand(word)) throw usage(`unknown command ${JSON.stringify(word)}`);
   const rest = argv.slice(i + 1);
-  // Help wins over everything else on the line, so `vsync push --bogus --help` still helps.
-  if (rest.some((a) => a === '--help' || a === '-h')) return { name: 'help', topic: word };
   const spec = commandSpec(word);
-  const line = parseLine(spec, rest);
+  const [own, trailing] = spec.trailing === undefined ? [rest, []] : splitTrailing(spec, rest);
+  // Help wins over everything else on the line, so `vsync push --bogus --help` still helps.
+  if (own.some((a) => a === '--help' || a === '-h')) return { name: 'help', topic: word };
+  const line = parseLine(spec, own, trailing);
+  if (spec.noJson !== undefined && (json || line.json)) throw usage(`${spec.name} has no --json: ${spec.noJson}`, spec.name);
   return { name: 'run', command: spec.build(line), json: json || line.json };
+}
+
+/**
+ * A line with a command line of its own after it (CommandSpec.trailing): vsync's part ends at `--`, or at
+ * the first word once the positionals are filled; an option's value is not a word (`--file x cmd`).
+ */
+function splitTrailing(spec: CommandSpecs, args: readonly string[]): [readonly string[], readonly string[]] {
+  const valued = new Set(spec.options.filter((o) => o.value !== undefined).map((o) => `--${o.name}`));
+  let filled = 0;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === '--') return [args.slice(0, i), args.slice(i + 1)];
+    if (arg.startsWith('-')) {
+      if (valued.has(arg)) i++;
+      continue;
+    }
+    if (filled === spec.positionals.length) return [args.slice(0, i), args.slice(i)];
+    filled++;
+  }
+  return [args, []];
 }
 
 /**
  * node:util's parseArgs splits the line into tokens; the checks are ours, so that each bad line gets the
  * message it always had (its strict mode words them its own way, and lets an option be given twice).
  */
-function parseLine(spec: CommandSpecs, args: readonly string[]): CommandLine & { readonly json: boolean } {
+function parseLine(spec: CommandSpecs, args: readonly string[], trailing: readonly string[]): CommandLine & { readonly json: boolean } {
   const name = spec.name;
   const declared = new Map(spec.options.map((o) => [o.name, o]));
   const options = Object.fromEntries([
@@ -88,5 +110,6 @@ function parseLine(spec: CommandSpecs, args: readonly string[]): CommandLine & {
     const choices = `${actions.slice(0, -1).join(', ')} or ${actions.at(-1)}`;
     throw usage(`unknown ${name} command ${JSON.stringify(positionals[0])}: ${choices}`, name);
   }
-  return { positionals, values, flags, json };
+  if (spec.trailing !== undefined && trailing.length === 0) throw usage(`${name} needs ${spec.trailing}`, name);
+  return { positionals, values, flags, trailing, json };
 }

@@ -4,12 +4,14 @@
 import type { Context } from './context.js';
 import { backupsCommand } from './commands/backups.js';
 import { daemonCommand } from './commands/daemon.js';
+import { diffCommand } from './commands/diff.js';
 import { doctorCommand } from './commands/doctor.js';
 import { eventsCommand } from './commands/events.js';
 import { initCommand } from './commands/init.js';
 import { keyCommand } from './commands/key.js';
 import { lockCommand } from './commands/lock.js';
 import { pullCommand } from './commands/pull.js';
+import { runEnvCommand } from './commands/run.js';
 import { pushCommand } from './commands/push.js';
 import { statusCommand } from './commands/status.js';
 import { useCommand } from './commands/use.js';
@@ -21,8 +23,10 @@ export const COMMAND_TABLE = [
   pushCommand,
   pullCommand,
   versionsCommand,
+  diffCommand,
   backupsCommand,
   useCommand,
+  runEnvCommand,
   watchCommand,
   statusCommand,
   eventsCommand,

@@ -35,6 +35,8 @@ export interface CommandLine {
   readonly positionals: readonly string[];
   readonly values: ReadonlyMap<string, string>;
   readonly flags: ReadonlySet<string>;
+  /** CommandSpec.trailing's words, as typed. */
+  readonly trailing: readonly string[];
 }
 
 export interface CommandSpec<C extends { readonly name: string }> {
@@ -50,6 +52,13 @@ export interface CommandSpec<C extends { readonly name: string }> {
   readonly about?: string;
   /** As help and errors name them: `<x>` is required, `[<x>]` optional (and only after the required ones). */
   readonly positionals: readonly string[];
+  /**
+   * A command line of its own after the positionals (`vsync run <env> [--] <command> [args…]`), as help names
+   * it: from `--` or from the first word past the positionals, nothing is vsync's, options included.
+   */
+  readonly trailing?: string;
+  /** Why the command has no --json (refused as USAGE), when it has none. */
+  readonly noJson?: string;
   /** When given, the first positional must be one of these words; those with help are listed in --help. */
   readonly actions?: readonly ActionSpec[];
   readonly options: readonly OptionSpec[];

@@ -16,22 +16,18 @@ function widthOf(labels: readonly string[]): number {
   return Math.max(ROW_WIDTH, ...labels.map((label) => label.length + 2));
 }
 
-function common(spec?: CommandSpecs): string[] {
+function common(spec?: CommandSpecs, width = ROW_WIDTH): string[] {
   const json = spec?.json ?? 'print the result as one line of JSON (errors too, on stderr)';
-  return rows(
-    [
-      ['--json', json],
-      ['-h, --help', 'print this text'],
-    ],
-    ROW_WIDTH,
-  );
+  const help = ['-h, --help', 'print this text'] as const;
+  return rows(spec?.noJson !== undefined ? [help] : [['--json', json], help], width);
 }
 
 const optionLabel = (o: OptionSpec) => `--${o.name}${o.value === undefined ? '' : ` <${o.value}>`}`;
 
 /** `<name> <positionals>` and the summary; or each of the forms, on a line of its own when it is too long. */
 function summaryLines(spec: CommandSpecs): string[] {
-  const forms = typeof spec.summary === 'string' ? [[[spec.name, ...spec.positionals].join(' '), spec.summary] as const] : spec.summary;
+  const words = [spec.name, ...spec.positionals, ...(spec.trailing ? [spec.trailing] : [])];
+  const forms = typeof spec.summary === 'string' ? [[words.join(' '), spec.summary] as const] : spec.summary;
   return forms.flatMap(([form, text]) => {
     const indented = text.replaceAll('\n', `\n${' '.repeat(2 + COMMAND_WIDTH)}`);
     return form.length + 2 > COMMAND_WIDTH
@@ -60,13 +56,22 @@ Run \`vsync <command> --help\` for a command's options.
 }
 
 function commandHelp(spec: CommandSpecs): string {
-  const forms = spec.usage ?? [['vsync', spec.name, ...spec.positionals, ...spec.options.map((o) => `[${optionLabel(o)}]`)].join(' ')];
+  const forms = spec.usage ?? [
+    [
+      'vsync',
+      spec.name,
+      ...spec.positionals,
+      ...spec.options.map((o) => `[${optionLabel(o)}]`),
+      ...(spec.trailing ? [spec.trailing] : []),
+    ].join(' '),
+  ];
   const blocks = [`usage: ${forms.join('\n       ')}`];
   if (spec.about !== undefined) blocks.push(spec.about);
   const actions = (spec.actions ?? []).flatMap((a) => (a.help === undefined ? [] : [[a.name, a.help] as const]));
   if (actions.length > 0) blocks.push(rows(actions, widthOf(actions.map(([name]) => name))).join('\n'));
   const options = spec.options.map((o) => [optionLabel(o), o.help] as const);
-  blocks.push([...rows(options, widthOf(options.map(([label]) => label))), ...common(spec)].join('\n'));
+  const width = widthOf(options.map(([label]) => label));
+  blocks.push([...rows(options, width), ...common(spec, width)].join('\n'));
   return `${blocks.join('\n\n')}\n`;
 }
 

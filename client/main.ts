@@ -18,7 +18,8 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
 // loads faster than an ES module.
 async function main(argv: string[]): Promise<void> {
   // Known before parsing, so even a usage error comes out as JSON when asked.
-  const json = argv.includes('--json');
+  // Not past `--`: what follows it is another program's line (vsync run).
+  const json = argv.slice(0, argv.includes('--') ? argv.indexOf('--') : argv.length).includes('--json');
   try {
     const invocation = parseArgs(argv);
     if (invocation.name === 'version') process.stdout.write(`vsync ${VERSION}\n`);

@@ -102,6 +102,13 @@ export const SHAPES = {
   },
   unwatch: { repo: 'string', env: 'string', root: 'string', stopped: 'boolean' },
   watchList: { watches: 'array' },
+  diff: { repo: 'string', env: 'string', from: 'object', to: 'object', same: 'boolean', files: 'array' },
+  /** Every field of every kind of side (api.ts DiffSideSchema), each but `kind` held by some kinds only. */
+  diffSide: { kind: 'string', folder: 'string?', exists: 'boolean?', ts: 'string?' },
+  fileChange: { path: 'string', change: 'string', fromBytes: 'number?', toBytes: 'number?', keys: 'array?' },
+  keyChange: { name: 'string', change: 'string', from: 'object?', to: 'object?' },
+  maskedValue: { length: 'number', hash: 'string', value: 'string?' },
+  env: { repo: 'string', env: 'string', file: 'string', source: 'string', version: 'string?', offline: 'object?', variables: 'object' },
 } as const satisfies Record<string, Shape>;
 
 export const expectInit = (v: unknown) => expectShape<api.InitResult>(v, SHAPES.init, 'init result');
@@ -155,6 +162,27 @@ export const expectUnwatch = (v: unknown) => expectShape<api.UnwatchResult>(v, S
 export function expectWatchList(v: unknown): api.WatchListResult {
   const result = expectShape<api.WatchListResult>(v, SHAPES.watchList, 'watch list');
   for (const watch of result.watches) expectWatchEntry(watch);
+  return result;
+}
+
+export function expectDiff(v: unknown): api.DiffResult {
+  const result = expectShape<api.DiffResult>(v, SHAPES.diff, 'diff result');
+  for (const side of [result.from, result.to]) expectShape(side, SHAPES.diffSide, 'diff side');
+  for (const file of result.files) {
+    expectShape(file, SHAPES.fileChange, 'diff file');
+    for (const key of file.keys ?? []) {
+      expectShape(key, SHAPES.keyChange, 'diff key');
+      for (const value of [key.from, key.to]) if (value !== undefined) expectShape(value, SHAPES.maskedValue, 'diff value');
+    }
+  }
+  return result;
+}
+
+export function expectEnv(v: unknown): api.EnvResult {
+  const result = expectShape<api.EnvResult>(v, SHAPES.env, 'env result');
+  // These go into a child's environment: anything but text would be a bug, and a quiet one.
+  for (const value of Object.values(result.variables))
+    if (typeof value !== 'string') throw internal("the agent's env result holds a value that is not text");
   return result;
 }
 

@@ -337,3 +337,107 @@ export const KeyImportResultSchema = z.strictObject({
   checkoutRepo: z.string().optional(),
 });
 export type KeyImportResult = z.infer<typeof KeyImportResultSchema>;
+
+// ---- diff ----
+
+/**
+ * POST /v1/diff: with no `from`, the vault folder against the version this checkout last synced (the store's
+ * latest when it synced none); with `from`, the folder against that version; with `from` and `to`, version
+ * against version. `showValues` puts the values themselves in the answer (the client asks only for a terminal
+ * or with --yes).
+ */
+export const DiffRequestSchema = z.strictObject({
+  cwd: Cwd,
+  env: EnvName,
+  from: Timestamp.optional(),
+  to: Timestamp.optional(),
+  showValues: z.boolean().optional(),
+});
+export type DiffRequest = z.infer<typeof DiffRequestSchema>;
+
+/** One side of a comparison: the vault folder here, a version, or nothing (a store never pushed to, a folder that is not there). */
+export const DiffSideSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('folder'), folder: z.string(), exists: z.boolean() }),
+  z.strictObject({ kind: z.literal('version'), ts: Timestamp }),
+  z.strictObject({ kind: z.literal('none') }),
+]);
+export type DiffSide = z.infer<typeof DiffSideSchema>;
+
+/** A value as a diff shows it: its length in characters and its keyed fingerprint (FORMAT.md §13); the value only when asked for. */
+export const MaskedValueSchema = z.strictObject({
+  length: z.number().int().nonnegative(),
+  hash: z.string().regex(/^[0-9a-f]{8}$/),
+  value: z.string().optional(),
+});
+export type MaskedValue = z.infer<typeof MaskedValueSchema>;
+
+const Change = z.enum(['added', 'removed', 'changed']);
+
+export const KeyChangeSchema = z.strictObject({
+  name: z.string(),
+  change: Change,
+  from: MaskedValueSchema.optional(),
+  to: MaskedValueSchema.optional(),
+});
+export type KeyChange = z.infer<typeof KeyChangeSchema>;
+
+/**
+ * A file that differs, by its path in the vault folder: its sizes on either side; for a dotenv file
+ * (`.env*`) that parses on both sides, `keys` lists the variables that differ (empty when only comments or
+ * layout changed).
+ */
+export const FileChangeSchema = z.strictObject({
+  path: z.string(),
+  change: Change,
+  fromBytes: z.number().int().nonnegative().optional(),
+  toBytes: z.number().int().nonnegative().optional(),
+  keys: z.array(KeyChangeSchema).optional(),
+});
+export type FileChange = z.infer<typeof FileChangeSchema>;
+
+export const DiffResultSchema = z.strictObject({
+  repo: z.string(),
+  env: z.string(),
+  from: DiffSideSchema,
+  to: DiffSideSchema,
+  same: z.boolean(),
+  files: z.array(FileChangeSchema),
+});
+export type DiffResult = z.infer<typeof DiffResultSchema>;
+
+// ---- run ----
+
+/**
+ * POST /v1/env: the variables of one env file of the vault, for `vsync run` to start a command with. `file`
+ * is its path in the vault folder (default `.env.<env>`). From the vault folder here; with `latest`, from the
+ * store's latest version, decrypted in memory (never written to a disk), falling back to the folder when the
+ * store cannot be reached only with `offlineOk`. The answer holds secrets: it goes to this user's client on
+ * this user's socket and nowhere else, and the agent logs no body.
+ */
+export const EnvRequestSchema = z.strictObject({
+  cwd: Cwd,
+  env: EnvName,
+  file: z
+    .string()
+    .min(1)
+    .max(PATH_MAX_BYTES)
+    .refine((f) => !/[\u0000-\u001f\u007f]/.test(f), 'must not hold control characters')
+    .optional(),
+  latest: z.boolean().optional(),
+  offlineOk: z.boolean().optional(),
+});
+export type EnvRequest = z.infer<typeof EnvRequestSchema>;
+
+export const EnvResultSchema = z.strictObject({
+  repo: z.string(),
+  env: z.string(),
+  /** The file's path in the vault folder. */
+  file: z.string(),
+  /** Where the values came from: the vault folder here, or a version. */
+  source: z.enum(['folder', 'version']),
+  version: Timestamp.optional(),
+  /** Set when `latest` was asked for, the store could not be reached, and `offlineOk` took the folder instead. */
+  offline: z.strictObject({ code: z.string(), message: z.string() }).optional(),
+  variables: z.record(z.string(), z.string()),
+});
+export type EnvResult = z.infer<typeof EnvResultSchema>;

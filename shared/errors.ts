@@ -19,6 +19,8 @@ export const exitCodes = {
   keychain: 7,
   agent: 8,
   internal: 70,
+  /** `vsync run` could not start its command: a shell's answer for a command it cannot run. */
+  notStarted: 127,
 } as const;
 
 const x = exitCodes;
@@ -333,6 +335,26 @@ export const registry = {
     hint: 'pull the env first: `vsync pull <env>`',
     http: 404,
     exit: x.usage,
+  },
+
+  // vsync run
+  RUN_FILE_NOT_FOUND: {
+    message: 'the env file to run with is not there',
+    hint: 'run reads .env.<env> in the vault folder (or the file --file names, a path inside the vault folder); pull the env first, or name the file',
+    http: 404,
+    exit: x.usage,
+  },
+  RUN_FILE_INVALID: {
+    message: 'the env file to run with cannot be read as one',
+    hint: 'it must be a regular file (not a symlink) of UTF-8 dotenv text, at most 1 MiB',
+    http: 422,
+    exit: x.usage,
+  },
+  RUN_COMMAND_NOT_STARTED: {
+    message: 'the command could not be started',
+    hint: 'check its name and that it is on PATH and executable; vsync runs it without a shell',
+    http: 422,
+    exit: x.notStarted,
   },
 
   // Share files: vsync key export / import (docs/FORMAT.md §12)

@@ -28,11 +28,11 @@ const FILE_MODE = 0o600;
 const FOLDER_MODE = 0o700;
 const WRITERS = 8;
 /** Entries up to this size (each way) are extracted in one piece (writeWhole); larger ones stream, so memory stays bounded. */
-const WHOLE_ENTRY_BYTES = 1024 * 1024;
+export const WHOLE_ENTRY_BYTES = 1024 * 1024;
 const METHOD_STORED = 0;
 const inflate = promisify(inflateRaw);
 
-interface PlannedWrite {
+export interface PlannedWrite {
   readonly kind: 'file' | 'folder';
   /** Relative to the vault folder (and so to the staging folder), forward slashes. */
   readonly path: string;
@@ -139,8 +139,11 @@ async function checkStaging(staging: string): Promise<void> {
   if ((await readdir(staging)).length > 0) throw refuse('is not empty');
 }
 
-/** Judges every entry against the vault's rules and the caps; returns what to write, in archive order. */
-function planWrites(entries: ArchiveEntry[], prefix: string, caps: BundleLimits, staging: string): PlannedWrite[] {
+/**
+ * Judges every entry against the vault's rules and the caps; returns what to write, in archive order.
+ * `staging` is the folder the names are judged under for length (zip-contents.ts passes the vault folder).
+ */
+export function planWrites(entries: ArchiveEntry[], prefix: string, caps: BundleLimits, staging: string): PlannedWrite[] {
   const plan: PlannedWrite[] = [];
   const names = new EntrySet();
   let totalBytes = 0;
@@ -219,8 +222,23 @@ async function writeEntry(zip: ZipSource, entry: ArchiveEntry, target: string): 
  * of a pull's extraction time for many files.
  */
 async function writeWhole(zip: ZipSource, entry: ArchiveEntry, target: string): Promise<Buffer> {
+  const data = await readWhole(zip, entry);
+  await writeExclusive(() => writeFile(target, data, { flag: 'wx', mode: FILE_MODE, flush: true }), entry);
+  return fileSha256(data);
+}
+
+/**
+ * An entry of at most WHOLE_ENTRY_BYTES (each way), read and checked as one piece: exactly the declared size,
+ * the checksum; the inflation stops as soon as the output passes the declared size.
+ */
+export async function readWhole(zip: ZipSource, entry: ArchiveEntry): Promise<Buffer> {
   const corrupt = (why: string, cause?: unknown) => new VsyncError('BUNDLE_CORRUPT', `${showName(entry.name)} ${why}`, { cause });
   const more = `holds more than the ${entry.uncompressedSize} bytes its header declares`;
+  if (entry.compressedSize === 0) {
+    // See writeEntry: unzipper is never asked for an entry of no bytes.
+    if (entry.crc32 !== 0 || entry.uncompressedSize !== 0) throw corrupt('does not match its checksum');
+    return Buffer.alloc(0);
+  }
   const packed = await zip.read(entry.dataStart, entry.compressedSize);
   let data: Buffer;
   if (entry.method === METHOD_STORED) {
@@ -239,8 +257,7 @@ async function writeWhole(zip: ZipSource, entry: ArchiveEntry, target: string): 
     throw corrupt(`holds ${data.length} bytes, not the ${entry.uncompressedSize} its header declares`);
   }
   if (crc32(data) >>> 0 !== entry.crc32 >>> 0) throw corrupt('does not match its checksum');
-  await writeExclusive(() => writeFile(target, data, { flag: 'wx', mode: FILE_MODE, flush: true }), entry);
-  return fileSha256(data);
+  return data;
 }
 
 async function writeExclusive(write: () => Promise<void>, entry: ArchiveEntry): Promise<void> {
@@ -263,7 +280,7 @@ async function writeExclusive(write: () => Promise<void>, entry: ArchiveEntry): 
  * size, so a lying header cannot make us write more than the caps allow. It also takes their SHA-256, so
  * the staging folder's digest comes from the one pass that wrote it, not from reading it back.
  */
-class EntryGuard extends Transform {
+export class EntryGuard extends Transform {
   private count = 0;
   private crc = 0;
   private readonly hash = createHash('sha256');

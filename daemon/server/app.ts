@@ -19,6 +19,8 @@ import {
   BackupsQuerySchema,
   RestoreRequestSchema,
   DoctorRequestSchema,
+  DiffRequestSchema,
+  EnvRequestSchema,
   type DoctorResult,
   type LockResult,
   type StatusResult,
@@ -128,6 +130,18 @@ export function buildApp(options: AppOptions): FastifyInstance {
   app.get(`${API_PREFIX}/versions`, async (request) => {
     const { cwd, env } = parse(VersionsQuerySchema, request.query);
     return service.versions(cwd, env);
+  });
+
+  // POST: the answer may hold values (showValues), and a GET's query string is what a request log keeps.
+  app.post(`${API_PREFIX}/diff`, async (request) => {
+    const { cwd, env, ...options } = parse(DiffRequestSchema, request.body);
+    return service.diff(cwd, env, options);
+  });
+
+  // The answer holds secrets: only this user reaches the socket, and fastify's request log keeps no body.
+  app.post(`${API_PREFIX}/env`, async (request) => {
+    const { cwd, env, ...options } = parse(EnvRequestSchema, request.body);
+    return service.env(cwd, env, options);
   });
 
   // POST: it writes (and removes) a scratch object in the store.

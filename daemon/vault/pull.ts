@@ -24,6 +24,7 @@ import { seenAs } from './folder-as-seen.js';
 import { discardStaged, installStaged, stageFolder, type StagedFolder } from './staged-folder.js';
 import { IN_MEMORY_BYTES, decryptToFile, decryptToMemory, sameZip, type ZipDigest } from './version-file.js';
 import { withWorkFolder } from './work-folder.js';
+import { folderAgainst } from './diff/difference.js';
 import { span } from '../trace/span.js';
 import type { PullResult } from '../../shared/api.js';
 
@@ -163,9 +164,10 @@ async function pullInto(
       throw new VsyncError('VAULT_SEAL_MISMATCH', `asked for ${ts}, the bundle is sealed ${pulled.ts}`);
     }
     if (read && backup && !options.force && read.digest !== syncedHere(state, ref.root, { pointer, folderDigest: read.digest })?.digest) {
+      const differs = await folderAgainst(deps, vault, aesKey, ts, pulled.source);
       throw new VsyncError(
         'VAULT_UNPUSHED_CHANGES',
-        `${vault.vaultFolder}/ differs from the version this machine last synced; backup: ${backup.path}`,
+        `${vault.vaultFolder}/ differs from the version this machine last synced; backup: ${backup.path}${differs}`,
       );
     }
 

@@ -15,6 +15,7 @@ import { openVault, readPointer, type OpenVault, type VaultDeps, type VaultRef }
 import { recoverSwap } from './vault-folder.js';
 import { sealVersion } from './version-file.js';
 import { withWorkFolder } from './work-folder.js';
+import { folderAgainst } from './diff/difference.js';
 import { span } from '../trace/span.js';
 import type { PushResult } from '../../shared/api.js';
 
@@ -72,13 +73,18 @@ export async function pushFolder(
   // machine cannot have synced with it, and replacing it is a decision a person makes: --force, as ever.
   const future = pointer && isFromFuture(pointer.ts, now) ? pointer.ts : undefined;
   if (pointer && !options.force && synced?.etag !== pointer.etag) {
-    throw new VsyncError('VAULT_CONFLICT', `the remote latest is ${pointer.ts}; this machine last synced ${synced?.ts ?? 'nothing'}`, {
-      ...(future
-        ? {
-            hint: `latest names a version from the future, which pull refuses; if nobody meant it, replace it with \`vsync push --force ${env}\``,
-          }
-        : {}),
-    });
+    const differs = await folderAgainst(deps, vault, aesKey, pointer.ts);
+    throw new VsyncError(
+      'VAULT_CONFLICT',
+      `the remote latest is ${pointer.ts}; this machine last synced ${synced?.ts ?? 'nothing'}${differs}`,
+      {
+        ...(future
+          ? {
+              hint: `latest names a version from the future, which pull refuses; if nobody meant it, replace it with \`vsync push --force ${env}\``,
+            }
+          : {}),
+      },
+    );
   }
 
   // Strictly after both the remote and anything this machine has seen, and past any orphaned version a

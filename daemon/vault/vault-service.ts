@@ -8,7 +8,7 @@
 // (abandonAll: AGENT_SHUTTING_DOWN). The operation's store is seen through that signal (signal-storage.ts),
 // so the store call in flight ends at once and frees the vault's queue; the operation's local steps check
 // it (operation-guard.ts), and a pull checks it with the agent lock just before it swaps.
-import type { BackupsResult, OperationRecord, PullResult, PushResult, RestoreResult } from '../../shared/api.js';
+import type { BackupsResult, DiffResult, EnvResult, OperationRecord, PullResult, PushResult, RestoreResult } from '../../shared/api.js';
 import { VsyncError, isVsyncError } from '../../shared/errors.js';
 import type { Trigger } from '../../shared/events.js';
 import { assertEnvName } from '../../shared/names.js';
@@ -31,6 +31,9 @@ import { backups, restore, type RestoreOptions } from './restore.js';
 import { showUse, use, type UseResult } from './use.js';
 import { openVault, readPointer, readPointerIfChanged, type OpenVault, type VaultDeps, type VaultRef } from './vault.js';
 import { versions, type VersionsResult } from './versions.js';
+import { diff, type DiffOptions } from './diff/diff.js';
+import { envValues, type EnvOptions } from './env-file.js';
+import { folderAgainst } from './diff/difference.js';
 import { toVsyncError } from '../../shared/error-conversion.js';
 import { folderExists } from './vault-folder.js';
 import { SignalStorage, withSignal } from '../storage/signal-storage.js';
@@ -57,7 +60,7 @@ export type RetryDelay = (error: VsyncError) => number | undefined;
 /** What --follow found: the teammate's version pulled, or the remote moved while the folder holds edits. */
 export type FollowOutcome =
   | { readonly kind: 'pulled'; readonly version: string }
-  | { readonly kind: 'diverged'; readonly version: string; readonly etag: string };
+  | { readonly kind: 'diverged'; readonly version: string; readonly etag: string; readonly differs: string };
 
 export class VaultService {
   private readonly queues = new Map<string, Promise<unknown>>();
@@ -116,6 +119,16 @@ export class VaultService {
   async doctor(cwd: string, env: string | undefined): Promise<DoctorReport> {
     if (env !== undefined) assertEnvName(env);
     return doctor(this.deps, env, (named) => this.locate(cwd, named));
+  }
+
+  /** Read-only, like versions: not queued (a diff during a pull reads the folder before or after its swap). */
+  async diff(cwd: string, env: string, options: DiffOptions): Promise<DiffResult> {
+    return diff(this.deps, await this.locate(cwd, env), options);
+  }
+
+  /** run: one env file's variables. Read-only, like diff. */
+  async env(cwd: string, env: string, options: EnvOptions): Promise<EnvResult> {
+    return envValues(this.deps, await this.locate(cwd, env), options);
   }
 
   /** Read-only, like versions: not queued, so it never waits behind a pull and is not recorded for status. */
@@ -209,7 +222,12 @@ export class VaultService {
         const local = await readFolderState(vault);
         // A folder this checkout synced and the user then removed is theirs to bring back, not ours.
         if (synced && !local.exists) return undefined;
-        if (local.unpushed) return { kind: 'diverged', version: remote.ts, etag: remote.etag };
+        if (local.unpushed) {
+          // A locked key still lets the divergence be told, only not what differs.
+          const key = await vault.aesKey().catch(() => undefined);
+          const differs = key ? await folderAgainst(deps, vault, key, remote.ts) : '';
+          return { kind: 'diverged', version: remote.ts, etag: remote.etag, differs };
+        }
         await vault.aesKey();
         onMoved(remote.ts);
         const pulled = await this.announced('pull', ref, 'follow', () => pull(deps, ref, {}, silent));

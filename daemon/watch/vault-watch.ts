@@ -228,7 +228,7 @@ export class VaultWatch {
     } else if (outcome?.kind === 'diverged' && outcome.version !== this.reportedDivergence) {
       this.reportedDivergence = outcome.version;
       if (this.state === 'conflict') return; // a push on save met it first and said so
-      const message = `latest is ${outcome.version}, and ${this.vault.vaultFolder}/ holds edits never pushed`;
+      const message = `latest is ${outcome.version}, and ${this.vault.vaultFolder}/ holds edits never pushed${outcome.differs}`;
       this.settle('conflict', { code: 'VAULT_UNPUSHED_CHANGES', message });
       events.emit({ type: 'remote-moved', ...ref, version: outcome.version });
       events.emit({ type: 'conflict', ...ref, code: 'VAULT_UNPUSHED_CHANGES', message, remote: outcome.version });

@@ -104,7 +104,7 @@ function day(t: TestContext, store: 'dir' | 's3'): void {
     t.match(
       conflict.stderr,
       new RegExp(
-        `vsync: error: the remote moved since this machine last synced: the remote latest is ${bobVersion}; this machine last synced ${version}\\nvsync: hint: pull --force to take the remote version`,
+        `vsync: error: the remote moved since this machine last synced: the remote latest is ${bobVersion}; this machine last synced ${version}; this folder against ${bobVersion}: \\.env\\.dev \\(~DATABASE_URL\\)\\nvsync: hint: pull --force to take the remote version`,
       ),
     );
 
@@ -112,6 +112,12 @@ function day(t: TestContext, store: 'dir' | 's3'): void {
     const refused = await a.cli(['pull', 'dev']);
     t.equal(refused.code, exitCodes.conflict);
     t.match(refused.stderr, /never pushed/);
+    t.match(
+      refused.stderr,
+      `; this folder against ${bobVersion}: .env.dev (~DATABASE_URL)`,
+      'what a forced pull would change, values unsaid',
+    );
+    t.notMatch(refused.stderr + conflict.stderr, /mine|dev2/);
     t.equal(readFileSync(a.envFile(), 'utf8'), 'DATABASE_URL=postgres://mine\n', 'her folder is untouched');
     const forced = await a.cli(['pull', 'dev', '--force']);
     t.equal(forced.code, 0, forced.stderr);

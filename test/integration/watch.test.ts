@@ -142,6 +142,7 @@ function suite(store: Store): void {
     writeFileSync(a.envFile(), 'V=2 from alice\n');
     const conflict = await aEvents.waitFor(isType('conflict'), { from });
     t.match(conflict, { code: 'VAULT_CONFLICT', message: new RegExp(`the remote latest is ${bobs}`) });
+    t.match(conflict, { message: `; this folder against ${bobs}: .env.dev (~V)` }, 'what differs, no value');
     t.same(aEvents.types(from, vaultEvent), ['change-seen', 'push-started', 'push-failed', 'conflict']);
     t.equal(await latest(), bobs, "bob's version is still latest");
     t.equal(readFileSync(a.envFile(), 'utf8'), 'V=2 from alice\n', "alice's edit is still in her folder");

@@ -1,6 +1,7 @@
 import t from 'tap';
 import { COMMANDS, parseArgs } from '../../client/args.js';
 import { helpText } from '../../client/help.js';
+import { commandSpec } from '../../client/command-table.js';
 
 t.test('good command lines', async (t) => {
   const cases: Array<[string[], unknown]> = [
@@ -64,7 +65,8 @@ t.test('--help on every command, whatever else is on the line', async (t) => {
     t.same(parseArgs([name, '--help']), { name: 'help', topic: name });
     t.same(parseArgs([name, '-h', '--bogus', 'x', 'y', 'z']), { name: 'help', topic: name });
     t.match(helpText(name), new RegExp(`^usage: vsync ${name}`));
-    t.match(helpText(name), /--json/);
+    if (commandSpec(name).noJson === undefined) t.match(helpText(name), /--json/);
+    else t.notMatch(helpText(name), /--json/, `${name} takes no --json`);
   }
   t.same(parseArgs(['--json', '--help']), { name: 'help' });
   for (const name of COMMANDS) t.match(helpText(), new RegExp(`\\n  ${name}\\b`), `global help names ${name}`);
@@ -106,4 +108,57 @@ t.test('bad command lines are USAGE errors (exit 2) with a hint naming the help 
 
 t.test('a malformed --at is the timestamp error, before any agent is asked', async (t) => {
   t.throws(() => parseArgs(['pull', 'dev', '--at', '2026-05-16']), { code: 'TIMESTAMP_INVALID', exit: 2, message: /--at "2026-05-16"/ });
+});
+
+t.test('run: vsync options before the command, the command line after it untouched', async (t) => {
+  const run = (argv: string[]) => {
+    const parsed = parseArgs(argv);
+    return parsed.name === 'run' ? parsed.command : parsed;
+  };
+  const base = { name: 'run', env: 'dev', latest: false, offlineOk: false, override: false };
+  t.same(run(['run', 'dev', 'node', 'app.js']), { ...base, command: 'node', args: ['app.js'] });
+  t.same(run(['run', 'dev', '--', 'node', '--json', '--help', '--']), { ...base, command: 'node', args: ['--json', '--help', '--'] });
+  t.same(run(['run', 'dev', 'jq', '--json', '-h']), { ...base, command: 'jq', args: ['--json', '-h'] }, 'after the command: its options');
+  t.same(run(['run', '--latest', '--offline-ok', 'dev', '--override', 'env']), {
+    ...base,
+    latest: true,
+    offlineOk: true,
+    override: true,
+    command: 'env',
+    args: [],
+  });
+  t.same(
+    run(['run', 'dev', '--file', 'api/.env', 'printenv']),
+    { ...base, file: 'api/.env', command: 'printenv', args: [] },
+    'a value is not the command',
+  );
+  t.same(run(['run', '--file=x', 'dev', '--', '-weird-name']), { ...base, file: 'x', command: '-weird-name', args: [] });
+  t.same(parseArgs(['run', 'dev', '--help']), { name: 'help', topic: 'run' });
+  t.same(parseArgs(['run', 'dev', 'cmd', '--help']).name, 'run', "the command's --help is the command's");
+
+  const refused: Array<[string[], RegExp]> = [
+    [['run', 'dev'], /^invalid usage: run needs <command> \[args…\]$/],
+    [['run', 'dev', '--'], /run needs <command>/],
+    [['run', '--json', 'dev', 'x'], /^invalid usage: run has no --json: it would print secrets$/],
+    [['--json', 'run', 'dev', 'x'], /run has no --json/],
+    [['run', 'dev', '--offline-ok', 'x'], /--offline-ok goes with --latest/],
+    [['run', 'dev', '--bogus', 'x'], /unknown option "--bogus" for run/],
+    [['run'], /run needs <env>/],
+  ];
+  for (const [argv, message] of refused) t.throws(() => parseArgs(argv), { code: 'USAGE', exit: 2, message }, argv.join(' '));
+});
+
+t.test('diff: up to two versions; --yes only with --show-values', async (t) => {
+  t.same(parseArgs(['diff', 'dev']), { name: 'run', json: false, command: { name: 'diff', env: 'dev', showValues: false, yes: false } });
+  t.same(parseArgs(['diff', 'dev', '20260516-113304', '20260516-113305', '--show-values', '--yes']), {
+    name: 'run',
+    json: false,
+    command: { name: 'diff', env: 'dev', from: '20260516-113304', to: '20260516-113305', showValues: true, yes: true },
+  });
+  t.throws(() => parseArgs(['diff', 'dev', 'yesterday']), { code: 'TIMESTAMP_INVALID' });
+  t.throws(() => parseArgs(['diff', 'dev', '--yes']), { code: 'USAGE', message: /--yes goes with --show-values/ });
+  t.throws(() => parseArgs(['diff', 'dev', '20260516-113304', '20260516-113305', '20260516-113306']), {
+    code: 'USAGE',
+    message: /unexpected argument/,
+  });
 });

@@ -12,7 +12,7 @@ import { helpText } from '../../client/help.js';
 import { projectRoot } from '../helpers/built.js';
 import { filesUnder } from '../helpers/import-graph.js';
 
-type AnySpec = Pick<CommandSpec<{ name: string }>, 'name' | 'options' | 'actions' | 'positionals'>;
+type AnySpec = Pick<CommandSpec<{ name: string }>, 'name' | 'options' | 'actions' | 'positionals' | 'noJson'>;
 
 /** What the command's help leaves out: each option as `  --name <value>` with its text, each subcommand with its text. */
 function helpGaps(spec: AnySpec, help: string): string[] {
@@ -27,7 +27,9 @@ function helpGaps(spec: AnySpec, help: string): string[] {
     if (!help.includes(`vsync ${spec.name} ${a.name}`) && !new RegExp(`vsync ${spec.name} \\S*\\b${a.name}\\b`).test(help))
       gaps.push(`usage of ${a.name}`);
   }
-  for (const always of ['--json', '-h, --help']) if (!help.includes(`\n  ${always} `)) gaps.push(always);
+  for (const always of spec.noJson === undefined ? ['--json', '-h, --help'] : ['-h, --help'])
+    if (!help.includes(`\n  ${always} `)) gaps.push(always);
+  if (spec.noJson !== undefined && help.includes('\n  --json ')) gaps.push('--json, which it does not take');
   if (!help.startsWith(`usage: vsync ${spec.name}`)) gaps.push('usage line');
   return gaps;
 }

@@ -128,6 +128,7 @@ t.test('VAULT_CONFLICT: state conflict, no more push attempts, until a manual pu
   t.match(failed, { code: 'VAULT_CONFLICT', root: r.root });
   t.notOk(failed && 'retryInMs' in failed, 'a conflict is not retried');
   t.match(conflict, { repo: 'acme_web', env: 'dev', root: r.root, code: 'VAULT_CONFLICT', message: /remote latest/ });
+  t.match(conflict, { message: `; this folder against ${bobs}: .env.dev (~V)` }, 'what differs, as diff lists it, no value');
   t.match(r.entry(), { state: 'conflict', code: 'VAULT_CONFLICT', message: /remote latest/ });
   t.equal(await r.store.latest(), bobs, "bob's version stays latest");
 
@@ -296,4 +297,18 @@ t.test('a conflict met by a push on save is not reported again by --follow', asy
   t.match(r.entry(), { state: 'conflict' });
   t.equal(await r.store.latest(), bobs);
   t.equal(r.read(), 'V=1, edited by alice\n');
+});
+
+t.test('--follow meeting unpushed edits says what differs between them and the remote, values unsaid', async (t) => {
+  const r = await rig(t);
+  r.save('V=1\nKEEP=k\n');
+  await r.service.push(r.root, 'dev', {}, silent);
+  const bob = r.teammate();
+  await bob.pull();
+  bob.save('V=2 from bob\nKEEP=k\n');
+  const bobs = await bob.push();
+  r.save('V=1\nKEEP=k\nMINE=1\n');
+  const outcome = await r.service.follow(r.root, 'dev', () => undefined);
+  t.match(outcome, { kind: 'diverged', version: bobs, differs: `; this folder against ${bobs}: .env.dev (+MINE, ~V)` });
+  t.notMatch(JSON.stringify(outcome), /from bob/);
 });

@@ -38,6 +38,8 @@ function kindOf(field: AnySchema): string {
       boolean: 'boolean',
       array: 'array',
       object: 'object',
+      record: 'object',
+      union: 'object',
     } as Record<string, string>
   )[d.type];
   return `${kind ?? `(${d.type})`}${optional ? '?' : ''}`;
@@ -72,12 +74,25 @@ const pairs: Array<[string, reader.Shape, AnySchema]> = [
   ['watch entry', S.watchEntry, api.WatchEntrySchema],
   ['unwatch', S.unwatch, api.UnwatchResultSchema],
   ['watch list', S.watchList, api.WatchListResultSchema],
+  ['diff', S.diff, api.DiffResultSchema],
+  ['file change', S.fileChange, api.FileChangeSchema],
+  ['key change', S.keyChange, api.KeyChangeSchema],
+  ['masked value', S.maskedValue, api.MaskedValueSchema],
+  ['env', S.env, api.EnvResultSchema],
 ];
 
 t.test("each of the client's readers reads every field of its schema, as the schema has it", async (t) => {
   for (const [name, shape, schema] of pairs) t.same({ ...shape }, fieldsOf(schema), name);
   // status: `watches` is read as optional on purpose (an agent from before watching), required in the schema.
   t.same({ ...S.status, watches: 'array' }, fieldsOf(api.StatusResultSchema), 'status');
+});
+
+t.test('a diff side: the reader knows every field of every kind, and only `kind` as required', async (t) => {
+  const fields: Record<string, string> = {};
+  for (const option of def(api.DiffSideSchema).options!) {
+    for (const [name, kind] of Object.entries(fieldsOf(option))) fields[name] = name === 'kind' ? 'string' : `${kind.replace(/\?$/, '')}?`;
+  }
+  t.same({ ...S.diffSide }, fields);
 });
 
 t.test('every event type: the reader and the schema agree', async (t) => {
@@ -125,5 +140,8 @@ t.test('the answers the server really gives pass the schema and the reader', asy
   both('status', await get('/v1/status'), api.StatusResultSchema, reader.expectStatus);
   both('unwatch', await post('/v1/unwatch', { cwd: repo, env: 'dev' }), api.UnwatchResultSchema, reader.expectUnwatch);
   both('doctor', await post('/v1/doctor', { cwd: repo, env: 'dev' }), api.DoctorResultSchema, reader.expectDoctor);
+  writeFileSync(join(repo, 'infra', 'vault', 'dev', '.env.dev'), 'A=2\nB=3\n');
+  both('diff', await post('/v1/diff', { cwd: repo, env: 'dev', showValues: true }), api.DiffResultSchema, reader.expectDiff);
+  both('env', await post('/v1/env', { cwd: repo, env: 'dev' }), api.EnvResultSchema, reader.expectEnv);
   both('lock', await post('/v1/lock', {}), api.LockResultSchema, reader.expectLock);
 });

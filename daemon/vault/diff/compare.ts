@@ -1,0 +1,81 @@
+// Two sides of a vault compared file by file, and dotenv files key by key (pure: the sides are read by
+// contents.ts). Values never leave here bare unless asked: each is shown by its length and keyed fingerprint
+// (crypto/value-mask.ts), so a diff can be pasted into a chat or a CI log.
+import type { FileChange, KeyChange, MaskedValue } from '../../../shared/api.js';
+import type { ContentFile } from '../../bundle/bundle-contents.js';
+import { isDotenvFile, parseDotenv } from './dotenv-file.js';
+
+export interface SideFile {
+  readonly size: number;
+  /** SHA-256, hex. */
+  readonly sha256: string;
+  /** The variables, for a dotenv file that parsed. */
+  readonly vars?: Readonly<Record<string, string>>;
+}
+
+/** One side: its files by path in the vault folder. */
+export type Contents = ReadonlyMap<string, SideFile>;
+
+export interface Masking {
+  /** The value's fingerprint (value-mask.ts fingerprint under the vault's mask key). */
+  fingerprint(value: string): string;
+  /** Put the values themselves in the answer too. */
+  readonly showValues: boolean;
+}
+
+/** A side's files as read (bundle-contents.ts), each dotenv file whose bytes were kept parsed. */
+export function toContents(files: readonly ContentFile[]): Contents {
+  return new Map(
+    files.map((file) => {
+      const vars = file.data !== undefined && isDotenvFile(file.path) ? parseDotenv(file.data) : undefined;
+      return [file.path, { size: file.size, sha256: file.sha256.toString('hex'), ...(vars ? { vars } : {}) }];
+    }),
+  );
+}
+
+/** What differs from `from` to `to`, in byte order of the paths; empty when they hold the same files. */
+export function compareContents(from: Contents, to: Contents, masking: Masking): FileChange[] {
+  const changes: FileChange[] = [];
+  for (const path of byteOrder([...new Set([...from.keys(), ...to.keys()])])) {
+    const before = from.get(path);
+    const after = to.get(path);
+    if (before && after && before.sha256 === after.sha256) continue;
+    const keys = before?.vars || after?.vars ? compareVars(before, after, masking) : undefined;
+    changes.push({
+      path,
+      change: before === undefined ? 'added' : after === undefined ? 'removed' : 'changed',
+      ...(before ? { fromBytes: before.size } : {}),
+      ...(after ? { toBytes: after.size } : {}),
+      ...(keys ? { keys } : {}),
+    });
+  }
+  return changes;
+}
+
+/** Key by key, when every side present parsed as dotenv (a file that stopped parsing is compared as bytes). */
+function compareVars(before: SideFile | undefined, after: SideFile | undefined, masking: Masking): KeyChange[] | undefined {
+  if ((before && !before.vars) || (after && !after.vars)) return undefined;
+  const a = before?.vars ?? {};
+  const b = after?.vars ?? {};
+  const keys: KeyChange[] = [];
+  for (const name of byteOrder([...new Set([...Object.keys(a), ...Object.keys(b)])])) {
+    const was = Object.hasOwn(a, name) ? a[name] : undefined;
+    const is = Object.hasOwn(b, name) ? b[name] : undefined;
+    if (was === is) continue;
+    keys.push({
+      name,
+      change: was === undefined ? 'added' : is === undefined ? 'removed' : 'changed',
+      ...(was !== undefined ? { from: masked(was, masking) } : {}),
+      ...(is !== undefined ? { to: masked(is, masking) } : {}),
+    });
+  }
+  return keys;
+}
+
+function masked(value: string, masking: Masking): MaskedValue {
+  return { length: [...value].length, hash: masking.fingerprint(value), ...(masking.showValues ? { value } : {}) };
+}
+
+function byteOrder(names: string[]): string[] {
+  return names.sort((x, y) => Buffer.compare(Buffer.from(x, 'utf8'), Buffer.from(y, 'utf8')));
+}

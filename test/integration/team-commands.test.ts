@@ -1,0 +1,214 @@
+// What teams ask for next, with the real programs: the real `vsync` as a child process, two teammates' real
+// agents on real sockets, keys in a real Secret Service, on the directory store and on Ceph RGW. `diff` (the
+// folder against the version synced here, two versions, values masked unless asked for), and `run` (a command
+// started with the vault's variables, its exit code vsync's, signals passed on, nothing written).
+import t from 'tap';
+import { execFile, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { exitCodes } from '../../shared/errors.js';
+import { CLI, built, childEnv } from '../helpers/built.js';
+import { vsync } from '../helpers/cli.js';
+import { realComponentAvailable } from '../helpers/real-component.js';
+import { repoOf, shareConfig, teamStore, user, type User } from '../helpers/teammates.js';
+import { tempBase } from '../helpers/vault-fixture.js';
+import type { TestContext } from '../helpers/tap-types.js';
+import { PATIENCE_MS } from '../helpers/patience.js';
+
+const exec = promisify(execFile);
+const TS = /(\d{8}-\d{6})/;
+
+async function team(t: TestContext, store: 'dir' | 's3', prefix: string) {
+  const { base, cleanup } = tempBase(`vsync-${prefix}-${store}-`);
+  const repoName = `it_${randomBytes(4).toString('hex')}`;
+  const a = await user(base, 'alice', repoName);
+  const b = await user(base, 'bob', repoName);
+  t.teardown(async () => {
+    await a.agent.stop();
+    await b.agent.stop();
+    await exec('secret-tool', ['clear', 'service', 'tools.vsync', 'username', `${repoName}/dev`]).catch(() => undefined);
+    cleanup();
+  });
+  const { initArgs, remote } = await teamStore(t, store, a.home, prefix);
+  const init = await a.cli(initArgs);
+  t.equal(init.code, 0, init.stderr);
+  return { base, repoName, a, b, remote };
+}
+
+async function pushed(t: TestContext, u: User): Promise<string> {
+  const res = await u.cli(['push', 'dev']);
+  t.equal(res.code, 0, res.stderr);
+  return TS.exec(res.stdout.trim().split('\n').at(-1) ?? '')?.[1] ?? 'missing';
+}
+
+function diffs(t: TestContext, store: 'dir' | 's3'): void {
+  t.test(`diff on the ${store === 'dir' ? 'directory store' : 'S3 store (Ceph RGW)'}`, async (t) => {
+    const { a, b } = await team(t, store, 'diff');
+    writeFileSync(a.envFile(), 'DB_PASSWORD=hunter2\nAPI_KEY=abc123\n# staging\n');
+    writeFileSync(join(a.repo, 'infra', 'vault', 'dev', 'tls.key'), 'KEY-ONE');
+    const v1 = await pushed(t, a);
+
+    const same = await a.cli(['diff', 'dev']);
+    t.equal(same.code, 0, same.stderr);
+    t.equal(same.stdout, `no differences: version ${v1} → infra/vault/dev/\n`);
+
+    writeFileSync(a.envFile(), 'DB_PASSWORD=hunter3\nNEW_FLAG=on\n# staging\n');
+    writeFileSync(join(a.repo, 'infra', 'vault', 'dev', 'tls.key'), 'KEY-TWO!');
+    const edited = await a.cli(['diff', 'dev']);
+    t.equal(edited.code, 1, 'differs: exit 1, as diff(1)');
+    const lines = edited.stdout.trimEnd().split('\n');
+    t.equal(lines[0], `version ${v1} → infra/vault/dev/`);
+    t.equal(lines[1], '~ .env.dev (45 B → 42 B)');
+    t.match(lines[2], /^ {4}- API_KEY was ‹6 chars #[0-9a-f]{8}›$/);
+    t.match(lines[3], /^ {4}~ DB_PASSWORD: ‹7 chars #([0-9a-f]{8})› → ‹7 chars #(?!\1)[0-9a-f]{8}›$/, 'another value, another fingerprint');
+    t.match(lines[4], /^ {4}\+ NEW_FLAG = ‹2 chars #[0-9a-f]{8}›$/);
+    t.equal(lines[5], '~ tls.key (7 B → 8 B)');
+    t.equal(lines.length, 6);
+    t.notMatch(edited.stdout, /hunter|abc123|\bon\b|KEY-/, 'no value printed');
+
+    const piped = await a.cli(['diff', 'dev', '--show-values']);
+    t.equal(piped.code, exitCodes.usage, 'values into a pipe: refused');
+    t.match(piped.stderr, /--show-values prints secrets, and stdout is not a terminal: add --yes/);
+    t.equal(piped.stdout, '');
+    const shown = await a.cli(['diff', 'dev', '--show-values', '--yes']);
+    t.equal(shown.code, 1);
+    t.match(shown.stdout, '    ~ DB_PASSWORD: "hunter2" → "hunter3"\n');
+
+    const json = await a.cli(['diff', '--json', 'dev']);
+    t.equal(json.code, 1);
+    const answer = JSON.parse(json.stdout) as {
+      same: boolean;
+      files: Array<{ path: string; keys?: Array<{ name: string; to?: { value?: string } }> }>;
+    };
+    t.equal(answer.same, false);
+    t.same(
+      answer.files.map((f) => f.path),
+      ['.env.dev', 'tls.key'],
+    );
+    t.notOk(JSON.stringify(answer).includes('hunter'), 'JSON holds no value either');
+
+    const v2 = await pushed(t, a);
+    const between = await a.cli(['diff', 'dev', v1, v2]);
+    t.equal(between.code, 1);
+    t.equal(between.stdout.split('\n')[0], `version ${v1} → version ${v2}`);
+    t.match(between.stdout, /~ DB_PASSWORD/);
+
+    // Bob, who has synced nothing: his (absent) folder against latest.
+    shareConfig(a, b, repoOf(a));
+    const bobs = await b.cli(['diff', 'dev']);
+    t.equal(bobs.code, 1, bobs.stderr);
+    t.equal(
+      bobs.stdout,
+      `version ${v2} → infra/vault/dev/ (not there)\n- .env.dev (42 B)\n    - DB_PASSWORD was ‹7 chars #${/DB_PASSWORD: ‹7 chars #[0-9a-f]{8}› → ‹7 chars #([0-9a-f]{8})›/.exec(edited.stdout)![1]}›\n    - NEW_FLAG was ‹2 chars #${/NEW_FLAG = ‹2 chars #([0-9a-f]{8})›/.exec(edited.stdout)![1]}›\n- tls.key (8 B)\n`,
+      'the same values, the same fingerprints, on another machine',
+    );
+
+    const unknown = await a.cli(['diff', 'dev', '20200101-000000']);
+    t.equal(unknown.code, exitCodes.storage);
+    t.match(unknown.stderr, /no such version in the store: .*20200101-000000\.enc\nvsync: hint: list the versions/);
+    const noConfig = await a.cli(['diff', 'qa']);
+    t.equal(noConfig.code, exitCodes.config);
+  });
+}
+
+/** `vsync run` as a child we can signal: its pid, its output, its exit. */
+function runChild(u: User, args: string[]) {
+  const child = spawn(process.execPath, [fileURLToPath(built(CLI)), 'run', ...args], {
+    cwd: u.repo,
+    env: childEnv(u.env),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+  return { child, output: () => out, exited };
+}
+
+/** Waits for `file` to exist: the event a child announces itself ready with. */
+async function appears(file: string): Promise<void> {
+  const deadline = Date.now() + PATIENCE_MS;
+  while (!existsSync(file)) {
+    if (Date.now() > deadline) throw new Error(`${file} never appeared`);
+    await sleep(10);
+  }
+}
+
+function runs(t: TestContext, store: 'dir' | 's3'): void {
+  t.test(`run on the ${store === 'dir' ? 'directory store' : 'S3 store (Ceph RGW)'}`, async (t) => {
+    const { base, a, b } = await team(t, store, 'run');
+    writeFileSync(a.envFile(), 'EXIT_WITH=7\nGREETING="hello\nworld"\nSHARED=from-file\n');
+    const printer = [
+      'node',
+      '-e',
+      'console.log(JSON.stringify([process.env.GREETING, process.env.SHARED])); process.exit(Number(process.env.EXIT_WITH))',
+    ];
+    const before = readdirSync(a.repo).sort();
+
+    const ran = await a.cli(['run', 'dev', '--', ...printer]);
+    t.equal(ran.code, 7, "the command's exit code is vsync's");
+    t.equal(ran.stdout, '["hello\\nworld","from-file"]\n', 'its stdout is the command');
+    t.equal(ran.stderr, '');
+    t.same(readdirSync(a.repo).sort(), before, 'no .env written');
+
+    const withOurs = { ...a.env, SHARED: 'from-shell' };
+    const ours = await vsync(['run', 'dev', ...printer], { cwd: a.repo, env: withOurs });
+    t.equal(ours.stdout, '["hello\\nworld","from-shell"]\n', 'a variable already set wins');
+    const overridden = await vsync(['run', 'dev', '--override', ...printer], { cwd: a.repo, env: withOurs });
+    t.equal(overridden.stdout, '["hello\\nworld","from-file"]\n', 'unless --override');
+
+    // A teammate with no folder: --latest reads the store's version in memory.
+    const version = await pushed(t, a);
+    writeFileSync(a.envFile(), 'EXIT_WITH=0\nGREETING=unpushed\nSHARED=x\n');
+    shareConfig(a, b, repoOf(a));
+    const latest = await b.cli(['run', 'dev', '--latest', ...printer]);
+    t.equal(latest.code, 7, latest.stderr);
+    t.equal(latest.stdout, '["hello\\nworld","from-file"]\n', `version ${version}'s values, not Alice's unpushed edit`);
+    t.notOk(existsSync(join(b.repo, 'infra')), 'nothing written on the way');
+    const bobFolder = await b.cli(['run', 'dev', 'true']);
+    t.equal(bobFolder.code, exitCodes.usage);
+    t.match(bobFolder.stderr, /the env file to run with is not there: infra\/vault\/dev\/\.env\.dev/);
+
+    const missing = await a.cli(['run', 'dev', '--', 'no-such-command-here']);
+    t.equal(missing.code, 127);
+    t.match(missing.stderr, /vsync: error: the command could not be started: "no-such-command-here": ENOENT/);
+
+    // Signals sent to vsync reach the command; vsync exits as it does.
+    const ready = join(base, 'ready');
+    const heard = join(base, 'heard');
+    const listener = `
+      const fs = require('node:fs');
+      for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(s, () => { fs.writeFileSync(${JSON.stringify(heard)}, s); process.exit(42); });
+      fs.writeFileSync(${JSON.stringify(ready)}, 'up');
+      setInterval(() => {}, 1000);`;
+    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+      for (const f of [ready, heard]) rmSync(f, { force: true });
+      const running = runChild(a, ['dev', '--', 'node', '-e', listener]);
+      await appears(ready);
+      running.child.kill(signal);
+      const [code] = await running.exited;
+      t.equal(code, 42, `${signal}: vsync exits with the command's code (${running.output()})`);
+      t.equal(readFileSync(heard, 'utf8'), signal, `${signal}: the command heard it`);
+    }
+    const killed = await a.cli(['run', 'dev', '--', 'sh', '-c', 'kill -TERM $$']);
+    t.equal(killed.code, 128 + 15, 'a command a signal ended: 128 + n');
+
+    const json = await a.cli(['run', '--json', 'dev', 'true']);
+    t.equal(json.code, exitCodes.usage);
+    t.match(json.stderr, /run has no --json: it would print secrets/);
+  });
+}
+
+if (realComponentAvailable(t, 'VSYNC_TEST_KEYRING', 'a Secret Service (gnome-keyring)')) {
+  diffs(t, 'dir');
+  runs(t, 'dir');
+  if (realComponentAvailable(t, 'VSYNC_TEST_S3_ENDPOINT', 'Ceph RGW (S3)')) {
+    diffs(t, 's3');
+    runs(t, 's3');
+  }
+}
