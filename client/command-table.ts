@@ -5,6 +5,7 @@ import type { Context } from './context.js';
 import { backupsCommand } from './commands/backups.js';
 import { daemonCommand } from './commands/daemon.js';
 import { diffCommand } from './commands/diff.js';
+import { logCommand } from './commands/log.js';
 import { doctorCommand } from './commands/doctor.js';
 import { eventsCommand } from './commands/events.js';
 import { initCommand } from './commands/init.js';
@@ -24,6 +25,7 @@ export const COMMAND_TABLE = [
   pullCommand,
   versionsCommand,
   diffCommand,
+  logCommand,
   backupsCommand,
   useCommand,
   runEnvCommand,

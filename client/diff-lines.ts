@@ -3,7 +3,7 @@
 // fingerprint (docs/FORMAT.md §13), or as a JSON string with --show-values. Names and values are printed so
 // that no byte of them can drive the terminal: anything with a control character is shown JSON-quoted.
 import type { DiffResult, DiffSide, FileChange, KeyChange, MaskedValue } from '../shared/api.js';
-import { formatSize } from './render.js';
+import { formatSize, printable } from './render.js';
 
 const MARK = { added: '+', removed: '-', changed: '~' } as const;
 
@@ -24,14 +24,14 @@ function fileLines(file: FileChange): string[] {
     file.change === 'changed'
       ? `${formatSize(file.fromBytes ?? 0)} → ${formatSize(file.toBytes ?? 0)}`
       : formatSize(file.toBytes ?? file.fromBytes ?? 0);
-  const lines = [`${MARK[file.change]} ${plain(file.path)} (${sizes})`];
+  const lines = [`${MARK[file.change]} ${printable(file.path)} (${sizes})`];
   if (file.keys?.length === 0) lines.push('    (no variable changed: comments or layout only)');
   for (const key of file.keys ?? []) lines.push(`    ${keyLine(key)}`);
   return lines;
 }
 
 function keyLine(key: KeyChange): string {
-  const name = plain(key.name);
+  const name = printable(key.name);
   if (key.change === 'changed') return `~ ${name}: ${valueText(key.from!)} → ${valueText(key.to!)}`;
   return `${MARK[key.change]} ${name} ${key.change === 'added' ? '=' : 'was'} ${valueText((key.to ?? key.from)!)}`;
 }
@@ -39,9 +39,4 @@ function keyLine(key: KeyChange): string {
 function valueText(value: MaskedValue): string {
   if (value.value !== undefined) return JSON.stringify(value.value);
   return `‹${value.length} char${value.length === 1 ? '' : 's'} #${value.hash}›`;
-}
-
-/** The text as it is, unless it holds a control character: then JSON-quoted. */
-function plain(text: string): string {
-  return /[\u0000-\u001f\u007f-\u009f]/.test(text) ? JSON.stringify(text) : text;
 }

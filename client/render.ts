@@ -91,7 +91,12 @@ export interface Printout {
   readonly warnings: readonly string[];
 }
 
-const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
+export const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
+
+/** Text from the store or a file as it is, unless it holds a control character (it could drive the terminal): then JSON-quoted. */
+export function printable(text: string): string {
+  return /[\u0000-\u001f\u007f-\u009f]/.test(text) ? JSON.stringify(text) : text;
+}
 
 /** A progress event: a step as `[n/of] text`, a detail (`→ /path`) as its text; warnings go to stderr. */
 export function progressPrintout(event: ProgressEvent): Printout {

@@ -108,6 +108,18 @@ export const SHAPES = {
   fileChange: { path: 'string', change: 'string', fromBytes: 'number?', toBytes: 'number?', keys: 'array?' },
   keyChange: { name: 'string', change: 'string', from: 'object?', to: 'object?' },
   maskedValue: { length: 'number', hash: 'string', value: 'string?' },
+  log: { repo: 'string', env: 'string', location: 'string', latest: 'string?', entries: 'array', more: 'number' },
+  logEntry: {
+    ts: 'string',
+    latest: 'boolean',
+    size: 'number',
+    entry: 'string',
+    by: 'string?',
+    machine: 'object?',
+    reencrypted: 'string?',
+    changes: 'array?',
+    summary: 'string?',
+  },
   env: { repo: 'string', env: 'string', file: 'string', source: 'string', version: 'string?', offline: 'object?', variables: 'object' },
 } as const satisfies Record<string, Shape>;
 
@@ -175,6 +187,12 @@ export function expectDiff(v: unknown): api.DiffResult {
       for (const value of [key.from, key.to]) if (value !== undefined) expectShape(value, SHAPES.maskedValue, 'diff value');
     }
   }
+  return result;
+}
+
+export function expectLog(v: unknown): api.LogResult {
+  const result = expectShape<api.LogResult>(v, SHAPES.log, 'log result');
+  for (const entry of result.entries) expectShape(entry, SHAPES.logEntry, 'log entry');
   return result;
 }
 

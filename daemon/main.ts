@@ -17,6 +17,7 @@ import { LockFile } from './fs/lock-file.js';
 import { DEFAULT_KEY_IDLE_MS, KeyRing } from './vault/key-ring.js';
 import { EventHub } from './vault/event-hub.js';
 import { VaultService } from './vault/vault-service.js';
+import { localAuthor } from './vault/authorship.js';
 import { MaxVersionBytesSetting } from './vault/version-cap.js';
 import { repairCheckouts } from './vault/startup-repair.js';
 import { DEFAULT_WATCH_SETTINGS, type WatchSettings } from './watch/vault-watch.js';
@@ -66,6 +67,8 @@ Environment:
                             config's "limits" overrides them for that vault
   VSYNC_KEY, VSYNC_KEY_<REPO>_<ENV>
                             keys from the environment instead of the OS keychain (headless machines)
+  VSYNC_LOG_HOSTNAME=0      leave this machine's hostname out of the log entry each push writes (who
+                            pushed: git user.email, else the user name; the machine: a random id)
   VSYNC_TRACE_FILE          append how long each part of every operation took (store requests, zipping,
                             local state, …) to this file, one JSON line each: for measuring, not everyday use
   LISTEN_PID, LISTEN_FDS    socket activation (sd_listen_fds): serve the socket passed as fd 3, bound at
@@ -90,6 +93,7 @@ const Settings = z.object({
   [CAP_SETTINGS.maxEntryBytes]: z.coerce.number().pipe(capSetting).optional(),
   [CAP_SETTINGS.maxTotalBytes]: z.coerce.number().pipe(capSetting).optional(),
   VSYNC_TRACE_FILE: z.string().refine(isAbsolute, 'must be an absolute path').optional(),
+  VSYNC_LOG_HOSTNAME: z.enum(['0', '1'], { error: 'must be 0 or 1' }).optional(),
 });
 
 /** The bundle caps the environment sets (limits.ts has the defaults, a vault config may override them). */
@@ -161,6 +165,7 @@ async function main(): Promise<void> {
       stillServing: () => agentLock.stillHeld(),
       ...(settings.VSYNC_MAX_VERSION_BYTES !== undefined ? { maxVersionBytes: settings.VSYNC_MAX_VERSION_BYTES } : {}),
       bundleLimits: bundleLimits(settings),
+      author: localAuthor(process.env, { hostname: settings.VSYNC_LOG_HOSTNAME !== '0' }),
     },
     { events, automaticKeys: keys.automatic() },
   );

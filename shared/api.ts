@@ -441,3 +441,46 @@ export const EnvResultSchema = z.strictObject({
   variables: z.record(z.string(), z.string()),
 });
 export type EnvResult = z.infer<typeof EnvResultSchema>;
+
+// ---- log ----
+
+/** GET /v1/log?cwd=…&env=…[&limit=N]: the newest `limit` versions (default 20, at most 1000), with who and what. */
+export const LogQuerySchema = z.strictObject({
+  cwd: Cwd,
+  env: EnvName,
+  limit: z.coerce.number().int().min(1).max(1000).optional(),
+});
+export type LogQuery = z.infer<typeof LogQuerySchema>;
+
+/**
+ * One version: who pushed it and from which machine (its log entry, docs/FORMAT.md §14), and what it changed
+ * against the version before it (`changes`, values masked; `summary` in one line). `entry` says what its log
+ * entry told: `ok`; `missing` (pushed by the upstream tool or an older vsync: who is unknown, what changed is
+ * read from the version itself); `invalid` (not an entry vsync wrote for this version); `other-key` (under a
+ * key this machine does not hold: neither who nor what can be read). `reencrypted`: a `key rotate` copy of that
+ * version under the new key.
+ */
+export const LogEntrySchema = z.strictObject({
+  ts: Timestamp,
+  latest: z.boolean(),
+  size: z.number().int().nonnegative(),
+  entry: z.enum(['ok', 'missing', 'invalid', 'other-key']),
+  by: z.string().optional(),
+  machine: z.strictObject({ id: z.string(), name: z.string().optional() }).optional(),
+  reencrypted: Timestamp.optional(),
+  changes: z.array(FileChangeSchema).optional(),
+  summary: z.string().optional(),
+});
+export type LogEntry = z.infer<typeof LogEntrySchema>;
+
+export const LogResultSchema = z.strictObject({
+  repo: z.string(),
+  env: z.string(),
+  location: z.string(),
+  latest: Timestamp.optional(),
+  /** Newest first. */
+  entries: z.array(LogEntrySchema),
+  /** Older versions not shown (past `limit`). */
+  more: z.number().int().nonnegative(),
+});
+export type LogResult = z.infer<typeof LogResultSchema>;

@@ -23,6 +23,7 @@ import {
   type SnapshotOptions,
 } from './folder-snapshot.js';
 import { treeDigest } from './tree-digest.js';
+import type { ContentFile } from './bundle-contents.js';
 import { resolveBundleLimits, type BundleLimits } from './limits.js';
 import { CENTRAL_HEADER_BYTES, DATA_DESCRIPTOR_BYTES, END_RECORD_BYTES, LOCAL_HEADER_BYTES } from './zip-records.js';
 
@@ -103,6 +104,11 @@ export interface FolderRead extends Omit<FolderBundle, 'zip'> {
    * did not keep) or the zip would need zip64.
    */
   zipBytes(): number | undefined;
+  /**
+   * The files read, by path in the vault folder, with their sizes and SHA-256, and the bytes of those the read
+   * kept (folder-snapshot.ts): what a push's log entry describes (version-meta.ts), without a second read.
+   */
+  listing(): ContentFile[];
 }
 
 /** The folder read as one snapshot (the refusals of zipFolder), its zip left for later. */
@@ -119,6 +125,13 @@ export async function readFolder(repoRoot: string, vaultFolder: string, options:
     stillAsRead: (folder = prefix) => stillAsListed(root, folder, caps, stamp),
     quietMs,
     zipBytes: () => zipLength(files, deflates),
+    listing: () =>
+      files.map((file) => ({
+        path: file.name.slice(prefix.length + 1),
+        size: file.size,
+        sha256: file.sha256,
+        ...(file.data ? { data: file.data } : {}),
+      })),
   };
 }
 

@@ -21,6 +21,7 @@ import {
   DoctorRequestSchema,
   DiffRequestSchema,
   EnvRequestSchema,
+  LogQuerySchema,
   type DoctorResult,
   type LockResult,
   type StatusResult,
@@ -130,6 +131,11 @@ export function buildApp(options: AppOptions): FastifyInstance {
   app.get(`${API_PREFIX}/versions`, async (request) => {
     const { cwd, env } = parse(VersionsQuerySchema, request.query);
     return service.versions(cwd, env);
+  });
+
+  app.get(`${API_PREFIX}/log`, async (request) => {
+    const { cwd, env, limit } = parse(LogQuerySchema, request.query);
+    return service.log(cwd, env, limit);
   });
 
   // POST: the answer may hold values (showValues), and a GET's query string is what a request log keeps.

@@ -16,6 +16,10 @@ import { recoverSwap } from './vault-folder.js';
 import { sealVersion } from './version-file.js';
 import { withWorkFolder } from './work-folder.js';
 import { folderAgainst } from './diff/difference.js';
+import { toContents } from './diff/compare.js';
+import { vaultMasking } from './diff/diff.js';
+import { metaOf, writeMeta } from './version-meta.js';
+import { toVsyncError } from '../../shared/error-conversion.js';
 import { span } from '../trace/span.js';
 import type { PushResult } from '../../shared/api.js';
 
@@ -116,6 +120,13 @@ export async function pushFolder(
     step(2, `sealing manifest ts=${ts}`);
     step(3, 'encrypting');
     const sealed = await sealVersion(aesKey, folder, ts, async () => join(await work(), `${ts}.enc`));
+    // The log entry is made while the version uploads, and written beside the pointer's move.
+    const author = deps.author;
+    const entry =
+      author &&
+      settleLater(
+        span('meta.make', async () => metaOf(ts, await author(ref.root), toContents(folder.listing(), vaultMasking(aesKey, false)))),
+      );
     try {
       checkNotCancelled(deps);
       step(4, `uploading ${sealed.size} bytes → ${vault.storage.describe(key)}`);
@@ -135,6 +146,7 @@ export async function pushFolder(
     // A cancelled push stops here: its version is uploaded but latest still names the one before.
     checkNotCancelled(deps);
     await span('state.write', () => writeLocalState(vault.stateFile, beginSync(state, ref.root, { ts, digest }), now));
+    const logged = entry && settleLater(entry.then((meta) => writeMeta(vault.storage, repo, env, aesKey, meta)));
     let etag: string;
     try {
       const body = Buffer.from(ts, 'latin1');
@@ -152,6 +164,12 @@ export async function pushFolder(
     }
 
     await span('state.write', () => writeLocalState(vault.stateFile, afterSync(state, ref.root, { ts, etag, digest }, ts, now), now));
+    // The version is pushed whatever becomes of its entry: `vsync log` shows one without an entry as unknown.
+    const unlogged = await logged?.then(
+      () => undefined,
+      (err: unknown) => toVsyncError(err),
+    );
+    if (unlogged) progress({ kind: 'warning', text: `version ${ts} has no log entry (${unlogged.message})` });
     return { repo, env, version: ts, bytes: sealed.size, url: vault.storage.describe(key) };
   });
 }

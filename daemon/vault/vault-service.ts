@@ -8,7 +8,16 @@
 // (abandonAll: AGENT_SHUTTING_DOWN). The operation's store is seen through that signal (signal-storage.ts),
 // so the store call in flight ends at once and frees the vault's queue; the operation's local steps check
 // it (operation-guard.ts), and a pull checks it with the agent lock just before it swaps.
-import type { BackupsResult, DiffResult, EnvResult, OperationRecord, PullResult, PushResult, RestoreResult } from '../../shared/api.js';
+import type {
+  BackupsResult,
+  DiffResult,
+  EnvResult,
+  LogResult,
+  OperationRecord,
+  PullResult,
+  PushResult,
+  RestoreResult,
+} from '../../shared/api.js';
 import { VsyncError, isVsyncError } from '../../shared/errors.js';
 import type { Trigger } from '../../shared/events.js';
 import { assertEnvName } from '../../shared/names.js';
@@ -33,6 +42,7 @@ import { openVault, readPointer, readPointerIfChanged, type OpenVault, type Vaul
 import { versions, type VersionsResult } from './versions.js';
 import { diff, type DiffOptions } from './diff/diff.js';
 import { envValues, type EnvOptions } from './env-file.js';
+import { log } from './log.js';
 import { folderAgainst } from './diff/difference.js';
 import { toVsyncError } from '../../shared/error-conversion.js';
 import { folderExists } from './vault-folder.js';
@@ -124,6 +134,11 @@ export class VaultService {
   /** Read-only, like versions: not queued (a diff during a pull reads the folder before or after its swap). */
   async diff(cwd: string, env: string, options: DiffOptions): Promise<DiffResult> {
     return diff(this.deps, await this.locate(cwd, env), options);
+  }
+
+  /** log: the newest versions with who and what. Read-only, like versions. */
+  async log(cwd: string, env: string, limit: number | undefined): Promise<LogResult> {
+    return log(this.deps, await this.locate(cwd, env), { limit });
   }
 
   /** run: one env file's variables. Read-only, like diff. */

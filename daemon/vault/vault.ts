@@ -11,6 +11,7 @@ import type { Keychain } from '../keychain/keychain.js';
 import type { Storage, StoredObject } from '../storage/storage.js';
 import { readConfig, vaultFolderOf, type Config } from './config.js';
 import type { KeySource } from './key-ring.js';
+import type { AuthorOf } from './authorship.js';
 import { stateFile } from './local-state.js';
 import { pointerKey } from './remote-layout.js';
 import { assertVaultPathSafe } from './vault-path.js';
@@ -27,6 +28,8 @@ export interface VaultDeps {
   readonly maxVersionBytes?: number;
   /** The agent's bundle caps (VSYNC_MAX_BUNDLE_ENTRIES, …) where they differ from limits.ts's defaults. */
   readonly bundleLimits?: Partial<BundleLimits>;
+  /** Who pushes (authorship.ts), for each version's log entry; without it a push writes none. */
+  readonly author?: AuthorOf;
 }
 
 /** Which vault: a repo name, an env, and the repo's root folder on this machine. */

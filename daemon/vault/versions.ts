@@ -2,7 +2,7 @@
 // and the store only: no key is needed.
 import { isVsyncError } from '../../shared/errors.js';
 import { versionOfKey, versionsPrefix } from './remote-layout.js';
-import { openVault, readPointer, type VaultDeps, type VaultRef } from './vault.js';
+import { openVault, readPointer, type OpenVault, type Pointer, type VaultDeps, type VaultRef } from './vault.js';
 import type { VersionsResult } from '../../shared/api.js';
 
 // The result is the wire contract's (shared/api.ts), not a shape of the domain's own.
@@ -10,7 +10,28 @@ export type { VersionsResult };
 
 export async function versions(deps: VaultDeps, ref: VaultRef): Promise<VersionsResult> {
   const vault = await openVault(deps, ref);
-  const prefix = versionsPrefix(ref.repo, ref.env);
+  const { location, pointer, entries } = await storedVersions(vault);
+  return {
+    repo: ref.repo,
+    env: ref.env,
+    location,
+    ...(pointer ? { latest: pointer.ts } : {}),
+    versions: entries,
+  };
+}
+
+export interface StoredVersions {
+  /** Where they are, as a person reads it (`s3://bucket/repo/dev/versions/`). */
+  readonly location: string;
+  /** `latest`, unless it is missing or damaged. */
+  readonly pointer: Pointer | undefined;
+  /** Newest first. */
+  readonly entries: Array<{ ts: string; size: number; latest: boolean }>;
+}
+
+/** The versions under `versions/` (anything else found there is not one) and the pointer, read together. */
+export async function storedVersions(vault: OpenVault): Promise<StoredVersions> {
+  const prefix = versionsPrefix(vault.ref.repo, vault.ref.env);
   const [listed, pointer] = await Promise.all([
     vault.storage.list(prefix),
     // A damaged pointer must not hide the list that helps repair it.
@@ -24,11 +45,5 @@ export async function versions(deps: VaultDeps, ref: VaultRef): Promise<Versions
     .filter((o): o is { ts: string; size: number } => o.ts !== undefined)
     .sort((a, b) => (a.ts < b.ts ? 1 : a.ts > b.ts ? -1 : 0))
     .map((o) => ({ ...o, latest: o.ts === pointer?.ts }));
-  return {
-    repo: ref.repo,
-    env: ref.env,
-    location: vault.storage.describe(prefix),
-    ...(pointer ? { latest: pointer.ts } : {}),
-    versions: entries,
-  };
+  return { location: vault.storage.describe(prefix), pointer, entries };
 }

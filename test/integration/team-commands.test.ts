@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { join } from 'node:path';
+import { userInfo } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -204,11 +205,54 @@ function runs(t: TestContext, store: 'dir' | 's3'): void {
   });
 }
 
+function logs(t: TestContext, store: 'dir' | 's3'): void {
+  t.test(`log on the ${store === 'dir' ? 'directory store' : 'S3 store (Ceph RGW)'}`, async (t) => {
+    const { base, repoName, a, remote } = await team(t, store, 'log');
+    // Bob's agent leaves his hostname out of his entries.
+    const b = await user(base, 'bob2', repoName, { VSYNC_LOG_HOSTNAME: '0' });
+    t.teardown(() => b.agent.stop());
+    await exec('git', ['-C', a.repo, 'config', 'user.email', 'alice@example.com']);
+    writeFileSync(a.envFile(), 'DB=one\nAPI=k\n');
+    const v1 = await pushed(t, a);
+    shareConfig(a, b, repoOf(a));
+    t.equal((await b.cli(['pull', 'dev'])).code, 0);
+    writeFileSync(b.envFile(), 'DB=two\nAPI=k\nNEW=x\n');
+    const v2 = await pushed(t, b);
+
+    const listed = await a.cli(['log', 'dev']);
+    t.equal(listed.code, 0, listed.stderr);
+    const lines = listed.stdout.trimEnd().split('\n');
+    t.match(lines[0], /versions\/ \(2 versions\)$/);
+    t.match(
+      lines[1],
+      new RegExp(`^\\* ${v2} \\d+ B (just now|\\d+m ago)  ${userInfo().username} on [0-9a-f]{16}$`),
+      'bob: no git email, no hostname: the user name',
+    );
+    t.equal(lines[2], '      .env.dev (~DB, +NEW)');
+    t.match(lines[3], new RegExp(`^  ${v1} \\d+ B (just now|\\d+m ago)  alice@example\\.com on \\S+ \\([0-9a-f]{16}\\)$`));
+    t.equal(lines[4], '      .env.dev (added)');
+    t.notMatch(listed.stdout, /one|two|=x/, 'no value');
+
+    // A version whose entry is gone (as one pushed by the upstream tool): who is unknown, what is read from it.
+    await remote.delete(`${repoName}/dev/log/${v2}.enc`);
+    const json = await a.cli(['log', '--json', 'dev', '--limit', '1']);
+    t.equal(json.code, 0, json.stderr);
+    t.match(JSON.parse(json.stdout), { latest: v2, more: 1, entries: [{ ts: v2, entry: 'missing', summary: '.env.dev (~DB, +NEW)' }] });
+    t.match((await a.cli(['log', 'dev'])).stdout, /unknown \(no log entry: pushed by the upstream tool or an older vsync\)/);
+
+    const bad = await a.cli(['log', 'dev', '--limit', '0']);
+    t.equal(bad.code, exitCodes.usage);
+    t.match(bad.stderr, /--limit "0": a whole number from 1 to 1000/);
+  });
+}
+
 if (realComponentAvailable(t, 'VSYNC_TEST_KEYRING', 'a Secret Service (gnome-keyring)')) {
   diffs(t, 'dir');
   runs(t, 'dir');
+  logs(t, 'dir');
   if (realComponentAvailable(t, 'VSYNC_TEST_S3_ENDPOINT', 'Ceph RGW (S3)')) {
     diffs(t, 's3');
     runs(t, 's3');
+    logs(t, 's3');
   }
 }

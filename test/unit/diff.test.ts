@@ -66,7 +66,17 @@ t.test('a value fingerprint is HMAC-SHA256 under the mask key (the FORMAT.md §1
 });
 
 const masking = { fingerprint: (v: string) => fingerprint(maskKey(Buffer.alloc(32, 7)), v), showValues: false };
-const file = (sha256: string, vars?: Record<string, string>, size = 10): SideFile => ({ size, sha256, ...(vars ? { vars } : {}) });
+const file = (sha256: string, vars?: Record<string, string>, size = 10): SideFile => ({
+  size,
+  sha256,
+  ...(vars
+    ? {
+        vars: Object.fromEntries(
+          Object.entries(vars).map(([k, v]) => [k, { length: [...v].length, hash: masking.fingerprint(v), value: v }]),
+        ),
+      }
+    : {}),
+});
 
 t.test('compare: files added, removed and changed; dotenv files key by key; values masked', async (t) => {
   const from: Contents = new Map([

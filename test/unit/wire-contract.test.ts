@@ -79,6 +79,8 @@ const pairs: Array<[string, reader.Shape, AnySchema]> = [
   ['key change', S.keyChange, api.KeyChangeSchema],
   ['masked value', S.maskedValue, api.MaskedValueSchema],
   ['env', S.env, api.EnvResultSchema],
+  ['log', S.log, api.LogResultSchema],
+  ['log entry', S.logEntry, api.LogEntrySchema],
 ];
 
 t.test("each of the client's readers reads every field of its schema, as the schema has it", async (t) => {
@@ -142,6 +144,7 @@ t.test('the answers the server really gives pass the schema and the reader', asy
   both('doctor', await post('/v1/doctor', { cwd: repo, env: 'dev' }), api.DoctorResultSchema, reader.expectDoctor);
   writeFileSync(join(repo, 'infra', 'vault', 'dev', '.env.dev'), 'A=2\nB=3\n');
   both('diff', await post('/v1/diff', { cwd: repo, env: 'dev', showValues: true }), api.DiffResultSchema, reader.expectDiff);
+  both('log', await get(`/v1/log?${q}`), api.LogResultSchema, reader.expectLog);
   both('env', await post('/v1/env', { cwd: repo, env: 'dev' }), api.EnvResultSchema, reader.expectEnv);
   both('lock', await post('/v1/lock', {}), api.LockResultSchema, reader.expectLock);
 });

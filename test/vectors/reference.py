@@ -79,6 +79,29 @@ def b64_of(seed: str, n: int) -> str:
     return base64.b64encode(hashlib.sha256(seed.encode()).digest()[:n]).decode()
 
 
+def fingerprint(aes_key: bytes, value: str) -> str:
+    # FORMAT.md §13.
+    mask = hmac.new(aes_key, b"vsync value mask v1", hashlib.sha256).digest()
+    return hmac.new(mask, value.encode(), hashlib.sha256).hexdigest()[:8]
+
+
+def log_entry(kseed: str, sseed: str, ts: str, files: dict[str, bytes]) -> bytes:
+    # FORMAT.md §14: the JSON of a version's log entry, compact, fields in the documented order, files and
+    # variables sorted by name. The dotenv
+    # values are parsed here by hand (plain KEY=value lines only, which is all this vector holds).
+    aes_key = derive(b64_of(kseed, 32), b64_of(sseed, 16))
+    described = {}
+    for name, data in sorted(files.items()):
+        entry = {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+        if name == ".env" or name.startswith(".env."):
+            pairs = [line.split("=", 1) for line in data.decode().splitlines() if "=" in line]
+            entry["vars"] = {k: {"length": len(v), "hash": fingerprint(aes_key, v)} for k, v in sorted(pairs)}
+        described[name] = entry
+    meta = {"version": 1, "ts": ts, "by": "alice@example.com",
+            "machine": {"id": "0123456789abcdef", "name": "laptop"}, "files": described}
+    return json.dumps(meta, separators=(",", ":")).encode()
+
+
 def make(out_dir: str) -> None:
     cases = [
         ("sealed-single-env-file", "k1", "s1", 16, "20260516-113304",
@@ -93,6 +116,8 @@ def make(out_dir: str) -> None:
         ("backup-unsealed", "k1", "s1", 16, None,
          zip_of({"infra/vault/dev/.env.dev": b"DATABASE_URL=postgres://dev-old\n"})),
         ("unsealed-empty-plaintext", "k4", "s4", 16, None, b""),
+        ("log-entry", "k1", "s1", 16, "20260516-113304", log_entry("k1", "s1", "20260516-113304", {
+            ".env.dev": b"DATABASE_URL=postgres://dev\nAPI_KEY=abc123\n"})),
     ]
     os.makedirs(out_dir, exist_ok=True)
     for name, kseed, sseed, salt_len, ts, payload in cases:

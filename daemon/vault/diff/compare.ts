@@ -9,8 +9,8 @@ export interface SideFile {
   readonly size: number;
   /** SHA-256, hex. */
   readonly sha256: string;
-  /** The variables, for a dotenv file that parsed. */
-  readonly vars?: Readonly<Record<string, string>>;
+  /** The variables, for a dotenv file that parsed: each by length and fingerprint, and by value where it was read. */
+  readonly vars?: Readonly<Record<string, MaskedValue>>;
 }
 
 /** One side: its files by path in the vault folder. */
@@ -23,11 +23,12 @@ export interface Masking {
   readonly showValues: boolean;
 }
 
-/** A side's files as read (bundle-contents.ts), each dotenv file whose bytes were kept parsed. */
-export function toContents(files: readonly ContentFile[]): Contents {
+/** A side's files as read (bundle-contents.ts), each dotenv file whose bytes were kept parsed and its values masked. */
+export function toContents(files: readonly ContentFile[], masking: Masking): Contents {
   return new Map(
     files.map((file) => {
-      const vars = file.data !== undefined && isDotenvFile(file.path) ? parseDotenv(file.data) : undefined;
+      const parsed = file.data !== undefined && isDotenvFile(file.path) ? parseDotenv(file.data) : undefined;
+      const vars = parsed && Object.fromEntries(Object.entries(parsed).map(([name, value]) => [name, masked(value, masking)]));
       return [file.path, { size: file.size, sha256: file.sha256.toString('hex'), ...(vars ? { vars } : {}) }];
     }),
   );
@@ -61,21 +62,32 @@ function compareVars(before: SideFile | undefined, after: SideFile | undefined, 
   for (const name of byteOrder([...new Set([...Object.keys(a), ...Object.keys(b)])])) {
     const was = Object.hasOwn(a, name) ? a[name] : undefined;
     const is = Object.hasOwn(b, name) ? b[name] : undefined;
-    if (was === is) continue;
+    if (was && is && sameValue(was, is)) continue;
     keys.push({
       name,
       change: was === undefined ? 'added' : is === undefined ? 'removed' : 'changed',
-      ...(was !== undefined ? { from: masked(was, masking) } : {}),
-      ...(is !== undefined ? { to: masked(is, masking) } : {}),
+      ...(was !== undefined ? { from: shown(was, masking) } : {}),
+      ...(is !== undefined ? { to: shown(is, masking) } : {}),
     });
   }
   return keys;
 }
 
-function masked(value: string, masking: Masking): MaskedValue {
-  return { length: [...value].length, hash: masking.fingerprint(value), ...(masking.showValues ? { value } : {}) };
+/** By value where both sides were read; else (a log entry holds fingerprints only) by length and fingerprint. */
+function sameValue(a: MaskedValue, b: MaskedValue): boolean {
+  return a.value !== undefined && b.value !== undefined ? a.value === b.value : a.length === b.length && a.hash === b.hash;
 }
 
-function byteOrder(names: string[]): string[] {
+function masked(value: string, masking: Masking): MaskedValue {
+  return { length: [...value].length, hash: masking.fingerprint(value), value };
+}
+
+/** As the answer carries it: the value only when asked for. */
+function shown({ value, ...rest }: MaskedValue, masking: Masking): MaskedValue {
+  return masking.showValues && value !== undefined ? { ...rest, value } : rest;
+}
+
+/** Names in UTF-8 byte order (which is code point order): how vsync orders files and variables everywhere. */
+export function byteOrder(names: string[]): string[] {
   return names.sort((x, y) => Buffer.compare(Buffer.from(x, 'utf8'), Buffer.from(y, 'utf8')));
 }

@@ -29,8 +29,8 @@ export async function diff(deps: VaultDeps, ref: VaultRef, options: DiffOptions)
   return withWorkFolder(deps.environment, async (work) => {
     const fetch: FetchOptions = { maxBytes: deps.maxVersionBytes, work };
     const [from, to] = await Promise.all([
-      options.from !== undefined ? readVersion(vault, aesKey, options.from, fetch) : baseline(vault, aesKey, fetch),
-      options.to !== undefined ? readVersion(vault, aesKey, options.to, fetch) : readFolderSide(vault),
+      options.from !== undefined ? readVersion(vault, aesKey, options.from, fetch, masking) : baseline(vault, aesKey, fetch, masking),
+      options.to !== undefined ? readVersion(vault, aesKey, options.to, fetch, masking) : readFolderSide(vault, masking),
     ]);
     const files = compareContents(from.contents, to.contents, masking);
     return { repo: ref.repo, env: ref.env, from: from.side, to: to.side, same: files.length === 0, files };
@@ -48,18 +48,18 @@ interface Read {
   readonly contents: Contents;
 }
 
-async function readVersion(vault: OpenVault, aesKey: Buffer, ts: string, fetch: FetchOptions): Promise<Read> {
-  return { side: { kind: 'version', ts }, contents: await versionSide(vault, aesKey, ts, fetch) };
+async function readVersion(vault: OpenVault, aesKey: Buffer, ts: string, fetch: FetchOptions, masking: Masking): Promise<Read> {
+  return { side: { kind: 'version', ts }, contents: await versionSide(vault, aesKey, ts, fetch, masking) };
 }
 
-async function readFolderSide(vault: OpenVault): Promise<Read> {
-  const contents = await folderSide(vault);
+async function readFolderSide(vault: OpenVault, masking: Masking): Promise<Read> {
+  const contents = await folderSide(vault, masking);
   return { side: { kind: 'folder', folder: `${vault.vaultFolder}/`, exists: contents !== undefined }, contents: contents ?? NOTHING };
 }
 
 /** What the folder is compared with by default: the version this checkout last synced, else latest, else nothing. */
-async function baseline(vault: OpenVault, aesKey: Buffer, fetch: FetchOptions): Promise<Read> {
+async function baseline(vault: OpenVault, aesKey: Buffer, fetch: FetchOptions, masking: Masking): Promise<Read> {
   const synced = syncedHere(await readLocalState(vault.stateFile), vault.ref.root, {});
   const ts = synced?.ts ?? (await readPointer(vault))?.ts;
-  return ts === undefined ? { side: { kind: 'none' }, contents: NOTHING } : readVersion(vault, aesKey, ts, fetch);
+  return ts === undefined ? { side: { kind: 'none' }, contents: NOTHING } : readVersion(vault, aesKey, ts, fetch, masking);
 }

@@ -14,11 +14,14 @@ import { summarise } from './summary.js';
 export async function folderAgainst(deps: VaultDeps, vault: OpenVault, aesKey: Buffer, ts: string, zip?: ZipInput): Promise<string> {
   try {
     return await withWorkFolder(deps.environment, async (work) => {
+      const masking = vaultMasking(aesKey, false);
       const [remote, local] = await Promise.all([
-        zip !== undefined ? zipSide(vault, zip) : versionSide(vault, aesKey, ts, { maxBytes: deps.maxVersionBytes, work }),
-        folderSide(vault),
+        zip !== undefined
+          ? zipSide(vault, zip, masking)
+          : versionSide(vault, aesKey, ts, { maxBytes: deps.maxVersionBytes, work }, masking),
+        folderSide(vault, masking),
       ]);
-      const changes = compareContents(remote, local ?? (new Map() as Contents), vaultMasking(aesKey, false));
+      const changes = compareContents(remote, local ?? (new Map() as Contents), masking);
       return `; this folder against ${ts}: ${summarise(changes)}`;
     });
   } catch {
