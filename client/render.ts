@@ -8,6 +8,7 @@ import type {
   InitResult,
   KeyExportResult,
   KeyImportResult,
+  KeyRotateResult,
   LockResult,
   PullResult,
   PushResult,
@@ -124,7 +125,11 @@ export function pullLine(r: PullResult): string {
 export function versionsLines(r: VersionsResult, nowMs: number): string[] {
   const header = `${r.location} (${plural(r.versions.length, 'version', 'versions')})`;
   if (r.versions.length === 0) return [header, `  (none yet: push one with \`vsync push ${r.env}\`)`];
-  return [header, ...r.versions.map((v) => `${v.latest ? '*' : ' '} ${v.ts} ${formatSize(v.size)} ${ageOf(v.ts, nowMs)}`)];
+  const keys = { earlier: '  (earlier key)', later: '  (later key: import a share file of it)' } as const;
+  return [
+    header,
+    ...r.versions.map((v) => `${v.latest ? '*' : ' '} ${v.ts} ${formatSize(v.size)} ${ageOf(v.ts, nowMs)}${v.key ? keys[v.key] : ''}`),
+  ];
 }
 
 /** `backups <env>`: laid out like versions, with each backup's file at the end of its line. */
@@ -206,12 +211,24 @@ export function keyExportLines(r: KeyExportResult, passphraseFile?: string): str
 }
 
 /** After `key import`: what was stored and what was there already; a warning when run in another repo. */
+/** After `key rotate`: what happened, and what the team does next. */
+export function keyRotateLines(r: KeyRotateResult): string[] {
+  return [
+    `✅ rotated the key of ${r.repo}/${r.env}: version ${r.version} holds version ${r.from} under the new key (${r.keychain})`,
+    'next:',
+    `  vsync key export ${r.env}     a share file of the new key for each teammate who stays; until they`,
+    '                              `vsync key import` it, their pulls say KEY_ROTATED',
+    `  versions before ${r.version} stay under the old key: only the old key opens them (pull --at)`,
+    "  whoever left may still hold store credentials: revoke them (S3 access keys, the folder's permissions)",
+  ];
+}
+
 export function keyImportPrintout(r: KeyImportResult): Printout {
   const both = r.key === 'present' && r.config === 'present';
   const lines = [
     both ? `✅ ${r.repo}/${r.env} was already imported: the same key and config are here` : `✅ imported ${r.repo}/${r.env}`,
-    `  key: ${r.key === 'added' ? 'stored in' : 'already in'} the keychain (${r.keychain})`,
-    `  config: ${r.configFile}${r.config === 'present' ? ' (already there)' : ''}`,
+    `  key: ${r.key === 'added' ? 'stored in' : r.key === 'replaced' ? "the vault's new key (after a rotation) replaced the old one in" : 'already in'} the keychain (${r.keychain})`,
+    `  config: ${r.configFile}${r.config === 'present' ? ' (already there)' : r.config === 'replaced' ? ' (its new salt and key check)' : ''}`,
     `  store: ${r.store}`,
     `  next: vsync pull ${r.env}, then delete the share file`,
   ];

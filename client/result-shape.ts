@@ -54,9 +54,10 @@ export const SHAPES = {
     config: 'string',
     checkoutRepo: 'string?',
   },
+  keyRotate: { repo: 'string', env: 'string', version: 'string', from: 'string', keychain: 'string', keys: 'number' },
   use: { link: 'string', kind: 'string', target: 'string?', gitignored: 'boolean?' },
   versions: { repo: 'string', env: 'string', location: 'string', latest: 'string?', versions: 'array' },
-  versionEntry: { ts: 'string', size: 'number', latest: 'boolean' },
+  versionEntry: { ts: 'string', size: 'number', latest: 'boolean', key: 'string?' },
   doctor: { agent: 'object', repo: 'string?', env: 'string?', checks: 'array' },
   doctorAgent: { version: 'string', pid: 'number', socket: 'string' },
   doctorCheck: { name: 'string', status: 'string', detail: 'string', code: 'string?', hint: 'string?' },
@@ -128,6 +129,7 @@ export const expectPush = (v: unknown) => expectShape<api.PushResult>(v, SHAPES.
 export const expectPull = (v: unknown) => expectShape<api.PullResult>(v, SHAPES.pull, 'pull result');
 export const expectLock = (v: unknown) => expectShape<api.LockResult>(v, SHAPES.lock, 'lock result');
 export const expectKeyExport = (v: unknown) => expectShape<api.KeyExportResult>(v, SHAPES.keyExport, 'key export result');
+export const expectKeyRotate = (v: unknown) => expectShape<api.KeyRotateResult>(v, SHAPES.keyRotate, 'key rotate result');
 export const expectKeyImport = (v: unknown) => expectShape<api.KeyImportResult>(v, SHAPES.keyImport, 'key import result');
 
 export function expectUse(v: unknown): api.UseResult {

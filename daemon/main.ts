@@ -18,6 +18,7 @@ import { DEFAULT_KEY_IDLE_MS, KeyRing } from './vault/key-ring.js';
 import { EventHub } from './vault/event-hub.js';
 import { VaultService } from './vault/vault-service.js';
 import { localAuthor } from './vault/authorship.js';
+import { ROTATION_STEPS, type RotationCheckpoint, type RotationStep } from './vault/key-rotate.js';
 import { MaxVersionBytesSetting } from './vault/version-cap.js';
 import { repairCheckouts } from './vault/startup-repair.js';
 import { DEFAULT_WATCH_SETTINGS, type WatchSettings } from './watch/vault-watch.js';
@@ -69,6 +70,8 @@ Environment:
                             keys from the environment instead of the OS keychain (headless machines)
   VSYNC_LOG_HOSTNAME=0      leave this machine's hostname out of the log entry each push writes (who
                             pushed: git user.email, else the user name; the machine: a random id)
+  VSYNC_TEST_ROTATION_HOLD  tests only: a key rotation waits after this step (pending-saved, …), said on
+                            stderr, until the agent is killed or gets SIGUSR2
   VSYNC_TRACE_FILE          append how long each part of every operation took (store requests, zipping,
                             local state, …) to this file, one JSON line each: for measuring, not everyday use
   LISTEN_PID, LISTEN_FDS    socket activation (sd_listen_fds): serve the socket passed as fd 3, bound at
@@ -94,6 +97,7 @@ const Settings = z.object({
   [CAP_SETTINGS.maxTotalBytes]: z.coerce.number().pipe(capSetting).optional(),
   VSYNC_TRACE_FILE: z.string().refine(isAbsolute, 'must be an absolute path').optional(),
   VSYNC_LOG_HOSTNAME: z.enum(['0', '1'], { error: 'must be 0 or 1' }).optional(),
+  VSYNC_TEST_ROTATION_HOLD: z.enum(ROTATION_STEPS).optional(),
 });
 
 /** The bundle caps the environment sets (limits.ts has the defaults, a vault config may override them). */
@@ -123,6 +127,19 @@ function traceSpans(path: string): void {
   } catch (err) {
     throw new VsyncError('AGENT_SETTINGS_INVALID', `VSYNC_TRACE_FILE: cannot open ${path} (${(err as NodeJS.ErrnoException).code ?? err})`);
   }
+}
+
+/**
+ * VSYNC_TEST_ROTATION_HOLD: a rotation that reaches `step` says so and waits, to be killed there, or let go on
+ * by SIGUSR2 (a test makes a teammate push meanwhile).
+ */
+function holdAfter(step: RotationStep): RotationCheckpoint {
+  return async (after) => {
+    if (after !== step) return;
+    const released = new Promise<void>((resolve) => process.once('SIGUSR2', () => resolve()));
+    process.stderr.write(`vsyncd: key rotation held after ${step} (VSYNC_TEST_ROTATION_HOLD)\n`);
+    await released;
+  };
 }
 
 /** Whether `work` settled within `ms` (its outcome is not looked at: closing reports its own failures). */
@@ -166,6 +183,7 @@ async function main(): Promise<void> {
       ...(settings.VSYNC_MAX_VERSION_BYTES !== undefined ? { maxVersionBytes: settings.VSYNC_MAX_VERSION_BYTES } : {}),
       bundleLimits: bundleLimits(settings),
       author: localAuthor(process.env, { hostname: settings.VSYNC_LOG_HOSTNAME !== '0' }),
+      ...(settings.VSYNC_TEST_ROTATION_HOLD !== undefined ? { rotationCheckpoint: holdAfter(settings.VSYNC_TEST_ROTATION_HOLD) } : {}),
     },
     { events, automaticKeys: keys.automatic() },
   );

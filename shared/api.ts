@@ -137,7 +137,18 @@ export const VersionsResultSchema = z.strictObject({
   env: z.string(),
   location: z.string(),
   latest: Timestamp.optional(),
-  versions: z.array(z.strictObject({ ts: Timestamp, size: z.number().int().nonnegative(), latest: z.boolean() })),
+  /**
+   * `key`: set when the store's key history (docs/FORMAT.md §15) puts the version under another key than this
+   * machine's: an `earlier` one (from before a rotation) or a `later` one (this machine has not taken it in).
+   */
+  versions: z.array(
+    z.strictObject({
+      ts: Timestamp,
+      size: z.number().int().nonnegative(),
+      latest: z.boolean(),
+      key: z.enum(['earlier', 'later']).optional(),
+    }),
+  ),
 });
 export type VersionsResult = z.infer<typeof VersionsResultSchema>;
 
@@ -330,9 +341,12 @@ export const KeyImportResultSchema = z.strictObject({
   configFile: z.string(),
   store: z.string(),
   keychain: z.string(),
-  /** `added` now, or `present` already (the same key, the same config): importing twice is harmless. */
-  key: z.enum(['added', 'present']),
-  config: z.enum(['added', 'present']),
+  /**
+   * `added` now, or `present` already (the same key, the same config): importing twice is harmless; `replaced`
+   * when the share carries the vault's later key after a rotation (the store's key history says so).
+   */
+  key: z.enum(['added', 'present', 'replaced']),
+  config: z.enum(['added', 'present', 'replaced']),
   /** The repo `cwd` is a checkout of, when it is not the share's. */
   checkoutRepo: z.string().optional(),
 });
@@ -484,3 +498,22 @@ export const LogResultSchema = z.strictObject({
   more: z.number().int().nonnegative(),
 });
 export type LogResult = z.infer<typeof LogResultSchema>;
+
+// ---- key rotate ----
+
+/** POST /v1/key/rotate: a long operation (five steps; NDJSON progress as for push). */
+export const KeyRotateRequestSchema = z.strictObject({ cwd: Cwd, env: EnvName });
+export type KeyRotateRequest = z.infer<typeof KeyRotateRequestSchema>;
+
+export const KeyRotateResultSchema = z.strictObject({
+  repo: z.string(),
+  env: z.string(),
+  /** The new version: `from`'s contents under the new key; `latest` names it. */
+  version: Timestamp,
+  from: Timestamp,
+  /** Where the new key is now (the keychain's name). */
+  keychain: z.string(),
+  /** How many keys the vault has had, this one included. */
+  keys: z.number().int().min(2),
+});
+export type KeyRotateResult = z.infer<typeof KeyRotateResultSchema>;

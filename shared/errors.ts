@@ -214,6 +214,18 @@ export const registry = {
     http: 409,
     exit: x.keychain,
   },
+  KEY_ROTATED: {
+    message: "this vault's key was rotated, and this machine holds an earlier one",
+    hint: 'ask a teammate who has the new key for a share file (`vsync key export <env>`), then `vsync key import <file>` here',
+    http: 409,
+    exit: x.keychain,
+  },
+  KEY_RETIRED: {
+    message: 'the version is encrypted under an earlier key of this vault, which this machine no longer holds',
+    hint: 'versions from before a key rotation open only with the key they were pushed under: pull a later version, or ask whoever still holds the old key',
+    http: 409,
+    exit: x.keychain,
+  },
   KEY_LOCKED: {
     message: 'the agent is locked: an automatic push or pull does not unlock it',
     hint: 'run any vsync command for this vault (vsync push <env>, vsync pull <env>) to unlock it; waiting work goes on then',
@@ -285,6 +297,12 @@ export const registry = {
   VAULT_POINTER_INVALID: {
     message: 'the remote latest pointer does not hold a version timestamp',
     hint: 'someone wrote junk to latest; push from a good machine (push --force) or write a real version name to it',
+    http: 422,
+    exit: x.integrity,
+  },
+  VAULT_KEYS_INVALID: {
+    message: "the vault's key history (its `keys` object) in the store is not one vsync wrote",
+    hint: 'it holds no secret, only key checks: someone who can write the store, or another tool, changed it; restore it from a teammate who rotated, or remove it and rotate again',
     http: 422,
     exit: x.integrity,
   },

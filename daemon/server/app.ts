@@ -16,6 +16,7 @@ import {
   VersionsQuerySchema,
   KeyExportRequestSchema,
   KeyImportRequestSchema,
+  KeyRotateRequestSchema,
   BackupsQuerySchema,
   RestoreRequestSchema,
   DoctorRequestSchema,
@@ -177,6 +178,11 @@ export function buildApp(options: AppOptions): FastifyInstance {
   app.post(`${API_PREFIX}/key/export`, async (request) => {
     const { cwd, env, out, passphrase } = parse(KeyExportRequestSchema, request.body);
     return service.exportKey(cwd, env, { out, passphrase });
+  });
+
+  app.post(`${API_PREFIX}/key/rotate`, async (request, reply) => {
+    const { cwd, env } = parse(KeyRotateRequestSchema, request.body);
+    return answer(request, reply, (progress, signal) => service.rotateKey(cwd, env, progress, signal));
   });
 
   app.post(`${API_PREFIX}/key/import`, async (request) => {

@@ -216,6 +216,17 @@ export function tooLarge(key: string, maxBytes: number, size?: number): VsyncErr
   return new VsyncError('STORAGE_OBJECT_TOO_LARGE', `${key} ${what}`);
 }
 
+/** Whether the object exists (a HEAD; STORAGE_NOT_FOUND is the answer no). */
+export async function objectExists(storage: Pick<Storage, 'head'>, key: string): Promise<boolean> {
+  try {
+    await storage.head(key);
+    return true;
+  } catch (err) {
+    if (err instanceof VsyncError && err.code === 'STORAGE_NOT_FOUND') return false;
+    throw err;
+  }
+}
+
 /** A call's signal, once aborted, as the error the call ends with: its reason when that is ours. */
 export function cancelled(what: string, signal: AbortSignal): VsyncError {
   return signal.reason instanceof VsyncError

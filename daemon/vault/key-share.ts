@@ -19,6 +19,9 @@ import { keychainAccount, type Keychain } from '../keychain/keychain.js';
 import { readConfig, writeConfig, type Config } from './config.js';
 import { MAX_SHARE_FILE_BYTES, decodeShare, encodeShare, openShareFile, sealShareFile, type Share } from './share-file.js';
 import { openVault, type VaultDeps, type VaultRef } from './vault.js';
+import { MAX_KEY_HISTORY_BYTES, parseKeyHistory, type KeyHistory } from './key-history.js';
+import { keysKey } from './remote-layout.js';
+import type { Storage } from '../storage/storage.js';
 import type { KeyExportResult, KeyImportResult } from '../../shared/api.js';
 
 // The result is the wire contract's (shared/api.ts), not a shape of the domain's own.
@@ -120,35 +123,63 @@ export async function importShare(deps: VaultDeps, share: Share): Promise<KeyImp
   const storage = deps.storageFor(share.config);
   const keyHere = await existingKey(deps.keychain, account);
   const configHere = await existingConfig(file);
-  if (keyHere !== undefined && keyHere !== share.key) {
+  const differ = configHere === undefined ? [] : differences(configHere, share.config);
+  // After a rotation (key-rotate.ts) the share carries the vault's later key: it replaces this machine's, and
+  // only when the store's key history says so. Anything else that differs is refused, as ever.
+  const rotation =
+    (keyHere !== undefined && keyHere !== share.key) || differ.length > 0 ? await laterKey(storage, share, configHere) : false;
+  if (!rotation && keyHere !== undefined && keyHere !== share.key) {
     throw new VsyncError(
       'SHARE_CONFLICT',
       `the keychain (${deps.keychain.name}) holds another key for account "${account}" of service tools.vsync`,
     );
   }
-  if (configHere !== undefined) {
-    const differ = differences(configHere, share.config);
-    if (differ.length > 0) throw new VsyncError('SHARE_CONFLICT', `${file} differs from the share's config in ${differ.join(', ')}`);
-  }
+  if (!rotation && differ.length > 0)
+    throw new VsyncError('SHARE_CONFLICT', `${file} differs from the share's config in ${differ.join(', ')}`);
 
-  if (keyHere === undefined) await deps.keychain.set(account, share.key);
-  if (configHere === undefined) {
+  const replace = rotation ? { key: keyHere, config: configHere } : undefined;
+  if (keyHere === undefined || replace) await deps.keychain.set(account, share.key);
+  if (configHere === undefined || replace) {
     try {
       await writeConfig(file, share.config);
     } catch (err) {
-      if (keyHere === undefined) await deps.keychain.delete(account).catch(() => undefined);
+      // Back to what was there: no key, or the key this machine had.
+      if (replace?.key !== undefined) await deps.keychain.set(account, replace.key).catch(() => undefined);
+      else if (keyHere === undefined) await deps.keychain.delete(account).catch(() => undefined);
       throw err;
     }
   }
+  const outcome = (here: unknown) => (replace ? 'replaced' : here === undefined ? 'added' : 'present');
   return {
     repo: share.repo,
     env: share.env,
     configFile: file,
     store: storage.describe(`${share.repo}/${share.env}/`),
     keychain: deps.keychain.name,
-    key: keyHere === undefined ? 'added' : 'present',
-    config: configHere === undefined ? 'added' : 'present',
+    key: outcome(keyHere),
+    config: outcome(configHere),
   };
+}
+
+/**
+ * Whether the share carries a later key of the vault than this machine's config: its config differs from this
+ * one in `encryption` alone, and the store's key history (key-history.ts) lists the share's key check after
+ * this machine's (or lists it while this machine's predates the history).
+ */
+async function laterKey(storage: Storage, share: Share, here: Config | undefined): Promise<boolean> {
+  if (here === undefined) return false;
+  const differ = differences(here, share.config);
+  if (differ.some((path) => !path.startsWith('encryption.'))) return false;
+  let history: KeyHistory;
+  try {
+    history = parseKeyHistory((await storage.get(keysKey(share.repo, share.env), { maxBytes: MAX_KEY_HISTORY_BYTES })).body);
+  } catch (err) {
+    if (isVsyncError(err, 'STORAGE_NOT_FOUND', 'VAULT_KEYS_INVALID', 'STORAGE_OBJECT_TOO_LARGE')) return false;
+    throw err;
+  }
+  const theirs = history.keys.findIndex((k) => k.check === share.config.encryption.keyCheck);
+  const mine = history.keys.findIndex((k) => k.check === here.encryption.keyCheck);
+  return theirs > mine && theirs !== -1;
 }
 
 async function existingKey(keychain: Keychain, account: string): Promise<string | undefined> {

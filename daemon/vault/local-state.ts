@@ -37,6 +37,20 @@ const LocalStateSchema = z.strictObject({
     .record(z.string().min(1), z.strictObject({ ts: Timestamp, digest: SyncSchema.shape.digest, etag: z.string().min(1).optional() }))
     .optional(),
   newestSeen: Timestamp.optional(),
+  /**
+   * A key rotation this machine began (key-rotate.ts) and has not finished: the new key's salt and key check,
+   * the version it re-encrypts (`from`) as `ts`, and the key check it replaces. The new key text waits in the
+   * keychain beside the current one until the rotation is finished or undone.
+   */
+  rotation: z
+    .strictObject({
+      salt: z.string().min(1),
+      keyCheck: z.string().regex(/^[A-Za-z0-9+/]{22}==$/),
+      previous: z.string().regex(/^[A-Za-z0-9+/]{22}==$/),
+      from: Timestamp,
+      ts: Timestamp,
+    })
+    .optional(),
 });
 
 export type SyncRecord = z.infer<typeof SyncSchema>;
@@ -146,6 +160,7 @@ export function afterSync(state: LocalState, root: string, sync: SyncRecord, see
     synced: Object.fromEntries([...withoutRoot(state.synced, root), [root, sync]]),
     ...(pending.length ? { pending: Object.fromEntries(pending) } : {}),
     ...(newestSeen !== undefined ? { newestSeen } : {}),
+    ...(state.rotation ? { rotation: state.rotation } : {}),
   };
 }
 

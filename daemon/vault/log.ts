@@ -95,7 +95,8 @@ async function describe(
   try {
     return { entry, contents: await versionSide(vault, aesKey, ts, fetch, masking) };
   } catch (err) {
-    if (isVsyncError(err, 'DECRYPT_FAILED')) return { entry: meta === undefined ? 'other-key' : entry };
+    // Under another key (fetchVersion names it, where the store's key history can tell which).
+    if (isVsyncError(err, 'DECRYPT_FAILED', 'KEY_RETIRED', 'KEY_ROTATED')) return { entry: meta === undefined ? 'other-key' : entry };
     // A version that cannot be read is shown without what it changed, not allowed to hide the rest.
     if (isVsyncError(err)) return { entry };
     throw err;

@@ -25,6 +25,7 @@ import { discardStaged, installStaged, stageFolder, type StagedFolder } from './
 import { IN_MEMORY_BYTES, decryptToFile, decryptToMemory, sameZip, type ZipDigest } from './version-file.js';
 import { withWorkFolder } from './work-folder.js';
 import { folderAgainst } from './diff/difference.js';
+import { explainDecryptFailure } from './key-history.js';
 import { span } from '../trace/span.js';
 import type { PullResult } from '../../shared/api.js';
 
@@ -155,7 +156,8 @@ async function pullInto(
         step(4, 'decrypting');
         step(5, 'verifying manifest ts');
       }
-      throw err;
+      // Under a key this machine does not hold (a rotation): said as such, not as altered data.
+      throw await explainDecryptFailure(vault, ts, err);
     }
 
     step(4, 'decrypting');

@@ -6,7 +6,7 @@ import { VsyncError, isVsyncError } from '../../shared/errors.js';
 import type { Progress } from '../../shared/progress.js';
 import { readFolder, type FolderRead } from '../bundle/zip-folder.js';
 import { FUTURE_SKEW_MS, isFromFuture, nextTimestamp } from '../crypto/timestamp.js';
-import type { Storage } from '../storage/storage.js';
+import { objectExists, type Storage } from '../storage/storage.js';
 import { afterSync, beginSync, floorOf, newer, readLocalState, syncedHere, writeLocalState } from './local-state.js';
 import { checkNotCancelled, type OperationGuard } from './operation-guard.js';
 import { pointerKey, versionKey } from './remote-layout.js';
@@ -19,6 +19,7 @@ import { folderAgainst } from './diff/difference.js';
 import { toContents } from './diff/compare.js';
 import { vaultMasking } from './diff/diff.js';
 import { metaOf, writeMeta } from './version-meta.js';
+import { isRotatedPast, readKeyHistory } from './key-history.js';
 import { toVsyncError } from '../../shared/error-conversion.js';
 import { span } from '../trace/span.js';
 import type { PushResult } from '../../shared/api.js';
@@ -60,7 +61,7 @@ export async function pushFolder(
     stateRead.then((state) => {
       const now = deps.now();
       const ts = nextTimestamp(floorOf(state, now), now);
-      return { ts, taken: settleLater(exists(vault.storage, versionKey(repo, env, ts))) };
+      return { ts, taken: settleLater(objectExists(vault.storage, versionKey(repo, env, ts))) };
     }),
   );
   const folder =
@@ -76,6 +77,14 @@ export async function pushFolder(
   // A latest from the future (more than a day ahead of this clock) is one no pull here takes, so this
   // machine cannot have synced with it, and replacing it is a decision a person makes: --force, as ever.
   const future = pointer && isFromFuture(pointer.ts, now) ? pointer.ts : undefined;
+  // Over a remote this machine did not sync (a conflict, or --force): a vault rotated past this machine's key
+  // is said as such, and never overwritten under the old key.
+  if (pointer && (options.force || synced?.etag !== pointer.etag)) {
+    const stored = await readKeyHistory(vault).catch(() => undefined);
+    if (isRotatedPast(stored?.history, vault.config.encryption.keyCheck)) {
+      throw new VsyncError('KEY_ROTATED', `${repo}/${env} now has a later key than this machine's; nothing was pushed`);
+    }
+  }
   if (pointer && !options.force && synced?.etag !== pointer.etag) {
     const differs = await folderAgainst(deps, vault, aesKey, pointer.ts);
     throw new VsyncError(
@@ -104,10 +113,10 @@ export async function pushFolder(
   }
   let ts = nextTimestamp(newer(future ? undefined : pointer?.ts, floorOf(state, now)), now);
   const guessed = await guess.catch(() => undefined);
-  let taken = guessed?.ts === ts ? await guessed.taken : await exists(vault.storage, versionKey(repo, env, ts));
+  let taken = guessed?.ts === ts ? await guessed.taken : await objectExists(vault.storage, versionKey(repo, env, ts));
   while (taken) {
     ts = nextTimestamp(ts, deps.now());
-    taken = await exists(vault.storage, versionKey(repo, env, ts));
+    taken = await objectExists(vault.storage, versionKey(repo, env, ts));
   }
 
   // The zip is streamed through the seal and the encryption, into memory for a small vault, else into a file
@@ -172,14 +181,4 @@ export async function pushFolder(
     if (unlogged) progress({ kind: 'warning', text: `version ${ts} has no log entry (${unlogged.message})` });
     return { repo, env, version: ts, bytes: sealed.size, url: vault.storage.describe(key) };
   });
-}
-
-async function exists(storage: { head(key: string): Promise<unknown> }, key: string): Promise<boolean> {
-  try {
-    await storage.head(key);
-    return true;
-  } catch (err) {
-    if (isVsyncError(err, 'STORAGE_NOT_FOUND')) return false;
-    throw err;
-  }
 }

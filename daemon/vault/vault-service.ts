@@ -12,6 +12,7 @@ import type {
   BackupsResult,
   DiffResult,
   EnvResult,
+  KeyRotateResult,
   LogResult,
   OperationRecord,
   PullResult,
@@ -43,6 +44,8 @@ import { versions, type VersionsResult } from './versions.js';
 import { diff, type DiffOptions } from './diff/diff.js';
 import { envValues, type EnvOptions } from './env-file.js';
 import { log } from './log.js';
+import { rotateKey, settleRotation } from './key-rotate.js';
+import { stateFile } from './local-state.js';
 import { folderAgainst } from './diff/difference.js';
 import { toVsyncError } from '../../shared/error-conversion.js';
 import { folderExists } from './vault-folder.js';
@@ -119,7 +122,7 @@ export class VaultService {
   }
 
   async versions(cwd: string, env: string): Promise<VersionsResult> {
-    return versions(this.deps, await this.locate(cwd, env));
+    return versions(this.deps, await this.settledRef(cwd, env));
   }
 
   /**
@@ -133,17 +136,17 @@ export class VaultService {
 
   /** Read-only, like versions: not queued (a diff during a pull reads the folder before or after its swap). */
   async diff(cwd: string, env: string, options: DiffOptions): Promise<DiffResult> {
-    return diff(this.deps, await this.locate(cwd, env), options);
+    return diff(this.deps, await this.settledRef(cwd, env), options);
   }
 
   /** log: the newest versions with who and what. Read-only, like versions. */
   async log(cwd: string, env: string, limit: number | undefined): Promise<LogResult> {
-    return log(this.deps, await this.locate(cwd, env), { limit });
+    return log(this.deps, await this.settledRef(cwd, env), { limit });
   }
 
   /** run: one env file's variables. Read-only, like diff. */
   async env(cwd: string, env: string, options: EnvOptions): Promise<EnvResult> {
-    return envValues(this.deps, await this.locate(cwd, env), options);
+    return envValues(this.deps, await this.settledRef(cwd, env), options);
   }
 
   /** Read-only, like versions: not queued, so it never waits behind a pull and is not recorded for status. */
@@ -158,6 +161,11 @@ export class VaultService {
   async use(cwd: string, env: string | undefined): Promise<UseResult> {
     if (env === undefined) return showUse((await this.identities.resolve(cwd)).root);
     return this.run('use', cwd, env, (ref) => use(this.deps.environment, ref.repo, ref.env, ref.root));
+  }
+
+  /** key rotate: a new key, latest re-encrypted under it, then made current here (key-rotate.ts). */
+  rotateKey(cwd: string, env: string, progress: Progress, signal?: AbortSignal): Promise<KeyRotateResult> {
+    return this.run('key rotate', cwd, env, (ref, deps) => rotateKey(deps, ref, progress), { signal });
   }
 
   /** key export: a share file of this vault's key and config; `out` defaults to a file in `cwd`. */
@@ -300,7 +308,10 @@ export class VaultService {
     );
   }
 
-  /** Runs `op` in the vault's queue; records it for `status` unless it found nothing to do (undefined). */
+  /**
+   * Runs `op` in the vault's queue, after settling a key rotation this machine left unfinished (key-rotate.ts:
+   * `key rotate` settles its own); records it for `status` unless it found nothing to do (undefined).
+   */
   private async run<T>(
     operation: string,
     cwd: string,
@@ -310,7 +321,36 @@ export class VaultService {
   ): Promise<T> {
     return span(`operation.${operation}`, async () => {
       const ref = await this.locate(cwd, env);
-      return this.queued(operation, ref.repo, ref.env, (deps) => op(ref, deps), how);
+      return this.queued(
+        operation,
+        ref.repo,
+        ref.env,
+        async (deps) => {
+          if (operation !== 'key rotate') await this.settleRotation(ref, deps);
+          return op(ref, deps);
+        },
+        how,
+      );
+    });
+  }
+
+  /** The vault for a read-only operation (not queued), once a rotation left unfinished is settled in the queue. */
+  private async settledRef(cwd: string, env: string): Promise<VaultRef> {
+    const ref = await this.locate(cwd, env);
+    if (await this.rotationPending(ref)) await this.queued('key rotate', ref.repo, ref.env, (deps) => this.settleRotation(ref, deps));
+    return ref;
+  }
+
+  private async rotationPending(ref: VaultRef): Promise<boolean> {
+    const state = await readLocalState(stateFile(ref.repo, ref.env, this.deps.environment)).catch(() => undefined);
+    return state?.rotation !== undefined;
+  }
+
+  /** A store out of reach leaves it for a later operation: this one goes on (and says KEY_ROTATED or works). */
+  private async settleRotation(ref: VaultRef, deps: OperationDeps): Promise<void> {
+    if (!(await this.rotationPending(ref))) return;
+    await settleRotation(deps, await openVault(deps, ref)).catch((err: unknown) => {
+      if (!isVsyncError(err, 'STORAGE_TRANSIENT')) throw err;
     });
   }
 

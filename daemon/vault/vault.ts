@@ -12,6 +12,7 @@ import type { Storage, StoredObject } from '../storage/storage.js';
 import { readConfig, vaultFolderOf, type Config } from './config.js';
 import type { KeySource } from './key-ring.js';
 import type { AuthorOf } from './authorship.js';
+import type { RotationCheckpoint } from './key-rotate.js';
 import { stateFile } from './local-state.js';
 import { pointerKey } from './remote-layout.js';
 import { assertVaultPathSafe } from './vault-path.js';
@@ -29,7 +30,9 @@ export interface VaultDeps {
   /** The agent's bundle caps (VSYNC_MAX_BUNDLE_ENTRIES, …) where they differ from limits.ts's defaults. */
   readonly bundleLimits?: Partial<BundleLimits>;
   /** Who pushes (authorship.ts), for each version's log entry; without it a push writes none. */
-  readonly author?: AuthorOf;
+  readonly author?: AuthorOf | undefined;
+  /** Tests only: called between a key rotation's steps (key-rotate.ts), to kill the agent there. */
+  readonly rotationCheckpoint?: RotationCheckpoint;
 }
 
 /** Which vault: a repo name, an env, and the repo's root folder on this machine. */

@@ -5,6 +5,7 @@
 import { join } from 'node:path';
 import { VsyncError, isVsyncError } from '../../shared/errors.js';
 import type { ZipInput } from '../bundle/zip-source.js';
+import { explainDecryptFailure } from './key-history.js';
 import { versionKey } from './remote-layout.js';
 import type { OpenVault } from './vault.js';
 import { DEFAULT_MAX_VERSION_BYTES, VERSION_CAP_VARIABLE } from './version-cap.js';
@@ -53,7 +54,7 @@ export async function fetchVersion(vault: OpenVault, aesKey: Buffer, ts: string,
         },
       );
     }
-    throw err;
+    throw await explainDecryptFailure(vault, ts, err);
   }
   if (opened.ts !== ts) throw new VsyncError('VAULT_SEAL_MISMATCH', `asked for ${ts}, the bundle is sealed ${opened.ts}`);
   return opened.source;

@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { open, rm } from 'node:fs/promises';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { VsyncError, isVsyncError } from '../../shared/errors.js';
 import { DigestTap } from '../crypto/digest-tap.js';
@@ -93,6 +93,26 @@ export async function sealVersion(aesKey: Buffer, folder: FolderRead, ts: string
     written: settleLater(zip.then(() => undefined)),
     stop: () => stop.abort(),
   };
+}
+
+/**
+ * A zip already made (a version being re-encrypted by `key rotate`) sealed as `ts` and encrypted, checked as
+ * sealVersion checks a push's: in memory when small, else in the work file `workFile()` names.
+ */
+export async function sealZip(
+  aesKey: Buffer,
+  zip: Buffer | { readonly path: string },
+  ts: string,
+  workFile: () => Promise<string>,
+): Promise<Body> {
+  if (Buffer.isBuffer(zip)) {
+    const { body, zip: digest } = await encryptToMemory(aesKey, Readable.from([zip]), ts);
+    checkSealed(aesKey, body, ts, digest);
+    return body;
+  }
+  const path = await workFile();
+  const { size, zip: digest } = await encryptToFile(aesKey, createReadStream(zip.path), path, { ts });
+  return { path, size, inspect: () => sealedCheck(aesKey, ts, digest) };
 }
 
 /**

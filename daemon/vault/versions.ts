@@ -4,19 +4,28 @@ import { isVsyncError } from '../../shared/errors.js';
 import { versionOfKey, versionsPrefix } from './remote-layout.js';
 import { openVault, readPointer, type OpenVault, type Pointer, type VaultDeps, type VaultRef } from './vault.js';
 import type { VersionsResult } from '../../shared/api.js';
+import { keyOfVersion, readKeyHistory } from './key-history.js';
 
 // The result is the wire contract's (shared/api.ts), not a shape of the domain's own.
 export type { VersionsResult };
 
 export async function versions(deps: VaultDeps, ref: VaultRef): Promise<VersionsResult> {
   const vault = await openVault(deps, ref);
-  const { location, pointer, entries } = await storedVersions(vault);
+  const [{ location, pointer, entries }, stored] = await Promise.all([
+    storedVersions(vault),
+    // A history that cannot be read only leaves the versions unmarked.
+    readKeyHistory(vault).catch(() => undefined),
+  ]);
+  const mine = vault.config.encryption.keyCheck;
   return {
     repo: ref.repo,
     env: ref.env,
     location,
     ...(pointer ? { latest: pointer.ts } : {}),
-    versions: entries,
+    versions: entries.map((entry) => {
+      const key = keyOfVersion(stored?.history, entry.ts, mine);
+      return key === 'earlier' || key === 'later' ? { ...entry, key } : entry;
+    }),
   };
 }
 

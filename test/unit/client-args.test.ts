@@ -99,7 +99,7 @@ t.test('bad command lines are USAGE errors (exit 2) with a hint naming the help 
     [['push', 'dev', '-abc'], /^invalid usage: unknown option "-abc" for push$/, /push --help/],
     [['push', 'dev', '--bogus=1'], /^invalid usage: unknown option "--bogus" for push$/, /push --help/],
     [['key', 'export', 'dev', '--out', 'a', '--out=b'], /^invalid usage: --out given twice$/, /key --help/],
-    [['key', 'bogus'], /^invalid usage: unknown key command "bogus": export or import$/, /key --help/],
+    [['key', 'bogus'], /^invalid usage: unknown key command "bogus": export, import or rotate$/, /key --help/],
   ];
   for (const [argv, message, hint] of cases) {
     t.throws(() => parseArgs(argv), { code: 'USAGE', exit: 2, message, hint }, argv.join(' '));

@@ -31,10 +31,10 @@ t.test('command lines', async (t) => {
       { code: 'USAGE', exit: exitCodes.usage, message, hint: 'run `vsync key --help`' },
       argv.join(' '),
     );
-  await usage(['key'], /key needs <export\|import>/);
+  await usage(['key'], /key needs <export\|import\|rotate>/);
   await usage(['key', 'export'], /key export needs <env>/);
   await usage(['key', 'import'], /key import needs <file>/);
-  await usage(['key', 'send', 'dev'], /unknown key command "send": export or import/);
+  await usage(['key', 'send', 'dev'], /unknown key command "send": export, import or rotate/);
   await usage(['key', 'import', 'f', '--out', 'x'], /--out goes with key export/);
   await usage(['key', 'export', 'dev', 'extra'], /unexpected argument "extra"/);
   await usage(['key', 'export', 'dev', '--passphrase', 'hunter2'], /unknown option "--passphrase" for key/);

@@ -80,6 +80,7 @@ const pairs: Array<[string, reader.Shape, AnySchema]> = [
   ['masked value', S.maskedValue, api.MaskedValueSchema],
   ['env', S.env, api.EnvResultSchema],
   ['log', S.log, api.LogResultSchema],
+  ['key rotate', S.keyRotate, api.KeyRotateResultSchema],
   ['log entry', S.logEntry, api.LogEntrySchema],
 ];
 
@@ -146,5 +147,6 @@ t.test('the answers the server really gives pass the schema and the reader', asy
   both('diff', await post('/v1/diff', { cwd: repo, env: 'dev', showValues: true }), api.DiffResultSchema, reader.expectDiff);
   both('log', await get(`/v1/log?${q}`), api.LogResultSchema, reader.expectLog);
   both('env', await post('/v1/env', { cwd: repo, env: 'dev' }), api.EnvResultSchema, reader.expectEnv);
+  both('key rotate', await post('/v1/key/rotate', { cwd: repo, env: 'dev' }), api.KeyRotateResultSchema, reader.expectKeyRotate);
   both('lock', await post('/v1/lock', {}), api.LockResultSchema, reader.expectLock);
 });
