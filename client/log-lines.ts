@@ -7,7 +7,7 @@ import { ageOf, formatSize, plural, printable } from './render.js';
 const UNKNOWN: Record<Exclude<LogEntry['entry'], 'ok'>, string> = {
   missing: 'unknown (no log entry: pushed by the upstream tool or an older vsync)',
   invalid: 'unknown (its log entry is damaged or not its own)',
-  'other-key': 'under a key this machine does not hold (see docs/FORMAT.md §15)',
+  'other-key': "under another key than this machine's (a key rotation, docs/FORMAT.md §15): who and what unknown",
 };
 
 export function logLines(r: LogResult, nowMs: number): string[] {

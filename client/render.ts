@@ -213,11 +213,12 @@ export function keyExportLines(r: KeyExportResult, passphraseFile?: string): str
 /** After `key import`: what was stored and what was there already; a warning when run in another repo. */
 /** After `key rotate`: what happened, and what the team does next. */
 export function keyRotateLines(r: KeyRotateResult): string[] {
+  const exportIt = `  vsync key export ${r.env}   `;
   return [
     `✅ rotated the key of ${r.repo}/${r.env}: version ${r.version} holds version ${r.from} under the new key (${r.keychain})`,
     'next:',
-    `  vsync key export ${r.env}     a share file of the new key for each teammate who stays; until they`,
-    '                              `vsync key import` it, their pulls say KEY_ROTATED',
+    `${exportIt}a share file of the new key for each teammate who stays;`,
+    `${' '.repeat(exportIt.length)}until they \`vsync key import\` it, their pulls say KEY_ROTATED`,
     `  versions before ${r.version} stay under the old key: only the old key opens them (pull --at)`,
     "  whoever left may still hold store credentials: revoke them (S3 access keys, the folder's permissions)",
   ];

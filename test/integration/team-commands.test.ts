@@ -247,6 +247,52 @@ function logs(t: TestContext, store: 'dir' | 's3'): void {
   });
 }
 
+function offline(t: TestContext): void {
+  t.test('run --latest with the store out of reach: said, and the folder only with --offline-ok', async (t) => {
+    const { base, cleanup } = tempBase('vsync-offline-');
+    const repoName = `it_${randomBytes(4).toString('hex')}`;
+    // Nothing listens on port 9 (discard): every request is refused, and the agent gives up within a second.
+    const u = await user(base, 'olga', repoName, {
+      VSYNC_STORAGE_TIMEOUT_SECONDS: '1',
+      AWS_ACCESS_KEY_ID: 'x',
+      AWS_SECRET_ACCESS_KEY: 'y',
+    });
+    t.teardown(async () => {
+      await u.agent.stop();
+      await exec('secret-tool', ['clear', 'service', 'tools.vsync', 'username', `${repoName}/dev`]).catch(() => undefined);
+      cleanup();
+    });
+    const init = await u.cli([
+      'init',
+      'dev',
+      '--bucket',
+      'nowhere',
+      '--endpoint',
+      'http://127.0.0.1:9',
+      '--region',
+      'us-east-1',
+      '--path-style',
+    ]);
+    t.equal(init.code, 0, init.stderr);
+    writeFileSync(u.envFile(), 'WHERE=local folder\n');
+    const printer = ['node', '-e', 'console.log(process.env.WHERE)'];
+    const refused = await u.cli(['run', 'dev', '--latest', '--', ...printer]);
+    t.equal(refused.code, exitCodes.storage);
+    t.match(
+      refused.stderr,
+      /vsync: error: the store did not answer in time .*\nvsync: hint: .*or add --offline-ok to use infra\/vault\/dev\/\.env\.dev here instead/s,
+    );
+    t.equal(refused.stdout, '', 'nothing started');
+    const fellBack = await u.cli(['run', 'dev', '--latest', '--offline-ok', '--', ...printer]);
+    t.equal(fellBack.code, 0, fellBack.stderr);
+    t.equal(fellBack.stdout, 'local folder\n');
+    t.match(
+      fellBack.stderr,
+      /^vsync: warning: the store did not answer in time.*; using \.env\.dev from the vault folder here \(--offline-ok\)\n$/s,
+    );
+  });
+}
+
 /** The key text the Secret Service holds for `account`, or undefined. */
 async function keyring(account: string): Promise<string | undefined> {
   return exec('secret-tool', ['lookup', 'service', 'tools.vsync', 'username', account]).then(
@@ -409,6 +455,7 @@ if (realComponentAvailable(t, 'VSYNC_TEST_KEYRING', 'a Secret Service (gnome-key
   runs(t, 'dir');
   logs(t, 'dir');
   rotations(t, 'dir');
+  offline(t);
   if (realComponentAvailable(t, 'VSYNC_TEST_S3_ENDPOINT', 'Ceph RGW (S3)')) {
     diffs(t, 's3');
     runs(t, 's3');

@@ -157,3 +157,42 @@ t.test('the machine id: made once, 16 hex characters, 0600, kept; a damaged file
   t.match(again, /^[0-9a-f]{16}$/);
   t.not(again, id);
 });
+
+t.test('with no key for the vault, or nothing pushed: each new command says so, and writes nothing', async (t) => {
+  const { cleanup, a, b, keychain, storage } = await twoMachines('vsync-nokey-', new MemoryStorage());
+  t.teardown(cleanup);
+  const { diff } = await import('../../daemon/vault/diff/diff.js');
+  const { envValues } = await import('../../daemon/vault/env-file.js');
+  const { rotateKey } = await import('../../daemon/vault/key-rotate.js');
+  t.same(
+    await log(a.deps, a.ref, {}),
+    { repo: 'vsync', env: 'dev', location: 'memory:///vsync/dev/versions/', entries: [], more: 0 },
+    'never pushed: an empty log',
+  );
+  await t.rejects(envValues(b.deps, b.ref, { latest: true }), { code: 'VAULT_EMPTY' });
+  await t.rejects(
+    rotateKey(a.deps, a.ref, () => undefined),
+    { code: 'VAULT_EMPTY' },
+  );
+
+  writeFileSync(envFileOf(a), 'A=1\n');
+  await push(a.deps, a.ref, {}, () => undefined);
+  const objects = (await storage.list('')).map((o) => o.key);
+  await keychain.delete('vsync/dev');
+  const fresh = { ...b, deps: { ...b.deps, keys: new (await import('../../daemon/vault/key-ring.js')).KeyRing(keychain) } };
+  const attempts: Array<[string, () => Promise<unknown>]> = [
+    ['diff', () => diff(fresh.deps, b.ref, {})],
+    ['log', () => log(fresh.deps, b.ref, {})],
+    ['run --latest', () => envValues(fresh.deps, b.ref, { latest: true })],
+    ['key rotate', () => rotateKey(fresh.deps, b.ref, () => undefined)],
+  ];
+  for (const [what, run] of attempts) {
+    await t.rejects(run(), { code: 'KEYCHAIN_NOT_FOUND' }, what);
+  }
+  t.same(
+    (await storage.list('')).map((o) => o.key),
+    objects,
+    'the store is as it was',
+  );
+  t.notOk([...keychain.entries.keys()].length, 'and the keychain');
+});
