@@ -11,7 +11,7 @@ else
   echo "bench: Ceph RGW not started; S3 rows will be skipped" >&2
 fi
 node --no-warnings dist/bench/run.js "$@"
-case "${1:-}" in --peers | --growth | --agent) exit 0 ;; esac
+case "${1:-}" in --peers | --growth | --agent | --team) exit 0 ;; esac
 # The agent under abuse (idle connections, requests in flight): its own process, so its sockets and load
 # never share an event loop with the benchmarks above.
 node --no-warnings dist/bench/abuse.js

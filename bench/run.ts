@@ -2,7 +2,8 @@
 // it (VSYNC_TEST_S3_ENDPOINT unset) the S3 rows are left out and the reason is printed.
 // `npm run bench -- --peers`: only vsync beside restic and rclone (bench/peers.ts); `-- --growth`: only how
 // push, pull and the agent's memory grow with the vault (bench/growth.ts); `-- --agent`: only the CLI and
-// the warm agent beside the floor, with the agent-side breakdown (bench/agent.ts).
+// the warm agent beside the floor, with the agent-side breakdown (bench/agent.ts); `-- --team`: only what diff,
+// log and run cost (bench/team.ts).
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -14,6 +15,7 @@ import { benchCrypto } from './crypto.js';
 import { benchGrowth } from './growth.js';
 import { benchPeers } from './peers.js';
 import { benchStorage } from './storage.js';
+import { benchTeam } from './team.js';
 import { benchWatch } from './watch.js';
 
 console.log(`vsync benchmarks: node ${process.version}, ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}`);
@@ -25,6 +27,10 @@ if (process.argv.includes('--peers') || process.argv.includes('--growth')) {
 }
 if (process.argv.includes('--agent')) {
   await benchAgent(endpoint, makeBucket);
+  process.exit(0);
+}
+if (process.argv.includes('--team')) {
+  await benchTeam(endpoint, makeBucket);
   process.exit(0);
 }
 await benchCrypto();
@@ -64,3 +70,4 @@ if (endpoint) {
 
 await benchAgent(endpoint, makeBucket);
 await benchWatch(endpoint, makeBucket);
+await benchTeam(endpoint, makeBucket);

@@ -139,11 +139,15 @@ export function expectUse(v: unknown): api.UseResult {
   return result;
 }
 
-export function expectVersions(v: unknown): api.VersionsResult {
-  const result = expectShape<api.VersionsResult>(v, SHAPES.versions, 'versions result');
-  for (const entry of result.versions) expectShape(entry, SHAPES.versionEntry, 'version entry');
-  return result;
+/** A result that lists entries in its field `list`: the result's shape, then each entry's. */
+function expectListing<T>(v: unknown, shape: Shape, what: string, list: string, entryShape: Shape, entry: string): T {
+  const result = expectShape<Record<string, unknown[]>>(v, shape, what);
+  for (const item of result[list]!) expectShape(item, entryShape, entry);
+  return result as T;
 }
+
+export const expectVersions = (v: unknown) =>
+  expectListing<api.VersionsResult>(v, SHAPES.versions, 'versions result', 'versions', SHAPES.versionEntry, 'version entry');
 
 export function expectDoctor(v: unknown): api.DoctorResult {
   const result = expectShape<api.DoctorResult>(v, SHAPES.doctor, 'doctor result');
@@ -152,11 +156,8 @@ export function expectDoctor(v: unknown): api.DoctorResult {
   return result;
 }
 
-export function expectBackups(v: unknown): api.BackupsResult {
-  const result = expectShape<api.BackupsResult>(v, SHAPES.backups, 'backups result');
-  for (const entry of result.backups) expectShape(entry, SHAPES.backupEntry, 'backup entry');
-  return result;
-}
+export const expectBackups = (v: unknown) =>
+  expectListing<api.BackupsResult>(v, SHAPES.backups, 'backups result', 'backups', SHAPES.backupEntry, 'backup entry');
 
 export const expectRestore = (v: unknown) => expectShape<api.RestoreResult>(v, SHAPES.restore, 'restore result');
 
@@ -192,11 +193,7 @@ export function expectDiff(v: unknown): api.DiffResult {
   return result;
 }
 
-export function expectLog(v: unknown): api.LogResult {
-  const result = expectShape<api.LogResult>(v, SHAPES.log, 'log result');
-  for (const entry of result.entries) expectShape(entry, SHAPES.logEntry, 'log entry');
-  return result;
-}
+export const expectLog = (v: unknown) => expectListing<api.LogResult>(v, SHAPES.log, 'log result', 'entries', SHAPES.logEntry, 'log entry');
 
 export function expectEnv(v: unknown): api.EnvResult {
   const result = expectShape<api.EnvResult>(v, SHAPES.env, 'env result');

@@ -3,7 +3,8 @@
 // caller passes VSYNC_KEY in `agentEnv`, else from the Secret Service scripts/test.sh started.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
@@ -54,6 +55,28 @@ export async function user(base: string, name: string, repoName: string, agentEn
   const { socket, ...place } = await checkout(base, name, repoName);
   const agent = await startAgent({ home: place.home, socket, env: agentEnv });
   return { name, ...place, agent };
+}
+
+/**
+ * Alice and Bob with their agents (started together, each with `agents`' environment for it), in a fresh
+ * folder, for one repo of a random name: at teardown their agents stop, the vault's key leaves the Secret
+ * Service, and the folder goes.
+ */
+export async function aliceAndBob(
+  t: TestContext,
+  prefix: string,
+  agents: { readonly alice?: Record<string, string>; readonly bob?: Record<string, string> } = {},
+): Promise<{ base: string; repoName: string; a: User; b: User }> {
+  const base = mkdtempSync(join(tmpdir(), prefix));
+  const repoName = `it_${randomBytes(4).toString('hex')}`;
+  const [a, b] = await Promise.all([user(base, 'alice', repoName, agents.alice), user(base, 'bob', repoName, agents.bob)]);
+  t.teardown(async () => {
+    await a.agent.stop();
+    await b.agent.stop();
+    await run('secret-tool', ['clear', 'service', 'tools.vsync', 'username', `${repoName}/dev`]).catch(() => undefined);
+    rmSync(base, { recursive: true, force: true });
+  });
+  return { base, repoName, a, b };
 }
 
 export function repoOf(u: User): string {

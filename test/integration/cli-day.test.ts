@@ -13,7 +13,7 @@ import { S3Storage } from '../../daemon/storage/s3-storage.js';
 import type { Storage } from '../../daemon/storage/storage.js';
 import { exitCodes } from '../../shared/errors.js';
 import { formatTimestamp, parseTimestamp } from '../../daemon/crypto/timestamp.js';
-import { createBucket, repoOf, shareConfig, user } from '../helpers/teammates.js';
+import { aliceAndBob, createBucket, repoOf, shareConfig, user } from '../helpers/teammates.js';
 import { realComponentAvailable } from '../helpers/real-component.js';
 import { tempBase } from '../helpers/vault-fixture.js';
 import type { TestContext } from '../helpers/tap-types.js';
@@ -22,16 +22,7 @@ const run = promisify(execFile);
 
 function day(t: TestContext, store: 'dir' | 's3'): void {
   t.test(`the product page's day on the ${store === 'dir' ? 'directory store' : 'S3 store (Ceph RGW)'}`, async (t) => {
-    const { base, cleanup } = tempBase(`vsync-day-${store}-`);
-    const repoName = `it_${randomBytes(4).toString('hex')}`;
-    const a = await user(base, 'alice', repoName);
-    const b = await user(base, 'bob', repoName);
-    t.teardown(async () => {
-      await a.agent.stop();
-      await b.agent.stop();
-      await run('secret-tool', ['clear', 'service', 'tools.vsync', 'username', `${repoName}/dev`]).catch(() => undefined);
-      cleanup();
-    });
+    const { repoName, a, b } = await aliceAndBob(t, `vsync-day-${store}-`);
 
     const initArgs = ['init', 'dev'];
     let where: RegExp;

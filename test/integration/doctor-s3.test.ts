@@ -186,8 +186,8 @@ function rgw(t: TestContext): void {
     t.equal(lines((await u.cli(['doctor', 'dev'])).stdout)[3], `ok    store          s3://${bucket}/${repo}/dev/latest → ${version}`);
     t.same(
       (await s3.list(`${repo}/`)).map((o) => o.key),
-      [`${repo}/dev/latest`, `${repo}/dev/versions/${version}.enc`],
-      "push's probe left nothing either",
+      [`${repo}/dev/latest`, `${repo}/dev/log/${version}.enc`, `${repo}/dev/versions/${version}.enc`],
+      "push's probe left nothing either: the version, its log entry and latest",
     );
   });
 

@@ -16,7 +16,7 @@ import { exitCodes } from '../../shared/errors.js';
 import { CLI, built, childEnv } from '../helpers/built.js';
 import { vsync } from '../helpers/cli.js';
 import { realComponentAvailable } from '../helpers/real-component.js';
-import { repoOf, shareConfig, teamStore, user, type User } from '../helpers/teammates.js';
+import { aliceAndBob, repoOf, shareConfig, teamStore, user, type User } from '../helpers/teammates.js';
 import { tempBase } from '../helpers/vault-fixture.js';
 import type { TestContext } from '../helpers/tap-types.js';
 import { PATIENCE_MS } from '../helpers/patience.js';
@@ -25,21 +25,32 @@ import { startAgent, type Agent } from '../helpers/agent.js';
 const exec = promisify(execFile);
 const TS = /(\d{8}-\d{6})/;
 
-async function team(t: TestContext, store: 'dir' | 's3', prefix: string) {
+/** Alice (who has run init) and Bob, each with an agent, on `store`. */
+async function team(t: TestContext, store: 'dir' | 's3', prefix: string, agents: Parameters<typeof aliceAndBob>[2] = {}) {
+  const { base, repoName, a, b } = await aliceAndBob(t, `vsync-${prefix}-${store}-`, agents);
+  return { base, repoName, a, b, remote: await initOn(t, store, a, prefix) };
+}
+
+/** Alice alone (her agent with `env`), who has run init on `store`: a teammate comes later, if at all. */
+async function alone(t: TestContext, store: 'dir' | 's3', prefix: string, env: Record<string, string> = {}) {
   const { base, cleanup } = tempBase(`vsync-${prefix}-${store}-`);
   const repoName = `it_${randomBytes(4).toString('hex')}`;
-  const a = await user(base, 'alice', repoName);
-  const b = await user(base, 'bob', repoName);
+  const a = await user(base, 'alice', repoName, env);
   t.teardown(async () => {
     await a.agent.stop();
-    await b.agent.stop();
-    await exec('secret-tool', ['clear', 'service', 'tools.vsync', 'username', `${repoName}/dev`]).catch(() => undefined);
+    for (const account of [`${repoName}/dev`, `${repoName}/dev.next`]) {
+      await exec('secret-tool', ['clear', 'service', 'tools.vsync', 'username', account]).catch(() => undefined);
+    }
     cleanup();
   });
+  return { base, repoName, a, remote: await initOn(t, store, a, prefix) };
+}
+
+async function initOn(t: TestContext, store: 'dir' | 's3', a: User, prefix: string) {
   const { initArgs, remote } = await teamStore(t, store, a.home, prefix);
   const init = await a.cli(initArgs);
   t.equal(init.code, 0, init.stderr);
-  return { base, repoName, a, b, remote };
+  return remote;
 }
 
 async function pushed(t: TestContext, u: User): Promise<string> {
@@ -109,6 +120,12 @@ function diffs(t: TestContext, store: 'dir' | 's3'): void {
       `version ${v2} → infra/vault/dev/ (not there)\n- .env.dev (42 B)\n    - DB_PASSWORD was ‹7 chars #${/DB_PASSWORD: ‹7 chars #[0-9a-f]{8}› → ‹7 chars #([0-9a-f]{8})›/.exec(edited.stdout)![1]}›\n    - NEW_FLAG was ‹2 chars #${/NEW_FLAG = ‹2 chars #([0-9a-f]{8})›/.exec(edited.stdout)![1]}›\n- tls.key (8 B)\n`,
       'the same values, the same fingerprints, on another machine',
     );
+
+    // After `vsync lock`, a command the user runs unlocks the key again, as push and pull do.
+    t.match((await a.cli(['lock'])).stdout, /locked \(1 key dropped\)/);
+    const afterLock = await a.cli(['diff', 'dev', v1, v2]);
+    t.equal(afterLock.code, 1, afterLock.stderr);
+    t.match((await a.cli(['status'])).stdout, new RegExp(`keys: unlocked for ${repoOf(a)}/dev`));
 
     const unknown = await a.cli(['diff', 'dev', '20200101-000000']);
     t.equal(unknown.code, exitCodes.storage);
@@ -208,10 +225,8 @@ function runs(t: TestContext, store: 'dir' | 's3'): void {
 
 function logs(t: TestContext, store: 'dir' | 's3'): void {
   t.test(`log on the ${store === 'dir' ? 'directory store' : 'S3 store (Ceph RGW)'}`, async (t) => {
-    const { base, repoName, a, remote } = await team(t, store, 'log');
     // Bob's agent leaves his hostname out of his entries.
-    const b = await user(base, 'bob2', repoName, { VSYNC_LOG_HOSTNAME: '0' });
-    t.teardown(() => b.agent.stop());
+    const { repoName, a, b, remote } = await team(t, store, 'log', { bob: { VSYNC_LOG_HOSTNAME: '0' } });
     await exec('git', ['-C', a.repo, 'config', 'user.email', 'alice@example.com']);
     writeFileSync(a.envFile(), 'DB=one\nAPI=k\n');
     const v1 = await pushed(t, a);
@@ -313,14 +328,13 @@ async function says(agent: Agent, text: string): Promise<void> {
 function rotations(t: TestContext, store: 'dir' | 's3'): void {
   const where = store === 'dir' ? 'directory store' : 'S3 store (Ceph RGW)';
   t.test(`key rotate on the ${where}: the team's day`, async (t) => {
-    const { base, repoName, a, remote } = await team(t, store, 'rotate');
+    const { base, repoName, a, remote } = await alone(t, store, 'rotate');
     const account = `${repoName}/dev`;
-    t.teardown(() => exec('secret-tool', ['clear', 'service', 'tools.vsync', 'username', `${account}.next`]).catch(() => undefined));
     writeFileSync(a.envFile(), 'A=1\n');
     const v0 = await pushed(t, a);
     const oldKey = (await keyring(account))!;
     // Bob is a CI runner: his key comes from VSYNC_KEY.
-    const b = await user(base, 'bob3', repoName, { VSYNC_KEY: oldKey });
+    const b = await user(base, 'bob', repoName, { VSYNC_KEY: oldKey });
     t.teardown(() => b.agent.stop());
     shareConfig(a, b, repoOf(a));
     t.equal((await b.cli(['pull', 'dev'])).code, 0);
@@ -380,20 +394,17 @@ function rotations(t: TestContext, store: 'dir' | 's3'): void {
     t.equal(readFileSync(b.envFile(), 'utf8'), 'A=1\n');
   });
 
-  // Every step is killed in the unit tests (key-rotate.test.ts); here a real kill before the commit point, at
-  // it, and after it, on the directory store, and at it on RGW.
-  const steps = store === 'dir' ? (['version-written', 'latest-moved', 'config-written'] as const) : (['latest-moved'] as const);
+  // Every step is killed in the unit tests (key-rotate.test.ts); here a real kill before the commit point and
+  // after it on the directory store, and at it on RGW.
+  const steps = store === 'dir' ? (['version-written', 'config-written'] as const) : (['latest-moved'] as const);
   for (const step of steps) {
     const committed = step !== 'version-written';
     t.test(`key rotate on the ${where}: the agent killed after ${step}, ${committed ? 'the new' : 'the old'} key works`, async (t) => {
-      const { repoName, a, remote } = await team(t, store, `kill${step.length}`);
+      const { repoName, a, remote } = await alone(t, store, `kill${step.length}`, { VSYNC_TEST_ROTATION_HOLD: step });
       const account = `${repoName}/dev`;
-      t.teardown(() => exec('secret-tool', ['clear', 'service', 'tools.vsync', 'username', `${account}.next`]).catch(() => undefined));
       writeFileSync(a.envFile(), 'A=1\n');
       const v0 = await pushed(t, a);
       const oldKey = await keyring(account);
-      await a.agent.stop();
-      a.agent = await startAgent({ home: a.home, socket: a.env.VSYNC_SOCKET!, env: { VSYNC_TEST_ROTATION_HOLD: step } });
       const rotating = spawn(process.execPath, [fileURLToPath(built(CLI)), 'key', 'rotate', 'dev'], {
         cwd: a.repo,
         env: childEnv(a.env),
@@ -421,17 +432,15 @@ function rotations(t: TestContext, store: 'dir' | 's3'): void {
   }
 
   t.test(`key rotate on the ${where}: a teammate pushes during the rotation, which changes nothing`, async (t) => {
-    const { base, repoName, a, remote } = await team(t, store, 'race');
+    const { base, repoName, a, remote } = await alone(t, store, 'race', { VSYNC_TEST_ROTATION_HOLD: 'version-written' });
     const account = `${repoName}/dev`;
     writeFileSync(a.envFile(), 'A=1\n');
     await pushed(t, a);
     const oldKey = (await keyring(account))!;
-    const b = await user(base, 'bob4', repoName, { VSYNC_KEY: oldKey });
+    const b = await user(base, 'bob', repoName, { VSYNC_KEY: oldKey });
     t.teardown(() => b.agent.stop());
     shareConfig(a, b, repoOf(a));
     t.equal((await b.cli(['pull', 'dev'])).code, 0);
-    await a.agent.stop();
-    a.agent = await startAgent({ home: a.home, socket: a.env.VSYNC_SOCKET!, env: { VSYNC_TEST_ROTATION_HOLD: 'version-written' } });
     const rotating = vsync(['key', 'rotate', 'dev'], { cwd: a.repo, env: a.env });
     await says(a.agent, 'key rotation held after version-written');
     writeFileSync(b.envFile(), 'A=bob\n');
