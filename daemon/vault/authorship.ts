@@ -4,8 +4,8 @@
 // VSYNC_LOG_HOSTNAME=0 leaves it out (then who is the bare user name too). The entry is encrypted under the
 // vault's key: an email is personal data, and only the team reads it.
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { hostname, userInfo } from 'node:os';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { homedir, hostname, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
 import { stateRoot, type Env } from '../../shared/paths.js';
 import { isErrno } from '../fs/errno.js';
@@ -35,15 +35,57 @@ export function machineIdFile(environment: Env): string {
 /** The agent's AuthorOf: git and the machine id file; `hostname: false` keeps the hostname out. */
 export function localAuthor(environment: Env, options: { readonly hostname: boolean }): AuthorOf {
   let machine: Promise<string> | undefined;
+  const emails = new GitEmails(environment);
   return async (root) => {
     machine ??= machineId(environment);
     machine.catch(() => (machine = undefined)); // a failure is tried again next push
     const host = options.hostname ? hostname() : undefined;
-    const email = await git(root, ['config', '--get', 'user.email']).catch(() => undefined);
+    const email = await emails.of(root);
     const user = safeUserName();
     const by = (email || (host ? `${user}@${host}` : user)).slice(0, MAX_BY_CHARS);
     return { by, machine: { id: await machine, ...(host ? { name: host.slice(0, 255) } : {}) } };
   };
+}
+
+/**
+ * `git config --get user.email` of each checkout, asked again only when a git config file it reads has changed
+ * (its size or time): starting git costs a push ~15 ms of the agent's one thread, and the answer rarely
+ * changes. A change in a file those include (`include.path`) is seen once one of them changes too.
+ */
+class GitEmails {
+  private readonly known = new Map<string, { readonly stamp: string; readonly email: string | undefined }>();
+
+  constructor(private readonly environment: Env) {}
+
+  async of(root: string): Promise<string | undefined> {
+    const stamp = await this.stamp(root);
+    const known = this.known.get(root);
+    if (known?.stamp === stamp) return known.email;
+    const email = await git(root, ['config', '--get', 'user.email']).catch(() => undefined);
+    this.known.delete(root);
+    if (this.known.size >= 256) this.known.delete(this.known.keys().next().value!);
+    this.known.set(root, { stamp, email });
+    return email;
+  }
+
+  private async stamp(root: string): Promise<string> {
+    const home = this.environment.HOME || homedir();
+    const files = [
+      join(root, '.git'),
+      join(root, '.git', 'config'),
+      join(home, '.gitconfig'),
+      join(this.environment.XDG_CONFIG_HOME || join(home, '.config'), 'git', 'config'),
+    ];
+    const stamps = await Promise.all(
+      files.map((file) =>
+        stat(file).then(
+          (s) => `${s.size}:${s.mtimeMs}:${s.ino}`,
+          () => '-',
+        ),
+      ),
+    );
+    return stamps.join('|');
+  }
 }
 
 /** The id in the machine id file, made (0600, created only if absent) on first use; a damaged file is replaced. */

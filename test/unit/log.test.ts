@@ -196,3 +196,35 @@ t.test('with no key for the vault, or nothing pushed: each new command says so, 
   );
   t.notOk([...keychain.entries.keys()].length, 'and the keychain');
 });
+
+t.test('who: git user.email, asked of git again only when a git config file changed', async (t) => {
+  const { execFileSync } = await import('node:child_process');
+  const { chmodSync, mkdirSync, readFileSync: read } = await import('node:fs');
+  const { localAuthor } = await import('../../daemon/vault/authorship.js');
+  const dir = t.testdir();
+  const root = join(dir, 'repo');
+  mkdirSync(root);
+  execFileSync('git', ['init', '-q', root]);
+  execFileSync('git', ['-C', root, 'config', 'user.email', 'first@example.com']);
+  // A git on PATH that counts its runs, then runs the real one.
+  const bin = join(dir, 'bin');
+  mkdirSync(bin);
+  const real = execFileSync('sh', ['-c', 'command -v git'], { encoding: 'utf8' }).trim();
+  writeFileSync(join(bin, 'git'), `#!/bin/sh\necho run >> ${join(dir, 'runs')}\nexec ${real} "$@"\n`);
+  chmodSync(join(bin, 'git'), 0o755);
+  const path = process.env.PATH;
+  process.env.PATH = `${bin}:${path}`;
+  t.teardown(() => {
+    process.env.PATH = path;
+  });
+  const runs = () => read(join(dir, 'runs'), 'utf8').split('\n').filter(Boolean).length;
+  const author = localAuthor({ HOME: join(dir, 'home') }, { hostname: false });
+  t.match(await author(root), { by: 'first@example.com', machine: { id: /^[0-9a-f]{16}$/ } });
+  t.notOk('name' in (await author(root)).machine, 'no hostname when left out');
+  t.equal(runs(), 1, 'git asked once for two pushes');
+  execFileSync(real, ['-C', root, 'config', 'user.email', 'second@example.com']);
+  t.equal((await author(root)).by, 'second@example.com', 'a changed config is seen');
+  t.equal(runs(), 2);
+  const host = localAuthor({ HOME: join(dir, 'home') }, { hostname: true });
+  t.match((await host(root)).machine, { name: /.+/ });
+});
