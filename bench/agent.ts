@@ -11,14 +11,15 @@ import { storageFactory } from '../daemon/adapters.js';
 import { readConfig } from '../daemon/vault/config.js';
 import { pointerKey, versionKey } from '../daemon/vault/remote-layout.js';
 import { configFile } from '../shared/paths.js';
-import { call, dist, startBenchAgent } from './bench-agent.js';
+import { benchStores, benchVault, call, dist, startBenchAgent } from './bench-agent.js';
 import { medianSteps, traceMark, tracedOperations } from './breakdown.js';
 import { ms, sample, table, type Stats } from './measure.js';
 
 const clientMain = join(dist, 'client', 'vsync.cjs'); // the bundled CLI users run
 const oneShot = join(dist, 'bench', 'one-shot.js');
 
-async function spawnWall(args: string[], env: NodeJS.ProcessEnv, cwd?: string): Promise<number> {
+/** Wall time of one `node <args>` process, spawn to exit; it must exit 0. */
+export async function spawnWall(args: string[], env: NodeJS.ProcessEnv, cwd?: string): Promise<number> {
   const started = performance.now();
   await new Promise<void>((resolve, reject) => {
     const child = spawn(process.execPath, args, { env, cwd, stdio: 'ignore' });
@@ -50,19 +51,10 @@ export async function benchAgent(s3Endpoint: string | undefined, makeBucket: () 
     );
     cliInstructions(env, nodeAlone.medianMs);
 
-    const stores: Array<[string, Record<string, unknown>]> = [['directory store', {}]];
-    if (s3Endpoint)
-      stores.push(['S3 (Ceph RGW)', { bucket: await makeBucket(), endpoint: s3Endpoint, region: 'us-east-1', forcePathStyle: true }]);
     const rows: string[][] = [];
     const breakdowns: Array<{ label: string; push: Map<string, number>; pull: Map<string, number>; floor: [number, number] }> = [];
-    for (const [label, initOptions] of stores) {
-      const repoName = `bench_${randomBytes(3).toString('hex')}`;
-      const repo = join(base, repoName);
-      mkdirSync(repo, { recursive: true });
-      execFileSync('git', ['init', '-q', repo]);
-      writeFileSync(join(repo, '.vsync'), `repo=${repoName}\n`);
-      await call(socket, 'POST', '/v1/init', { cwd: repo, env: 'dev', ...initOptions });
-      const folder = join(repo, 'infra', 'vault', 'dev');
+    for (const [label, initOptions] of await benchStores(s3Endpoint, makeBucket)) {
+      const { repoName, repo, folder } = await benchVault(base, socket, initOptions);
       writeFileSync(join(folder, '.env.dev'), `DATABASE_URL=postgres://dev\nAPI_KEY=${randomBytes(24).toString('hex')}\n`);
       writeFileSync(join(folder, 'service-account.json'), JSON.stringify({ key: randomBytes(600).toString('base64') }));
       writeFileSync(join(folder, 'tls.key'), randomBytes(900).toString('base64'));

@@ -2,7 +2,7 @@
 // the socket, its events followed, its CPU time and memory read from /proc.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -116,4 +116,30 @@ export async function untilCollected(trace: string): Promise<void> {
     if (waited > 60_000) throw new Error('the agent did not collect within 60 s of its last operation');
     await sleep(100);
   }
+}
+
+/** The stores a benchmark runs on: the directory store, and RGW when one runs (a new bucket). */
+export async function benchStores(
+  s3Endpoint: string | undefined,
+  makeBucket: () => Promise<string>,
+): Promise<Array<[string, Record<string, unknown>]>> {
+  const stores: Array<[string, Record<string, unknown>]> = [['directory store', {}]];
+  if (s3Endpoint)
+    stores.push(['S3 (Ceph RGW)', { bucket: await makeBucket(), endpoint: s3Endpoint, region: 'us-east-1', forcePathStyle: true }]);
+  return stores;
+}
+
+/** A new repo under `base` (git, a .vsync naming it) whose vault `dev` the agent on `socket` has initialised with `initOptions`. */
+export async function benchVault(
+  base: string,
+  socket: string,
+  initOptions: Record<string, unknown>,
+): Promise<{ repoName: string; repo: string; folder: string }> {
+  const repoName = `bench_${randomBytes(3).toString('hex')}`;
+  const repo = join(base, repoName);
+  mkdirSync(repo, { recursive: true });
+  execFileSync('git', ['init', '-q', repo]);
+  writeFileSync(join(repo, '.vsync'), `repo=${repoName}\n`);
+  await call(socket, 'POST', '/v1/init', { cwd: repo, env: 'dev', ...initOptions });
+  return { repoName, repo, folder: join(repo, 'infra', 'vault', 'dev') };
 }

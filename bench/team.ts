@@ -3,30 +3,20 @@
 // deleted, as a vault pushed by the upstream tool has none) from the versions themselves; `diff` of the
 // folder against the version synced here and of two versions; the variables for `run`, from the folder and
 // from latest; and `vsync run dev -- true` as a whole process beside `node -e 0` and `vsync status`.
-import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { storageFactory } from '../daemon/adapters.js';
 import { readConfig } from '../daemon/vault/config.js';
 import { logPrefix } from '../daemon/vault/remote-layout.js';
 import { configFile } from '../shared/paths.js';
-import { call, dist, startBenchAgent } from './bench-agent.js';
+import { spawnWall } from './agent.js';
+import { benchStores, benchVault, call, dist, startBenchAgent } from './bench-agent.js';
 import { ms, sample, table } from './measure.js';
 
 const clientMain = join(dist, 'client', 'vsync.cjs');
 const VERSIONS = 20;
-
-async function wall(args: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<number> {
-  const started = performance.now();
-  await new Promise<void>((resolve, reject) => {
-    const child = spawn(process.execPath, args, { env, cwd, stdio: 'ignore' });
-    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${args.join(' ')} exited ${code}`))));
-  });
-  return performance.now() - started;
-}
 
 export async function benchTeam(s3Endpoint: string | undefined, makeBucket: () => Promise<string>): Promise<void> {
   const base = mkdtempSync(join(tmpdir(), 'vsync-bench-team-'));
@@ -34,18 +24,9 @@ export async function benchTeam(s3Endpoint: string | undefined, makeBucket: () =
   const agent = await startBenchAgent(home);
   const { socket, env } = agent;
   try {
-    const stores: Array<[string, Record<string, unknown>]> = [['directory store', {}]];
-    if (s3Endpoint)
-      stores.push(['S3 (Ceph RGW)', { bucket: await makeBucket(), endpoint: s3Endpoint, region: 'us-east-1', forcePathStyle: true }]);
     const rows: string[][] = [];
-    for (const [label, initOptions] of stores) {
-      const repoName = `bench_${randomBytes(3).toString('hex')}`;
-      const repo = join(base, repoName);
-      mkdirSync(repo, { recursive: true });
-      execFileSync('git', ['init', '-q', repo]);
-      writeFileSync(join(repo, '.vsync'), `repo=${repoName}\n`);
-      await call(socket, 'POST', '/v1/init', { cwd: repo, env: 'dev', ...initOptions });
-      const folder = join(repo, 'infra', 'vault', 'dev');
+    for (const [label, initOptions] of await benchStores(s3Endpoint, makeBucket)) {
+      const { repoName, repo, folder } = await benchVault(base, socket, initOptions);
       writeFileSync(join(folder, 'tls.key'), randomBytes(900).toString('base64'));
       const versions: string[] = [];
       for (let i = 0; i < VERSIONS; i++) {
@@ -68,9 +49,9 @@ export async function benchTeam(s3Endpoint: string | undefined, makeBucket: () =
       for (const entry of await storage.list(logPrefix(repoName, 'dev'))) await storage.delete(entry.key);
       const fromVersions = await sample(10, () => call(socket, 'GET', `/v1/log?${q}`));
       const [runTrue, nodeAlone, status] = [
-        await sample(15, () => wall([clientMain, 'run', 'dev', '--', 'true'], env, repo), 3),
-        await sample(15, () => wall(['-e', '0'], env, repo), 3),
-        await sample(15, () => wall([clientMain, 'status'], env, repo), 3),
+        await sample(15, () => spawnWall([clientMain, 'run', 'dev', '--', 'true'], env, repo), 3),
+        await sample(15, () => spawnWall(['-e', '0'], env, repo), 3),
+        await sample(15, () => spawnWall([clientMain, 'status'], env, repo), 3),
       ];
       rows.push(
         [label, `log, ${VERSIONS} versions, from their entries`, ms(fromEntries.medianMs), ms(fromEntries.p95Ms)],
