@@ -4,6 +4,7 @@
 import t from 'tap';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { VsyncError } from '../../shared/errors.js';
 import { deriveKey } from '../../daemon/crypto/kdf.js';
 import { encryptEnvelope } from '../../daemon/crypto/envelope.js';
 import { generateKey } from '../../daemon/crypto/key.js';
@@ -19,6 +20,7 @@ import { bundleFolder } from '../../daemon/bundle/zip-folder.js';
 import type { Authorship } from '../../daemon/vault/authorship.js';
 import { machineId, machineIdFile } from '../../daemon/vault/authorship.js';
 import { MemoryStorage } from '../fakes/memory-storage.js';
+import type { Body } from '../../daemon/storage/storage.js';
 import { envFileOf, twoMachines, type Machine } from '../helpers/vault-fixture.js';
 import { VECTORS } from '../helpers/reference-py.js';
 
@@ -227,4 +229,22 @@ t.test('who: git user.email, asked of git again only when a git config file chan
   t.equal(runs(), 2);
   const host = localAuthor({ HOME: join(dir, 'home') }, { hostname: true });
   t.match((await host(root)).machine, { name: /.+/ });
+});
+
+t.test('a push whose log entry cannot be written is still a push, and says so; log then reads the version itself', async (t) => {
+  const storage = new MemoryStorage();
+  const { cleanup, a, b } = await twoMachines('vsync-nolog-', storage);
+  t.teardown(cleanup);
+  const putIfAbsent = storage.putIfAbsent.bind(storage);
+  storage.putIfAbsent = async (key: string, body: Body) => {
+    if (key.includes('/log/')) throw new VsyncError('STORAGE_PERMANENT', `${key}: AccessDenied`);
+    return putIfAbsent(key, body);
+  };
+  writeFileSync(envFileOf(a), 'A=1\n');
+  const warnings: string[] = [];
+  const pushed = await push(as(a, alice).deps, a.ref, {}, (e) => {
+    if (e.kind === 'warning') warnings.push(e.text);
+  });
+  t.match(warnings, [new RegExp(`^version ${pushed.version} has no log entry \\(the store refused the request: .*AccessDenied\\)$`)]);
+  t.match((await log(b.deps, b.ref, {})).entries, [{ ts: pushed.version, latest: true, entry: 'missing', summary: '.env.dev (added)' }]);
 });
