@@ -146,7 +146,12 @@ t.test('a push while another process keeps swapping the vault folder: one folder
       const which = same(files, A) ? 'a' : same(files, B) ? 'b' : undefined;
       t.ok(which, `push ${i}: the version is one folder whole`, { found: files });
       if (which) outcomes[which]++;
-      t.equal(Object.keys(r.store()).length, Object.keys(before).length + 1, `push ${i}: one new version`);
+      const added = Object.keys(r.store()).filter((path) => !(path in before));
+      t.same(
+        added.map((path) => path.replace(/^.*\/(log|versions)\/\d{8}-\d{6}\.enc$/, '$1/TS.enc')).sort(),
+        ['log/TS.enc', 'versions/TS.enc'],
+        `push ${i}: one new version, and its log entry`,
+      );
     } else {
       t.equal(res.code, exitCodes.conflict, `push ${i}: exit ${exitCodes.conflict}`, { stderr: res.stderr });
       t.match(
