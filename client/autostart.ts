@@ -7,6 +7,11 @@
 // others exit with AGENT_ALREADY_RUNNING at once. A client whose agent lost that race waits for the winner,
 // however long a busy machine makes it take to start, rather than giving up; the time limit only guards
 // against an agent that hangs.
+//
+// A start that takes a while says so on stderr (never stdout: a script reads that). An agent this client
+// spawned that has not answered when the time is up is stopped, so the user is never told "unreachable" about
+// an agent left running in the background, which would then hold the socket's lock and keep the next start
+// waiting for it too.
 import { closeSync, mkdirSync, openSync, readFileSync, watch, type FSWatcher } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
@@ -25,8 +30,33 @@ import { expectStatus } from './result-shape.js';
 /** The agent's status: what every probe asks for, and what `vsync status` prints. */
 export const STATUS = route('GET', '/v1/status');
 
-/** A guard against an agent that hangs while starting, not a measure of how long starting takes. */
-const START_TIMEOUT_MS = 30_000;
+/** How long a start may take, and what the client says and does meanwhile. */
+export interface StartTiming {
+  /** A guard against an agent that hangs while starting, not a measure of how long starting takes. */
+  readonly timeoutMs: number;
+  /** Once this long has passed without an answer, one line on stderr says that the agent is starting. */
+  readonly noticeMs: number;
+  /** How long a spawned agent that never answered has between SIGTERM and SIGKILL. */
+  readonly killGraceMs: number;
+}
+
+export const START_TIMING: StartTiming = { timeoutMs: 15_000, noticeMs: 2_000, killGraceMs: 1_000 };
+
+/** How long a spawned agent sent SIGKILL may take to be gone. */
+const KILLED_EXIT_MS = 10_000;
+
+/** The line a start that takes a while prints on stderr. */
+export const STARTING_NOTICE = 'vsync: starting the agent…';
+
+/**
+ * START_TIMING, but for VSYNC_TEST_START_TIMEOUT_MS (tests only, undocumented for users): the time limit in
+ * ms, so that a test of an agent that never answers need not wait 15 s (test/integration/first-hour-cli.test.ts).
+ */
+export function startTiming(env: AgentClient['env']): StartTiming {
+  const ms = Number(env.VSYNC_TEST_START_TIMEOUT_MS);
+  return Number.isSafeInteger(ms) && ms > 0 ? { ...START_TIMING, timeoutMs: ms } : START_TIMING;
+}
+
 /** How often to look again when the socket's folder reports no change (or cannot be watched yet). */
 const RECHECK_MS = 250;
 const PROBE_TIMEOUT_MS = 1000;
@@ -85,6 +115,19 @@ interface Spawned {
   readonly pid: number | undefined;
   ended(): Ended | undefined;
   readonly exited: Promise<void>;
+  /** SIGTERM, then SIGKILL once graceMs passed; says how it went, for the error. */
+  stop(graceMs: number): Promise<string>;
+}
+
+/** Whether `work` settled within `ms`. */
+async function within(work: Promise<void>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([work.then(() => true as const), late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** `vsyncd` detached, its output appended to its log. */
@@ -114,7 +157,20 @@ function spawnAgent(client: AgentClient): Spawned {
       markExited();
     });
     child.unref();
-    return { pid, ended: () => ended, exited };
+    // By the child's handle, which Node keeps only until it has reaped the process: the pid signalled is
+    // still the agent spawned here, never a process that got its number since.
+    const signal = (name: NodeJS.Signals) =>
+      ended === undefined && child.exitCode === null && child.signalCode === null && child.kill(name);
+    const stop = async (graceMs: number): Promise<string> => {
+      if (!signal('SIGTERM')) return 'it had exited';
+      if (await within(exited, graceMs)) return 'vsync stopped it (SIGTERM)';
+      if (!signal('SIGKILL')) return 'vsync stopped it (SIGTERM)';
+      const grace = `SIGTERM had not stopped it within ${seconds(graceMs)}`;
+      // SIGKILL cannot be ignored: waiting for the exit (and the reaping) is waiting for a busy machine, never for the agent.
+      if (await within(exited, KILLED_EXIT_MS)) return `vsync killed it (SIGKILL: ${grace})`;
+      return `vsync sent it SIGKILL (${grace}), and it had not exited ${seconds(KILLED_EXIT_MS)} later`;
+    };
+    return { pid, ended: () => ended, exited, stop };
   } finally {
     closeSync(fd);
   }
@@ -170,14 +226,40 @@ function nextChange(folder: string, agent: Spawned): { promise: Promise<void>; c
   return { promise, cancel: settle };
 }
 
+const seconds = (ms: number) => `${Math.round(ms / 100) / 10} s`;
+
 /**
  * Starts `vsyncd` and waits until an agent answers: the one it started, or the one that won the race against
  * it. Never into a socket folder that is not this user's alone (AGENT_SOCKET_UNSAFE, nothing started).
+ * Once `timing.noticeMs` passed without an answer, `say` gets STARTING_NOTICE (once); when `timing.timeoutMs`
+ * passes, the agent it spawned, if still running, is stopped and the error says so.
  */
-export async function startAgent(client: AgentClient): Promise<StatusResult> {
+export async function startAgent(
+  client: AgentClient,
+  timing: StartTiming = startTiming(client.env),
+  say: (line: string) => void = (line) => void process.stderr.write(`${line}\n`),
+): Promise<StatusResult> {
   checkSocket(client.socket);
+  const started = Date.now();
+  let noticed = false;
+  const notice = () => {
+    if (noticed) return;
+    noticed = true;
+    say(STARTING_NOTICE);
+  };
+  const noticeTimer = setTimeout(notice, timing.noticeMs);
+  try {
+    return await waitForAgent(client, started + timing.timeoutMs, timing, () => {
+      // A loop too busy for the timer to have fired still owes the line before the error it is about to see.
+      if (Date.now() - started >= timing.noticeMs) notice();
+    });
+  } finally {
+    clearTimeout(noticeTimer);
+  }
+}
+
+async function waitForAgent(client: AgentClient, deadline: number, timing: StartTiming, timedOut: () => void): Promise<StatusResult> {
   const folder = dirname(client.socket);
-  const deadline = Date.now() + START_TIMEOUT_MS;
   let agent = spawnAgent(client);
   let spawns = 1;
   for (;;) {
@@ -213,11 +295,15 @@ export async function startAgent(client: AgentClient): Promise<StatusResult> {
     }
     if (Date.now() >= deadline) {
       change.cancel();
-      throw agentUnreachable(
-        client.socket,
-        `vsyncd (pid ${agent.pid ?? '?'}) was started but no agent answered within ${START_TIMEOUT_MS / 1000} s`,
-        client.env,
-      );
+      timedOut();
+      const limit = seconds(timing.timeoutMs);
+      const pid = `vsyncd (pid ${agent.pid ?? '?'})`;
+      // One that lost the race has exited; the agent it gave way to is not this client's to stop.
+      const why =
+        agent.ended() === undefined
+          ? `${pid} was started but did not answer within ${limit}; ${await agent.stop(timing.killGraceMs)}`
+          : `${pid} gave way to the agent holding the lock, which did not answer within ${limit}`;
+      throw agentUnreachable(client.socket, why, client.env);
     }
     await change.promise;
   }

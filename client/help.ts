@@ -43,7 +43,7 @@ commands:
 ${COMMAND_TABLE.flatMap(summaryLines).join('\n')}
 
 options:
-  -V, --version  print the version
+  -V, --version  print the version (so does \`vsync version\`)
 ${common().join('\n')}
 
 environment:
@@ -51,7 +51,7 @@ environment:
                         else /tmp/vsync-<uid>/vsyncd.sock)
   VSYNC_NO_AUTOSTART=1  never start the agent; fail when none answers
 
-Run \`vsync <command> --help\` for a command's options.
+Run \`vsync help <command>\` (or \`vsync <command> --help\`) for a command's options.
 `;
 }
 

@@ -37,7 +37,12 @@ t.test('command lines', async (t) => {
   await usage(['key', 'send', 'dev'], /unknown key command "send": export, import or rotate/);
   await usage(['key', 'import', 'f', '--out', 'x'], /--out goes with key export/);
   await usage(['key', 'export', 'dev', 'extra'], /unexpected argument "extra"/);
-  await usage(['key', 'export', 'dev', '--passphrase', 'hunter2'], /unknown option "--passphrase" for key/);
+  // Never on the command line, where ps and the shell history would keep it: the file option is suggested.
+  t.match(await caught(Promise.resolve().then(() => parseArgs(['key', 'export', 'dev', '--passphrase', 'hunter2']))), {
+    code: 'USAGE',
+    message: /unknown option "--passphrase" for key/,
+    hint: /did you mean `--passphrase-file`\?/,
+  });
   await usage(['key', 'export', 'dev', '--key', 'x'], /unknown option "--key"/);
   await usage(['key', 'export', 'dev', '--out'], /--out needs a value/);
   t.match(helpText('key'), /^usage: vsync key export <env>/);
