@@ -41,12 +41,50 @@ const READ_CHUNK_BYTES = 16 * 1024 * 1024;
 // What a download hands its consumer at a time.
 const STREAM_CHUNK_BYTES = 1024 * 1024;
 
-/** Filesystem failures that a retry can cure (a full disk freed, a busy file released) vs. ones it can't. */
-function fsError(err: unknown, what: string): VsyncError {
+/**
+ * Filesystem failures that a retry can cure (a full disk freed, a busy file released) vs. ones it can't. With
+ * the store's root, the hint is about that folder: the registry's STORAGE_* hints speak of buckets and
+ * credentials, which a directory store has none of.
+ */
+function fsError(err: unknown, what: string, root?: string): VsyncError {
   if (err instanceof VsyncError) return err;
   const code = errnoOf(err) ?? 'unknown';
   const transient = ['EAGAIN', 'EBUSY', 'EMFILE', 'ENFILE', 'ENOSPC', 'EINTR', 'ETIMEDOUT'].includes(code);
-  return new VsyncError(transient ? 'STORAGE_TRANSIENT' : 'STORAGE_PERMANENT', `${what}: ${code}`, { cause: err });
+  const hint = root === undefined ? undefined : folderHint(code, root);
+  return new VsyncError(transient ? 'STORAGE_TRANSIENT' : 'STORAGE_PERMANENT', `${what}: ${code}`, {
+    cause: err,
+    ...(hint ? { hint } : {}),
+  });
+}
+
+/** What to do about the store's folder, by the errno the file system answered. */
+export function folderHint(code: string, root: string): string {
+  const elsewhere = `the vault keeps its versions in this folder (\`vsync init <env> --store <folder>\` chose it; it is in the vault's config)`;
+  switch (code) {
+    case 'EACCES':
+    case 'EPERM':
+      return `this user may not read or write the store folder ${root} or a folder in it: check their owner and permissions (\`ls -ld ${root}\`); ${elsewhere}`;
+    case 'EROFS':
+      return `the store folder ${root} is on a read-only file system: mount it read-write; under the systemd service, a folder outside your home and /tmp needs a ReadWritePaths= drop-in (systemd/README.md); ${elsewhere}`;
+    case 'ENOSPC':
+    case 'EDQUOT':
+      return `the disk that holds the store folder ${root} is full (or your quota there is used up): free some space, then try again`;
+    case 'ENOTDIR':
+    case 'EEXIST':
+    case 'EISDIR':
+      return `a file stands where a folder of the store should be, at ${root} or under it: move that file away; ${elsewhere}`;
+    case 'ENOENT':
+      return `the store folder ${root}, or a folder above it, is missing: is the drive or network share it lives on mounted? ${elsewhere}`;
+    case 'EBUSY':
+    case 'EMFILE':
+    case 'ENFILE':
+    case 'EAGAIN':
+    case 'EINTR':
+    case 'ETIMEDOUT':
+      return `the file system of the store folder ${root} was busy; try again`;
+    default:
+      return `check the store folder ${root}: that it exists, that this user may write it, and that its disk has space`;
+  }
 }
 
 /** The file's bytes; with a cap, judged by `size` first and never read past maxBytes + 1. */
@@ -85,7 +123,14 @@ async function hashFile(handle: FileHandle): Promise<{ size: number; etag: strin
  * The file's bytes from its start, in fresh buffers of up to 1 MiB, read by position so that one handle can
  * be read through twice. With a cap, a file that has grown past it is cut off at the first byte over.
  */
-async function* chunksOf(key: string, handle: FileHandle, size: number, max: number | undefined, signal: AbortSignal | undefined) {
+async function* chunksOf(
+  key: string,
+  handle: FileHandle,
+  size: number,
+  max: number | undefined,
+  signal: AbortSignal | undefined,
+  root: string,
+) {
   for (let position = 0; ; ) {
     if (signal?.aborted) throw cancelled(`reading ${key}`, signal);
     // Sized by the file (plus a byte, to see its end), so a small object is not handed out in a 1 MiB buffer.
@@ -96,7 +141,7 @@ async function* chunksOf(key: string, handle: FileHandle, size: number, max: num
     try {
       ({ bytesRead } = await handle.read(chunk, 0, length, position));
     } catch (err) {
-      throw fsError(err, `reading ${key}`);
+      throw fsError(err, `reading ${key}`, root);
     }
     if (bytesRead === 0) return;
     position += bytesRead;
@@ -109,10 +154,10 @@ async function* chunksOf(key: string, handle: FileHandle, size: number, max: num
  * The body a download's consumer reads: the bytes whose size and ETag it was told. A file that came out
  * shorter (truncated in place) or different (rewritten in place, which vsync never does) fails at its end.
  */
-async function* snapshot(key: string, handle: FileHandle, info: { size: number; etag: string }, options: ReadOptions) {
+async function* snapshot(key: string, handle: FileHandle, info: { size: number; etag: string }, options: ReadOptions, root: string) {
   const hash = createHash('md5');
   let length = 0;
-  for await (const chunk of chunksOf(key, handle, info.size, options.maxBytes, options.signal)) {
+  for await (const chunk of chunksOf(key, handle, info.size, options.maxBytes, options.signal, root)) {
     hash.update(chunk);
     length += chunk.length;
     yield chunk;
@@ -179,7 +224,7 @@ export class DirStorage implements Storage {
     try {
       return await use(handle, info);
     } catch (err) {
-      throw fsError(err, `reading ${key}`);
+      throw fsError(err, `reading ${key}`, this.root);
     } finally {
       await handle.close();
     }
@@ -197,7 +242,7 @@ export class DirStorage implements Storage {
     } catch (err) {
       await handle?.close().catch(() => undefined);
       if (isErrno(err, ...ABSENT)) throw new VsyncError('STORAGE_NOT_FOUND', key);
-      throw fsError(err, `reading ${key}`);
+      throw fsError(err, `reading ${key}`, this.root);
     }
   }
 
@@ -231,14 +276,14 @@ export class DirStorage implements Storage {
       options.onSize?.(info.size); // before the hash pass, which reads the whole file
       const hash = createHash('md5');
       let length = 0;
-      for await (const chunk of chunksOf(key, handle, info.size, max, options.signal)) {
+      for await (const chunk of chunksOf(key, handle, info.size, max, options.signal, this.root)) {
         hash.update(chunk);
         length += chunk.length;
       }
       if (length !== info.size) throw new VsyncError('STORAGE_TRANSIENT', `${key} changed while it was read`);
       const etag = hash.digest('hex');
       // The consumer's own errors pass through untouched: only the body's are this store's to classify.
-      return await consume(snapshot(key, handle, { size: info.size, etag }, options), { size: info.size, etag });
+      return await consume(snapshot(key, handle, { size: info.size, etag }, options, this.root), { size: info.size, etag });
     } finally {
       await handle.close();
     }
@@ -269,7 +314,7 @@ export class DirStorage implements Storage {
         });
       }
     } catch (err) {
-      throw fsError(err, `writing ${key}`);
+      throw fsError(err, `writing ${key}`, this.root);
     }
     if (!created) throw new VsyncError('STORAGE_PRECONDITION_FAILED', `${key} already exists`);
     return { etag };
@@ -288,7 +333,7 @@ export class DirStorage implements Storage {
         await unlink(path);
       } catch (err) {
         if (isErrno(err, ...ABSENT)) return;
-        throw fsError(err, `deleting ${key}`);
+        throw fsError(err, `deleting ${key}`, this.root);
       }
       await syncFolder(dirname(path));
     });
@@ -310,7 +355,7 @@ export class DirStorage implements Storage {
       entries = await readdir(folder, { withFileTypes: true });
     } catch (err) {
       if (isErrno(err, 'ENOENT', 'ENOTDIR')) return;
-      throw fsError(err, `listing ${prefix}`);
+      throw fsError(err, `listing ${prefix}`, this.root);
     }
     const files: Array<Promise<ListedObject | undefined>> = [];
     for (const entry of entries) {
@@ -346,7 +391,7 @@ export class DirStorage implements Storage {
         if (dir === first) break;
       }
     } catch (err) {
-      throw fsError(err, `creating the folder for ${relative(this.root, path)}`);
+      throw fsError(err, `creating the folder for ${relative(this.root, path)}`, this.root);
     }
   }
 
@@ -370,7 +415,7 @@ export class DirStorage implements Storage {
       try {
         await writeFileAtomic(path, body);
       } catch (err) {
-        throw fsError(err, `writing ${key}`);
+        throw fsError(err, `writing ${key}`, this.root);
       }
       return { etag: md5Etag(body) };
     });

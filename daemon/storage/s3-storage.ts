@@ -14,6 +14,7 @@ import {
 import { Readable } from 'node:stream';
 import { VsyncError, isVsyncError } from '../../shared/errors.js';
 import { type S3Settings, s3Location } from './s3-settings.js';
+import { classifyS3Error } from './s3-failures.js';
 import { assertValidKey, assertValidPrefix, byKey, cancelled, isValidKey, tooLarge } from './storage.js';
 import { fileBodyChunks } from './file-body.js';
 import type {
@@ -36,74 +37,8 @@ const SILENT = { trace() {}, debug() {}, info() {}, warn() {}, error() {} };
 // against the bare value and AWS accepts both.
 const bare = (etag: string | undefined): string => (etag ?? '').replace(/^W\//, '').replace(/^"(.*)"$/, '$1');
 
-const TRANSIENT_NAMES = new Set([
-  'TimeoutError',
-  'RequestTimeout',
-  'RequestTimeoutException',
-  'SlowDown',
-  'Throttling',
-  'ThrottlingException',
-  'InternalError',
-  'ServiceUnavailable',
-  'ConditionalRequestConflict', // S3: a concurrent conditional write is in flight; the retry decides
-]);
-const TRANSIENT_SYSCALLS = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EPIPE',
-  'EAI_AGAIN',
-  'ENOTFOUND',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ECONNABORTED',
-]);
-
-/** Classes an SDK failure into the contract's four errors. */
-export function classifyS3Error(err: unknown, what: string): VsyncError {
-  const e = err as { name?: string; code?: string; $metadata?: { httpStatusCode?: number }; message?: string };
-  const status = e.$metadata?.httpStatusCode;
-  const name = e.name ?? 'Error';
-  const label = `${what}: ${name}${status ? ` (HTTP ${status})` : ''}`;
-  if (status === 501 || name === 'NotImplemented') {
-    return new VsyncError('STORAGE_PERMANENT', label, {
-      cause: err,
-      hint: 'the server does not implement this request; vsync needs an S3 server with conditional writes (If-None-Match, If-Match)',
-    });
-  }
-  if (status === 412 || name === 'PreconditionFailed') {
-    return new VsyncError('STORAGE_PRECONDITION_FAILED', label, { cause: err });
-  }
-  if (name === 'NoSuchBucket') {
-    return new VsyncError('STORAGE_PERMANENT', label, {
-      cause: err,
-      hint: 'the bucket does not exist; check its name, region and endpoint',
-    });
-  }
-  if (status === 404 || name === 'NoSuchKey' || name === 'NotFound') {
-    return new VsyncError('STORAGE_NOT_FOUND', what, { cause: err });
-  }
-  if (
-    TRANSIENT_NAMES.has(name) ||
-    (status !== undefined && (status >= 500 || status === 429 || status === 408)) ||
-    TRANSIENT_SYSCALLS.has(e.code ?? '')
-  ) {
-    return new VsyncError('STORAGE_TRANSIENT', label, { cause: err });
-  }
-  if (
-    status === 403 ||
-    name === 'AccessDenied' ||
-    name === 'InvalidAccessKeyId' ||
-    name === 'SignatureDoesNotMatch' ||
-    name === 'CredentialsProviderError'
-  ) {
-    return new VsyncError('STORAGE_PERMANENT', label, {
-      cause: err,
-      hint: 'the store refused these credentials; check AWS_PROFILE / AWS_ACCESS_KEY_ID and the bucket policy',
-    });
-  }
-  return new VsyncError('STORAGE_PERMANENT', label, { cause: err });
-}
+// The one mapping of SDK failures, with the cause and its hint: s3-failures.ts.
+export { classifyS3Error };
 
 /** The SDK's per-request options: the caller's signal aborts the request, and a body being read with it. */
 function abortable(options: CallOptions): { abortSignal?: AbortSignal } {
@@ -169,7 +104,7 @@ export class S3Storage implements Storage {
       return await run();
     } catch (err) {
       if (isVsyncError(err)) throw err; // our own verdict (a capped read), not the SDK's
-      throw classifyS3Error(err, what);
+      throw classifyS3Error(err, what, this.settings);
     }
   }
 
@@ -193,7 +128,7 @@ export class S3Storage implements Storage {
     } catch (err) {
       if (isNotModified(err)) return undefined;
       if (isVsyncError(err)) throw err;
-      throw classifyS3Error(err, key);
+      throw classifyS3Error(err, key, this.settings);
     }
   }
 
@@ -285,7 +220,7 @@ export class S3Storage implements Storage {
       if (failure) throw failure;
       if (options.signal?.aborted) throw cancelled(`writing ${key}`, options.signal);
       if (isVsyncError(err)) throw err;
-      throw classifyS3Error(err, key);
+      throw classifyS3Error(err, key, this.settings);
     } finally {
       stream.destroy();
     }

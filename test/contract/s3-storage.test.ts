@@ -44,7 +44,7 @@ if (realComponentAvailable(t, 'VSYNC_TEST_S3_ENDPOINT', 'Ceph RGW (S3)')) {
     t.equal(prefixed.describe('acme/dev/latest'), `s3://${bucket}/team_a/acme/dev/latest`);
   });
 
-  t.test('a bucket that does not exist: permanent, with a hint', async (t) => {
+  t.test('a bucket that does not exist: its own code, with the command that creates it', async (t) => {
     const missing = new S3Storage({ ...settings, bucket: `vsync-missing-${randomBytes(4).toString('hex')}` });
     t.teardown(() => missing.destroy());
     const ops: Array<() => Promise<unknown>> = [
@@ -53,11 +53,11 @@ if (realComponentAvailable(t, 'VSYNC_TEST_S3_ENDPOINT', 'Ceph RGW (S3)')) {
       () => missing.list('a/'),
     ];
     for (const op of ops) {
-      await t.rejects(op(), { code: 'STORAGE_PERMANENT', hint: /bucket does not exist/ });
+      await t.rejects(op(), { code: 'STORAGE_BUCKET_NOT_FOUND', hint: /create-bucket --bucket vsync-missing-/ });
     }
   });
 
-  t.test('wrong credentials: permanent, with a hint about credentials', async (t) => {
+  t.test('wrong credentials: refused, with a hint about the secret', async (t) => {
     const client = new S3Client({
       ...settings,
       credentials: { accessKeyId: process.env.AWS_ACCESS_KEY_ID ?? 'x', secretAccessKey: 'wrong-secret' },
@@ -66,8 +66,8 @@ if (realComponentAvailable(t, 'VSYNC_TEST_S3_ENDPOINT', 'Ceph RGW (S3)')) {
     });
     const denied = new S3Storage(settings, client);
     t.teardown(() => client.destroy());
-    await t.rejects(denied.put('a/b', Buffer.from('x')), { code: 'STORAGE_PERMANENT', hint: /credentials/ });
-    await t.rejects(denied.get('a/b'), { code: 'STORAGE_PERMANENT' });
+    await t.rejects(denied.put('a/b', Buffer.from('x')), { code: 'STORAGE_CREDENTIALS_REFUSED', hint: /AWS_SECRET_ACCESS_KEY/ });
+    await t.rejects(denied.get('a/b'), { code: 'STORAGE_CREDENTIALS_REFUSED' });
   });
 
   t.test('an endpoint that refuses connections: transient, retried, then reported', async (t) => {

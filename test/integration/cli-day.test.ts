@@ -192,7 +192,10 @@ function badBuckets(t: TestContext): void {
     writeFileSync(u.envFile(), 'A=1\n');
     const pushed = await u.cli(['push', 'dev']);
     t.equal(pushed.code, exitCodes.storage);
-    t.match(pushed.stderr, /vsync: error: the store refused the request: .*NoSuchBucket.*\nvsync: hint: the bucket does not exist/s);
+    t.match(
+      pushed.stderr,
+      /vsync: error: the bucket does not exist: .*NoSuchBucket.*\nvsync: hint: vsync never creates a bucket: create it with/s,
+    );
     t.equal(readFileSync(u.envFile(), 'utf8'), 'A=1\n');
 
     shareConfig(u, denied, repoName);
@@ -200,7 +203,10 @@ function badBuckets(t: TestContext): void {
     writeFileSync(denied.envFile(), 'B=2\n');
     const refused = await denied.cli(['push', 'dev']);
     t.equal(refused.code, exitCodes.storage);
-    t.match(refused.stderr, /SignatureDoesNotMatch.*\nvsync: hint: the store refused these credentials/s);
+    t.match(
+      refused.stderr,
+      /the S3 store refused these credentials: .*SignatureDoesNotMatch.*\nvsync: hint: the secret does not match the access key id/s,
+    );
     t.equal(readFileSync(denied.envFile(), 'utf8'), 'B=2\n');
   });
 }

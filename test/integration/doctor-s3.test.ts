@@ -201,8 +201,8 @@ function rgw(t: TestContext): void {
     const res = await u.cli(['doctor', 'dev']);
     t.equal(res.code, exitCodes.storage);
     t.same(lines(res.stdout).slice(3), [
-      `fail  store          the store refused the request: ${repo}/dev/latest: NoSuchBucket (HTTP 404)`,
-      '                     hint: the bucket does not exist; check its name, region and endpoint',
+      `fail  store          the bucket does not exist: bucket ${bucket} at ${new URL(endpoint).host} (${repo}/dev/latest: NoSuchBucket, HTTP 404)`,
+      `                     hint: vsync never creates a bucket: create it with \`aws --endpoint-url ${endpoint} s3api create-bucket --bucket ${bucket}\`, or correct the bucket, region or endpoint in the config`,
       ...STORE_FAILED,
     ]);
     const admin = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true });
@@ -227,8 +227,8 @@ function rgw(t: TestContext): void {
     const res = await denied.cli(['doctor', 'dev']);
     t.equal(res.code, exitCodes.storage);
     t.same(lines(res.stdout).slice(3), [
-      `fail  store          the store refused the request: ${repo}/dev/latest: SignatureDoesNotMatch (HTTP 403)`,
-      '                     hint: the store refused these credentials; check AWS_PROFILE / AWS_ACCESS_KEY_ID and the bucket policy',
+      `fail  store          the S3 store refused these credentials: ${repo}/dev/latest: SignatureDoesNotMatch (HTTP 403)`,
+      '                     hint: the secret does not match the access key id: check AWS_SECRET_ACCESS_KEY (or the AWS_PROFILE in use) is the secret of that key, for this endpoint',
       ...STORE_FAILED,
     ]);
     const s3 = new S3Storage({ bucket, endpoint, region: 'us-east-1', forcePathStyle: true });

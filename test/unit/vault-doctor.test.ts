@@ -3,7 +3,7 @@
 // behind. The S3 servers (Ceph RGW, and s3rver, which ignores conditional writes) are in
 // test/integration/doctor.test.ts, with the real agent and CLI.
 import t from 'tap';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { generateKey } from '../../daemon/crypto/key.js';
 import { EnvKeychain } from '../../daemon/keychain/env-keychain.js';
@@ -188,15 +188,29 @@ t.test('no config, a broken config, an unknown repo: the config fails and what n
   t.equal(check(unknown, 'keychain').detail, 'the repo is unknown');
 });
 
-t.test('a store that can be read but not written: the scratch write fails, the clock is skipped', async (t) => {
+t.test('a store that can be read but not written: the store check fails with the folder hint, what needs it is skipped', async (t) => {
   const { base, cleanup } = tempBase('vsync-doctor-');
   t.teardown(cleanup);
-  // A regular file where the store's folder should be: reading finds nothing, writing cannot make the folder.
-  writeFileSync(join(base, 'store-file'), 'not a folder');
+  // A regular file where the store's folder was: reading finds nothing, writing cannot make the folder.
+  mkdirSync(join(base, 'store-file'));
   const { deps, ref } = await vaultOn(base, join(base, 'store-file'));
+  rmSync(join(base, 'store-file'), { recursive: true });
+  writeFileSync(join(base, 'store-file'), 'not a folder');
   const report = await doctor(deps, 'dev', async () => ref);
-  t.same(outcome(report), ['config:ok', 'keychain:ok', 'store:ok', 'clock:skip', 'if-none-match:fail:STORAGE_PERMANENT', 'if-match:skip']);
-  t.match(check(report, 'if-none-match').detail, /^could not write a scratch object: the store refused the request: /);
+  t.same(outcome(report), [
+    'config:ok',
+    'keychain:ok',
+    'store:fail:STORAGE_PERMANENT',
+    'clock:skip',
+    'if-none-match:skip',
+    'if-match:skip',
+  ]);
+  t.match(check(report, 'store'), {
+    detail:
+      /^file:\/\/.*\/store-file\/vsync\/dev\/ can be read, but a scratch object could not be written there: the store refused the request: /,
+    hint: /^a file stands where a folder of the store should be, at .*store-file or under it/,
+  });
+  t.equal(check(report, 'clock').detail, 'the store cannot be written');
 });
 
 t.test('without an env: the keychain answers, or says why not', async (t) => {

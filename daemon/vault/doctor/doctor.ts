@@ -51,6 +51,9 @@ export async function doctor(deps: VaultDeps, env: string | undefined, locate: (
   checks.push(await keyCheck(deps.keychain, ref, vault));
   if (!vault) return { repo, env, checks: [...checks, ...skipRest('needs the config')] };
 
+  // The store: latest read, then a scratch object written and removed (write-probe.ts), so that a store this
+  // machine may read but not write fails here, with the store's own cause and hint, not at the first push.
+  let read: DoctorCheck;
   try {
     const pointer = await readPointer(vault);
     const detail = pointer
@@ -58,15 +61,13 @@ export async function doctor(deps: VaultDeps, env: string | undefined, locate: (
       : `${vault.storage.describe(`${repo}/${env}/`)} answers; nothing pushed yet`;
     // The store answers, but with a latest no pull here takes (pull.ts): worth saying before a pull meets it.
     const future = pointer && isFromFuture(pointer.ts, deps.now());
-    checks.push(
-      future
-        ? {
-            name: 'store',
-            status: 'warn',
-            detail: `${detail}, more than a day after this machine's clock: pull refuses it (VAULT_VERSION_FROM_FUTURE); \`vsync push --force ${env}\` replaces it`,
-          }
-        : { name: 'store', status: 'ok', detail },
-    );
+    read = future
+      ? {
+          name: 'store',
+          status: 'warn',
+          detail: `${detail}, more than a day after this machine's clock: pull refuses it (VAULT_VERSION_FROM_FUTURE); \`vsync push --force ${env}\` replaces it`,
+        }
+      : { name: 'store', status: 'ok', detail };
   } catch (err) {
     checks.push(failed('store', err));
     return { repo, env, checks: [...checks, ...skipRest('the store cannot be read')] };
@@ -76,13 +77,24 @@ export async function doctor(deps: VaultDeps, env: string | undefined, locate: (
   try {
     probe = await probeWrites(vault.storage, scratchKey(repo, env), deps.now);
   } catch (err) {
-    checks.push({ name: 'clock', status: 'skip', detail: 'needs a scratch object in the store' });
-    checks.push(failed('if-none-match', err, 'could not write a scratch object: '));
-    return { repo, env, checks: [...checks, ...skipRest('needs a scratch object in the store')] };
+    const where = vault.storage.describe(`${repo}/${env}/`);
+    checks.push(failed('store', err, `${where} can be read, but a scratch object could not be written there: `));
+    return { repo, env, checks: [...checks, ...skipRest('the store cannot be written')] };
   }
+  checks.push(probe.leftover ? leftOver(read, vault.storage.describe(probe.key), probe.leftover) : read);
   const { store, before, after } = probe.clock!;
   checks.push(clockCheck(skewMs(store, before, after)), ...writeChecks(vault, probe));
   return { repo, env, checks };
+}
+
+/** The store check when the scratch object stayed: a warning that names it, with the store's reason. */
+function leftOver(read: DoctorCheck, where: string, why: VsyncError): DoctorCheck {
+  return {
+    name: 'store',
+    status: read.status === 'ok' ? 'warn' : read.status,
+    detail: `${read.detail}; the scratch object ${where} could not be removed: ${why.message}`,
+    hint: `remove it by hand (nothing reads it); ${why.hint}`,
+  };
 }
 
 // The agent's checks, in their order: all but `agent`, which is the client's.
@@ -136,7 +148,7 @@ function writeChecks(vault: OpenVault, probe: WriteProbe): DoctorCheck[] {
     const err = new VsyncError('STORAGE_CONDITIONAL_WRITES_IGNORED', detail);
     return { name, status: 'fail', code: err.code, detail: err.message, hint: err.hint };
   };
-  const checks: DoctorCheck[] = [
+  return [
     probe.ifNoneMatch === 'enforced'
       ? { name: 'if-none-match', status: 'ok', detail: 'a second put-if-absent on a scratch object was refused' }
       : ignored('if-none-match', `a second put-if-absent (If-None-Match: *) on ${where} replaced the object instead of being refused`),
@@ -149,9 +161,4 @@ function writeChecks(vault: OpenVault, probe: WriteProbe): DoctorCheck[] {
             `a put-if-match (If-Match) with the current ETag on ${where} was refused, so every push over an existing latest would fail`,
           ),
   ];
-  if (probe.leftover) {
-    const last = checks[1]!;
-    checks[1] = { ...last, detail: `${last.detail} (the scratch object ${where} could not be removed: ${probe.leftover.message})` };
-  }
-  return checks;
 }
