@@ -5,6 +5,7 @@
 // its answers are trusted, and anything of an unexpected shape becomes INTERNAL.
 import type { ProgressEvent } from '../shared/progress.js';
 import type { Env } from '../shared/paths.js';
+import { ENVIRONMENT_HEADER, environmentFingerprint } from '../shared/environment-fingerprint.js';
 import { checkSocket } from '../shared/socket-folder.js';
 import { MAX_SOCKET_PATH_BYTES } from '../shared/socket-path.js';
 import { VsyncError } from '../shared/errors.js';
@@ -99,8 +100,14 @@ export class AgentClient {
     return agentUnreachable(this.socket, why, this.env);
   }
 
+  #fingerprint: string | undefined;
+
   #open(req: AgentRequest): Promise<Answer> {
-    const headers: Record<string, string> = { accept: req.onEvent ? SSE : req.onProgress ? NDJSON : 'application/json' };
+    this.#fingerprint ??= environmentFingerprint(this.env);
+    const headers: Record<string, string> = {
+      accept: req.onEvent ? SSE : req.onProgress ? NDJSON : 'application/json',
+      [ENVIRONMENT_HEADER]: this.#fingerprint,
+    };
     const body = req.body === undefined ? undefined : Buffer.from(JSON.stringify(req.body));
     if (body) headers['content-type'] = 'application/json';
     const ms = req.timeoutMs;

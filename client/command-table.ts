@@ -9,6 +9,7 @@ import { logCommand } from './commands/log.js';
 import { doctorCommand } from './commands/doctor.js';
 import { eventsCommand } from './commands/events.js';
 import { initCommand } from './commands/init.js';
+import { forgetCommand } from './commands/forget.js';
 import { keyCommand } from './commands/key.js';
 import { lockCommand } from './commands/lock.js';
 import { pullCommand } from './commands/pull.js';
@@ -36,6 +37,7 @@ export const COMMAND_TABLE = [
   keyCommand,
   daemonCommand,
   doctorCommand,
+  forgetCommand,
 ] as const;
 
 export type CommandSpecs = (typeof COMMAND_TABLE)[number];

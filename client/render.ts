@@ -11,6 +11,7 @@ import type {
   KeyRotateResult,
   LockResult,
   PullResult,
+  ForgetResult,
   PushResult,
   StatusResult,
   UnwatchResult,
@@ -105,13 +106,45 @@ export function progressPrintout(event: ProgressEvent): Printout {
   return { lines: [event.kind === 'step' ? `[${event.n}/${event.of}] ${event.text}` : event.text], warnings: [] };
 }
 
-export function initLines(r: InitResult): string[] {
-  return [
+export function initPrintout(r: InitResult): Printout {
+  const lines = [
     `✅ initialised ${r.repo}/${r.env}`,
     `  config: ${r.configFile}`,
     `  vault folder: ${r.vaultFolder.replace(/\/+$/, '')}/`,
     `  store: ${r.store}`,
   ];
+  if (r.gitignore !== undefined) {
+    lines.push(
+      r.gitignore.added.length > 0
+        ? `  ${r.gitignore.file}: added ${r.gitignore.added.join(' and ')} (commit it)`
+        : `  ${r.gitignore.file}: git already ignores the vault folder and .env`,
+    );
+  }
+  if (r.repoFile !== undefined) lines.push(`  repo name: ${r.repo}, written to ${r.repoFile} (commit it: teammates' vsync reads it)`);
+  return { lines, warnings: r.warnings ?? [] };
+}
+
+/** After `forget <env>`: what went, where the key's backup is, and what stayed. */
+export function forgetLines(r: ForgetResult): string[] {
+  const lines = [`✅ forgot ${r.repo}/${r.env} on this machine`];
+  if (r.configFile !== undefined) lines.push(`  removed config: ${r.configFile}`);
+  lines.push(
+    r.keychain !== undefined
+      ? `  removed key: ${r.repo}/${r.env} (${r.keychain})`
+      : '  no key removed (none stored here, or it comes from VSYNC_KEY)',
+  );
+  if (r.backup?.kind === 'share') {
+    lines.push(`  key backed up: ${r.backup.file}`);
+    if (r.backup.passphrase !== undefined)
+      lines.push(`  its passphrase: ${r.backup.passphrase}  (to undo: vsync key import ${r.backup.file})`);
+  } else if (r.backup !== undefined) {
+    lines.push(`  key backed up (no config opens it, so as bare text): ${r.backup.file}`);
+  }
+  lines.push(
+    `  kept: the vault folder, its backups and the store's versions`,
+    `next: vsync init ${r.env}   or   vsync key import <share file>`,
+  );
+  return lines;
 }
 
 export function pushLine(r: PushResult): string {
@@ -152,11 +185,9 @@ export function restoreLines(r: RestoreResult): string[] {
   return lines;
 }
 
-const NOT_GITIGNORED = '.env is not gitignored; add it to .gitignore so secrets never reach git';
-
 /** After `use <env>`: where `.env` now points. */
 export function usePrintout(r: UseResult): Printout {
-  return { lines: [`.env → ${r.target ?? ''}`], warnings: r.gitignored === false ? [NOT_GITIGNORED] : [] };
+  return { lines: [`.env → ${r.target ?? ''}`], warnings: r.gitWarnings ?? [] };
 }
 
 /** After `use` with no env: what `.env` is now. */

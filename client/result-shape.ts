@@ -39,10 +39,20 @@ export function expectShape<T>(value: unknown, shape: Shape, what: string): T {
  * kind and whether it may be left out. test/unit/wire-contract.test.ts holds each to its schema.
  */
 export const SHAPES = {
-  init: { repo: 'string', env: 'string', configFile: 'string', vaultFolder: 'string', store: 'string' },
+  init: {
+    repo: 'string',
+    env: 'string',
+    configFile: 'string',
+    vaultFolder: 'string',
+    store: 'string',
+    gitignore: 'object?',
+    repoFile: 'string?',
+    warnings: 'array?',
+  },
   push: { repo: 'string', env: 'string', version: 'string', bytes: 'number', url: 'string' },
   pull: { repo: 'string', env: 'string', version: 'string', backup: 'string?', folder: 'string' },
   lock: { dropped: 'number' },
+  forget: { repo: 'string', env: 'string', configFile: 'string?', keychain: 'string?', backup: 'object?' },
   keyExport: { repo: 'string', env: 'string', file: 'string', passphrase: 'string?' },
   keyImport: {
     repo: 'string',
@@ -55,7 +65,7 @@ export const SHAPES = {
     checkoutRepo: 'string?',
   },
   keyRotate: { repo: 'string', env: 'string', version: 'string', from: 'string', keychain: 'string', keys: 'number' },
-  use: { link: 'string', kind: 'string', target: 'string?', gitignored: 'boolean?' },
+  use: { link: 'string', kind: 'string', target: 'string?', gitWarnings: 'array?' },
   versions: { repo: 'string', env: 'string', location: 'string', latest: 'string?', versions: 'array' },
   versionEntry: { ts: 'string', size: 'number', latest: 'boolean', key: 'string?' },
   doctor: { agent: 'object', repo: 'string?', env: 'string?', checks: 'array' },
@@ -128,6 +138,7 @@ export const expectInit = (v: unknown) => expectShape<api.InitResult>(v, SHAPES.
 export const expectPush = (v: unknown) => expectShape<api.PushResult>(v, SHAPES.push, 'push result');
 export const expectPull = (v: unknown) => expectShape<api.PullResult>(v, SHAPES.pull, 'pull result');
 export const expectLock = (v: unknown) => expectShape<api.LockResult>(v, SHAPES.lock, 'lock result');
+export const expectForget = (v: unknown) => expectShape<api.ForgetResult>(v, SHAPES.forget, 'forget result');
 export const expectKeyExport = (v: unknown) => expectShape<api.KeyExportResult>(v, SHAPES.keyExport, 'key export result');
 export const expectKeyRotate = (v: unknown) => expectShape<api.KeyRotateResult>(v, SHAPES.keyRotate, 'key rotate result');
 export const expectKeyImport = (v: unknown) => expectShape<api.KeyImportResult>(v, SHAPES.keyImport, 'key import result');

@@ -25,6 +25,7 @@ import { DEFAULT_WATCH_SETTINGS, type WatchSettings } from './watch/vault-watch.
 import { watchListFile } from './watch/watch-list.js';
 import { Watches } from './watch/watches.js';
 import { buildApp } from './server/app.js';
+import { environmentFingerprint } from '../shared/environment-fingerprint.js';
 import type { ServerLimits } from './server/server-limits.js';
 import {
   checkInheritedSocket,
@@ -72,6 +73,8 @@ Environment:
                             pushed: git user.email, else the user name; the machine: a random id)
   VSYNC_TEST_ROTATION_HOLD  tests only: a key rotation waits after this step (pending-saved, …), said on
                             stderr, until the agent is killed or gets SIGUSR2
+  VSYNC_TEST_START_HOLD=1   tests only: the agent says so in its log and waits (10 min at most) before it
+                            takes the lock and listens: an agent that never answers
   VSYNC_TRACE_FILE          append how long each part of every operation took (store requests, zipping,
                             local state, …) to this file, one JSON line each: for measuring, not everyday use
   LISTEN_PID, LISTEN_FDS    socket activation (sd_listen_fds): serve the socket passed as fd 3, bound at
@@ -98,7 +101,13 @@ const Settings = z.object({
   VSYNC_TRACE_FILE: z.string().refine(isAbsolute, 'must be an absolute path').optional(),
   VSYNC_LOG_HOSTNAME: z.enum(['0', '1'], { error: 'must be 0 or 1' }).optional(),
   VSYNC_TEST_ROTATION_HOLD: z.enum(ROTATION_STEPS).optional(),
+  VSYNC_TEST_START_HOLD: z.enum(['0', '1']).optional(),
 });
+
+/** Started by systemd (INVOCATION_ID, set for every unit) or launchd (XPC_SERVICE_NAME), not by a shell. */
+function serviceManaged(env: NodeJS.ProcessEnv): boolean {
+  return Boolean(env.INVOCATION_ID) || Boolean(env.XPC_SERVICE_NAME && env.XPC_SERVICE_NAME !== '0');
+}
 
 /** The bundle caps the environment sets (limits.ts has the defaults, a vault config may override them). */
 function bundleLimits(settings: z.infer<typeof Settings>): Partial<BundleLimits> {
@@ -266,9 +275,16 @@ async function main(): Promise<void> {
     onShutdown: () => void stop('shutdown requested'),
     logger: true,
     limits,
+    // A service manager's agent has the manager's environment, not a shell's: held to the folders alone.
+    environment: { fingerprint: environmentFingerprint(process.env), credentials: !serviceManaged(process.env) },
   });
   for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => void stop(signal));
   await prepareSocketFolder(socket);
+  if (settings.VSYNC_TEST_START_HOLD === '1') {
+    // Before the lock, so an agent killed here leaves nothing behind; bounded, so a test that leaks one does not leave it for good.
+    app.log.warn('holding before taking the lock and listening (VSYNC_TEST_START_HOLD)');
+    await new Promise((resolve) => setTimeout(resolve, 600_000));
+  }
   // Held for the agent's life: of two agents started at once (two commands autostarting after a crash),
   // one gets it and the other stops here, so they cannot both clear and take the socket.
   const agentLock = new LockFile(agentLockFile(socket), {

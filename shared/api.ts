@@ -53,6 +53,13 @@ export type ErrorBody = z.infer<typeof ErrorBodySchema>;
 export const InitRequestSchema = z.strictObject({
   cwd: Cwd,
   env: EnvName,
+  /** The repo's name, written to `.vsync`: needed outside a git checkout, where no name can be found. */
+  repo: z
+    .string()
+    .min(1)
+    .max(100)
+    .refine((n) => !/[\u0000-\u001f\u007f]/.test(n), 'must not hold control characters')
+    .optional(),
   /** A folder (the client resolves a relative --store against its working folder). */
   store: AbsolutePath.optional(),
   // The same rules as the config's (daemon/vault/config.ts), refused here as a bad request (400) rather than
@@ -111,6 +118,12 @@ export const InitResultSchema = z.strictObject({
   configFile: z.string(),
   vaultFolder: z.string(),
   store: z.string(),
+  /** The repo's top-level .gitignore and the lines init appended to it (none when git already ignored both). */
+  gitignore: z.strictObject({ file: z.string(), added: z.array(z.string()) }).optional(),
+  /** The `.vsync` file init wrote for `--repo`, to be committed. */
+  repoFile: z.string().optional(),
+  /** What init could not do and the user should (a .gitignore it could not write). */
+  warnings: z.array(z.string()).optional(),
 });
 export type InitResult = z.infer<typeof InitResultSchema>;
 
@@ -156,7 +169,8 @@ export const UseResultSchema = z.strictObject({
   link: z.string(),
   kind: z.enum(['symlink', 'file', 'none']),
   target: z.string().optional(),
-  gitignored: z.boolean().optional(),
+  /** What would let git commit the vault folder or `.env`, each with its fix (daemon/vault/git-exposure.ts). */
+  gitWarnings: z.array(z.string()).optional(),
 });
 export type UseResult = z.infer<typeof UseResultSchema>;
 
@@ -351,6 +365,26 @@ export const KeyImportResultSchema = z.strictObject({
   checkoutRepo: z.string().optional(),
 });
 export type KeyImportResult = z.infer<typeof KeyImportResultSchema>;
+
+// ---- forget ----
+
+export const ForgetRequestSchema = z.strictObject({ cwd: Cwd, env: EnvName });
+export type ForgetRequest = z.infer<typeof ForgetRequestSchema>;
+
+export const ForgetResultSchema = z.strictObject({
+  repo: z.string(),
+  env: z.string(),
+  /** The config file removed, when there was one. */
+  configFile: z.string().optional(),
+  /** The keychain the key was removed from; absent when the key comes from VSYNC_KEY or there was none. */
+  keychain: z.string().optional(),
+  /**
+   * The key's backup: a share file `vsync key import` takes back with `passphrase`, or (`key`) the bare key
+   * text, when no config opens with it.
+   */
+  backup: z.strictObject({ file: z.string(), kind: z.enum(['share', 'key']), passphrase: z.string().optional() }).optional(),
+});
+export type ForgetResult = z.infer<typeof ForgetResultSchema>;
 
 // ---- diff ----
 

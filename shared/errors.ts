@@ -48,6 +48,20 @@ export const registry = {
     exit: x.config,
   },
 
+  REPO_NOT_GIT: {
+    message: 'this folder is not in a git checkout, so it has no repo name to share with teammates',
+    hint: "run init inside your project's git checkout, or name the repo: `vsync init <env> --repo <name>` (written to .vsync; teammates must use the same name)",
+    http: 422,
+    exit: x.config,
+  },
+
+  STORE_FOLDER_INVALID: {
+    message: 'this folder cannot hold a store',
+    hint: 'give --store a folder you can write, on a real disk (not under /proc, /sys or /dev); it is made on the first push if it does not exist',
+    http: 422,
+    exit: x.config,
+  },
+
   // Config files
   CONFIG_NOT_FOUND: {
     message: 'no config for this repo and env',
@@ -170,6 +184,25 @@ export const registry = {
     http: 502,
     exit: x.storage,
   },
+  // S3 failures a newcomer meets first, each with its own fix (daemon/storage/s3-failures.ts); not retried.
+  STORAGE_BUCKET_NOT_FOUND: {
+    message: 'the bucket does not exist',
+    hint: 'create it (`aws s3 mb s3://<bucket>`; for a server other than AWS, `aws --endpoint-url <url> s3api create-bucket --bucket <bucket>`), or correct the bucket, region or endpoint in the config',
+    http: 502,
+    exit: x.storage,
+  },
+  STORAGE_NO_CREDENTIALS: {
+    message: 'no AWS credentials were found for the S3 store',
+    hint: 'set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE (`aws configure` writes ~/.aws/credentials), where the agent starts; then `vsync daemon stop`, so that the next command starts an agent that sees them',
+    http: 502,
+    exit: x.storage,
+  },
+  STORAGE_CREDENTIALS_REFUSED: {
+    message: 'the S3 store refused these credentials',
+    hint: 'check the access key id and secret (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, or the AWS_PROFILE in use) are the ones for this endpoint, and that they may read and write the bucket',
+    http: 502,
+    exit: x.storage,
+  },
   STORAGE_OBJECT_TOO_LARGE: {
     message: 'the object is larger than the reader allows',
     hint: 'nothing was kept of it; the object was not written by vsync or someone replaced it; `vsync versions <env>` shows sizes',
@@ -236,15 +269,21 @@ export const registry = {
   // Vault operations
   VAULT_EXISTS: {
     message: 'this vault is already initialised here',
-    hint: 'push and pull it as it is; to start over, remove the config file and the keychain entry first',
+    hint: 'use it as it is (`vsync push <env>`, `vsync pull <env>`); to start over, `vsync forget <env>` (backs the key up, then removes the config and the key), then `vsync init <env>`',
     http: 409,
     exit: x.config,
   },
   VAULT_KEY_EXISTS: {
-    message: 'the keychain already holds a key for this repo and env',
-    hint: 'init never replaces a key; if it is the team key, restore the config from a teammate instead, or remove the entry first',
+    message: 'the keychain already holds a key for this repo and env, with no config beside it',
+    hint: 'if a teammate shared this vault, `vsync key import <share file>` brings both; to start over, `vsync forget <env>` (backs the key up first), then `vsync init <env>`',
     http: 409,
     exit: x.keychain,
+  },
+  VAULT_EXISTS_IN_STORE: {
+    message: 'the store already holds this vault: someone has initialised and pushed it',
+    hint: 'join it with its key: a teammate runs `vsync key export <env>` and you `vsync key import <file>`; a new key made here could not open its versions',
+    http: 409,
+    exit: x.config,
   },
   VAULT_CONFLICT: {
     message: 'the remote moved since this machine last synced',
@@ -350,9 +389,21 @@ export const registry = {
   },
   USE_TARGET_MISSING: {
     message: 'the vault folder has no env file for this env',
-    hint: 'pull the env first: `vsync pull <env>`',
+    hint: 'pull the env first (`vsync pull <env>`), or write the file and push it (`vsync push <env>`)',
     http: 404,
-    exit: x.usage,
+    exit: x.config,
+  },
+  USE_NOTHING_PUSHED: {
+    message: 'the vault folder has no env file for this env, and nobody has pushed one',
+    hint: 'write the variables to infra/vault/<env>/.env.<env> (KEY=value lines), then `vsync push <env>` and `vsync use <env>`',
+    http: 404,
+    exit: x.config,
+  },
+  USE_NOT_PULLED: {
+    message: 'the env file is in the store but not in this checkout',
+    hint: 'pull it first: `vsync pull <env>`, then `vsync use <env>`',
+    http: 404,
+    exit: x.config,
   },
 
   // vsync run
@@ -420,6 +471,12 @@ export const registry = {
   },
 
   // The agent and its socket
+  AGENT_ENVIRONMENT_CHANGED: {
+    message: 'the agent was started with another environment than this command has',
+    hint: "run `vsync daemon restart`: the agent starts again with this shell's environment (its watches resume; keys are read again)",
+    http: 409,
+    exit: x.agent,
+  },
   AGENT_UNREACHABLE: {
     message: 'no vsync agent answers on the socket',
     hint: 'start it with `vsync daemon start` (or let vsync start it: unset VSYNC_NO_AUTOSTART); its log says why it stopped',

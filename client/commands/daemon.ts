@@ -13,6 +13,11 @@ import { daemonInstall } from './daemon-install.js';
 const ACTIONS = [
   { name: 'start', help: 'start the agent in the background unless one is running' },
   { name: 'stop', help: 'ask the agent to finish what it is doing and exit' },
+  {
+    name: 'restart',
+    help: `stop the agent, then start it with this shell's environment (after an export of
+AWS_* or VSYNC_KEY: AGENT_ENVIRONMENT_CHANGED says when that is needed)`,
+  },
   { name: 'status', help: 'say whether the agent is running (exit code 8 when it is not)' },
   {
     name: 'install',
@@ -34,10 +39,10 @@ export interface Daemon {
 export const daemonCommand = defineCommand<Daemon>({
   name: 'daemon',
   summary: [
-    ['daemon start|stop|status', 'manage the agent (vsyncd)'],
+    ['daemon start|stop|restart|status', 'manage the agent (vsyncd)'],
     ['daemon install|uninstall', 'run the agent as a service from login on (systemd, launchd), or no more'],
   ],
-  usage: ['vsync daemon start|stop|status', 'vsync daemon install|uninstall [--dry-run]'],
+  usage: ['vsync daemon start|stop|restart|status', 'vsync daemon install|uninstall [--dry-run]'],
   positionals: [`<${ACTIONS.map((a) => a.name).join('|')}>`],
   actions: ACTIONS,
   options: [{ name: 'dry-run', help: 'print what install or uninstall would write, remove and run; change nothing' }],
@@ -58,6 +63,8 @@ async function daemon(command: Daemon, ctx: Context): Promise<void> {
       return start(ctx);
     case 'stop':
       return stop(ctx);
+    case 'restart':
+      return restart(ctx);
     case 'status':
       return status(ctx);
     case 'install':
@@ -89,6 +96,20 @@ async function stop(ctx: Context): Promise<void> {
   }
   if (ctx.json) return ctx.out.json({ running: false, stopped: true });
   ctx.out.line('vsyncd stopped');
+}
+
+/** stop, then start: under socket activation the status probe that start sends is what starts it again. */
+async function restart(ctx: Context): Promise<void> {
+  const stopped = await stopAgent(ctx);
+  let pid: number;
+  try {
+    pid = expectStatus(await ctx.client.call({ ...STATUS, timeoutMs: 5_000 })).pid;
+  } catch (err) {
+    if (!isNoAgent(err)) throw err;
+    pid = (await startAgent(ctx.client)).pid;
+  }
+  if (ctx.json) return ctx.out.json({ running: true, restarted: stopped, pid, socket: ctx.client.socket });
+  ctx.out.line(stopped ? `vsyncd restarted (pid ${pid})` : `vsyncd was not running; started (pid ${pid})`);
 }
 
 async function status(ctx: Context): Promise<void> {

@@ -3,8 +3,8 @@
 import { resolve } from 'node:path';
 import type { InitRequest } from '../../shared/api.js';
 import { defineCommand, route, usage } from '../command.js';
-import { streamProgress } from '../context.js';
-import { initLines } from '../render.js';
+import { print, streamProgress } from '../context.js';
+import { initPrintout } from '../render.js';
 import { expectInit } from '../result-shape.js';
 
 export interface Init {
@@ -17,6 +17,8 @@ export interface Init {
   readonly region?: string;
   readonly prefix?: string;
   readonly pathStyle: boolean;
+  /** The repo's name, for a folder outside git (written to `.vsync`). */
+  readonly repo?: string;
 }
 
 const INIT = route('POST', '/v1/init');
@@ -25,13 +27,17 @@ export const initCommand = defineCommand<Init>({
   name: 'init',
   summary: 'make a key, a config and the vault folder for <env>',
   usage: [
-    'vsync init <env> [--store <dir> | --bucket <bucket> [--endpoint <url>] [--region <region>]',
-    '           [--prefix <prefix>] [--path-style]]',
+    'vsync init <env> [--repo <name>] [--store <dir> | --bucket <bucket> [--endpoint <url>]',
+    '           [--region <region>] [--prefix <prefix>] [--path-style]]',
   ],
   about: `Makes a key for this repo and <env> in the OS keychain, a config file and the vault folder
-(infra/vault/<env>/). Versions go to a local folder store (the default, or --store) or to S3.`,
+(infra/vault/<env>/), and adds the vault folder and .env to the repo's .gitignore. Versions go to a
+local folder store (the default, or --store) or to S3. The repo's name (the first part of every key
+and store path) is the committed .vsync file's, else the origin remote's, else the checkout folder's;
+outside a git checkout, name it with --repo.`,
   positionals: ['<env>'],
   options: [
+    { name: 'repo', value: 'name', help: "the repo's name, written to .vsync (needed outside a git checkout)" },
     { name: 'store', value: 'dir', help: 'a folder to keep versions in (relative to here is fine)' },
     { name: 'bucket', value: 'bucket', help: "an S3 bucket instead; credentials come from the AWS SDK's usual chain" },
     { name: 'endpoint', value: 'url', help: "an S3-compatible server's URL" },
@@ -50,6 +56,7 @@ export const initCommand = defineCommand<Init>({
       region: values.get('region'),
       prefix: values.get('prefix'),
       pathStyle: flags.has('path-style'),
+      repo: values.get('repo'),
     } as const;
     if (command.store !== undefined && command.bucket !== undefined)
       throw usage('give --store (a local folder) or --bucket (S3), not both', 'init');
@@ -69,9 +76,10 @@ export const initCommand = defineCommand<Init>({
       ...(command.region !== undefined ? { region: command.region } : {}),
       ...(command.prefix !== undefined ? { prefix: command.prefix } : {}),
       ...(command.pathStyle ? { forcePathStyle: true } : {}),
+      ...(command.repo !== undefined ? { repo: command.repo } : {}),
     };
     const result = expectInit(await ctx.request({ ...INIT, body, ...streamProgress(ctx) }));
     if (ctx.json) return ctx.out.json(result);
-    for (const line of initLines(result)) ctx.out.line(line);
+    print(ctx.out, initPrintout(result));
   },
 });

@@ -8,6 +8,7 @@ import {
   BODY_LIMIT_BYTES,
   EmptyRequestSchema,
   InitRequestSchema,
+  ForgetRequestSchema,
   PullRequestSchema,
   PushRequestSchema,
   UnwatchRequestSchema,
@@ -28,6 +29,7 @@ import {
   type StatusResult,
   type WatchListResult,
 } from '../../shared/api.js';
+import { ENVIRONMENT_HEADER, environmentDifferences } from '../../shared/environment-fingerprint.js';
 import { VsyncError } from '../../shared/errors.js';
 import { describeIssues } from '../../shared/validation.js';
 import { VERSION } from '../../shared/version.js';
@@ -54,7 +56,15 @@ export interface AppOptions {
   readonly logger?: boolean;
   /** Defaults: DEFAULT_SERVER_LIMITS (server-limits.ts). */
   readonly limits?: Partial<ServerLimits>;
+  /**
+   * The agent's own environment fingerprint (shared/environment-fingerprint.ts), against which each client's
+   * is checked; `credentials: false` for an agent a service manager started. Unchecked when absent.
+   */
+  readonly environment?: { readonly fingerprint: string; readonly credentials: boolean };
 }
+
+/** Routes that answer whatever the caller's environment: they read or end the agent itself, not a vault. */
+const ENVIRONMENT_FREE = new Set([`${API_PREFIX}/status`, `${API_PREFIX}/shutdown`, `${API_PREFIX}/lock`, `${API_PREFIX}/events`]);
 
 function parse<S extends z.ZodType>(schema: S, input: unknown): z.infer<S> {
   // No body at all is an empty request; a JSON `null` is a body of the wrong shape.
@@ -93,6 +103,15 @@ export function buildApp(options: AppOptions): FastifyInstance {
     const failure = requestError(err, request.log);
     void reply.status(failure.http).send(errorBody(failure));
   });
+  const environment = options.environment;
+  if (environment !== undefined) {
+    app.addHook('onRequest', async (request) => {
+      const theirs = request.headers[ENVIRONMENT_HEADER];
+      if (typeof theirs !== 'string' || ENVIRONMENT_FREE.has(request.url.split('?')[0]!)) return;
+      const differing = environmentDifferences(environment.fingerprint, theirs, { credentials: environment.credentials });
+      if (differing.length > 0) throw new VsyncError('AGENT_ENVIRONMENT_CHANGED', `these differ: ${differing.join('; ')}`);
+    });
+  }
   app.setNotFoundHandler((request, reply) => {
     void reply.status(404).send(errorBody(new VsyncError('AGENT_BAD_REQUEST', `no route ${request.method} ${request.url.split('?')[0]}`)));
   });
@@ -188,6 +207,11 @@ export function buildApp(options: AppOptions): FastifyInstance {
   app.post(`${API_PREFIX}/key/import`, async (request) => {
     const { cwd, file, passphrase } = parse(KeyImportRequestSchema, request.body);
     return service.importKey(cwd, file, passphrase);
+  });
+
+  app.post(`${API_PREFIX}/forget`, async (request) => {
+    const { cwd, env } = parse(ForgetRequestSchema, request.body);
+    return service.forget(cwd, env);
   });
 
   app.post(`${API_PREFIX}/lock`, async (request): Promise<LockResult> => {

@@ -23,6 +23,8 @@ export interface KeySource {
    * and derived here, so the vault's first push does not derive it again. Absent where keys are only read.
    */
   adopt?(repo: string, env: string, salt: string, key: Buffer): void;
+  /** Drops the vault's key from memory (`vsync forget`): the next use reads the keychain again. */
+  forget?(repo: string, env: string): void;
 }
 
 export class KeyRing implements KeySource {
@@ -69,6 +71,10 @@ export class KeyRing implements KeySource {
 
   adopt(repo: string, env: string, salt: string, key: Buffer): void {
     this.hold(keychainAccount(repo, env), key, salt);
+  }
+
+  forget(repo: string, env: string): void {
+    this.drop(keychainAccount(repo, env));
   }
 
   /** Keeps `key` for `account` until it idles out; a command's own key unlocks its vault after `lock()`. */

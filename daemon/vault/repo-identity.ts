@@ -1,7 +1,7 @@
 // Which repo a working folder belongs to, and so which `<repo>/` its vaults live under (docs/FORMAT.md §8):
 // a committed `.vsync` file (`repo=<name>`) at the git top level, else the `origin` remote normalised, else
 // the top-level folder's name normalised. Teammates get the same name from the same clone without any setup.
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { VsyncError } from '../../shared/errors.js';
 import { assertRepoName, normaliseRepoName } from '../../shared/names.js';
@@ -14,6 +14,8 @@ export interface RepoIdentity {
   /** The git top level (or the folder itself outside git): vault folders are relative to it. */
   readonly root: string;
   readonly source: '.vsync' | 'origin' | 'folder';
+  /** Whether `root` is a git checkout's top level (else it is the folder asked about, outside git). */
+  readonly inGit: boolean;
 }
 
 /** The `repo=` line of a `.vsync` file; undefined when there is no file or no such line. */
@@ -33,7 +35,9 @@ async function repoFromDotfile(root: string): Promise<string | undefined> {
 }
 
 export async function resolveRepoIdentity(cwd: string): Promise<RepoIdentity> {
-  const root = (await git(cwd, ['rev-parse', '--show-toplevel'])) || resolve(cwd);
+  const top = await git(cwd, ['rev-parse', '--show-toplevel']);
+  const root = top || resolve(cwd);
+  const inGit = Boolean(top);
 
   const declared = await repoFromDotfile(root);
   if (declared !== undefined) {
@@ -46,17 +50,31 @@ export async function resolveRepoIdentity(cwd: string): Promise<RepoIdentity> {
         hint: 'fix the repo= line: only a-z, 0-9, "." and "_", not starting with ".", at most 100 characters',
       });
     }
-    return { repo: declared, root, source: '.vsync' };
+    return { repo: declared, root, source: '.vsync', inGit };
   }
 
   const origin = await git(root, ['config', '--get', 'remote.origin.url']);
   const fromOrigin = origin ? normaliseRepoName(origin) : undefined;
-  if (fromOrigin !== undefined) return { repo: fromOrigin, root, source: 'origin' };
+  if (fromOrigin !== undefined) return { repo: fromOrigin, root, source: 'origin', inGit };
 
   const fromFolder = normaliseRepoName(basename(root));
-  if (fromFolder !== undefined) return { repo: fromFolder, root, source: 'folder' };
+  if (fromFolder !== undefined) return { repo: fromFolder, root, source: 'folder', inGit };
 
   throw new VsyncError('NAME_INVALID', `no repo name can be made from ${JSON.stringify(basename(root))}`, {
     hint: `write a .vsync file at ${root} with a line repo=<name>, and commit it`,
   });
+}
+
+/**
+ * Names the repo at `root` by writing its `.vsync` (`init --repo`): created only if absent, never over a
+ * file (or a symlink) that is there. Returns the file's path.
+ */
+export async function declareRepo(root: string, repo: string): Promise<string> {
+  assertRepoName(repo);
+  const file = join(root, '.vsync');
+  await writeFile(file, `# vsync: this repo's name in the store and the keychain; commit this file\nrepo=${repo}\n`, {
+    flag: 'wx',
+    mode: 0o644,
+  });
+  return file;
 }

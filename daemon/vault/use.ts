@@ -4,13 +4,10 @@
 import { lstat, readlink, rename, symlink, unlink } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { VsyncError } from '../../shared/errors.js';
-import { assertEnvName, assertRepoName } from '../../shared/names.js';
-import { configFile, type Env } from '../../shared/paths.js';
 import { tempPathFor } from '../fs/atomic-write.js';
 import { isErrno } from '../fs/errno.js';
-import { readConfig, vaultFolderOf } from './config.js';
-import { git } from './git.js';
-import { assertVaultPathSafe } from './vault-path.js';
+import { gitExposure } from './git-exposure.js';
+import { openVault, readPointer, type OpenVault, type VaultDeps, type VaultRef } from './vault.js';
 import type { UseResult } from '../../shared/api.js';
 
 // The result is the wire contract's (shared/api.ts), not a shape of the domain's own.
@@ -27,28 +24,34 @@ async function linkState(link: string): Promise<{ kind: UseResult['kind']; targe
   }
 }
 
-async function isGitignored(root: string): Promise<boolean | undefined> {
-  if ((await git(root, ['rev-parse', '--is-inside-work-tree'])) === undefined) return undefined;
-  // check-ignore answers 0 for ignored and 1 (undefined here) for not ignored.
-  return (await git(root, ['check-ignore', '-q', '--no-index', '.env'])) !== undefined;
-}
-
 export async function showUse(root: string): Promise<UseResult> {
   const link = join(root, '.env');
-  return { link, ...(await linkState(link)), gitignored: await isGitignored(root) };
+  return { link, ...(await linkState(link)) };
 }
 
-export async function use(environment: Env, repo: string, env: string, root: string): Promise<UseResult> {
-  assertRepoName(repo);
-  assertEnvName(env);
-  const config = await readConfig(configFile(repo, env, environment));
-  // `.env` must point into the checkout's own vault folder, not through a committed symlink to elsewhere.
-  await assertVaultPathSafe(root, vaultFolderOf(config, env));
-  const target = posix.join(vaultFolderOf(config, env), `.env.${env}`);
-  const link = join(root, '.env');
-  if ((await lstat(join(root, ...target.split('/'))).catch(() => undefined))?.isFile() !== true) {
-    throw new VsyncError('USE_TARGET_MISSING', target);
+/**
+ * Why `.env.<env>` is not in the vault folder, as the error that says what to do: nothing was ever pushed
+ * (write it, then push), it was pushed but not pulled here (pull), or the store cannot tell us (offline).
+ */
+async function missingEnvFile(vault: OpenVault, target: string): Promise<VsyncError> {
+  let pointer: Awaited<ReturnType<typeof readPointer>>;
+  try {
+    pointer = await readPointer(vault);
+  } catch {
+    return new VsyncError('USE_TARGET_MISSING', target);
   }
+  const { env } = vault.ref;
+  if (pointer === undefined)
+    return new VsyncError('USE_NOTHING_PUSHED', `${target} (and nothing pushed to ${vault.storage.describe(`${vault.ref.repo}/${env}/`)})`);
+  return new VsyncError('USE_NOT_PULLED', `${target} (the store has version ${pointer.ts})`);
+}
+
+export async function use(deps: VaultDeps, ref: VaultRef): Promise<UseResult> {
+  const vault = await openVault(deps, ref);
+  const { env, root } = ref;
+  const target = posix.join(vault.vaultFolder, `.env.${env}`);
+  const link = join(root, '.env');
+  if ((await lstat(join(root, ...target.split('/'))).catch(() => undefined))?.isFile() !== true) throw await missingEnvFile(vault, target);
   const current = await linkState(link);
   if (current.kind === 'file') throw new VsyncError('USE_ENV_IS_FILE', link);
   // A new link beside the old one, renamed over it: `.env` is never missing, even for a moment.
@@ -60,5 +63,6 @@ export async function use(environment: Env, repo: string, env: string, root: str
     await unlink(temp).catch(() => undefined);
     throw err;
   }
-  return { link, kind: 'symlink', target, gitignored: await isGitignored(root) };
+  const gitWarnings = await gitExposure(root, vault.vaultFolder);
+  return { link, kind: 'symlink', target, ...(gitWarnings.length > 0 ? { gitWarnings } : {}) };
 }

@@ -21,16 +21,18 @@ import type {
 } from '../../shared/api.js';
 import { VsyncError, isVsyncError } from '../../shared/errors.js';
 import type { Trigger } from '../../shared/events.js';
-import { assertEnvName } from '../../shared/names.js';
+import { assertEnvName, assertRepoName } from '../../shared/names.js';
 import { silent, type Progress } from '../../shared/progress.js';
 import type { Storage } from '../storage/storage.js';
 import type { EventHub } from './event-hub.js';
 import type { FolderRead } from '../bundle/zip-folder.js';
 import { readFolderState } from './folder-state.js';
 import { init, type InitOptions, type InitResult } from './init.js';
+import { forget, type ForgetResult } from './forget.js';
 import type { KeySource } from './key-ring.js';
 import { exportKey, importShare, readShare, type KeyExportResult, type KeyImportResult } from './key-share.js';
 import { readLocalState } from './local-state.js';
+import { warnedOfGit } from './git-exposure.js';
 import { pull, type PullOptions } from './pull.js';
 import { push, pushFolder, type PushOptions } from './push.js';
 import { span } from '../trace/span.js';
@@ -100,8 +102,25 @@ export class VaultService {
   }
 
   /** `signal`, here and below: the caller's (the HTTP client went away); the operation is cancelled when it fires. */
-  init(cwd: string, env: string, options: InitOptions, signal?: AbortSignal): Promise<InitResult> {
-    return this.run('init', cwd, env, (ref, deps) => init(deps, ref, options), { signal });
+  async init(cwd: string, env: string, options: InitOptions & { repo?: string }, signal?: AbortSignal): Promise<InitResult> {
+    const { repo, ...rest } = options;
+    assertEnvName(env);
+    const identity = await this.identities.resolve(cwd);
+    let declareRepo = false;
+    if (repo !== undefined) {
+      assertRepoName(repo);
+      if (identity.source === '.vsync' && identity.repo !== repo) {
+        throw new VsyncError('USAGE', `--repo ${repo}, but ${identity.root}/.vsync names this repo ${identity.repo}`, {
+          hint: `drop --repo to use ${identity.repo}, or edit .vsync (every teammate must use the same name)`,
+        });
+      }
+      declareRepo = identity.source !== '.vsync';
+    } else if (!identity.inGit && identity.source !== '.vsync') {
+      // A folder's own name would differ on the next machine: outside git, the name must be given.
+      throw new VsyncError('REPO_NOT_GIT', identity.root);
+    }
+    const ref: VaultRef = { repo: repo ?? identity.repo, env, root: identity.root };
+    return this.queued('init', ref.repo, ref.env, (deps) => init(deps, ref, { ...rest, declareRepo }), { signal });
   }
 
   push(cwd: string, env: string, options: PushOptions, progress: Progress, signal?: AbortSignal): Promise<PushResult> {
@@ -110,15 +129,24 @@ export class VaultService {
     const warned: PushOptions =
       // Judged once per store, not per operation: the probe goes to the store under the operation's view.
       progress === silent ? options : { ...options, storeWarning: (storage, ref) => this.writeSafety.warning(unwrapped(storage), ref) };
-    return this.run('push', cwd, env, (ref, deps) => this.announced('push', ref, 'manual', () => push(deps, ref, warned, progress)), {
-      signal,
-    });
+    return this.run(
+      'push',
+      cwd,
+      env,
+      (ref, deps) => this.announced('push', ref, 'manual', () => warnedOfGit(deps, ref, progress, () => push(deps, ref, warned, progress))),
+      { signal },
+    );
   }
 
   pull(cwd: string, env: string, options: PullOptions, progress: Progress, signal?: AbortSignal): Promise<PullResult> {
-    return this.run('pull', cwd, env, (ref, deps) => this.announced('pull', ref, 'manual', () => pull(deps, ref, options, progress)), {
-      signal,
-    });
+    return this.run(
+      'pull',
+      cwd,
+      env,
+      (ref, deps) =>
+        this.announced('pull', ref, 'manual', () => warnedOfGit(deps, ref, progress, () => pull(deps, ref, options, progress))),
+      { signal },
+    );
   }
 
   async versions(cwd: string, env: string): Promise<VersionsResult> {
@@ -160,7 +188,12 @@ export class VaultService {
 
   async use(cwd: string, env: string | undefined): Promise<UseResult> {
     if (env === undefined) return showUse((await this.identities.resolve(cwd)).root);
-    return this.run('use', cwd, env, (ref) => use(this.deps.environment, ref.repo, ref.env, ref.root));
+    return this.run('use', cwd, env, (ref, deps) => use(deps, ref));
+  }
+
+  /** forget: the config, the key (backed up first) and the sync record go; the folder and the store stay. */
+  forget(cwd: string, env: string): Promise<ForgetResult> {
+    return this.run('forget', cwd, env, (ref, deps) => forget(deps, ref));
   }
 
   /** key rotate: a new key, latest re-encrypted under it, then made current here (key-rotate.ts). */

@@ -14,6 +14,7 @@ import type { Storage } from '../../daemon/storage/storage.js';
 import { configRoot } from '../../shared/paths.js';
 import { freshSocket, startAgent, type Agent } from './agent.js';
 import { vsync, type CliRun } from './cli.js';
+import { removeOnExit } from './reaper.js';
 import type { TestContext } from './tap-types.js';
 
 const run = promisify(execFile);
@@ -38,7 +39,7 @@ export async function checkout(base: string, name: string, repoName: string) {
   mkdirSync(repo, { recursive: true });
   await run('git', ['init', '-q', repo]);
   writeFileSync(join(repo, '.vsync'), `repo=${repoName}\n`);
-  writeFileSync(join(repo, '.gitignore'), '.env\n');
+  writeFileSync(join(repo, '.gitignore'), '.env\ninfra/vault/\n');
   const socket = freshSocket();
   const env = { HOME: home, VSYNC_SOCKET: socket, VSYNC_NO_AUTOSTART: '1', NO_COLOR: '1' };
   return {
@@ -67,7 +68,7 @@ export async function aliceAndBob(
   prefix: string,
   agents: { readonly alice?: Record<string, string>; readonly bob?: Record<string, string> } = {},
 ): Promise<{ base: string; repoName: string; a: User; b: User }> {
-  const base = mkdtempSync(join(tmpdir(), prefix));
+  const base = removeOnExit(mkdtempSync(join(tmpdir(), prefix)));
   const repoName = `it_${randomBytes(4).toString('hex')}`;
   const [a, b] = await Promise.all([user(base, 'alice', repoName, agents.alice), user(base, 'bob', repoName, agents.bob)]);
   t.teardown(async () => {

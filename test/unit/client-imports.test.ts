@@ -19,6 +19,7 @@ const ALLOWED_SHARED = new Set([
   'shared/paths',
   'shared/version',
   'shared/agent-environment',
+  'shared/environment-fingerprint',
 ]);
 
 function check(t: TestContext, files: string[], external: Map<string, string>): void {

@@ -2,7 +2,7 @@ import t from 'tap';
 import type { StatusResult, VersionsResult } from '../../shared/api.js';
 import { ageOf, formatAge, formatSize, formatUptime, parseTime } from '../../client/render.js';
 import {
-  initLines,
+  initPrintout,
   lockLine,
   progressPrintout,
   pullLine,
@@ -79,13 +79,13 @@ t.test('progress: steps numbered, details alone, warnings to stderr', async (t) 
 
 t.test('init, push, pull, lock', async (t) => {
   t.same(
-    initLines({
+    initPrintout({
       repo: 'vsync',
       env: 'dev',
       configFile: '/home/me/.config/vsync/vsync/env_dev',
       vaultFolder: 'infra/vault/dev',
       store: 'file:///srv/store/vsync/dev/',
-    }),
+    }).lines,
     [
       '✅ initialised vsync/dev',
       '  config: /home/me/.config/vsync/vsync/env_dev',
@@ -142,18 +142,37 @@ t.test('versions', async (t) => {
 
 t.test('use', async (t) => {
   const link = '/p/.env';
-  t.same(usePrintout({ link, kind: 'symlink', target: 'infra/vault/production/.env.production', gitignored: true }), {
+  t.same(usePrintout({ link, kind: 'symlink', target: 'infra/vault/production/.env.production' }), {
     lines: ['.env → infra/vault/production/.env.production'],
     warnings: [],
   });
-  t.same(usePrintout({ link, kind: 'symlink', target: 'infra/vault/dev/.env.dev', gitignored: false }), {
+  const warning = ".env is not ignored by git, so `git add .` would commit it: `echo '/.env' >> .gitignore`";
+  t.same(usePrintout({ link, kind: 'symlink', target: 'infra/vault/dev/.env.dev', gitWarnings: [warning] }), {
     lines: ['.env → infra/vault/dev/.env.dev'],
-    warnings: ['.env is not gitignored; add it to .gitignore so secrets never reach git'],
+    warnings: [warning],
   });
-  t.same(usePrintout({ link, kind: 'symlink', target: 'infra/vault/dev/.env.dev' }).warnings, [], 'outside git: nothing to say');
-  t.equal(showUseLine({ link, kind: 'symlink', target: 'infra/vault/dev/.env.dev', gitignored: true }), '.env → infra/vault/dev/.env.dev');
-  t.equal(showUseLine({ link, kind: 'file', gitignored: true }), '.env is a regular file (not managed by vsync)');
+  t.equal(showUseLine({ link, kind: 'symlink', target: 'infra/vault/dev/.env.dev' }), '.env → infra/vault/dev/.env.dev');
+  t.equal(showUseLine({ link, kind: 'file' }), '.env is a regular file (not managed by vsync)');
   t.equal(showUseLine({ link, kind: 'none' }), '.env does not exist');
+});
+
+t.test('init', async (t) => {
+  const base = {
+    repo: 'acme',
+    env: 'dev',
+    configFile: '/h/.config/vsync/acme/env_dev',
+    vaultFolder: 'infra/vault/dev',
+    store: 'file:///s/acme/dev/',
+  };
+  t.same(initPrintout({ ...base, gitignore: { file: '/p/.gitignore', added: ['/infra/vault/dev/', '/.env'] } }).lines.slice(4), [
+    '  /p/.gitignore: added /infra/vault/dev/ and /.env (commit it)',
+  ]);
+  t.same(initPrintout({ ...base, gitignore: { file: '/p/.gitignore', added: [] } }).lines.slice(4), [
+    '  /p/.gitignore: git already ignores the vault folder and .env',
+  ]);
+  const named = initPrintout({ ...base, repoFile: '/p/.vsync', warnings: ['could not add …'] });
+  t.same(named.lines.slice(4), ["  repo name: acme, written to /p/.vsync (commit it: teammates' vsync reads it)"]);
+  t.same(named.warnings, ['could not add …']);
 });
 
 t.test('status', async (t) => {

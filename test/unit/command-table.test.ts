@@ -60,10 +60,10 @@ t.test('the check itself: an option or subcommand left out of the help is seen',
   const daemon = COMMAND_TABLE.find((spec) => spec.name === 'daemon')!;
   t.same(helpGaps({ ...push, options: [...push.options, { name: 'quiet', help: 'say nothing' }] }, helpText('push')), ['--quiet']);
   t.same(helpGaps({ ...push, options: [{ name: 'force', value: 'x', help: push.options[0]!.help }] }, helpText('push')), ['--force <x>']);
-  t.same(helpGaps({ ...daemon, actions: [...(daemon.actions ?? []), { name: 'restart', help: 'stop, then start' }] }, helpText('daemon')), [
-    'restart',
-    'usage of restart',
-  ]);
+  t.same(
+    helpGaps({ ...daemon, actions: [...(daemon.actions ?? []), { name: 'reload', help: 'read the settings again' }] }, helpText('daemon')),
+    ['reload', 'usage of reload'],
+  );
   t.same(helpGaps(push, helpText('pull')), ['--force', 'usage line']);
 });
 

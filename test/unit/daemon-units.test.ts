@@ -245,7 +245,7 @@ t.test('the command lines', async (t) => {
   t.throws(() => parseArgs(['daemon', 'install', '--dry-run', '--dry-run']), { code: 'USAGE', message: /--dry-run given twice/ });
   t.throws(() => parseArgs(['daemon', 'reinstall']), {
     code: 'USAGE',
-    message: /unknown daemon command "reinstall": start, stop, status, install or uninstall/,
+    message: /unknown daemon command "reinstall": start, stop, restart, status, install or uninstall/,
   });
   t.match(helpText('daemon'), /vsync daemon install\|uninstall \[--dry-run\]/);
   t.match(helpText(), /daemon install\|uninstall/);

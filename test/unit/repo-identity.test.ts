@@ -20,13 +20,13 @@ function gitRepo(name: string, origin?: string): string {
 
 t.test('the origin remote, normalised, from any folder inside the repo', async (t) => {
   const dir = gitRepo('checkout-1', 'git@github.com:Acme/web.git');
-  t.same(await resolveRepoIdentity(join(dir, 'infra', 'vault', 'dev')), { repo: 'acme_web', root: dir, source: 'origin' });
+  t.same(await resolveRepoIdentity(join(dir, 'infra', 'vault', 'dev')), { repo: 'acme_web', root: dir, source: 'origin', inGit: true });
 });
 
 t.test('.vsync at the top level wins over the remote', async (t) => {
   const dir = gitRepo('checkout-2', 'git@github.com:Acme/web.git');
   writeFileSync(join(dir, '.vsync'), '# vsync settings\nrepo=acme_platform\n');
-  t.same(await resolveRepoIdentity(join(dir, 'infra')), { repo: 'acme_platform', root: dir, source: '.vsync' });
+  t.same(await resolveRepoIdentity(join(dir, 'infra')), { repo: 'acme_platform', root: dir, source: '.vsync', inGit: true });
 });
 
 t.test('a bad name in .vsync is refused, not rewritten', async (t) => {
@@ -37,13 +37,13 @@ t.test('a bad name in .vsync is refused, not rewritten', async (t) => {
 
 t.test('no remote: the top-level folder name, normalised', async (t) => {
   const dir = gitRepo('My-Project');
-  t.same(await resolveRepoIdentity(join(dir, 'infra')), { repo: 'my_project', root: dir, source: 'folder' });
+  t.same(await resolveRepoIdentity(join(dir, 'infra')), { repo: 'my_project', root: dir, source: 'folder', inGit: true });
 });
 
 t.test('outside git: the folder itself', async (t) => {
   const dir = join(base, 'plain-folder');
   mkdirSync(dir);
-  t.same(await resolveRepoIdentity(dir), { repo: 'plain_folder', root: dir, source: 'folder' });
+  t.same(await resolveRepoIdentity(dir), { repo: 'plain_folder', root: dir, source: 'folder', inGit: false });
 });
 
 t.test('a folder name with nothing usable asks for .vsync', async (t) => {

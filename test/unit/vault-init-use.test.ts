@@ -1,5 +1,5 @@
 import t from 'tap';
-import { existsSync, lstatSync, mkdirSync, readlinkSync, statSync, writeFileSync, readFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readlinkSync, statSync, symlinkSync, unlinkSync, writeFileSync, readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { MemoryKeychain } from '../fakes/memory-keychain.js';
@@ -13,6 +13,7 @@ import { init } from '../../daemon/vault/init.js';
 import { push } from '../../daemon/vault/push.js';
 import { showUse, use } from '../../daemon/vault/use.js';
 import { configFile } from '../../shared/paths.js';
+import { silent } from '../../shared/progress.js';
 import { Clock, machine, tempBase } from '../helpers/vault-fixture.js';
 
 t.test('init: key, salt, keyCheck, config, folder; the embedded store by default', async (t) => {
@@ -58,6 +59,13 @@ t.test('init never replaces a key, and bad options change nothing', async (t) =>
   });
 });
 
+const GITIGNORE_AFTER_BOTH = `# secrets: kept by vsync, never committed
+/infra/vault/dev/
+/.env
+# secrets: kept by vsync, never committed
+/infra/vault/production/
+`;
+
 t.test('use: a relative symlink, a regular .env never replaced, where it points', async (t) => {
   const { base, cleanup } = tempBase('vsync-use-');
   t.teardown(cleanup);
@@ -65,37 +73,35 @@ t.test('use: a relative symlink, a regular .env never replaced, where it points'
   execFileSync('git', ['init', '-q', m.ref.root]);
   await init(m.deps, m.ref, {});
   await init(m.deps, { ...m.ref, env: 'production' }, {});
-  const env = m.deps.environment;
-  await t.rejects(use(env, 'vsync', 'dev', m.ref.root), { code: 'USE_TARGET_MISSING', message: /infra\/vault\/dev\/\.env\.dev/ });
+  t.equal(readFileSync(join(m.ref.root, '.gitignore'), 'utf8'), GITIGNORE_AFTER_BOTH, 'init added each vault folder, and .env once');
+  await t.rejects(use(m.deps, m.ref), { code: 'USE_NOTHING_PUSHED', message: /infra\/vault\/dev\/\.env\.dev/ });
 
   writeFileSync(join(m.ref.root, 'infra/vault/dev/.env.dev'), 'A=dev\n');
   writeFileSync(join(m.ref.root, 'infra/vault/production/.env.production'), 'A=prod\n');
-  const first = await use(env, 'vsync', 'dev', m.ref.root);
-  t.same(first, { link: join(m.ref.root, '.env'), kind: 'symlink', target: 'infra/vault/dev/.env.dev', gitignored: false });
+  const first = await use(m.deps, m.ref);
+  t.same(first, { link: join(m.ref.root, '.env'), kind: 'symlink', target: 'infra/vault/dev/.env.dev' }, 'ignored: no warning');
   t.equal(readlinkSync(join(m.ref.root, '.env')), 'infra/vault/dev/.env.dev', 'relative');
   t.equal(readFileSync(join(m.ref.root, '.env'), 'utf8'), 'A=dev\n');
 
-  writeFileSync(join(m.ref.root, '.gitignore'), '.env\n');
-  const second = await use(env, 'vsync', 'production', m.ref.root);
-  t.equal(second.gitignored, true);
+  writeFileSync(join(m.ref.root, '.gitignore'), '');
+  const second = await use(m.deps, { ...m.ref, env: 'production' });
+  t.same(second.gitWarnings, [
+    "infra/vault/production/ is not ignored by git, so `git add .` would commit it: `echo '/infra/vault/production/' >> .gitignore`",
+    ".env is not ignored by git, so `git add .` would commit it: `echo '/.env' >> .gitignore`",
+  ]);
   t.equal(readFileSync(join(m.ref.root, '.env'), 'utf8'), 'A=prod\n');
-  t.same(await showUse(m.ref.root), {
-    link: join(m.ref.root, '.env'),
-    kind: 'symlink',
-    target: 'infra/vault/production/.env.production',
-    gitignored: true,
-  });
+  t.same(await showUse(m.ref.root), { link: join(m.ref.root, '.env'), kind: 'symlink', target: 'infra/vault/production/.env.production' });
 
   const other = join(base, 'plain');
   mkdirSync(other);
   writeFileSync(join(other, '.env'), 'MINE=1\n');
-  await t.rejects(use(env, 'vsync', 'dev', other), { code: 'USE_TARGET_MISSING' });
+  await t.rejects(use(m.deps, { ...m.ref, root: other }), { code: 'USE_NOTHING_PUSHED' });
   mkdirSync(join(other, 'infra/vault/dev'), { recursive: true });
   writeFileSync(join(other, 'infra/vault/dev/.env.dev'), 'A=dev\n');
-  await t.rejects(use(env, 'vsync', 'dev', other), { code: 'USE_ENV_IS_FILE' });
+  await t.rejects(use(m.deps, { ...m.ref, root: other }), { code: 'USE_ENV_IS_FILE' });
   t.equal(readFileSync(join(other, '.env'), 'utf8'), 'MINE=1\n', 'the regular file is untouched');
   t.ok(lstatSync(join(other, '.env')).isFile());
-  t.same(await showUse(other), { link: join(other, '.env'), kind: 'file', gitignored: undefined });
+  t.same(await showUse(other), { link: join(other, '.env'), kind: 'file' });
 });
 
 t.test('init on a headless machine adopts the key from VSYNC_KEY and writes none', async (t) => {
@@ -129,4 +135,55 @@ t.test("init hands the key it derived to the ring: the vault's first push reads 
   await push(m.deps, m.ref, {}, () => undefined);
   t.equal(gets, afterInit, 'no keychain read after init');
   t.equal(readFileSync(join(m.ref.root, 'infra', 'vault', 'dev', '.env.dev'), 'utf8'), 'A=1\n');
+});
+
+t.test('init appends to .gitignore: never reorders, respects broader patterns, refuses a symlink', async (t) => {
+  const { base, cleanup } = tempBase('vsync-ignore-');
+  t.teardown(cleanup);
+  const m = machine(base, 'alice', new DirStorage(join(base, 'store')), new MemoryKeychain(), new Clock());
+  execFileSync('git', ['init', '-q', m.ref.root]);
+  const gitignore = join(m.ref.root, '.gitignore');
+  writeFileSync(gitignore, 'node_modules/\n!keep\ndist'); // no final newline
+  const first = await init(m.deps, m.ref, {});
+  t.same(first.gitignore, { file: gitignore, added: ['/infra/vault/dev/', '/.env'] });
+  t.equal(
+    readFileSync(gitignore, 'utf8'),
+    'node_modules/\n!keep\ndist\n# secrets: kept by vsync, never committed\n/infra/vault/dev/\n/.env\n',
+    'the old lines first, as they were; the new ones on lines of their own',
+  );
+
+  writeFileSync(gitignore, '.env*\ninfra/vault/\n');
+  const second = await init(m.deps, { ...m.ref, env: 'stg' }, {});
+  t.same(second.gitignore, { file: gitignore, added: [] }, 'git already ignores both: nothing added');
+  t.equal(readFileSync(gitignore, 'utf8'), '.env*\ninfra/vault/\n');
+
+  const elsewhere = join(base, 'elsewhere');
+  writeFileSync(elsewhere, 'theirs\n');
+  unlinkSync(gitignore);
+  symlinkSync(elsewhere, gitignore);
+  const third = await init(m.deps, { ...m.ref, env: 'qa' }, {});
+  t.equal(third.gitignore, undefined);
+  t.match(third.warnings, [/could not add \/infra\/vault\/qa\/ and \/\.env to .*\.gitignore: it is a symlink; add the lines/]);
+  t.equal(readFileSync(elsewhere, 'utf8'), 'theirs\n', 'the file the symlink points at is untouched');
+  t.equal(readFileSync(configFile('vsync', 'qa', m.deps.environment)).length > 0, true, 'the vault is made all the same');
+});
+
+t.test('use tells "never pushed" from "not pulled here", and warns of tracked secrets', async (t) => {
+  const { base, cleanup } = tempBase('vsync-use-why-');
+  t.teardown(cleanup);
+  const m = machine(base, 'alice', new DirStorage(join(base, 'store')), new MemoryKeychain(), new Clock());
+  execFileSync('git', ['init', '-q', m.ref.root]);
+  await init(m.deps, m.ref, {});
+  await t.rejects(use(m.deps, m.ref), { code: 'USE_NOTHING_PUSHED', message: /nothing pushed to file:\/\// });
+  writeFileSync(join(m.ref.root, 'infra/vault/dev/.env.dev'), 'A=1\n');
+  const pushed = await push(m.deps, m.ref, {}, silent);
+  unlinkSync(join(m.ref.root, 'infra/vault/dev/.env.dev'));
+  await t.rejects(use(m.deps, m.ref), { code: 'USE_NOT_PULLED', message: new RegExp(`the store has version ${pushed.version}`) });
+
+  writeFileSync(join(m.ref.root, 'infra/vault/dev/.env.dev'), 'A=1\n');
+  execFileSync('git', ['-C', m.ref.root, 'add', '-f', 'infra/vault/dev/.env.dev']);
+  const used = await use(m.deps, m.ref);
+  t.same(used.gitWarnings, [
+    'infra/vault/dev/ is tracked by git, so its secrets are in the history: `git rm -r --cached --force -- infra/vault/dev` (the files stay), commit, and change the secrets it held',
+  ]);
 });

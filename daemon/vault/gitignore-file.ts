@@ -1,0 +1,79 @@
+// `vsync init` makes sure git ignores the vault folder and `.env`: it appends the lines that are missing to
+// the repo's top-level .gitignore (creating it), and never rewrites or reorders what is there. A pattern
+// that already covers a path (asked of git: `.env*`, `infra/vault/`, .git/info/exclude) adds nothing.
+//
+// The .gitignore is the checkout's, so possibly a hostile commit's: it is opened without following a
+// symlink, must be a regular file, and is only ever appended to.
+import { execFile } from 'node:child_process';
+import { constants } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+/** Read whole only to look for our own lines; a larger .gitignore is left to git's answer alone. */
+const MAX_READ_BYTES = 1024 * 1024;
+
+export interface GitignoreUpdate {
+  readonly file: string;
+  /** The lines appended, in order (empty when git already ignores both). */
+  readonly added: string[];
+  /** Why nothing could be written, when it could not: the caller warns. */
+  readonly problem?: string;
+}
+
+/** Whether git already ignores `path` (relative to `root`); false outside a checkout or without git. */
+async function ignoredByGit(root: string, path: string): Promise<boolean> {
+  try {
+    // --no-index: a tracked file still counts as matched, so a line is not added twice for one.
+    await run('git', ['check-ignore', '-q', '--no-index', '--', path], { cwd: root, timeout: 10_000 });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function ignoreVaultInGit(root: string, vaultFolder: string): Promise<GitignoreUpdate> {
+  const file = join(root, '.gitignore');
+  const wanted = [`/${vaultFolder}/`, '/.env'];
+  const checks = await Promise.all([ignoredByGit(root, `${vaultFolder}/`), ignoredByGit(root, '.env')]);
+  let missing = wanted.filter((_, i) => !checks[i]);
+  if (missing.length === 0) return { file, added: [] };
+
+  let handle: Awaited<ReturnType<typeof open>>;
+  try {
+    handle = await open(file, constants.O_RDWR | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o644);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ELOOP' ? 'it is a symlink' : code === 'EISDIR' ? 'it is a folder' : (err as Error).message;
+    return { file, added: [], problem: `could not add ${missing.join(' and ')} to ${file}: ${why}` };
+  }
+  try {
+    const info = await handle.stat();
+    if (!info.isFile()) return { file, added: [], problem: `could not add ${missing.join(' and ')} to ${file}: it is not a regular file` };
+    let text = '';
+    if (info.size > 0 && info.size <= MAX_READ_BYTES) {
+      const buffer = Buffer.alloc(info.size);
+      const { bytesRead } = await handle.read(buffer, 0, info.size, 0);
+      text = buffer.subarray(0, bytesRead).toString('utf8');
+    }
+    // Outside git (init --repo), git cannot answer: our own exact lines still count.
+    const present = new Set(text.split(/\r?\n/).map((line) => line.trim()));
+    missing = missing.filter((line) => !present.has(line));
+    if (missing.length === 0) return { file, added: [] };
+    let lastByte = '\n';
+    if (info.size > 0) {
+      const last = Buffer.alloc(1);
+      await handle.read(last, 0, 1, info.size - 1);
+      lastByte = last.toString('latin1');
+    }
+    const lead = info.size > 0 && lastByte !== '\n' ? '\n' : '';
+    await handle.write(`${lead}# secrets: kept by vsync, never committed\n${missing.join('\n')}\n`);
+    return { file, added: missing };
+  } catch (err) {
+    return { file, added: [], problem: `could not add ${missing.join(' and ')} to ${file}: ${(err as Error).message}` };
+  } finally {
+    await handle.close();
+  }
+}
