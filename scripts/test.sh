@@ -7,6 +7,8 @@
 # Real components, each started once per run and stopped by pid at exit:
 #   - a single-node Ceph RGW on 127.0.0.1 (scripts/rgw.sh): the S3 storage contract suite;
 #   - a throwaway gnome-keyring Secret Service on a private D-Bus (scripts/with-keyring.sh): the keychain suite.
+# tap runs with TMPDIR in this run's own folder; after it, whatever a test left (agents of this checkout, user
+# managers, temp folders) is ended or removed and named (test/helpers/reaper.ts is the net inside the tests).
 # Where a component's packages are missing, its suite skips with a loud reason, except under CI (CI set),
 # where a component that cannot start fails the run: CI never passes by skipping.
 set -euo pipefail
@@ -20,8 +22,43 @@ npm run --silent lint
 
 state=$(mktemp -d "${TMPDIR:-/tmp}/vsync-test.XXXXXX")
 rgw_dir="$state/rgw"
-# The last net under test/helpers/reaper.ts: an agent of this checkout still running after tap was left by a
-# test that did not stop what it started. It is killed by pid, and named, so the leak gets fixed.
+# tap runs with TMPDIR here (os.tmpdir() reads it), so every temp folder, socket folder and HOME a test makes
+# is this run's, and goes with $state. Kept short (socket paths under it must stay within 103 bytes), and open
+# as /tmp is (sticky, world-writable, its parent searchable): socket-trust's other user makes folders in it.
+tests_tmp="$state/tmp"
+chmod 711 "$state"
+mkdir -m 1777 "$tests_tmp"
+
+# The last nets under test/helpers/reaper.ts: what is still running or still on disk after tap was left by a
+# test that did not stop or remove what it made (or that tap had to SIGKILL). Each is named, so the leak gets
+# fixed, and ended by pid: this checkout's agents and this run's user managers only, never a developer's own.
+
+# `systemd --user` managers (test/helpers/user-manager.ts) whose XDG_RUNTIME_DIR is under this run's TMPDIR.
+# SIGTERM first: a user manager then stops its units (the agent among them) and exits.
+reap_managers() {
+  local pid pids=() runtime
+  for pid in $(pgrep -x systemd || true); do
+    runtime=$(tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | sed -n 's/^XDG_RUNTIME_DIR=//p') || continue
+    case "$runtime" in "$tests_tmp"/*) ;; *) continue ;; esac
+    say "stopping a systemd user manager a test left running: pid $pid, XDG_RUNTIME_DIR=$runtime"
+    pids+=("$pid")
+  done
+  [ "${#pids[@]}" -gt 0 ] || return 0
+  kill -TERM "${pids[@]}" 2>/dev/null || true
+  for _ in $(seq 1 50); do
+    running "${pids[@]}" || return 0
+    sleep 0.1
+  done
+  kill -KILL "${pids[@]}" 2>/dev/null || true
+}
+# Whether any of the pids still runs (a zombie does not: an orphan waits for a PID 1 that may never reap it).
+running() {
+  local pid
+  for pid in "$@"; do
+    [ "$(awk '{ print $3 }' "/proc/$pid/stat" 2>/dev/null)" = Z ] || [ ! -e "/proc/$pid" ] || return 0
+  done
+  return 1
+}
 reap_agents() {
   local pids
   pids=$(pgrep -f "$PWD/dist/daemon/main.js" || true)
@@ -29,9 +66,20 @@ reap_agents() {
   say "killing agents a test left running: $(echo $pids)"
   kill -KILL $pids 2>/dev/null || true
 }
+# What tests left in their TMPDIR, by name (random suffixes folded: "vsa-XXXXXX x3"), then removed with $state.
+# tsx-<uid> is tsx's transform cache, not a test's.
+report_temp() {
+  [ -d "$tests_tmp" ] || return 0
+  local left
+  left=$(find "$tests_tmp" -mindepth 1 -maxdepth 1 ! -name 'tsx-*' -printf '%f\n' | sed -E 's/([-._])[A-Za-z0-9]{6}$/\1XXXXXX/' | sort | uniq -c |
+    awk '{ printf "%s%s x%d", (NR > 1 ? ", " : ""), $2, $1 }')
+  [ -z "$left" ] || say "removing temp folders tests left behind in $tests_tmp: $left"
+}
 cleanup() {
+  reap_managers
   reap_agents
   if [ -d "$rgw_dir" ]; then bash scripts/rgw.sh stop "$rgw_dir" || say "could not stop RGW in $rgw_dir"; fi
+  report_temp
   rm -rf "$state"
 }
 trap cleanup EXIT
@@ -55,7 +103,7 @@ else
 fi
 
 # gnome-keyring runs the whole tap run inside its private session bus, so every suite that needs it sees it.
-run=(npx tap "$@")
+run=(env TMPDIR="$tests_tmp" npx tap "$@")
 if command -v gnome-keyring-daemon >/dev/null 2>&1 && command -v dbus-run-session >/dev/null 2>&1; then
   run=(bash scripts/with-keyring.sh "${run[@]}")
 else

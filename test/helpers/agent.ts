@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { agentStateFile } from '../../shared/socket-path.js';
 import { built, childEnv } from './built.js';
-import { reapOnExit, tiedToTest } from './reaper.js';
+import { reapOnExit, removeOnExit, tiedToTest } from './reaper.js';
 import { PATIENCE_MS } from './patience.js';
 
 export interface HttpAnswer {
@@ -41,9 +41,9 @@ export function call(
   });
 }
 
-/** A short socket path in a fresh 0700 folder (Unix socket paths are limited to ~104 bytes). */
+/** A short socket path in a fresh 0700 folder (Unix socket paths are limited to ~104 bytes), removed when the test process ends. */
 export function freshSocket(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'vsa-'));
+  const dir = removeOnExit(mkdtempSync(join(tmpdir(), 'vsa-')));
   return join(dir, 's.sock');
 }
 

@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import S3rver from 's3rver';
+import { removeOnExit } from './reaper.js';
 
 export interface LooseS3 {
   readonly endpoint: string;
@@ -19,7 +20,7 @@ export interface LooseS3 {
 export const LOOSE_S3_CREDENTIALS = { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_REGION: 'us-east-1' };
 
 export async function startS3rver(options: { port?: number; bucket?: string } = {}): Promise<LooseS3> {
-  const directory = mkdtempSync(join(tmpdir(), 'vsync-s3rver-'));
+  const directory = removeOnExit(mkdtempSync(join(tmpdir(), 'vsync-s3rver-')));
   const bucket = options.bucket ?? 'loose';
   const server = new S3rver({
     port: options.port ?? 0,

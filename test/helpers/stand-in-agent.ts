@@ -5,6 +5,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { removeOnExit } from './reaper.js';
 import type { TestContext } from './tap-types.js';
 
 export type Handler = (req: IncomingMessage, body: string, res: ServerResponse) => unknown;
@@ -20,7 +21,7 @@ export interface StandInAgent {
 }
 
 export async function standInAgent(t: TestContext): Promise<StandInAgent> {
-  const dir = mkdtempSync(join(tmpdir(), 'vsi-'));
+  const dir = removeOnExit(mkdtempSync(join(tmpdir(), 'vsi-')));
   const fake: StandInAgent = {
     socket: join(dir, 's.sock'),
     dir,

@@ -14,6 +14,7 @@ import { KeyRing } from '../../daemon/vault/key-ring.js';
 import type { VaultDeps, VaultRef } from '../../daemon/vault/vault.js';
 import { configRoot } from '../../shared/paths.js';
 import type { ProgressEvent } from '../../shared/progress.js';
+import { removeOnExit } from './reaper.js';
 
 export interface Machine {
   readonly home: string;
@@ -60,8 +61,9 @@ export function shareConfig(from: Machine, to: Machine): void {
   cpSync(join(configRoot(from.deps.environment), from.ref.repo), join(configRoot(to.deps.environment), to.ref.repo), { recursive: true });
 }
 
+/** A fresh folder under TMPDIR and its removal; removed anyway when the test process ends (test/helpers/reaper.ts). */
 export function tempBase(prefix: string): { base: string; cleanup: () => void } {
-  const base = mkdtempSync(join(tmpdir(), prefix));
+  const base = removeOnExit(mkdtempSync(join(tmpdir(), prefix)));
   return { base, cleanup: () => rmSync(base, { recursive: true, force: true }) };
 }
 
