@@ -293,7 +293,7 @@ export const DoctorRequestSchema = z.strictObject({ cwd: Cwd, env: EnvName.optio
 export type DoctorRequest = z.infer<typeof DoctorRequestSchema>;
 
 /** In the order they run. `agent` is the client's own: the agent's answer never holds it. */
-export const DOCTOR_CHECKS = ['agent', 'config', 'keychain', 'store', 'clock', 'if-none-match', 'if-match'] as const;
+export const DOCTOR_CHECKS = ['agent', 'config', 'keychain', 'git', 'store', 'clock', 'if-none-match', 'if-match'] as const;
 export type DoctorCheckName = (typeof DOCTOR_CHECKS)[number];
 
 /**

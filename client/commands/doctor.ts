@@ -27,6 +27,7 @@ export const doctorCommand = defineCommand<Doctor>({
   config         <env>'s config file for this repo reads
   keychain       <env>'s key is in the keychain and is the key the config was made with;
                  with no <env>: the keychain answers
+  git            git ignores the vault folder and .env, and tracks neither
   store          the bucket (or folder) answers with these credentials
   clock          this machine's clock is within 2 minutes of the store's (fails beyond 15)
   if-none-match  the store refuses a second put-if-absent on a scratch object

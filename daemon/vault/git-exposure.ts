@@ -11,8 +11,26 @@ import type { VaultDeps, VaultRef } from './vault.js';
 
 const run = promisify(execFile);
 
-/** The warnings for `vaultFolder` (relative to `root`, the git top level) and `root/.env`; none outside git. */
-export async function gitExposure(root: string, vaultFolder: string): Promise<string[]> {
+export interface Exposure {
+  /** False outside a checkout (or without git): nothing can be committed, and there are no warnings. */
+  readonly inGit: boolean;
+  readonly warnings: string[];
+}
+
+/** Whether git ignores `path` (relative to `root`), tracked or not. */
+async function ignored(root: string, path: string): Promise<boolean> {
+  return run('git', ['check-ignore', '-q', '--no-index', '--', path], { cwd: root, timeout: 10_000 }).then(
+    () => true,
+    () => false,
+  );
+}
+
+/**
+ * The warnings for `vaultFolder` (relative to `root`, the git top level) and `root/.env`. Files git would
+ * take are what is listed; `patterns` (doctor) also asks of a folder with no file yet, or no `.env`,
+ * whether git would ignore one there.
+ */
+export async function gitExposure(root: string, vaultFolder: string, options: { patterns?: boolean } = {}): Promise<Exposure> {
   let listed: string;
   try {
     // -t tags each path: H tracked (cached), ? untracked and not ignored. Ignored files are not listed.
@@ -26,8 +44,8 @@ export async function gitExposure(root: string, vaultFolder: string): Promise<st
       },
     ));
   } catch {
-    // Not a checkout, or no git: nothing can be committed by git here. (doctor says when git is missing.)
-    return [];
+    // Not a checkout, or no git: nothing can be committed by git here.
+    return { inGit: false, warnings: [] };
   }
   const tracked = new Set<string>();
   const loose = new Set<string>();
@@ -37,6 +55,12 @@ export async function gitExposure(root: string, vaultFolder: string): Promise<st
     const what = path === '.env' ? '.env' : vaultFolder;
     if (entry.startsWith('H ')) tracked.add(what);
     else if (entry.startsWith('? ')) loose.add(what);
+  }
+  if (options.patterns) {
+    for (const what of [vaultFolder, '.env']) {
+      if (tracked.has(what) || loose.has(what)) continue;
+      if (!(await ignored(root, what === '.env' ? '.env' : `${what}/`))) loose.add(what);
+    }
   }
   const warnings: string[] = [];
   for (const what of [vaultFolder, '.env']) {
@@ -49,7 +73,7 @@ export async function gitExposure(root: string, vaultFolder: string): Promise<st
       warnings.push(`${shown} is not ignored by git, so \`git add .\` would commit it: \`echo '/${shown}' >> .gitignore\``);
     }
   }
-  return warnings;
+  return { inGit: true, warnings };
 }
 
 /**
@@ -60,7 +84,7 @@ export async function gitExposure(root: string, vaultFolder: string): Promise<st
 export async function warnedOfGit<T>(deps: VaultDeps, ref: VaultRef, progress: Progress, op: () => Promise<T>): Promise<T> {
   if (progress === silent) return op();
   const warnings = readConfig(configFile(ref.repo, ref.env, deps.environment)).then(
-    (config) => gitExposure(ref.root, vaultFolderOf(config, ref.env)),
+    async (config) => (await gitExposure(ref.root, vaultFolderOf(config, ref.env))).warnings,
     () => [],
   );
   const result = await op();

@@ -63,6 +63,6 @@ export async function use(deps: VaultDeps, ref: VaultRef): Promise<UseResult> {
     await unlink(temp).catch(() => undefined);
     throw err;
   }
-  const gitWarnings = await gitExposure(root, vault.vaultFolder);
+  const gitWarnings = (await gitExposure(root, vault.vaultFolder)).warnings;
   return { link, kind: 'symlink', target, ...(gitWarnings.length > 0 ? { gitWarnings } : {}) };
 }

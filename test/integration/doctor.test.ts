@@ -53,7 +53,7 @@ t.test('the directory store: every check ok, the same as JSON, and the keychain 
   );
   t.same(
     report.checks.map((c) => `${c.name}:${c.status}`),
-    ['agent:ok', 'config:ok', 'keychain:ok', 'store:ok', 'clock:ok', 'if-none-match:ok', 'if-match:ok'],
+    ['agent:ok', 'config:ok', 'keychain:ok', 'git:ok', 'store:ok', 'clock:ok', 'if-none-match:ok', 'if-match:ok'],
   );
 
   const bare = await u.cli(['doctor']);

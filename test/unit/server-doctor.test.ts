@@ -20,6 +20,7 @@ t.test('failures are checks in a 200 answer; after init, every check is ok', asy
   t.same(statuses(before.json()), [
     'config:fail:CONFIG_NOT_FOUND',
     'keychain:fail:KEYCHAIN_NOT_FOUND',
+    'git:skip',
     'store:skip',
     'clock:skip',
     'if-none-match:skip',
@@ -30,7 +31,7 @@ t.test('failures are checks in a 200 answer; after init, every check is ok', asy
   t.same(keys.unlocked(), ['acme_web/dev'], 'init holds the key it made');
   keys.lock();
   const after = await doctor({ cwd: join(repo, 'infra'), env: 'dev' });
-  t.same(statuses(after.json()), ['config:ok', 'keychain:ok', 'store:ok', 'clock:ok', 'if-none-match:ok', 'if-match:ok']);
+  t.same(statuses(after.json()), ['config:ok', 'keychain:ok', 'git:ok', 'store:ok', 'clock:ok', 'if-none-match:ok', 'if-match:ok']);
   t.same(await storage.list('acme_web/dev/_doctor/'), [], 'the scratch object is gone');
   t.same(keys.unlocked(), [], 'looking at the key does not unlock it');
   t.notMatch(after.body, await keychain.get('acme_web/dev'), 'no key material in the answer');

@@ -4,6 +4,7 @@
 // test/integration/doctor.test.ts, with the real agent and CLI.
 import t from 'tap';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { generateKey } from '../../daemon/crypto/key.js';
 import { EnvKeychain } from '../../daemon/keychain/env-keychain.js';
@@ -74,7 +75,7 @@ t.test('doctor on the directory store: every check ok, nothing left in the store
   t.teardown(cleanup);
   const { deps, ref, storage } = await vaultOn(base);
   const report = await doctor(deps, 'dev', async () => ref);
-  t.same(outcome(report), ['config:ok', 'keychain:ok', 'store:ok', 'clock:ok', 'if-none-match:ok', 'if-match:ok']);
+  t.same(outcome(report), ['config:ok', 'keychain:ok', 'git:ok', 'store:ok', 'clock:ok', 'if-none-match:ok', 'if-match:ok']);
   t.same({ repo: report.repo, env: report.env }, { repo: 'vsync', env: 'dev' });
   t.equal(
     check(report, 'config').detail,
@@ -93,7 +94,7 @@ t.test('doctor on the directory store: every check ok, nothing left in the store
   await storage.put('vsync/dev/latest', Buffer.from('junk'));
   const junk = await doctor(deps, 'dev', async () => ref);
   t.match(check(junk, 'store'), { status: 'fail', code: 'VAULT_POINTER_INVALID' });
-  t.same(outcome(junk).slice(3), ['clock:skip', 'if-none-match:skip', 'if-match:skip'], 'nothing more after a failed read');
+  t.same(outcome(junk).slice(4), ['clock:skip', 'if-none-match:skip', 'if-match:skip'], 'nothing more after a failed read');
 });
 
 t.test("the clock from the store's stamp: 10 minutes ahead warns, 20 behind fails", async (t) => {
@@ -114,7 +115,7 @@ t.test("the clock from the store's stamp: 10 minutes ahead warns, 20 behind fail
   });
   t.same(
     outcome(behind).filter((c) => !c.startsWith('clock')),
-    ['config:ok', 'keychain:ok', 'store:ok', 'if-none-match:ok', 'if-match:ok'],
+    ['config:ok', 'keychain:ok', 'git:ok', 'store:ok', 'if-none-match:ok', 'if-match:ok'],
     'the other checks still run',
   );
 });
@@ -128,7 +129,7 @@ t.test('the key: missing, another key, not a key, and a config with no keyCheck'
   keyEnv.VSYNC_KEY = generateKey();
   const other = await doctor(deps, 'dev', async () => ref);
   t.match(check(other, 'keychain'), { status: 'fail', code: 'KEY_MISMATCH', detail: /keyCheck/, hint: /import the team key/ });
-  t.same(outcome(other).slice(2), ['store:ok', 'clock:ok', 'if-none-match:ok', 'if-match:ok'], 'the store is still checked');
+  t.same(outcome(other).slice(2), ['git:ok', 'store:ok', 'clock:ok', 'if-none-match:ok', 'if-match:ok'], 'the store is still checked');
 
   delete keyEnv.VSYNC_KEY;
   t.match(check(await doctor(deps, 'dev', async () => ref), 'keychain'), {
@@ -159,6 +160,7 @@ t.test('no config, a broken config, an unknown repo: the config fails and what n
   t.same(outcome(missing), [
     'config:fail:CONFIG_NOT_FOUND',
     'keychain:ok',
+    'git:skip',
     'store:skip',
     'clock:skip',
     'if-none-match:skip',
@@ -171,7 +173,12 @@ t.test('no config, a broken config, an unknown repo: the config fails and what n
   t.equal(check(missing, 'store').detail, 'needs the config');
 
   writeFileSync(configFile('vsync', 'dev', deps.environment), 'not gzip');
-  t.same(outcome(await doctor(deps, 'dev', async () => ref)).slice(0, 3), ['config:fail:CONFIG_INVALID', 'keychain:ok', 'store:skip']);
+  t.same(outcome(await doctor(deps, 'dev', async () => ref)).slice(0, 4), [
+    'config:fail:CONFIG_INVALID',
+    'keychain:ok',
+    'git:skip',
+    'store:skip',
+  ]);
 
   const unknown = await doctor(deps, 'dev', async () => {
     throw new VsyncError('REPO_UNKNOWN', 'git is not installed');
@@ -179,6 +186,7 @@ t.test('no config, a broken config, an unknown repo: the config fails and what n
   t.same(outcome(unknown), [
     'config:fail:REPO_UNKNOWN',
     'keychain:skip',
+    'git:skip',
     'store:skip',
     'clock:skip',
     'if-none-match:skip',
@@ -200,6 +208,7 @@ t.test('a store that can be read but not written: the store check fails with the
   t.same(outcome(report), [
     'config:ok',
     'keychain:ok',
+    'git:ok',
     'store:fail:STORAGE_PERMANENT',
     'clock:skip',
     'if-none-match:skip',
@@ -285,4 +294,28 @@ t.test('a store that refuses If-Match even with the current ETag: if-match fails
       /with the current ETag on file:\/\/.*\/vsync\/dev\/_doctor\/[0-9a-f]{16} was refused, so every push over an existing latest would fail$/,
   });
   t.equal(check(report, 'if-none-match').status, 'ok');
+});
+
+t.test('the git check: ok when git ignores the vault folder and .env; a warning with the fix for each that it would commit', async (t) => {
+  const { base, cleanup } = tempBase('vsync-doctor-git-');
+  t.teardown(cleanup);
+  const m = machine(base, 'alice', new DirStorage(join(base, 'store')), new EnvKeychain({ VSYNC_KEY: generateKey() }), new Clock());
+  await init(m.deps, m.ref, {});
+  const gitCheck = async () => check(await doctor(m.deps, 'dev', async () => m.ref), 'git');
+  t.match(await gitCheck(), { status: 'ok', detail: /is not a git checkout/ });
+  execFileSync('git', ['init', '-q', m.ref.root]);
+  rmSync(join(m.ref.root, '.gitignore')); // init wrote one, outside git, from its own lines: a checkout without it
+  t.match(
+    await gitCheck(),
+    { status: 'warn', detail: /infra\/vault\/dev\/ is not ignored by git.*; \.env is not ignored by git/ },
+    'an empty folder too',
+  );
+  writeFileSync(join(m.ref.root, '.gitignore'), '/infra/vault/dev/\n/.env\n');
+  t.match(await gitCheck(), { status: 'ok', detail: 'git ignores infra/vault/dev/ and .env, and tracks neither' });
+  writeFileSync(join(m.ref.root, 'infra/vault/dev/.env.dev'), 'A=1\n');
+  execFileSync('git', ['-C', m.ref.root, 'add', '-f', 'infra/vault/dev/.env.dev']);
+  t.match(await gitCheck(), {
+    status: 'warn',
+    detail: /infra\/vault\/dev\/ is tracked by git.*git rm -r --cached --force -- infra\/vault\/dev/,
+  });
 });

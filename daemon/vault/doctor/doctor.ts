@@ -14,6 +14,7 @@ import { pointerKey } from '../remote-layout.js';
 import { isFromFuture } from '../../crypto/timestamp.js';
 import { openVault, readPointer, type OpenVault, type VaultDeps, type VaultRef } from '../vault.js';
 import { clockCheck, skewMs } from './clock-skew.js';
+import { gitExposure } from '../git-exposure.js';
 import { probeWrites, scratchKey, type WriteProbe } from './write-probe.js';
 import { toVsyncError } from '../../../shared/error-conversion.js';
 
@@ -50,6 +51,7 @@ export async function doctor(deps: VaultDeps, env: string | undefined, locate: (
   }
   checks.push(await keyCheck(deps.keychain, ref, vault));
   if (!vault) return { repo, env, checks: [...checks, ...skipRest('needs the config')] };
+  checks.push(await gitCheck(vault));
 
   // The store: latest read, then a scratch object written and removed (write-probe.ts), so that a store this
   // machine may read but not write fails here, with the store's own cause and hint, not at the first push.
@@ -112,6 +114,14 @@ async function keychainAnswers(keychain: Keychain): Promise<DoctorCheck> {
     if (!isVsyncError(err, 'KEYCHAIN_NOT_FOUND')) return failed('keychain', err);
   }
   return { name: 'keychain', status: 'ok', detail: `${keychain.name} answers` };
+}
+
+/** Whether git would commit the vault folder or `.env`: tracked, or not ignored (git-exposure.ts). */
+async function gitCheck(vault: OpenVault): Promise<DoctorCheck> {
+  const { inGit, warnings } = await gitExposure(vault.ref.root, vault.vaultFolder, { patterns: true });
+  if (!inGit) return { name: 'git', status: 'ok', detail: `${vault.ref.root} is not a git checkout: nothing here can be committed` };
+  if (warnings.length === 0) return { name: 'git', status: 'ok', detail: `git ignores ${vault.vaultFolder}/ and .env, and tracks neither` };
+  return { name: 'git', status: 'warn', detail: warnings.join('; '), hint: 'run the commands named above, in the repo root' };
 }
 
 /** The vault's key is there, is a key, and (with the config) is the key the config was made with. */
