@@ -3,7 +3,7 @@
 // ourselves (the state file) only once listening; on SIGTERM/SIGINT let operations in flight finish, up
 // to a deadline; remove the state file only if it is still ours.
 import { connect } from 'node:net';
-import { chmod, lstat, mkdir, readFile, unlink } from 'node:fs/promises';
+import { chmod, lstat, readFile, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { AgentStateSchema, type AgentState } from '../../shared/api.js';
@@ -12,6 +12,7 @@ import { checkSocket, checkSocketFolder } from '../../shared/socket-folder.js';
 import { MAX_SOCKET_PATH_BYTES, agentStateFile } from '../../shared/socket-path.js';
 import { writeFileAtomic } from '../fs/atomic-write.js';
 import { isErrno } from '../fs/errno.js';
+import { makeFolders } from '../fs/make-folders.js';
 
 /**
  * Creates the socket folder 0700 if missing; refuses one that is not ours alone (shared/socket-folder.ts, the
@@ -24,7 +25,7 @@ export async function prepareSocketFolder(socket: string): Promise<void> {
   const folder = dirname(socket);
   if (checkSocketFolder(folder)) return;
   // mkdir -p succeeds over a folder (or a link to one) someone else made meanwhile: hence the check again.
-  await mkdir(folder, { recursive: true, mode: 0o700 });
+  await makeFolders(folder, 0o700);
   if (!checkSocketFolder(folder)) throw new VsyncError('AGENT_SOCKET_UNSAFE', `${folder} disappeared as it was being created`);
 }
 

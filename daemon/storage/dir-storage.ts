@@ -14,7 +14,7 @@
 //   is a snapshot of it.
 // ETags are the MD5 of the bytes, as S3 gives for single-part uploads.
 import { createHash } from 'node:crypto';
-import { mkdir, open, readdir, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { open, readdir, stat, unlink, type FileHandle } from 'node:fs/promises';
 import type { Dirent } from 'node:fs';
 import { dirname, isAbsolute, join, relative, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -22,6 +22,7 @@ import { VsyncError, isVsyncError } from '../../shared/errors.js';
 import { fillFileExclusive, syncFolder, writeFileAtomic, writeFileExclusive } from '../fs/atomic-write.js';
 import { errnoOf, isErrno } from '../fs/errno.js';
 import { LockFile, type LockFileOptions } from '../fs/lock-file.js';
+import { makeFolders } from '../fs/make-folders.js';
 import { assertValidKey, assertValidPrefix, byKey, cancelled, isValidKey, md5Etag, tooLarge } from './storage.js';
 import { fileBodyChunks } from './file-body.js';
 import type {
@@ -384,7 +385,7 @@ export class DirStorage implements Storage {
   private async ensureFolder(path: string): Promise<void> {
     const folder = dirname(path);
     try {
-      const first = await mkdir(folder, { recursive: true, mode: 0o700 });
+      const first = await makeFolders(folder, 0o700);
       if (first === undefined) return;
       for (let dir = folder; ; dir = dirname(dir)) {
         await syncFolder(dirname(dir));

@@ -3,7 +3,7 @@
 // newest per (repo, env) are kept, and a folder identical to the newest backup is not written again: with
 // only two kept, repeated pulls of an unchanged folder would otherwise rotate away the one backup that holds
 // edits never pushed.
-import { link, mkdir, readdir, stat, unlink } from 'node:fs/promises';
+import { link, readdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { backupFolder, type Env } from '../../shared/paths.js';
@@ -17,6 +17,7 @@ import { readFolder, type FolderRead } from '../bundle/zip-folder.js';
 import { span } from '../trace/span.js';
 import type { OpenVault } from './vault.js';
 import { folderExists } from './vault-folder.js';
+import { makeFolders } from '../fs/make-folders.js';
 
 export const BACKUPS_KEPT = 2;
 
@@ -117,7 +118,7 @@ export async function writeBackup(
   options: { readonly spare?: string } = {},
 ): Promise<WrittenBackup> {
   const folder = backupFolder(repo, environment);
-  await mkdir(folder, { recursive: true, mode: 0o700 });
+  await makeFolders(folder, 0o700);
   // Operations on one vault never overlap in the agent (vault-service.ts), so the newest backup read here
   // is still the newest once the temp file is written.
   const newest = (await listBackups(repo, env, environment))[0];

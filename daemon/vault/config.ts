@@ -1,7 +1,7 @@
 // The per-vault config file (docs/FORMAT.md §7): raw gzip of JSON at
 // `${XDG_CONFIG_HOME:-~/.config}/vsync/<repo>/env_<env>`, mode 0600 in 0700 folders. It names the store and
 // holds the salt; it never holds the key or S3 credentials, so a teammate can be handed a copy.
-import { mkdir, chmod, readFile } from 'node:fs/promises';
+import { chmod, readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, posix } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { z } from 'zod';
@@ -12,6 +12,7 @@ import { isSaltText } from '../crypto/key.js';
 import { nameProblem } from '../bundle/entry-names.js';
 import { writeFileAtomic } from '../fs/atomic-write.js';
 import { isErrno } from '../fs/errno.js';
+import { makeFolders } from '../fs/make-folders.js';
 
 /** A folder inside the repo, by the same rules as the names inside a bundle (so a pull can always land). */
 const isRepoRelativeFolder = (path: string): boolean => nameProblem(path) === undefined;
@@ -124,7 +125,7 @@ export async function writeConfig(file: string, config: Config): Promise<void> {
   const parsed = ConfigSchema.safeParse(config);
   if (!parsed.success) throw new VsyncError('CONFIG_INVALID', `refusing to write ${file}: ${describeIssues(parsed.error)}`);
   const repoFolder = dirname(file);
-  await mkdir(repoFolder, { recursive: true, mode: 0o700 });
+  await makeFolders(repoFolder, 0o700);
   // mkdir leaves existing folders as they were; these two hold every vault's config and backups.
   await chmod(dirname(repoFolder), 0o700);
   await chmod(repoFolder, 0o700);

@@ -6,7 +6,7 @@
 // Order: the backup is written first and nothing is removed if it cannot be; then the key, then the config.
 // A key the config's check does not match (or a key with no config) is still backed up, as its bare text:
 // a key is never thrown away.
-import { copyFile, mkdir, rm, stat } from 'node:fs/promises';
+import { copyFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ForgetResult } from '../../shared/api.js';
 import { VsyncError, isVsyncError } from '../../shared/errors.js';
@@ -17,6 +17,7 @@ import { keychainAccount } from '../keychain/keychain.js';
 import { exportKey } from './key-share.js';
 import { stateFile } from './local-state.js';
 import { assertRef, type VaultDeps, type VaultRef } from './vault.js';
+import { makeFolders } from '../fs/make-folders.js';
 
 export type { ForgetResult };
 
@@ -55,7 +56,7 @@ export async function forget(deps: VaultDeps, ref: VaultRef): Promise<ForgetResu
   let backup: ForgetResult['backup'];
   if (key !== undefined) {
     const folder = forgottenFolder(deps);
-    await mkdir(folder, { recursive: true, mode: 0o700 });
+    await makeFolders(folder, 0o700);
     const stem = join(folder, `${ref.repo}_${ref.env}-${formatTimestamp(deps.now())}`);
     try {
       if (!hasConfig) throw new VsyncError('CONFIG_NOT_FOUND', file);

@@ -1,6 +1,6 @@
 // init <env>: a new key in the keychain, a salt, the config file, the vault folder. It never replaces an
 // existing key or config, and on any failure leaves the keychain and the disk as they were.
-import { mkdir, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { VsyncError, isVsyncError } from '../../shared/errors.js';
 import { configFile, defaultStoreRoot } from '../../shared/paths.js';
@@ -10,6 +10,7 @@ import { generateKey, generateSalt } from '../crypto/key.js';
 import { keyCheck } from '../crypto/key-check.js';
 import { keychainAccount } from '../keychain/keychain.js';
 import { checkStoreFolder } from '../fs/store-folder.js';
+import { makeFolders } from '../fs/make-folders.js';
 import { objectExists } from '../storage/storage.js';
 import { pointerKey } from './remote-layout.js';
 import { ConfigSchema, vaultFolderOf, writeConfig, type Config } from './config.js';
@@ -103,7 +104,7 @@ export async function init(deps: VaultDeps, ref: VaultRef, options: InitOptions)
   if (await objectExists(storage, pointer).catch(() => false)) throw new VsyncError('VAULT_EXISTS_IN_STORE', storage.describe(pointer));
   const vaultFolder = vaultFolderOf(parsed.data, ref.env);
   await assertVaultPathSafe(ref.root, vaultFolder);
-  await mkdir(join(ref.root, ...vaultFolder.split('/')), { recursive: true, mode: 0o700 });
+  await makeFolders(join(ref.root, ...vaultFolder.split('/')), 0o700);
   if (adopted === undefined) await deps.keychain.set(account, key);
   try {
     await writeConfig(file, parsed.data);

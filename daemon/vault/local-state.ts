@@ -1,7 +1,7 @@
 // What this machine remembers about each vault, beside (not inside) the shareable config: the remote state
 // it last synced with, and the newest version it has seen (the anti-rollback floor, docs/FORMAT.md §5).
 // `${XDG_STATE_HOME:-~/.local/state}/vsync/<repo>/<env>.json`, 0600.
-import { mkdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { VsyncError } from '../../shared/errors.js';
@@ -10,6 +10,7 @@ import { describeIssues } from '../../shared/validation.js';
 import { writeFileAtomic } from '../fs/atomic-write.js';
 import { isErrno } from '../fs/errno.js';
 import { plausibleFloor } from '../crypto/timestamp.js';
+import { makeFolders } from '../fs/make-folders.js';
 
 const Timestamp = z.string().regex(/^\d{8}-\d{6}$/);
 
@@ -95,7 +96,7 @@ export async function writeLocalState(file: string, state: LocalState, now?: Dat
   const onDisk = now === undefined ? undefined : floorOf(await readLocalState(file).catch(() => ({ version: 1 }) as LocalState), now);
   const floor = newer(state.newestSeen, onDisk);
   const kept: LocalState = floor === undefined ? state : { ...state, newestSeen: floor };
-  await mkdir(dirname(file), { recursive: true, mode: 0o700 });
+  await makeFolders(dirname(file), 0o700);
   await writeFileAtomic(file, `${JSON.stringify(LocalStateSchema.parse(kept), null, 2)}\n`, 0o600);
 }
 

@@ -7,11 +7,12 @@
 // the folder needs, so failing to remove one (a folder inside it the user made read only) never fails the
 // operation: it is reported to the caller, to log, and tried again next time.
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { syncFolder } from '../fs/atomic-write.js';
 import { isErrno } from '../fs/errno.js';
 import { VsyncError } from '../../shared/errors.js';
+import { makeFolders } from '../fs/make-folders.js';
 
 /**
  * Whether `path` is a folder. Only "not there" is false: a folder that cannot be looked at (EACCES, a name
@@ -29,7 +30,7 @@ export async function folderExists(path: string): Promise<boolean> {
 
 /** An empty staging folder beside `target`. */
 export async function makeStaging(target: string): Promise<string> {
-  await mkdir(dirname(target), { recursive: true, mode: 0o700 });
+  await makeFolders(dirname(target), 0o700);
   return mkdtemp(join(dirname(target), `.vsync-staging-${basename(target)}-`));
 }
 

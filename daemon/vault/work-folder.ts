@@ -4,13 +4,14 @@
 //
 // Each folder is named after the agent's pid, so a later agent's start can tell what a killed agent left
 // (removed: clearWorkFolders) from what another running agent on this HOME is using (left alone).
-import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { VsyncError } from '../../shared/errors.js';
 import { workFolder, type Env } from '../../shared/paths.js';
 import { isErrno } from '../fs/errno.js';
 import { isRunning } from '../fs/process-alive.js';
 import { span } from '../trace/span.js';
+import { makeFolders } from '../fs/make-folders.js';
 
 /**
  * Runs `use` with a new private folder (0700), made on the first call of `dir` (an operation that fails
@@ -24,7 +25,7 @@ export async function withWorkFolder<T>(environment: Env, use: (dir: () => Promi
     // A download still running after its operation ended must not make a folder nobody removes.
     if (done) return Promise.reject(new VsyncError('AGENT_OPERATION_CANCELLED', 'the operation this work folder was for has ended'));
     made ??= span('work.make', async () => {
-      await mkdir(workFolder(environment), { recursive: true, mode: 0o700 });
+      await makeFolders(workFolder(environment), 0o700);
       return mkdtemp(join(workFolder(environment), `${process.pid}-`));
     });
     return made;

@@ -1,6 +1,6 @@
 // The agent's own small file of watched vaults (`${XDG_STATE_HOME:-~/.local/state}/vsync/watches.json`),
 // so that watching resumes when the agent restarts. One entry per checkout and env.
-import { mkdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { VsyncError } from '../../shared/errors.js';
@@ -8,6 +8,7 @@ import { stateRoot, type Env } from '../../shared/paths.js';
 import { describeIssues } from '../../shared/validation.js';
 import { writeFileAtomic } from '../fs/atomic-write.js';
 import { isErrno } from '../fs/errno.js';
+import { makeFolders } from '../fs/make-folders.js';
 
 const WatchSpecSchema = z.strictObject({
   /** The checkout's repo root (absolute). */
@@ -51,6 +52,6 @@ export async function readWatchList(file: string): Promise<WatchSpec[]> {
 }
 
 export async function writeWatchList(file: string, watches: readonly WatchSpec[]): Promise<void> {
-  await mkdir(dirname(file), { recursive: true, mode: 0o700 });
+  await makeFolders(dirname(file), 0o700);
   await writeFileAtomic(file, `${JSON.stringify({ version: 1, watches }, null, 2)}\n`, 0o600);
 }
