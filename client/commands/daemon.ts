@@ -73,17 +73,19 @@ async function daemon(command: Daemon, ctx: Context): Promise<void> {
   }
 }
 
-async function start(ctx: Context): Promise<void> {
-  let started = false;
-  let pid: number;
+/** The running agent's pid, or the one of the agent started because none answered. */
+async function answeringOrStarted(ctx: Context): Promise<{ pid: number; started: boolean }> {
   try {
-    // Bounded: a stuck agent must not hang `daemon start`.
-    pid = expectStatus(await ctx.client.call({ ...STATUS, timeoutMs: 5_000 })).pid;
+    // Bounded: a stuck agent must not hang `daemon start`. Under socket activation, this is what starts it.
+    return { pid: expectStatus(await ctx.client.call({ ...STATUS, timeoutMs: 5_000 })).pid, started: false };
   } catch (err) {
     if (!isNoAgent(err)) throw err;
-    pid = (await startAgent(ctx.client)).pid;
-    started = true;
+    return { pid: (await startAgent(ctx.client)).pid, started: true };
   }
+}
+
+async function start(ctx: Context): Promise<void> {
+  const { pid, started } = await answeringOrStarted(ctx);
   if (ctx.json) return ctx.out.json({ running: true, started, pid, socket: ctx.client.socket });
   ctx.out.line(started ? `vsyncd started (pid ${pid})` : `vsyncd already running (pid ${pid})`);
 }
@@ -101,13 +103,7 @@ async function stop(ctx: Context): Promise<void> {
 /** stop, then start: under socket activation the status probe that start sends is what starts it again. */
 async function restart(ctx: Context): Promise<void> {
   const stopped = await stopAgent(ctx);
-  let pid: number;
-  try {
-    pid = expectStatus(await ctx.client.call({ ...STATUS, timeoutMs: 5_000 })).pid;
-  } catch (err) {
-    if (!isNoAgent(err)) throw err;
-    pid = (await startAgent(ctx.client)).pid;
-  }
+  const { pid } = await answeringOrStarted(ctx);
   if (ctx.json) return ctx.out.json({ running: true, restarted: stopped, pid, socket: ctx.client.socket });
   ctx.out.line(stopped ? `vsyncd restarted (pid ${pid})` : `vsyncd was not running; started (pid ${pid})`);
 }

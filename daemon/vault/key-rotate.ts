@@ -22,7 +22,7 @@ import { nextTimestamp } from '../crypto/timestamp.js';
 import { keychainAccount } from '../keychain/keychain.js';
 import { writeConfig } from './config.js';
 import { toContents } from './diff/compare.js';
-import { vaultMasking } from './diff/diff.js';
+import { vaultMasking } from './diff/compare.js';
 import { isDotenvFile } from './diff/dotenv-file.js';
 import { readKeyHistory, isRotatedPast, rotated } from './key-history.js';
 import { floorOf, newer, readLocalState, writeLocalState, type LocalState } from './local-state.js';

@@ -7,14 +7,15 @@
 import type { FileChange, LogEntry, LogResult } from '../../shared/api.js';
 import { isVsyncError } from '../../shared/errors.js';
 import { mapAtMost } from '../bundle/at-most.js';
-import { compareContents, type Contents } from './diff/compare.js';
-import { vaultMasking } from './diff/diff.js';
+import { compareContents, type Contents, type Masking } from './diff/compare.js';
+import { vaultMasking } from './diff/compare.js';
 import { versionSide } from './diff/sides.js';
 import { summarise } from './diff/summary.js';
 import { openVault, type OpenVault, type VaultDeps, type VaultRef } from './vault.js';
 import { metaContents, readMeta } from './version-meta.js';
 import { storedVersions } from './versions.js';
 import { withWorkFolder } from './work-folder.js';
+import type { FetchOptions } from './version-fetch.js';
 
 export const DEFAULT_LOG_LIMIT = 20;
 /** Versions read at once: each is a request or two, and a version without an entry a download. */
@@ -67,13 +68,7 @@ export async function log(deps: VaultDeps, ref: VaultRef, options: { limit?: num
   };
 }
 
-async function describe(
-  vault: OpenVault,
-  aesKey: Buffer,
-  ts: string,
-  fetch: Parameters<typeof versionSide>[3],
-  masking: Parameters<typeof versionSide>[4],
-): Promise<Described> {
+async function describe(vault: OpenVault, aesKey: Buffer, ts: string, fetch: FetchOptions, masking: Masking): Promise<Described> {
   const { repo, env } = vault.ref;
   let meta: Awaited<ReturnType<typeof readMeta>>;
   try {

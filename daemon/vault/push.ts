@@ -17,7 +17,7 @@ import { sealVersion } from './version-file.js';
 import { withWorkFolder } from './work-folder.js';
 import { folderAgainst } from './diff/difference.js';
 import { toContents } from './diff/compare.js';
-import { vaultMasking } from './diff/diff.js';
+import { vaultMasking } from './diff/compare.js';
 import { metaOf, writeMeta } from './version-meta.js';
 import { isRotatedPast, readKeyHistory } from './key-history.js';
 import { toVsyncError } from '../../shared/error-conversion.js';

@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, HeadBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { DirStorage } from '../../daemon/storage/dir-storage.js';
 import { S3Storage } from '../../daemon/storage/s3-storage.js';
 import type { Storage } from '../../daemon/storage/storage.js';
@@ -98,6 +98,19 @@ export async function createBucket(prefix: string): Promise<string> {
   await admin.send(new CreateBucketCommand({ Bucket: bucket }));
   admin.destroy();
   return bucket;
+}
+
+/** Whether `bucket` exists at `endpoint`: `'there'`, or the HTTP status HEAD answered (404: no such bucket). */
+export async function bucketStatus(endpoint: string, bucket: string): Promise<'there' | number | undefined> {
+  const admin = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true });
+  try {
+    return await admin.send(new HeadBucketCommand({ Bucket: bucket })).then(
+      () => 'there' as const,
+      (err: { $metadata?: { httpStatusCode?: number } }) => err.$metadata?.httpStatusCode,
+    );
+  } finally {
+    admin.destroy();
+  }
 }
 
 /**

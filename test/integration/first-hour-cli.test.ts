@@ -8,6 +8,7 @@ import { agentLogFile } from '../../shared/socket-path.js';
 import { freshSocket } from '../helpers/agent.js';
 import { vsync } from '../helpers/cli.js';
 import { PATIENCE_MS } from '../helpers/patience.js';
+import { running } from '../helpers/reaper.js';
 import type { TestContext } from '../helpers/tap-types.js';
 import { tempBase } from '../helpers/vault-fixture.js';
 
@@ -27,16 +28,6 @@ function freshHome(t: TestContext, autostart: boolean) {
     cleanup();
   });
   return { env, cli };
-}
-
-/** Whether a process of that pid exists (a zombie counts: it has not been reaped). */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 const two = (n: number) => String(n).padStart(2, '0');
@@ -125,7 +116,7 @@ t.test('an agent that never answers: one line that the client waits, then it is 
   const hold = { VSYNC_TEST_START_HOLD: '1', VSYNC_TEST_START_TIMEOUT_MS: '2500' };
   const pids: number[] = [];
   t.teardown(() => {
-    for (const pid of pids) if (alive(pid)) process.kill(pid, 'SIGKILL');
+    for (const pid of pids) if (running(pid)) process.kill(pid, 'SIGKILL');
   });
   for (const json of [false, true]) {
     const r = await cli(json ? ['status', '--json'] : ['status'], hold);
@@ -138,7 +129,7 @@ t.test('an agent that never answers: one line that the client waits, then it is 
     t.ok(r.stderr.startsWith('vsync: starting the agent…\n'), `the notice first, on stderr: ${r.stderr}`);
     t.equal(r.stderr.split('starting the agent').length, 2, 'once');
     t.ok(pid > 0, 'the error names the agent it stopped');
-    t.notOk(alive(pid), `the agent it spawned (pid ${pid}) is gone`);
+    t.notOk(running(pid), `the agent it spawned (pid ${pid}) is gone`);
     if (json) {
       const error = JSON.parse(r.stderr.split('\n')[1]!) as { error: { code: string; message: string } };
       t.equal(error.error.code, 'AGENT_UNREACHABLE');

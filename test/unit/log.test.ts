@@ -10,7 +10,7 @@ import { encryptEnvelope } from '../../daemon/crypto/envelope.js';
 import { generateKey } from '../../daemon/crypto/key.js';
 import { seal } from '../../daemon/crypto/seal.js';
 import { toContents } from '../../daemon/vault/diff/compare.js';
-import { vaultMasking } from '../../daemon/vault/diff/diff.js';
+import { vaultMasking } from '../../daemon/vault/diff/compare.js';
 import { log } from '../../daemon/vault/log.js';
 import { push } from '../../daemon/vault/push.js';
 import { logKey, versionKey } from '../../daemon/vault/remote-layout.js';

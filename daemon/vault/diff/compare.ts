@@ -3,6 +3,7 @@
 // (crypto/value-mask.ts), so a diff can be pasted into a chat or a CI log.
 import type { FileChange, KeyChange, MaskedValue } from '../../../shared/api.js';
 import type { ContentFile } from '../../bundle/bundle-contents.js';
+import { fingerprint, maskKey } from '../../crypto/value-mask.js';
 import { isDotenvFile, parseDotenv } from './dotenv-file.js';
 
 export interface SideFile {
@@ -21,6 +22,12 @@ export interface Masking {
   fingerprint(value: string): string;
   /** Put the values themselves in the answer too. */
   readonly showValues: boolean;
+}
+
+/** The masking of a vault's values: fingerprints under its mask key (value-mask.ts). */
+export function vaultMasking(aesKey: Buffer, showValues: boolean): Masking {
+  const mask = maskKey(aesKey);
+  return { fingerprint: (value) => fingerprint(mask, value), showValues };
 }
 
 /** A side's files as read (bundle-contents.ts), each dotenv file whose bytes were kept parsed and its values masked. */

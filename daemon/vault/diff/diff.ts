@@ -4,12 +4,11 @@
 import type { DiffResult, DiffSide } from '../../../shared/api.js';
 import { VsyncError } from '../../../shared/errors.js';
 import { parseTimestamp } from '../../crypto/timestamp.js';
-import { fingerprint, maskKey } from '../../crypto/value-mask.js';
 import { readLocalState, syncedHere } from '../local-state.js';
 import { openVault, readPointer, type OpenVault, type VaultDeps, type VaultRef } from '../vault.js';
 import type { FetchOptions } from '../version-fetch.js';
 import { withWorkFolder } from '../work-folder.js';
-import { compareContents, type Contents, type Masking } from './compare.js';
+import { compareContents, type Contents, type Masking, vaultMasking } from './compare.js';
 import { folderSide, versionSide } from './sides.js';
 
 export interface DiffOptions {
@@ -35,12 +34,6 @@ export async function diff(deps: VaultDeps, ref: VaultRef, options: DiffOptions)
     const files = compareContents(from.contents, to.contents, masking);
     return { repo: ref.repo, env: ref.env, from: from.side, to: to.side, same: files.length === 0, files };
   });
-}
-
-/** The masking of a vault's values: fingerprints under its mask key (value-mask.ts). */
-export function vaultMasking(aesKey: Buffer, showValues: boolean): Masking {
-  const mask = maskKey(aesKey);
-  return { fingerprint: (value) => fingerprint(mask, value), showValues };
 }
 
 interface Read {

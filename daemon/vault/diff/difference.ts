@@ -6,7 +6,7 @@ import type { ZipInput } from '../../bundle/zip-source.js';
 import type { OpenVault, VaultDeps } from '../vault.js';
 import { withWorkFolder } from '../work-folder.js';
 import { compareContents, type Contents } from './compare.js';
-import { vaultMasking } from './diff.js';
+import { vaultMasking } from './compare.js';
 import { folderSide, versionSide, zipSide } from './sides.js';
 import { summarise } from './summary.js';
 
