@@ -55,7 +55,10 @@ export async function checkout(base: string, name: string, repoName: string) {
 export async function user(base: string, name: string, repoName: string, agentEnv: Record<string, string> = {}): Promise<User> {
   const { socket, ...place } = await checkout(base, name, repoName);
   const agent = await startAgent({ home: place.home, socket, env: agentEnv });
-  return { name, ...place, agent };
+  // The user's shell is the one the agent started from: what it was given, the CLI has too (the agent
+  // refuses a command whose credentials differ from its own: AGENT_ENVIRONMENT_CHANGED).
+  const env = { ...place.env, ...agentEnv };
+  return { name, ...place, env, agent, cli: (args: string[], cwd = place.repo) => vsync(args, { cwd, env }) };
 }
 
 /**

@@ -53,25 +53,25 @@ t.test('s3rver, which ignores conditional writes: doctor fails naming it, push w
   t.equal(res.code, exitCodes.storage, res.stderr);
   const out = lines(res.stdout);
   t.same(
-    out.slice(1, 5).map((l) => l.slice(0, 19)),
-    ['ok    config       ', 'ok    keychain     ', 'ok    store        ', 'ok    clock        '],
+    out.slice(1, 6).map((l) => l.slice(0, 19)),
+    ['ok    config       ', 'ok    keychain     ', 'ok    git          ', 'ok    store        ', 'ok    clock        '],
   );
   const scratch = `s3://${s3.bucket}/${repo}/dev/_doctor/[0-9a-f]{16}`;
   t.match(
-    out[5],
+    out[6],
     new RegExp(
       `^fail  if-none-match  the store does not honour conditional writes \\(If-None-Match: \\*, If-Match\\): a second put-if-absent \\(If-None-Match: \\*\\) on ${scratch} replaced the object instead of being refused$`,
     ),
   );
-  t.equal(out[6], CONDITIONS_HINT);
+  t.equal(out[7], CONDITIONS_HINT);
   t.match(
-    out[7],
+    out[8],
     new RegExp(
       `^fail  if-match       the store does not honour conditional writes \\(If-None-Match: \\*, If-Match\\): a put-if-match \\(If-Match\\) with a stale ETag on ${scratch} replaced the object instead of being refused$`,
     ),
   );
-  t.equal(out[8], CONDITIONS_HINT);
-  t.equal(out[9], '❌ 2 checks failed: if-none-match, if-match');
+  t.equal(out[9], CONDITIONS_HINT);
+  t.equal(out[10], '❌ 2 checks failed: if-none-match, if-match');
   const bucket = looseBucket(s3);
   t.teardown(() => bucket.destroy());
   t.same(await bucket.list(`${repo}/`), [], 'no scratch object left');
@@ -168,11 +168,12 @@ function rgw(t: TestContext): void {
     t.same(lines(res.stdout).slice(1), [
       `ok    config         ${configFile(repo, 'dev', { HOME: u.home })} (store s3://${bucket}/${repo}/dev/)`,
       `ok    keychain       the key for ${repo}/dev is in env:VSYNC_KEY and matches the config's keyCheck`,
+      'ok    git            git ignores infra/vault/dev/ and .env, and tracks neither',
       `ok    store          s3://${bucket}/${repo}/dev/ answers; nothing pushed yet`,
       "ok    clock          within a second of the store's",
       'ok    if-none-match  a second put-if-absent on a scratch object was refused',
       'ok    if-match       a put-if-match with a stale ETag was refused',
-      '✅ all 7 checks passed',
+      '✅ all 8 checks passed',
     ]);
     const s3 = new S3Storage({ bucket, endpoint, region: 'us-east-1', forcePathStyle: true });
     t.teardown(() => s3.destroy());
@@ -183,7 +184,7 @@ function rgw(t: TestContext): void {
     t.equal(pushed.code, 0);
     t.equal(pushed.stderr, '', 'no warning');
     const version = /version: (\d{8}-\d{6})/.exec(pushed.stdout)![1]!;
-    t.equal(lines((await u.cli(['doctor', 'dev'])).stdout)[3], `ok    store          s3://${bucket}/${repo}/dev/latest → ${version}`);
+    t.equal(lines((await u.cli(['doctor', 'dev'])).stdout)[4], `ok    store          s3://${bucket}/${repo}/dev/latest → ${version}`);
     t.same(
       (await s3.list(`${repo}/`)).map((o) => o.key),
       [`${repo}/dev/latest`, `${repo}/dev/log/${version}.enc`, `${repo}/dev/versions/${version}.enc`],
@@ -200,7 +201,7 @@ function rgw(t: TestContext): void {
     t.equal((await u.cli(initArgs(bucket))).code, 0);
     const res = await u.cli(['doctor', 'dev']);
     t.equal(res.code, exitCodes.storage);
-    t.same(lines(res.stdout).slice(3), [
+    t.same(lines(res.stdout).slice(4), [
       `fail  store          the bucket does not exist: bucket ${bucket} at ${new URL(endpoint).host} (${repo}/dev/latest: NoSuchBucket, HTTP 404)`,
       `                     hint: vsync never creates a bucket: create it with \`aws --endpoint-url ${endpoint} s3api create-bucket --bucket ${bucket}\`, or correct the bucket, region or endpoint in the config`,
       ...STORE_FAILED,
@@ -220,7 +221,7 @@ function rgw(t: TestContext): void {
     shareConfig(a, denied, repo);
     const res = await denied.cli(['doctor', 'dev']);
     t.equal(res.code, exitCodes.storage);
-    t.same(lines(res.stdout).slice(3), [
+    t.same(lines(res.stdout).slice(4), [
       `fail  store          the S3 store refused these credentials: ${repo}/dev/latest: SignatureDoesNotMatch (HTTP 403)`,
       '                     hint: the secret does not match the access key id: check AWS_SECRET_ACCESS_KEY (or the AWS_PROFILE in use) is the secret of that key, for this endpoint',
       ...STORE_FAILED,

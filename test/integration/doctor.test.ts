@@ -36,11 +36,12 @@ t.test('the directory store: every check ok, the same as JSON, and the keychain 
   t.same(out.slice(1), [
     `ok    config         ${configFile(repo, 'dev', { HOME: u.home })} (store file://${store}/${repo}/dev/)`,
     `ok    keychain       the key for ${repo}/dev is in env:VSYNC_KEY and matches the config's keyCheck`,
+    'ok    git            git ignores infra/vault/dev/ and .env, and tracks neither',
     `ok    store          file://${store}/${repo}/dev/ answers; nothing pushed yet`,
     "ok    clock          within a second of the store's",
     'ok    if-none-match  a second put-if-absent on a scratch object was refused',
     'ok    if-match       a put-if-match with a stale ETag was refused',
-    '✅ all 7 checks passed',
+    '✅ all 8 checks passed',
   ]);
   t.same(await new DirStorage(store).list(`${repo}/`), [], 'no scratch object left');
 
@@ -78,6 +79,7 @@ t.test('no config: the config fails (exit 3), what needs it is skipped, nothing 
     `fail  config         no config for this repo and env: ${configFile(repo, 'prod', { HOME: u.home })}`,
     '                     hint: run `vsync init <env>` first, or copy the config a teammate shares',
     `ok    keychain       the key for ${repo}/prod is in env:VSYNC_KEY (not compared with the config, which could not be read)`,
+    'skip  git            needs the config',
     'skip  store          needs the config',
     'skip  clock          needs the config',
     'skip  if-none-match  needs the config',
@@ -110,7 +112,14 @@ t.test("a teammate with another key: the keychain fails (exit 7); the store's ch
   );
   t.same(
     out.slice(4).map((l) => l.slice(0, 19)),
-    ['ok    store        ', 'ok    clock        ', 'ok    if-none-match', 'ok    if-match     ', '❌ 1 check failed: k'],
+    [
+      'ok    git          ',
+      'ok    store        ',
+      'ok    clock        ',
+      'ok    if-none-match',
+      'ok    if-match     ',
+      '❌ 1 check failed: k',
+    ],
   );
 });
 

@@ -83,7 +83,7 @@ async function pushAndDoctor(t: TestContext, name: string, endpoint: string, env
   const push = await u.cli(['push', 'dev']);
   t.equal(readFileSync(u.envFile(), 'utf8'), 'A=1\n', 'the vault folder is as it was');
   const doctor = await u.cli(['doctor', 'dev']);
-  return { u, repo, push, doctor, store: lines(doctor.stdout).slice(3, 5) };
+  return { u, repo, push, doctor, store: lines(doctor.stdout).slice(4, 6) };
 }
 
 /** The doctor's store lines after a store that failed the read: the checks that need it are skipped. */
@@ -104,7 +104,7 @@ function sameInBoth(t: TestContext, run: Awaited<ReturnType<typeof pushAndDoctor
   t.equal(run.doctor.code, exit);
   t.match(run.store[0], new RegExp(`^fail  store {10}${message.source}$`));
   t.equal(run.store[1], `                     hint: ${hint}`);
-  t.same(lines(run.doctor.stdout).slice(5), READ_FAILED);
+  t.same(lines(run.doctor.stdout).slice(6), READ_FAILED);
 }
 
 t.test('an endpoint that refuses the connection: retried, then named with its host and port', async (t) => {
@@ -270,17 +270,17 @@ t.test('a directory store whose folder cannot be written: doctor fails the store
   t.equal(doctor.code, exitCodes.storage);
   const out = lines(doctor.stdout);
   t.match(
-    out[3],
+    out[4],
     new RegExp(
       `^fail  store {10}file://${store}/${repo}/dev/ can be read, but a scratch object could not be written there: the store refused the request: creating the folder for ${repo}/dev/_doctor/[0-9a-f]{16}: (ENOTDIR|EEXIST)$`,
     ),
   );
   t.equal(
-    out[4],
+    out[5],
     `                     hint: a file stands where a folder of the store should be, at ${store} or under it: move that file away; the vault keeps its versions in this folder (\`vsync init <env> --store <folder>\` chose it; it is in the vault's config)`,
   );
   t.notMatch(doctor.stdout, /bucket|credential|AWS/i, 'nothing about S3');
-  t.same(out.slice(5), [
+  t.same(out.slice(6), [
     'skip  clock          the store cannot be written',
     'skip  if-none-match  the store cannot be written',
     'skip  if-match       the store cannot be written',
@@ -318,7 +318,7 @@ function rgw(t: TestContext): void {
     const host = new URL(endpoint).host;
     sameInBoth(
       t,
-      { u, repo, push, doctor, store: lines(doctor.stdout).slice(3, 5) },
+      { u, repo, push, doctor, store: lines(doctor.stdout).slice(4, 6) },
       new RegExp(
         `the bucket does not exist: bucket ${bucket} at ${host.replace(/\./g, '\\.')} \\(${repo}/dev/latest: NoSuchBucket, HTTP 404\\)`,
       ),
@@ -344,7 +344,7 @@ function rgw(t: TestContext): void {
     const doctor = await denied.cli(['doctor', 'dev']);
     sameInBoth(
       t,
-      { u: denied, repo, push, doctor, store: lines(doctor.stdout).slice(3, 5) },
+      { u: denied, repo, push, doctor, store: lines(doctor.stdout).slice(4, 6) },
       new RegExp(`the S3 store refused these credentials: ${repo}/dev/latest: SignatureDoesNotMatch \\(HTTP 403\\)`),
       'the secret does not match the access key id: check AWS_SECRET_ACCESS_KEY (or the AWS_PROFILE in use) is the secret of that key, for this endpoint',
       exitCodes.storage,
