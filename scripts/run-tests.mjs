@@ -4,7 +4,8 @@
 // output of any file that failed, and the totals. It exists for one measured reason: tap's runner starts
 // every test process with @tapjs/processinfo's module loader (for coverage, which this project does not
 // collect), a hooks thread that costs ~0.7 s of CPU per process before a test line runs: ~40 s of a
-// ~150 s lane on 2 cores. `npm test` and CI keep tap's runner; this one is only `npm run test:unit`.
+// ~150 s lane on 2 cores. `npm run test:unit` runs the unit files with it, and so does `npm test` (CI), after
+// tap's runner has run the contract and integration suites.
 //
 //   node scripts/run-tests.mjs [--jobs N] [--verbose] file...
 import { spawn } from 'node:child_process';

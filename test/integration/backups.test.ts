@@ -355,7 +355,9 @@ t.test('bad paths: a clear error, and the folder and the backups exactly as they
 
   // The agent holds the wrong key for this vault: refused by the config's key check, before any read.
   await v.u.agent.stop();
-  v.u.agent = await startAgent({ home: v.u.home, socket: v.u.env.VSYNC_SOCKET!, env: { VSYNC_KEY: randomBytes(32).toString('base64') } });
+  // Its shell has the same wrong key: the agent refuses a command whose VSYNC_KEY differs from its own.
+  v.u.env.VSYNC_KEY = randomBytes(32).toString('base64');
+  v.u.agent = await startAgent({ home: v.u.home, socket: v.u.env.VSYNC_SOCKET!, env: { VSYNC_KEY: v.u.env.VSYNC_KEY } });
   await refused(
     'the wrong key',
     ['backups', 'restore', 'dev'],
@@ -364,6 +366,7 @@ t.test('bad paths: a clear error, and the folder and the backups exactly as they
     /hint/,
   );
   await v.u.agent.stop();
+  v.u.env.VSYNC_KEY = v.key;
   v.u.agent = await startAgent({ home: v.u.home, socket: v.u.env.VSYNC_SOCKET!, env: { VSYNC_KEY: v.key } });
 
   // No backups at all.

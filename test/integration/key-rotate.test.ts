@@ -98,6 +98,7 @@ function rotations(t: TestContext, store: 'dir' | 's3'): void {
     // Bob's runner gets the new key and config: it pulls again.
     await b.agent.stop();
     shareConfig(a, b, repoOf(a));
+    b.env.VSYNC_KEY = newKey!; // the runner's environment, which its CLI has too
     b.agent = await startAgent({ home: b.home, socket: b.env.VSYNC_SOCKET!, env: { VSYNC_KEY: newKey! } });
     const again = await b.cli(['pull', 'dev', '--force']);
     t.equal(again.code, 0, again.stderr);
