@@ -44,7 +44,7 @@ ${COMMAND_TABLE.flatMap(summaryLines).join('\n')}
 
 options:
   -V, --version  print the version (so does \`vsync version\`)
-${common().join('\n')}
+${common(undefined, '-V, --version'.length + 2).join('\n')}
 
 environment:
   VSYNC_SOCKET          the agent's socket (default $XDG_RUNTIME_DIR/vsync/vsyncd.sock,
