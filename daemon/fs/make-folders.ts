@@ -6,18 +6,26 @@ import { mkdir, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { isErrno } from './errno.js';
 
-/** Makes `folder` and its missing parents; returns the first folder it made (as mkdir -p would), or undefined. */
-export async function makeFolders(folder: string, mode: number): Promise<string | undefined> {
+/**
+ * `folder` and those of its parents that do not exist, deepest first (none when `folder` exists); throws the
+ * first error other than ENOENT (ENOTDIR: a file on the way; EACCES).
+ */
+export async function missingFolders(folder: string): Promise<string[]> {
   const missing: string[] = [];
   for (let dir = folder; ; dir = dirname(dir)) {
     try {
       await stat(dir);
-      break;
+      return missing;
     } catch (err) {
       if (!isErrno(err, 'ENOENT') || dirname(dir) === dir) throw err;
       missing.push(dir);
     }
   }
+}
+
+/** Makes `folder` and its missing parents; returns the first folder it made (as mkdir -p would), or undefined. */
+export async function makeFolders(folder: string, mode: number): Promise<string | undefined> {
+  const missing = await missingFolders(folder);
   let first: string | undefined;
   for (const dir of missing.reverse()) {
     try {

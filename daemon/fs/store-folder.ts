@@ -9,6 +9,7 @@ import { access, lstat, realpath, statfs } from 'node:fs/promises';
 import { dirname, sep } from 'node:path';
 import { VsyncError } from '../../shared/errors.js';
 import { isErrno } from './errno.js';
+import { missingFolders } from './make-folders.js';
 
 /** statfs(2) magic numbers of the kernel's own file systems (linux/magic.h). */
 const KERNEL_FILE_SYSTEMS = new Map<number, string>([
@@ -34,22 +35,16 @@ const under = (path: string, tree: string) => path === tree || path.startsWith(`
 /** Throws STORE_FOLDER_INVALID saying why `root` (absolute) cannot hold a store. */
 export async function checkStoreFolder(root: string): Promise<void> {
   for (const tree of KERNEL_TREES) if (under(root, tree)) throw refuse(root, `${tree} is the kernel's, not a place for files`);
-  let existing = root;
-  for (;;) {
-    try {
-      await lstat(existing);
-      break;
-    } catch (err) {
-      if (!isErrno(err, 'ENOENT')) {
-        if (isErrno(err, 'ENOTDIR')) throw refuse(root, `a part of the path is a file, not a folder`);
-        if (isErrno(err, 'EACCES')) throw refuse(root, `${existing} cannot be reached (permission denied)`);
-        throw refuse(root, (err as Error).message);
-      }
-      const parent = dirname(existing);
-      if (parent === existing) throw refuse(root, 'no part of the path exists');
-      existing = parent;
-    }
+  let missing: string[];
+  try {
+    missing = await missingFolders(root);
+  } catch (err) {
+    if (isErrno(err, 'ENOTDIR')) throw refuse(root, `a part of the path is a file, not a folder`);
+    if (isErrno(err, 'EACCES')) throw refuse(root, `${(err as NodeJS.ErrnoException).path ?? root} cannot be reached (permission denied)`);
+    if (isErrno(err, 'ENOENT')) throw refuse(root, 'no part of the path exists');
+    throw refuse(root, (err as Error).message);
   }
+  const existing = missing.length === 0 ? root : dirname(missing.at(-1)!);
   let real: string;
   try {
     real = await realpath(existing);

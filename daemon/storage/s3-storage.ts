@@ -37,9 +37,6 @@ const SILENT = { trace() {}, debug() {}, info() {}, warn() {}, error() {} };
 // against the bare value and AWS accepts both.
 const bare = (etag: string | undefined): string => (etag ?? '').replace(/^W\//, '').replace(/^"(.*)"$/, '$1');
 
-// The one mapping of SDK failures, with the cause and its hint: s3-failures.ts.
-export { classifyS3Error };
-
 /** The SDK's per-request options: the caller's signal aborts the request, and a body being read with it. */
 function abortable(options: CallOptions): { abortSignal?: AbortSignal } {
   return options.signal ? { abortSignal: options.signal } : {};

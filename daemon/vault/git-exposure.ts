@@ -2,27 +2,16 @@
 // be ignored by git and never tracked. Asked of git itself, in one child process, so every way of ignoring
 // counts (a nested .gitignore, .git/info/exclude, core.excludesFile, a broader pattern like `.env*`).
 // Each warning carries the exact command that fixes it.
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { configFile } from '../../shared/paths.js';
 import { silent, type Progress } from '../../shared/progress.js';
 import { readConfig, vaultFolderOf } from './config.js';
+import { git, ignoredByGit } from './git.js';
 import type { VaultDeps, VaultRef } from './vault.js';
-
-const run = promisify(execFile);
 
 export interface Exposure {
   /** False outside a checkout (or without git): nothing can be committed, and there are no warnings. */
   readonly inGit: boolean;
   readonly warnings: string[];
-}
-
-/** Whether git ignores `path` (relative to `root`), tracked or not. */
-async function ignored(root: string, path: string): Promise<boolean> {
-  return run('git', ['check-ignore', '-q', '--no-index', '--', path], { cwd: root, timeout: 10_000 }).then(
-    () => true,
-    () => false,
-  );
 }
 
 /**
@@ -31,22 +20,12 @@ async function ignored(root: string, path: string): Promise<boolean> {
  * whether git would ignore one there.
  */
 export async function gitExposure(root: string, vaultFolder: string, options: { patterns?: boolean } = {}): Promise<Exposure> {
-  let listed: string;
-  try {
-    // -t tags each path: H tracked (cached), ? untracked and not ignored. Ignored files are not listed.
-    ({ stdout: listed } = await run(
-      'git',
-      ['ls-files', '-z', '-t', '--cached', '--others', '--exclude-standard', '--', '.env', vaultFolder],
-      {
-        cwd: root,
-        timeout: 10_000,
-        maxBuffer: 1024 * 1024,
-      },
-    ));
-  } catch {
-    // Not a checkout, or no git: nothing can be committed by git here.
-    return { inGit: false, warnings: [] };
-  }
+  // -t tags each path: H tracked (cached), ? untracked and not ignored. Ignored files are not listed.
+  const listed = await git(root, ['ls-files', '-z', '-t', '--cached', '--others', '--exclude-standard', '--', '.env', vaultFolder]).catch(
+    () => undefined,
+  );
+  // Not a checkout, or no git: nothing can be committed by git here.
+  if (listed === undefined) return { inGit: false, warnings: [] };
   const tracked = new Set<string>();
   const loose = new Set<string>();
   for (const entry of listed.split('\0')) {
@@ -59,7 +38,7 @@ export async function gitExposure(root: string, vaultFolder: string, options: { 
   if (options.patterns) {
     for (const what of [vaultFolder, '.env']) {
       if (tracked.has(what) || loose.has(what)) continue;
-      if (!(await ignored(root, what === '.env' ? '.env' : `${what}/`))) loose.add(what);
+      if (!(await ignoredByGit(root, what === '.env' ? '.env' : `${what}/`))) loose.add(what);
     }
   }
   const warnings: string[] = [];

@@ -24,3 +24,11 @@ export async function git(cwd: string, args: string[]): Promise<string | undefin
     throw new VsyncError('REPO_UNKNOWN', `git ${args.join(' ')} in ${cwd}: ${why}`, { cause: err });
   }
 }
+
+/**
+ * Whether git ignores `path` (relative to `cwd`) by any of its rules; false outside a checkout or without git.
+ * --no-index: a tracked file still counts as matched, so what matters is what the rules say.
+ */
+export async function ignoredByGit(cwd: string, path: string): Promise<boolean> {
+  return (await git(cwd, ['check-ignore', '-q', '--no-index', '--', path]).catch(() => undefined)) !== undefined;
+}

@@ -4,13 +4,10 @@
 //
 // The .gitignore is the checkout's, so possibly a hostile commit's: it is opened without following a
 // symlink, must be a regular file, and is only ever appended to.
-import { execFile } from 'node:child_process';
 import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-
-const run = promisify(execFile);
+import { ignoredByGit } from './git.js';
 
 /** Read whole only to look for our own lines; a larger .gitignore is left to git's answer alone. */
 const MAX_READ_BYTES = 1024 * 1024;
@@ -21,17 +18,6 @@ export interface GitignoreUpdate {
   readonly added: string[];
   /** Why nothing could be written, when it could not: the caller warns. */
   readonly problem?: string;
-}
-
-/** Whether git already ignores `path` (relative to `root`); false outside a checkout or without git. */
-async function ignoredByGit(root: string, path: string): Promise<boolean> {
-  try {
-    // --no-index: a tracked file still counts as matched, so a line is not added twice for one.
-    await run('git', ['check-ignore', '-q', '--no-index', '--', path], { cwd: root, timeout: 10_000 });
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 export async function ignoreVaultInGit(root: string, vaultFolder: string): Promise<GitignoreUpdate> {
@@ -53,22 +39,21 @@ export async function ignoreVaultInGit(root: string, vaultFolder: string): Promi
     const info = await handle.stat();
     if (!info.isFile()) return { file, added: [], problem: `could not add ${missing.join(' and ')} to ${file}: it is not a regular file` };
     let text = '';
-    if (info.size > 0 && info.size <= MAX_READ_BYTES) {
-      const buffer = Buffer.alloc(info.size);
-      const { bytesRead } = await handle.read(buffer, 0, info.size, 0);
-      text = buffer.subarray(0, bytesRead).toString('utf8');
+    let endsInNewline = true; // an empty file needs no newline before ours
+    if (info.size > 0) {
+      // Whole, to look for our own lines; of a larger one, its last byte alone.
+      const whole = info.size <= MAX_READ_BYTES;
+      const buffer = Buffer.alloc(whole ? info.size : 1);
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, whole ? 0 : info.size - 1);
+      const bytes = buffer.subarray(0, bytesRead);
+      if (whole) text = bytes.toString('utf8');
+      endsInNewline = bytes.at(-1) === 0x0a;
     }
     // Outside git (init --repo), git cannot answer: our own exact lines still count.
     const present = new Set(text.split(/\r?\n/).map((line) => line.trim()));
     missing = missing.filter((line) => !present.has(line));
     if (missing.length === 0) return { file, added: [] };
-    let lastByte = '\n';
-    if (info.size > 0) {
-      const last = Buffer.alloc(1);
-      await handle.read(last, 0, 1, info.size - 1);
-      lastByte = last.toString('latin1');
-    }
-    const lead = info.size > 0 && lastByte !== '\n' ? '\n' : '';
+    const lead = endsInNewline ? '' : '\n';
     await handle.write(`${lead}# secrets: kept by vsync, never committed\n${missing.join('\n')}\n`);
     return { file, added: missing };
   } catch (err) {

@@ -1,7 +1,7 @@
 // How SDK failures map onto the storage contract's four errors. The shapes are what @aws-sdk/client-s3
 // 3.x raises against Ceph RGW and AWS (names and statuses recorded on RGW in test/contract/s3-storage).
 import t from 'tap';
-import { classifyS3Error } from '../../daemon/storage/s3-storage.js';
+import { classifyS3Error } from '../../daemon/storage/s3-failures.js';
 
 const sdk = (name: string, status?: number) => Object.assign(new Error('UnknownError'), { name, $metadata: { httpStatusCode: status } });
 const sys = (code: string) => Object.assign(new Error(code), { code });
