@@ -4,22 +4,27 @@
 # the user's own keyring.
 #
 #   bash scripts/with-keyring.sh <cmd...>
-#   dbus-run-session -- bash scripts/with-keyring.sh <cmd...>       (same thing, bus made by the caller)
 #
-#   e.g. dbus-run-session -- bash scripts/with-keyring.sh npx tap test/contract/keychain.test.ts
+#   e.g. bash scripts/with-keyring.sh npx tap test/contract/keychain.test.ts
 #
 # What it does:
-#   1. Makes sure it runs on a private session bus: unless its parent is dbus-run-session (or it re-executed
-#      itself already), it re-executes itself under `dbus-run-session`. It refuses to go on if something already
-#      owns org.freedesktop.secrets on that bus: that is somebody's real keyring, never ours to unlock.
-#   2. Starts `gnome-keyring-daemon --unlock --components=secrets` with HOME / XDG_* pointing into a temp dir and
-#      a fixed test password on stdin. That creates and unlocks a fresh "login" collection (the default
-#      alias), so libsecret and @napi-rs/keyring can create items without a prompt. (An EMPTY password does not
-#      work: the daemon then creates no login keyring and the first store tries to run a GUI prompter.)
-#      Only the daemon sees the temp HOME; the command keeps the caller's HOME.
-#   3. Exports what the daemon prints (GNOME_KEYRING_CONTROL=...), checks that the Secret Service answers by
-#      storing, looking up and clearing a probe item with secret-tool, exports VSYNC_TEST_KEYRING=gnome-keyring,
-#      and runs the command.
+#   1. Makes a temp dir, then re-executes itself under `dbus-run-session` with scripts/keyring-bus/session.conf: a
+#      session bus whose one activatable service is org.freedesktop.secrets, started by this script (`--serve`).
+#      Nothing of the caller's bus is used: somebody's real keyring is never reached, let alone unlocked.
+#   2. `--serve` runs `gnome-keyring-daemon --unlock --components=secrets --foreground` with HOME / XDG_* pointing
+#      into the temp dir and a fixed test password on stdin. The first start creates and unlocks a fresh "login"
+#      collection (the default alias), so libsecret and @napi-rs/keyring can create items without a prompt. (An
+#      EMPTY password does not work: the daemon then creates no login keyring and the first store tries to run a
+#      GUI prompter.) Only the daemon sees the temp HOME; the command keeps the caller's HOME.
+#      Because the bus starts the daemon on demand, a daemon that dies (gnome-keyring now and then aborts on an
+#      assertion; a CI run lost its keyring that way once, and every later keychain call then met a LOCKED
+#      replacement that the default session bus's activation started) is replaced by the next call with one that
+#      opens the same login keyring with the same password: unlocked, with every item. Each restart is said on
+#      stderr with the dead daemon's last log lines, and counted at the end. No prompter is activatable either: a
+#      locked collection fails at once instead of waiting for a GUI.
+#   3. Proves the Secret Service answers by storing, looking up and clearing a probe item with secret-tool (the
+#      first call starts the daemon), exports VSYNC_TEST_KEYRING=gnome-keyring (and VSYNC_TEST_KEYRING_STARTS, the
+#      file counting the daemon's starts), and runs the command.
 #   4. On exit (any exit) stops the daemon and deletes the temp dir; exits with the command's status.
 #      The command is run as a child rather than exec'd so that this cleanup can happen.
 #
@@ -34,11 +39,45 @@ die() {
   exit 1
 }
 
+readonly PASSWORD='vsync-test-password'
+
+# --serve <dir>: what the private bus runs to start org.freedesktop.secrets (see the service file below).
+if [ "${1:-}" = --serve ]; then
+  dir=$2
+  starts=$(($(cat "$dir/starts" 2>/dev/null || echo 0) + 1))
+  echo "$starts" >"$dir/starts"
+  if [ "$starts" -gt 1 ]; then
+    {
+      echo "with-keyring: *** gnome-keyring-daemon died; the bus starts it again, unlocked (start #$starts). Its last log lines:"
+      tail -n 20 "$dir/daemon.log" 2>/dev/null | sed 's/^/with-keyring:   | /'
+    } >&2
+  fi
+  echo "--- start #$starts" >>"$dir/daemon.log"
+  # The password on stdin without a newline, and this process becomes the daemon (the bus watches its pid).
+  exec env -u DISPLAY -u WAYLAND_DISPLAY -u GNOME_KEYRING_CONTROL -u VSYNC_WITH_KEYRING_DIR -u VSYNC_WITH_KEYRING_SCRIPT HOME="$dir/home" \
+    XDG_DATA_HOME="$dir/data" XDG_CONFIG_HOME="$dir/config" XDG_CACHE_HOME="$dir/cache" XDG_RUNTIME_DIR="$dir/run" \
+    gnome-keyring-daemon --unlock --foreground --components=secrets --control-directory="$dir/control" \
+    < <(printf '%s' "$PASSWORD") >>"$dir/daemon.log" 2>&1
+fi
+
 [ "$#" -gt 0 ] || die "usage: bash scripts/with-keyring.sh <cmd...>"
 
-for tool in dbus-run-session dbus-send dbus-update-activation-environment gnome-keyring-daemon secret-tool; do
+for tool in dbus-run-session dbus-send gnome-keyring-daemon secret-tool; do
   command -v "$tool" >/dev/null 2>&1 || die "'$tool' is not installed (apt-get install dbus gnome-keyring libsecret-tools)"
 done
+
+# 1. The temp dir and the private bus (scripts/keyring-bus/: its configuration and its one service, which finds
+# this script and the temp dir in the bus's environment).
+if [ -z "${VSYNC_WITH_KEYRING_DIR:-}" ]; then
+  here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+  keyring_dir=$(mktemp -d "${TMPDIR:-/tmp}/vsync-keyring.XXXXXX")
+  mkdir -m 700 "$keyring_dir/home" "$keyring_dir/data" "$keyring_dir/config" "$keyring_dir/cache" "$keyring_dir/run" "$keyring_dir/control"
+  exec env VSYNC_WITH_KEYRING_DIR="$keyring_dir" VSYNC_WITH_KEYRING_SCRIPT="$here/with-keyring.sh" \
+    dbus-run-session --config-file="$here/keyring-bus/session.conf" -- bash "$here/with-keyring.sh" "$@"
+fi
+keyring_dir=$VSYNC_WITH_KEYRING_DIR
+unset VSYNC_WITH_KEYRING_DIR VSYNC_WITH_KEYRING_SCRIPT
+[ -n "${DBUS_SESSION_BUS_ADDRESS:-}" ] || die "DBUS_SESSION_BUS_ADDRESS is not set although running under dbus-run-session"
 
 # Prints the pid of the process owning org.freedesktop.secrets on the session bus; fails if nobody owns it.
 # (GetConnectionUnixProcessID never triggers D-Bus activation, unlike a call to the service itself.)
@@ -48,26 +87,12 @@ secrets_owner_pid() {
     awk '{ print $NF }'
 }
 
-# 1. A private bus.
-parent_comm=$(cat "/proc/$PPID/comm" 2>/dev/null || true) # truncated to 15 characters: "dbus-run-sessio"
-if [ -z "${VSYNC_WITH_KEYRING_BUS:-}" ] && [ "${parent_comm#dbus-run-sessio}" = "$parent_comm" ]; then
-  export VSYNC_WITH_KEYRING_BUS=1
-  exec dbus-run-session -- bash "${BASH_SOURCE[0]}" "$@"
-fi
-unset VSYNC_WITH_KEYRING_BUS
-[ -n "${DBUS_SESSION_BUS_ADDRESS:-}" ] || die "DBUS_SESSION_BUS_ADDRESS is not set although running under dbus-run-session"
-
-if secrets_owner_pid >/dev/null; then
-  die "org.freedesktop.secrets is already running on $DBUS_SESSION_BUS_ADDRESS: this is not a private bus; refusing to unlock it"
-fi
-
-# 2. The daemon, confined to a temp dir.
-keyring_dir=$(mktemp -d "${TMPDIR:-/tmp}/vsync-keyring.XXXXXX")
-daemon_pid=
 cleanup() {
-  if [ -n "$daemon_pid" ]; then
-    kill "$daemon_pid" 2>/dev/null || true
-  fi
+  local pid starts
+  starts=$(cat "$keyring_dir/starts" 2>/dev/null || echo 0)
+  if [ "$starts" -gt 1 ]; then echo "with-keyring: *** gnome-keyring-daemon died $((starts - 1)) time(s) during this run" >&2; fi
+  pid=$(secrets_owner_pid) || pid=
+  if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; fi
   rm -rf "$keyring_dir"
 }
 trap cleanup EXIT
@@ -75,47 +100,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 trap 'exit 129' HUP
 
-mkdir -m 700 "$keyring_dir/home" "$keyring_dir/data" "$keyring_dir/config" "$keyring_dir/cache" "$keyring_dir/run" "$keyring_dir/control"
-
-# Any daemon the bus itself would start on demand (org.freedesktop.secrets is D-Bus-activatable, e.g. if ours
-# dies) gets the same confined environment, so it can never open or create keyrings under the caller's HOME. No
-# display either: an unlock prompt (gcr-prompter, activated when something hits a locked collection) then fails at
-# once, as "prompt dismissed", instead of popping up on a developer's desktop and waiting.
-dbus-update-activation-environment HOME="$keyring_dir/home" XDG_DATA_HOME="$keyring_dir/data" \
-  XDG_CONFIG_HOME="$keyring_dir/config" XDG_CACHE_HOME="$keyring_dir/cache" XDG_RUNTIME_DIR="$keyring_dir/run" \
-  DISPLAY= WAYLAND_DISPLAY= ||
-  die "could not set the activation environment of the private bus"
-
-# GNOME_KEYRING_CONTROL is dropped and the control directory given explicitly so that it can never find and
-# unlock a daemon of the caller's desktop session.
-# Without --foreground the daemon forks and the parent returns once it is initialised; the bus name is claimed a
-# moment later (observed: right after the parent returns, the name often has no owner yet), so wait for it below
-# before anything calls the service: a call before that would D-Bus-activate a second, locked daemon.
-if ! daemon_env=$(printf '%s' 'vsync-test-password' |
-  env -u DISPLAY -u WAYLAND_DISPLAY -u GNOME_KEYRING_CONTROL HOME="$keyring_dir/home" XDG_DATA_HOME="$keyring_dir/data" \
-    XDG_CONFIG_HOME="$keyring_dir/config" XDG_CACHE_HOME="$keyring_dir/cache" XDG_RUNTIME_DIR="$keyring_dir/run" \
-    gnome-keyring-daemon --unlock --components=secrets --control-directory="$keyring_dir/control" 2>"$keyring_dir/daemon.log"); then
-  cat "$keyring_dir/daemon.log" >&2 || true
-  die "gnome-keyring-daemon failed to start"
-fi
-
-for _ in $(seq 1 100); do
-  daemon_pid=$(secrets_owner_pid) && [ -n "$daemon_pid" ] && break
-  daemon_pid=
-  sleep 0.1
-done
-[ -n "$daemon_pid" ] || {
-  cat "$keyring_dir/daemon.log" >&2 || true
-  die "gnome-keyring-daemon started but did not claim org.freedesktop.secrets on the bus within 10 s"
-}
-
-# 3. Export what it printed (NAME=value lines only), then prove the Secret Service answers.
-while IFS= read -r line; do
-  case "$line" in
-    [A-Z_]*=*) export "${line?}" ;;
-  esac
-done <<<"$daemon_env"
-
+# 2 and 3. The first call starts the daemon; prove that it answers.
 probe_value="probe-$$-$RANDOM"
 probe_attrs=(service tools.vsync.keyring-probe username "probe-$$")
 printf '%s' "$probe_value" | secret-tool store --label='vsync keyring probe' "${probe_attrs[@]}" 2>"$keyring_dir/probe.log" ||
@@ -130,7 +115,8 @@ got=$(secret-tool lookup "${probe_attrs[@]}" 2>>"$keyring_dir/probe.log") || got
 }
 secret-tool clear "${probe_attrs[@]}" || die "the Secret Service did not delete the probe item"
 
-export VSYNC_TEST_KEYRING=gnome-keyring
+# VSYNC_TEST_KEYRING_STARTS: the file that counts the daemon's starts (1 unless it died).
+export GNOME_KEYRING_CONTROL="$keyring_dir/control" VSYNC_TEST_KEYRING=gnome-keyring VSYNC_TEST_KEYRING_STARTS="$keyring_dir/starts"
 
 # 4. Run the command; the EXIT trap cleans up.
 set +e
