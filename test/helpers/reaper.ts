@@ -17,13 +17,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { agentStateFile, socketPath } from '../../shared/socket-path.js';
 
-const pids = new Set<number>();
+// pid → its start time when registered (field 22 of /proc/<pid>/stat), so that a pid the kernel has handed to
+// another process since (pid_max is 32768 on CI's machines, and a run starts more processes than that) is left
+// alone: only the process that was registered is killed.
+const pids = new Map<number, string | undefined>();
 const folders = new Set<string>();
 const actions = new Set<() => void>();
 
 /** Kills the registered pids, runs the registered actions, removes the registered folders; synchronous. */
 function reap(): void {
-  for (const pid of pids) {
+  const procfs = existsSync('/proc/self/stat');
+  for (const [pid, started] of pids) {
+    if (procfs && (started === undefined || startTime(pid) !== started)) continue; // gone, or another process now
     try {
       process.kill(pid, 'SIGKILL');
     } catch {
@@ -61,9 +66,19 @@ for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGALRM'] as const) {
   process.on(signal, onSignal);
 }
 
-/** Kills `pid` when this test process ends, if it is still running then. */
+/** The start time of `pid` in clock ticks since boot (field 22 of /proc/<pid>/stat); undefined when it is gone. */
+function startTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/** Kills `pid` when this test process ends, if that process (not another one given its pid since) still runs then. */
 export function reapOnExit(pid: number | undefined): void {
-  if (pid !== undefined && pid > 1) pids.add(pid);
+  if (pid !== undefined && pid > 1) pids.set(pid, startTime(pid));
 }
 
 /** Removes `folder` (recursively) when this test process ends; removing it sooner is fine. Returns `folder`. */

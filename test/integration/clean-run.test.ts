@@ -6,14 +6,16 @@
 // sent SIGALRM (tap's timeout) or SIGTERM, and must end as it would have (tap's own handlers still see the
 // signal) with nothing left. (The reaper handles SIGINT and SIGHUP as it does SIGTERM.)
 import t from 'tap';
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { built, childEnv, projectRoot } from '../helpers/built.js';
 import { PATIENCE_MS, waitUntil } from '../helpers/patience.js';
 import { running, tiedToTest } from '../helpers/reaper.js';
 import { userManagerUnavailable } from '../helpers/user-manager.js';
 
+const run = promisify(execFile);
 const CHILD = join(projectRoot, 'test', 'integration', 'clean-run-child.ts');
 
 interface Made {
@@ -71,3 +73,37 @@ for (const signal of ['SIGALRM', 'SIGTERM'] as const) {
     for (const [what, p] of pids) t.notOk(running(p), `the ${what} (pid ${p}) is gone`);
   });
 }
+
+// The reaper kills what was registered, never a process that has its pid now: a run starts more processes than
+// pid_max (32768 on CI's machines), so pids come round again within one run. In a pid namespace of its own, the
+// child has the kernel hand a registered (and ended) process's pid to a new one, then exits: the new one lives on.
+const reuseUnavailable =
+  process.getuid?.() !== 0 ? 'needs root (a pid namespace, ns_last_pid)' : !existsSync('/usr/bin/unshare') ? 'needs unshare' : undefined;
+t.test('a pid the kernel has given to another process since is not killed', { skip: reuseUnavailable }, async (t) => {
+  const script = [
+    'out=$("$@") || exit 1',
+    'echo "$out"',
+    `pid=$(printf %s "$out" | sed -n 's/.*"reused":\\([0-9]*\\).*/\\1/p')`,
+    '[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && echo "still running: $pid"',
+    'exit 0',
+  ].join('\n');
+  const [command, args] = tiedToTest('unshare', [
+    '--pid',
+    '--fork',
+    '--mount-proc',
+    '/bin/sh',
+    '-c',
+    script,
+    'sh',
+    process.execPath,
+    '--import=tsx',
+    join(projectRoot, 'test', 'integration', 'clean-run-reuse-child.ts'),
+  ]);
+  const { stdout } = await run(command, args, { cwd: projectRoot, encoding: 'utf8', timeout: PATIENCE_MS });
+  const pids = JSON.parse(/^pids (.*)$/m.exec(stdout)?.[1] ?? 'null') as { registered: number; reused?: number } | null;
+  t.ok(
+    pids?.reused !== undefined && pids.reused === pids.registered,
+    `the kernel gave the registered pid to another process (${stdout.trim()})`,
+  );
+  t.match(stdout, /^still running: \d+$/m, 'after the reaper ran, that process still runs');
+});
