@@ -3,6 +3,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 npm run --silent build
+if [ "${1:-}" = --keyring ]; then
+  # gnome-keyring dying under the keychain: on the throwaway keyring's private bus, nothing else.
+  exec bash scripts/with-keyring.sh node --no-warnings dist/bench/keyring-crash.js
+fi
 state=$(mktemp -d "${TMPDIR:-/tmp}/vsync-bench.XXXXXX")
 trap '[ -d "$state/rgw" ] && bash scripts/rgw.sh stop "$state/rgw"; rm -rf "$state"' EXIT
 if command -v radosgw >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && exports=$(bash scripts/rgw.sh start "$state/rgw" 2>"$state/rgw.log"); then
