@@ -5,8 +5,8 @@
 // (an entry kept per account and dropped after a failure; no queue, no second asking). Numbers to read.
 //
 //   npm run bench -- --keyring
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AsyncEntry } from '@napi-rs/keyring';
 import { KEYCHAIN_SERVICE } from '../daemon/keychain/keychain.js';
@@ -43,27 +43,10 @@ const KEYCHAINS = 5;
 const KILLS = 4;
 const RUNS = 3;
 
-const starts = (): number => Number(readFileSync(process.env.VSYNC_TEST_KEYRING_STARTS!, 'utf8'));
-
-function owner(): number | undefined {
-  try {
-    const out = execFileSync(
-      'dbus-send',
-      [
-        '--session',
-        '--print-reply=literal',
-        '--dest=org.freedesktop.DBus',
-        '/org/freedesktop/DBus',
-        'org.freedesktop.DBus.GetConnectionUnixProcessID',
-        'string:org.freedesktop.secrets',
-      ],
-      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] },
-    );
-    return Number(out.trim().split(/\s+/).at(-1));
-  } catch {
-    return undefined; // between a death and the next start
-  }
-}
+const harnessFile = (name: string): string => readFileSync(join(process.env.VSYNC_TEST_KEYRING_DIR!, name), 'utf8');
+const starts = (): number => Number(harnessFile('starts'));
+/** The running daemon's pid (scripts/with-keyring.sh writes it at each start). */
+const daemonPid = (): number => Number(harnessFile('pid'));
 
 async function run(make: () => Keys): Promise<{ calls: number; failed: number; aborts: number }> {
   const before = starts();
@@ -83,10 +66,12 @@ async function run(make: () => Keys): Promise<{ calls: number; failed: number; a
   let killed = 0;
   for (let k = 0; k < KILLS; k++) {
     await sleep(500);
-    const pid = owner();
-    if (pid === undefined) continue;
-    process.kill(pid, 'SIGSEGV');
-    killed++;
+    try {
+      process.kill(daemonPid(), 'SIGSEGV');
+      killed++;
+    } catch {
+      // between a death and the next start: the file names the dead one
+    }
   }
   await sleep(500);
   stop = true;
@@ -94,7 +79,7 @@ async function run(make: () => Keys): Promise<{ calls: number; failed: number; a
   return { calls, failed, aborts: starts() - before - killed };
 }
 
-if (!process.env.VSYNC_TEST_KEYRING_STARTS) {
+if (!process.env.VSYNC_TEST_KEYRING_DIR) {
   console.error('keyring-crash: run me under scripts/with-keyring.sh (npm run bench -- --keyring)');
   process.exit(2);
 }

@@ -23,8 +23,8 @@
 #      stderr with the dead daemon's last log lines, and counted at the end. No prompter is activatable either: a
 #      locked collection fails at once instead of waiting for a GUI.
 #   3. Proves the Secret Service answers by storing, looking up and clearing a probe item with secret-tool (the
-#      first call starts the daemon), exports VSYNC_TEST_KEYRING=gnome-keyring (and VSYNC_TEST_KEYRING_STARTS, the
-#      file counting the daemon's starts), and runs the command.
+#      first call starts the daemon), exports VSYNC_TEST_KEYRING=gnome-keyring (and VSYNC_TEST_KEYRING_DIR, the temp
+#      dir: `starts` counts the daemon's starts, `pid` is the running one's pid), and runs the command.
 #   4. On exit (any exit) stops the daemon and deletes the temp dir; exits with the command's status.
 #      The command is run as a child rather than exec'd so that this cleanup can happen.
 #
@@ -53,6 +53,7 @@ if [ "${1:-}" = --serve ]; then
     } >&2
   fi
   echo "--- start #$starts" >>"$dir/daemon.log"
+  echo "$$" >"$dir/pid" # exec keeps the pid: this is the daemon's
   # The password on stdin without a newline, and this process becomes the daemon (the bus watches its pid).
   exec env -u DISPLAY -u WAYLAND_DISPLAY -u GNOME_KEYRING_CONTROL -u VSYNC_WITH_KEYRING_DIR -u VSYNC_WITH_KEYRING_SCRIPT HOME="$dir/home" \
     XDG_DATA_HOME="$dir/data" XDG_CONFIG_HOME="$dir/config" XDG_CACHE_HOME="$dir/cache" XDG_RUNTIME_DIR="$dir/run" \
@@ -115,8 +116,7 @@ got=$(secret-tool lookup "${probe_attrs[@]}" 2>>"$keyring_dir/probe.log") || got
 }
 secret-tool clear "${probe_attrs[@]}" || die "the Secret Service did not delete the probe item"
 
-# VSYNC_TEST_KEYRING_STARTS: the file that counts the daemon's starts (1 unless it died).
-export GNOME_KEYRING_CONTROL="$keyring_dir/control" VSYNC_TEST_KEYRING=gnome-keyring VSYNC_TEST_KEYRING_STARTS="$keyring_dir/starts"
+export GNOME_KEYRING_CONTROL="$keyring_dir/control" VSYNC_TEST_KEYRING=gnome-keyring VSYNC_TEST_KEYRING_DIR="$keyring_dir"
 
 # 4. Run the command; the EXIT trap cleans up.
 set +e
