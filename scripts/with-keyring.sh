@@ -41,7 +41,8 @@ die() {
 
 readonly PASSWORD='vsync-test-password'
 
-# --serve <dir>: what the private bus runs to start org.freedesktop.secrets (see the service file below).
+# --serve <dir>: what the private bus runs to start org.freedesktop.secrets
+# (scripts/keyring-bus/services/org.freedesktop.secrets.service).
 if [ "${1:-}" = --serve ]; then
   dir=$2
   starts=$(($(cat "$dir/starts" 2>/dev/null || echo 0) + 1))
