@@ -63,16 +63,17 @@ export function mapKeyringError(err: unknown, account: string, service: string =
   return new VsyncError('KEYCHAIN_UNAVAILABLE', `${unavailableReason(message)} (${where})`, { cause: err });
 }
 
-/** The Secret Service that a call went to is gone: it died while answering, or was replaced since the entry's session. */
-function serviceWentAway(message: string): boolean {
-  return /recipient disconnected from message bus without replying|The session (wrapping the secret )?does not exist/i.test(message);
-}
+// The Secret Service that a call went to is gone: it died while answering, or was replaced since the entry's
+// session was opened (its successor knows none of the old sessions).
+const ANSWER_LOST = /recipient disconnected from message bus without replying/i;
+const SESSION_GONE = /The session (wrapping the secret )?does not exist/i;
+const serviceWentAway = (message: string): boolean => ANSWER_LOST.test(message) || SESSION_GONE.test(message);
 
 function unavailableReason(message: string): string {
-  if (/recipient disconnected from message bus without replying/i.test(message)) {
+  if (ANSWER_LOST.test(message)) {
     return 'the Secret Service stopped while answering (it may have crashed)';
   }
-  if (/The session (wrapping the secret )?does not exist/i.test(message)) {
+  if (SESSION_GONE.test(message)) {
     return 'the Secret Service was restarted during the call';
   }
   if (

@@ -137,21 +137,12 @@ function contract(): void {
     // keyring that way. The harness's bus starts a new, unlocked daemon on the next call; the adapter asks again a
     // call whose answer was lost, or whose kept entry holds a session of the dead daemon.
     const fixture = join(root, 'test/contract/fixtures/keyring-restart.ts');
-    const { stdout, stderr } = await run('bash', [harness, process.execPath, '--import=tsx', fixture], {
-      cwd: root,
-      encoding: 'utf8',
-      timeout: PATIENCE_MS,
-    }).catch((err: { stdout?: string; stderr?: string; message: string }) => {
-      throw new Error(`the fixture failed: ${err.message}\n${err.stdout ?? ''}\n${err.stderr ?? ''}`);
-    });
-    const line = stdout.split('\n').find((l) => l.startsWith('VSYNC_RESTART_RESULT '));
-    if (!line) throw new Error(`no result from the fixture:\n${stdout}\n${stderr}`);
-    const r = JSON.parse(line.slice('VSYNC_RESTART_RESULT '.length)) as {
+    const { result: r, stderr } = await childResult<{
       key: string;
       betweenCalls: { key?: string; error?: string };
       whileAnswering: { key?: string; error?: string };
       starts: number;
-    };
+    }>(['bash', harness, process.execPath, '--import=tsx', fixture]);
     t.same(r.betweenCalls, { key: r.key }, 'killed between two calls: the next get reads the key from its successor');
     t.same(r.whileAnswering, { key: r.key }, 'killed while answering a get: that get still returns the key');
     t.equal(r.starts, 3, 'the bus started the daemon three times: at first, and after each death');
@@ -231,6 +222,11 @@ async function inChild(account: string, wrapper: string[], env: Record<string, s
     console.log('VSYNC_CHILD_RESULT ' + JSON.stringify({ ops, keyutils }));
   `;
   const argv = [...wrapper, process.execPath, ...(tsLoader.length ? tsLoader : process.execArgv), '--input-type=module', '-e', code];
+  return (await childResult<ChildResult>(argv, env)).result;
+}
+
+/** Runs `argv` in the project (with `env` added) and reads its result: the JSON on its `VSYNC_CHILD_RESULT ` line. */
+async function childResult<T>(argv: string[], env: Record<string, string> = {}): Promise<{ result: T; stderr: string }> {
   const { stdout, stderr } = await run(argv[0]!, argv.slice(1), {
     cwd: root,
     env: { ...process.env, ...env },
@@ -241,7 +237,7 @@ async function inChild(account: string, wrapper: string[], env: Record<string, s
   });
   const line = stdout.split('\n').find((l) => l.startsWith('VSYNC_CHILD_RESULT '));
   if (!line) throw new Error(`no result from the child:\n${stdout}\n${stderr}`);
-  return JSON.parse(line.slice('VSYNC_CHILD_RESULT '.length)) as ChildResult;
+  return { result: JSON.parse(line.slice('VSYNC_CHILD_RESULT '.length)) as T, stderr };
 }
 
 function expectUnavailable(t: Test, r: ChildResult, reason: RegExp): void {

@@ -61,6 +61,13 @@ export async function user(base: string, name: string, repoName: string, agentEn
   return { name, ...place, env, agent, cli: (args: string[], cwd = place.repo) => vsync(args, { cwd, env }) };
 }
 
+/** Stops `u`'s agent and starts another with `agentEnv`, which `u`'s shell (its CLI) gets too, as user() does. */
+export async function restartAgent(u: User, agentEnv: Record<string, string> = {}): Promise<void> {
+  await u.agent.stop();
+  Object.assign(u.env, agentEnv);
+  u.agent = await startAgent({ home: u.home, socket: u.env.VSYNC_SOCKET!, env: agentEnv });
+}
+
 /**
  * Alice and Bob with their agents (started together, each with `agents`' environment for it), in a fresh
  * folder, for one repo of a random name: at teardown their agents stop, the vault's key leaves the Secret

@@ -11,9 +11,9 @@ import { readConfig } from '../../daemon/vault/config.js';
 import type { BackupsResult, RestoreResult, StreamLine } from '../../shared/api.js';
 import { exitCodes } from '../../shared/errors.js';
 import { backupFolder, configFile } from '../../shared/paths.js';
-import { call, startAgent } from '../helpers/agent.js';
+import { call } from '../helpers/agent.js';
 import type { TestContext } from '../helpers/tap-types.js';
-import { user, type User } from '../helpers/teammates.js';
+import { restartAgent, user, type User } from '../helpers/teammates.js';
 import { tempBase } from '../helpers/vault-fixture.js';
 import { filesUnder } from '../helpers/files-under.js';
 
@@ -354,10 +354,7 @@ t.test('bad paths: a clear error, and the folder and the backups exactly as they
   writeFileSync(b1, original);
 
   // The agent holds the wrong key for this vault: refused by the config's key check, before any read.
-  await v.u.agent.stop();
-  // Its shell has the same wrong key: the agent refuses a command whose VSYNC_KEY differs from its own.
-  v.u.env.VSYNC_KEY = randomBytes(32).toString('base64');
-  v.u.agent = await startAgent({ home: v.u.home, socket: v.u.env.VSYNC_SOCKET!, env: { VSYNC_KEY: v.u.env.VSYNC_KEY } });
+  await restartAgent(v.u, { VSYNC_KEY: randomBytes(32).toString('base64') });
   await refused(
     'the wrong key',
     ['backups', 'restore', 'dev'],
@@ -365,9 +362,7 @@ t.test('bad paths: a clear error, and the folder and the backups exactly as they
     /this key is not the key the config was made with/,
     /hint/,
   );
-  await v.u.agent.stop();
-  v.u.env.VSYNC_KEY = v.key;
-  v.u.agent = await startAgent({ home: v.u.home, socket: v.u.env.VSYNC_SOCKET!, env: { VSYNC_KEY: v.key } });
+  await restartAgent(v.u, { VSYNC_KEY: v.key });
 
   // No backups at all.
   rmSync(b1);

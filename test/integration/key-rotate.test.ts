@@ -12,7 +12,7 @@ import { exitCodes } from '../../shared/errors.js';
 import { CLI, built, childEnv } from '../helpers/built.js';
 import { vsync } from '../helpers/cli.js';
 import { realComponentAvailable } from '../helpers/real-component.js';
-import { repoOf, shareConfig, user } from '../helpers/teammates.js';
+import { repoOf, restartAgent, shareConfig, user } from '../helpers/teammates.js';
 import { TS, alone, exec, pushed } from '../helpers/team-vault.js';
 import type { TestContext } from '../helpers/tap-types.js';
 import { PATIENCE_MS } from '../helpers/patience.js';
@@ -96,10 +96,8 @@ function rotations(t: TestContext, store: 'dir' | 's3'): void {
     t.match((await a.cli(['log', 'dev'])).stdout, new RegExp(`key rotated: version ${v0} re-encrypted under the new key`));
 
     // Bob's runner gets the new key and config: it pulls again.
-    await b.agent.stop();
     shareConfig(a, b, repoOf(a));
-    b.env.VSYNC_KEY = newKey!; // the runner's environment, which its CLI has too
-    b.agent = await startAgent({ home: b.home, socket: b.env.VSYNC_SOCKET!, env: { VSYNC_KEY: newKey! } });
+    await restartAgent(b, { VSYNC_KEY: newKey! });
     const again = await b.cli(['pull', 'dev', '--force']);
     t.equal(again.code, 0, again.stderr);
     t.equal(readFileSync(b.envFile(), 'utf8'), 'A=1\n');
